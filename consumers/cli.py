@@ -1,0 +1,90 @@
+"""The ``tooltrail`` command: wires parts together, holds no logic of its own.
+
+stdout carries only what the user asked for (tables, JSON); logs go to stderr as JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from consumers import logs
+from schemas.errors import TooltrailError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _version() -> str:
+    try:
+        return version("tooltrail")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _cmd_schemas(args: argparse.Namespace) -> int:
+    from schemas import jsonschemas
+
+    if args.action == "dump":
+        for path in jsonschemas.write():
+            print(path)
+        return 0
+    stale = jsonschemas.drift()
+    for name in stale:
+        print(f"stale: {name} (run 'tooltrail schemas dump')")
+    return 1 if stale else 0
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    from consumers.commands.settings import show
+
+    return show(as_json=args.json, markdown=args.markdown)
+
+
+def _cmd_infra(args: argparse.Namespace) -> int:
+    from consumers.commands.infra import run
+
+    return run(args.data_dir, kafka_port=args.kafka_port, chroma_port=args.chroma_port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="tooltrail", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tooltrail {_version()}")
+    parser.add_argument("--log-level", default="INFO", help="stderr log level (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("schemas", help="JSON Schema snapshots of the wire models")
+    p.add_argument("action", choices=["dump", "check"], help="write the files, or check drift")
+    p.set_defaults(handler=_cmd_schemas)
+
+    p = sub.add_parser("settings", help="validate and show the effective settings")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--markdown", action="store_true", help="print the README's settings table")
+    p.set_defaults(handler=_cmd_settings)
+
+    p = sub.add_parser("infra", help="run the embedded Kafka broker and chroma server")
+    p.add_argument("--data-dir", default="tooltrail-data", help="where chroma data and logs go")
+    p.add_argument("--kafka-port", type=int, default=None, help="default: a free port")
+    p.add_argument("--chroma-port", type=int, default=None, help="default: a free port")
+    p.set_defaults(handler=_cmd_infra)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tooltrail`` console script."""
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_level)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except TooltrailError as exc:
+        print(f"tooltrail: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

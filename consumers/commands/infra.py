@@ -1,0 +1,29 @@
+"""``tooltrail infra``: run the embedded broker and chroma server until interrupted."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from consumers.launcher import ChromaServer, EmbeddedBroker
+
+
+def run(data_dir: str, *, kafka_port: int | None, chroma_port: int | None) -> int:
+    """Start both, print how to reach them, wait for Ctrl-C or SIGTERM, stop both."""
+    root = Path(data_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with (
+        EmbeddedBroker(root / "logs" / "tansu.log", kafka_port).start() as broker,
+        ChromaServer(root / "chroma", root / "logs" / "chroma.log", chroma_port).start() as chroma,
+    ):
+        print(f"TOOLTRAIL_KAFKA_BOOTSTRAP={broker.bootstrap}")
+        print(f"TOOLTRAIL_CHROMA_URL={chroma.url}", flush=True)
+        try:
+            while not stop.wait(0.5):
+                if not (broker.running() and chroma.running()):
+                    return 1
+        except KeyboardInterrupt:
+            pass
+    return 0

@@ -1,0 +1,62 @@
+"""``tooltrail settings``: validate the environment and show every effective setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import SecretStr
+
+from consumers.settings import WorkerSettings
+from producer.settings import ProducerSettings
+from schemas.settings import KafkaSettings, TooltrailSettings, env_names, load_settings
+
+
+def effective(cls: type[TooltrailSettings]) -> dict[str, Any]:
+    """``{ENV_NAME: value}`` for one settings class, secrets masked."""
+    settings = load_settings(cls)
+    out: dict[str, Any] = {}
+    for field in type(settings).model_fields:
+        value = getattr(settings, field)
+        if isinstance(value, SecretStr):
+            value = "********"
+        out[env_names(cls, field)[0]] = value
+    return out
+
+
+def markdown_table() -> str:
+    """The configuration table of the README: every variable, its default and meaning."""
+    rows = ["| variable | default | used by | meaning |", "|---|---|---|---|"]
+    seen: set[str] = set()
+    for cls, user in ((ProducerSettings, "producer"), (WorkerSettings, "workers")):
+        for field, info in cls.model_fields.items():
+            names = env_names(cls, field)
+            if names[0] in seen:
+                continue
+            seen.add(names[0])
+            default = info.get_default(call_default_factory=False)
+            shown = "hostname" if info.default_factory else default
+            shown = (
+                "" if shown is None else (",".join(shown) if isinstance(shown, tuple) else shown)
+            )
+            variable = " / ".join(f"`{n}`" for n in names)
+            used = "both" if field in KafkaSettings.model_fields else user
+            cell = f"`{shown}`" if shown != "" else "(unset)"
+            rows.append(f"| {variable} | {cell} | {used} | {info.description} |")
+    return "\n".join(rows)
+
+
+def show(*, as_json: bool, markdown: bool = False) -> int:
+    """Print producer and worker settings; a bad value raises ``SettingsError`` (exit 2)."""
+    if markdown:
+        print(markdown_table())
+        return 0
+    data = {"producer": effective(ProducerSettings), "worker": effective(WorkerSettings)}
+    if as_json:
+        print(orjson.dumps(data, default=str, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    for section, values in data.items():
+        print(f"[{section}]")
+        for name, value in values.items():
+            print(f"  {name} = {value}")
+    return 0

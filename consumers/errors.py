@@ -1,0 +1,34 @@
+"""Errors of the workers and the CLI.
+
+Hierarchy::
+
+    schemas.TooltrailError
+    └── ConsumerError              anything a worker raises on purpose
+        ├── LaunchError            the embedded broker or chroma server could not start
+        └── SinkError              a sink could not write a batch
+            └── RetriableSinkError the write may succeed later (``retry_after`` seconds)
+"""
+
+from __future__ import annotations
+
+from schemas.errors import TooltrailError
+
+
+class ConsumerError(TooltrailError):
+    """Root of the workers' errors."""
+
+
+class LaunchError(ConsumerError):
+    """An embedded process (broker, chroma) could not be started."""
+
+
+class SinkError(ConsumerError):
+    """A sink failed to write a batch."""
+
+
+class RetriableSinkError(SinkError):
+    """A sink failed for a reason that may pass (disk full, Chroma down): pause and retry."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,95 @@
+"""Settings of the workers (consumer groups), ``TOOLTRAIL_*`` with the seed's flag aliases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from schemas.settings import KafkaSettings, env_alias
+
+
+class WorkerSettings(KafkaSettings):
+    """Consumer-group, sink and Chroma settings shared by every worker."""
+
+    metrics_group: str = "tooltrail-metrics"
+    """Consumer group id of the metrics writer."""
+    memory_group: str = "tooltrail-memory"
+    """Consumer group id of the vector memory writer."""
+    enrich_group: str = "tooltrail-enrich"
+    """Consumer group id of the enrichment writer."""
+    topic_partitions: int = Field(6, ge=1, le=10_000)
+    """Partitions of topics created at start (= most consumers per group)."""
+    topic_replication: int = Field(1, ge=1, le=16)
+    """Replication factor of topics created at start."""
+    session_timeout_ms: int = Field(6_000, ge=1_000, le=300_000)
+    """Consumer session timeout (Tansu joins wait half of it)."""
+    heartbeat_interval_ms: int = Field(1_000, ge=100, le=60_000)
+    """Consumer heartbeat interval (at most a third of the session)."""
+    fetch_max_wait_ms: int = Field(50, ge=1, le=10_000)
+    """Fetch long-poll wait; keep low, Tansu never returns a fetch early."""
+    max_poll_records: int = Field(2_000, ge=1, le=100_000)
+    """Most records handed to a sink per batch."""
+    max_message_bytes: int = Field(1_048_576, ge=1024)
+    """Larger messages go to the dead-letter topic."""
+    retry_backoff_initial_s: float = Field(0.5, gt=0, le=60)
+    """First pause after a sink failure (doubles, with jitter)."""
+    retry_backoff_max_s: float = Field(30.0, gt=0, le=3_600)
+    """Longest pause between sink retries."""
+    http_port: int | None = Field(None, ge=0, le=65_535)
+    """Port of the worker's health and Prometheus endpoint (unset = off)."""
+
+    metrics_dir: Path = Path("tooltrail-data/metrics")
+    """Directory of the metrics JSON Lines segments."""
+    metrics_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096)
+    """Size at which a metrics segment is rotated."""
+
+    chroma_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    """Chroma server URL, e.g. `http://127.0.0.1:8000`."""
+    chroma_path: Path | None = None
+    """Embedded Chroma directory, used when no URL is set."""
+    chroma_token: SecretStr | None = None
+    """Bearer token for the Chroma server (secret)."""
+    chroma_tenant: str = "default_tenant"
+    """Chroma tenant."""
+    chroma_database: str = "default_database"
+    """Chroma database."""
+    enable_vector_writes: bool = Field(
+        True, validation_alias=env_alias("enable_vector_writes", "ENABLE_VECTOR_WRITES")
+    )
+    """`false` makes the memory writer skip Chroma (offsets still advance)."""
+    unified_memory: bool = Field(
+        True, validation_alias=env_alias("unified_memory", "UNIFIED_MEMORY")
+    )
+    """One collection with a `kind` key (`true`) or one collection per kind."""
+    chroma_collection: str = Field(
+        "tooltrail_memory",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$",
+        validation_alias=env_alias("chroma_collection", "CHROMA_COLLECTION"),
+    )
+    """Collection name in unified mode."""
+    chroma_collection_prefix: str = Field(
+        "tooltrail_",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",
+        validation_alias=env_alias("chroma_collection_prefix", "CHROMA_COLLECTION_PREFIX"),
+    )
+    """Collection name prefix in separate mode."""
+    embedder: Literal["minilm", "hashing"] = "minilm"
+    """`minilm` (offline MiniLM int8 ONNX) or `hashing` (tests)."""
+    embed_threads: int = Field(1, ge=0, le=64)
+    """onnxruntime threads per embedder (0 = onnxruntime decides)."""
+
+    @model_validator(mode="after")
+    def _timeouts_consistent(self) -> WorkerSettings:
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError(
+                "TOOLTRAIL_HEARTBEAT_INTERVAL_MS must be at most a third of "
+                f"TOOLTRAIL_SESSION_TIMEOUT_MS ({self.heartbeat_interval_ms} * 3 > "
+                f"{self.session_timeout_ms})"
+            )
+        if self.retry_backoff_initial_s > self.retry_backoff_max_s:
+            raise ValueError(
+                "TOOLTRAIL_RETRY_BACKOFF_INITIAL_S exceeds TOOLTRAIL_RETRY_BACKOFF_MAX_S"
+            )
+        return self

@@ -1,0 +1,56 @@
+"""tooltrail wire schemas: the models, the one codec, redaction, ids and shared settings.
+
+Imports nothing else of tooltrail; the producer and the workers both build on it.
+"""
+
+from schemas.base import MAX_ERROR_SUMMARY_CHARS, MAX_SUMMARY_BYTES, clip_utf8, iso_ms_z
+from schemas.codec import decode, describe_validation_error, encode
+from schemas.errors import SchemaDecodeError, SettingsError, TooltrailError
+from schemas.events import EVENT_SCHEMA_VERSION, OpType, Outcome, Severity, Tags, ToolExecutionEvent
+from schemas.ids import memory_id, new_event_id, short_hash
+from schemas.records import (
+    DeadLetter,
+    EnrichmentEntry,
+    EnrichmentHit,
+    MemoryRecord,
+    MetricRecord,
+    VectorTarget,
+)
+from schemas.redact import REDACTED, RedactionLimits, is_sensitive_key, redact, redact_text
+from schemas.settings import KafkaSettings, TooltrailSettings, load_settings
+
+__all__ = [
+    "EVENT_SCHEMA_VERSION",
+    "MAX_ERROR_SUMMARY_CHARS",
+    "MAX_SUMMARY_BYTES",
+    "REDACTED",
+    "DeadLetter",
+    "EnrichmentEntry",
+    "EnrichmentHit",
+    "KafkaSettings",
+    "MemoryRecord",
+    "MetricRecord",
+    "OpType",
+    "Outcome",
+    "RedactionLimits",
+    "SchemaDecodeError",
+    "SettingsError",
+    "Severity",
+    "Tags",
+    "ToolExecutionEvent",
+    "TooltrailError",
+    "TooltrailSettings",
+    "VectorTarget",
+    "clip_utf8",
+    "decode",
+    "describe_validation_error",
+    "encode",
+    "is_sensitive_key",
+    "iso_ms_z",
+    "load_settings",
+    "memory_id",
+    "new_event_id",
+    "redact",
+    "redact_text",
+    "short_hash",
+]

@@ -1,0 +1,98 @@
+"""``ToolExecutionEvent``: one tool call, as the producer puts it on the events topic."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AwareDatetime, Field, JsonValue, model_validator
+
+from schemas.base import ErrorSummary, Summary, WireModel
+
+EVENT_SCHEMA_VERSION = 2
+MAX_ANCHORS = 32
+MAX_ANCHOR_CHARS = 200
+
+
+class OpType(StrEnum):
+    """What a tool does; drives classification of metrics and memories."""
+
+    READ = "read"
+    WRITE = "write"
+    DIAGNOSTIC = "diagnostic"
+    MEMORY = "memory"
+    WORKFLOW = "workflow"
+    OTHER = "other"
+
+
+class Outcome(StrEnum):
+    """How a tool call ended, as the MCP SDKs' own telemetry classifies it."""
+
+    OK = "ok"
+    TOOL_ERROR = "tool_error"
+    PROTOCOL_ERROR = "protocol_error"
+    CANCELLED = "cancelled"
+
+
+class Severity(StrEnum):
+    """How much a call matters to an operator looking back."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+Anchor = Annotated[str, Field(max_length=MAX_ANCHOR_CHARS)]
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Tags(WireModel):
+    """Scalar labels copied into metric flags and memory metadata."""
+
+    domain: Label = "general"
+    environment: Label = "default"
+    severity: Severity = Severity.INFO
+
+
+class ToolExecutionEvent(WireModel):
+    """One tool call: timed, classified and already redacted by the producer.
+
+    Wire format: camelCase keys, ``schemaVersion`` 2. Arguments and result summary are
+    redacted before the event is built; the model bounds every free-text field.
+    """
+
+    version: ClassVar[int] = EVENT_SCHEMA_VERSION
+
+    schema_version: int = EVENT_SCHEMA_VERSION
+    event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    tool_id: Annotated[str, Field(min_length=1, max_length=200)]
+    op_type: OpType = OpType.OTHER
+    mode: Annotated[str, Field(max_length=64)] = "default"
+    session_id: Annotated[str, Field(min_length=1, max_length=200)]
+    incident_id: Annotated[str, Field(max_length=200)] | None = None
+    outcome: Outcome
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    elapsed_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    error_summary: ErrorSummary | None = None
+    cleanup_check: Annotated[str, Field(max_length=200)] | None = None
+    anchors: Annotated[tuple[Anchor, ...], Field(max_length=MAX_ANCHORS)] = ()
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+    result_summary: Summary | None = None
+    tags: Tags = Field(default_factory=Tags)
+    flags: dict[str, bool] = Field(default_factory=dict)
+    server_name: Annotated[str, Field(max_length=200)] = "unknown"
+    server_host: Annotated[str, Field(max_length=200)] = "unknown"
+    producer_seq: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _ended_after_started(self) -> ToolExecutionEvent:
+        if self.ended_at < self.started_at:
+            raise ValueError("endedAt is before startedAt")
+        return self
+
+    @property
+    def scope(self) -> str:
+        """The incident id if the call belongs to one, else the session id."""
+        return self.incident_id or self.session_id

@@ -1,0 +1,27 @@
+"""Event ids are UUIDv7 and increasing; memory ids are deterministic and well formed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from schemas import memory_id, new_event_id
+from schemas.ids import MEMORY_ID_PATTERN, event_id_time
+
+
+def test_event_ids_are_uuid7_and_strictly_increasing() -> None:
+    ids = [new_event_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [u.int for u in parsed] == sorted(u.int for u in parsed)
+    assert abs(event_id_time(ids[-1]) - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_memory_id_is_a_pure_function_of_the_event() -> None:
+    ended = datetime(2026, 11, 23, 21, 42, 54, 123456, tzinfo=UTC)
+    first = memory_id("tool_exec", "sess/\u03b1 1", ended, "e1")
+    assert first == memory_id("tool_exec", "sess/\u03b1 1", ended, "e1")
+    assert first != memory_id("tool_exec", "sess/\u03b1 1", ended, "e2")
+    assert first.startswith("tool-exec_sess-1_20261123T214254123Z_")  # "_" only separates
+    assert MEMORY_ID_PATTERN.match(first)
