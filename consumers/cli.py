@@ -48,6 +48,12 @@ def _cmd_infra(args: argparse.Namespace) -> int:
     return run(args.data_dir, kafka_port=args.kafka_port, chroma_port=args.chroma_port)
 
 
+def _cmd_demo_server(args: argparse.Namespace) -> int:
+    from consumers.demo.server import run
+
+    return run(args.sdk, instrument=not args.no_instrument)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tooltrail", description=__doc__)
@@ -69,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kafka-port", type=int, default=None, help="default: a free port")
     p.add_argument("--chroma-port", type=int, default=None, help="default: a free port")
     p.set_defaults(handler=_cmd_infra)
+
+    p = sub.add_parser("demo-server", help="serve the demo OpenShift tools over stdio (MCP)")
+    p.add_argument("--sdk", choices=["mcp", "fastmcp"], default="mcp", help="MCP SDK to serve with")
+    p.add_argument("--no-instrument", action="store_true", help="serve without tooltrail")
+    p.set_defaults(handler=_cmd_demo_server)
     return parser
 
 

@@ -1,0 +1,184 @@
+"""``TrailProducer``: the never-blocking event emitter embedded in tool servers.
+
+``emit`` appends to a bounded in-memory queue under a short lock and returns. One daemon
+thread runs its own asyncio loop that owns the ``AIOKafkaProducer``: it takes batches from
+the queue, encodes them, sends them keyed by session id, and spills them to the on-disk
+outbox when Kafka is unreachable or slow; when Kafka answers again it resends the outbox in
+order. The tool server's own event loop never awaits Kafka. A crashed sender is restarted.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from producer.calls import ToolCall, build_event
+from producer.outbox import Outbox
+from producer.sender import Sender
+from producer.settings import ProducerSettings
+from producer.stats import Counters, ProducerStats
+from schemas.codec import encode
+from schemas.events import ToolExecutionEvent
+from schemas.settings import load_settings
+
+log = logging.getLogger(__name__)
+#: What the queue holds: a finished event, or a raw call the sender turns into one.
+Item = ToolExecutionEvent | ToolCall
+
+
+class TrailProducer:
+    """Facade over the queue, the outbox and the sender thread (see module docstring).
+
+    Usable from async code (``async with TrailProducer() as p``) and from sync code
+    (``p.start()`` … ``p.close()``); ``emit`` may be called from any thread.
+    """
+
+    def __init__(self, settings: ProducerSettings | None = None, **overrides: object) -> None:
+        self.settings = settings or load_settings(ProducerSettings, **overrides)
+        self._queue: collections.deque[Item] = collections.deque()
+        self._lock = threading.Lock()
+        self._counters = Counters()
+        self._outbox = Outbox(
+            self.settings.outbox_dir,
+            self.settings.outbox_max_bytes,
+            self.settings.outbox_segment_bytes,
+        )
+        self._sender: Sender | None = None
+        self._closed = False
+        self._last_overflow_warning = 0.0
+        self._built = 0
+
+    # --- hot path ------------------------------------------------------------------------------
+    def emit(self, event: Item) -> None:
+        """Queue ``event`` for Kafka. Any thread; never blocks on I/O, never raises, O(1).
+
+        ``event`` is a ``ToolExecutionEvent`` or a raw ``ToolCall`` (adapters pass calls, so
+        redaction and validation run in the sender thread, not on the tool call's path).
+
+        Overflow: when the queue holds ``queue_size`` events (or after ``close``), the event
+        is written to the outbox instead (a buffered file append); if even that fails it is
+        dropped and counted. Nothing is logged per call (one warning per interval at most).
+        """
+        try:
+            with self._lock:
+                if not self._closed and len(self._queue) < self.settings.queue_size:
+                    self._queue.append(event)
+                    self._counters.add("emitted")
+                    if len(self._queue) == self.settings.batch_size and self._sender is not None:
+                        self._sender.wake()
+                    return
+            self._counters.add("emitted")
+            self._spill([event], reason="queue_full" if not self._closed else "closed")
+        except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
+            self._counters.add("internal_errors")
+
+    def materialize(self, items: Sequence[Item]) -> list[ToolExecutionEvent]:
+        """Turn queued items into events; an item that cannot become one is counted dropped."""
+        events = []
+        for item in items:
+            if isinstance(item, ToolExecutionEvent):
+                events.append(item)
+                continue
+            try:
+                self._built += 1
+                events.append(build_event(item, self.settings, self._built))
+            except Exception:
+                self._counters.add("dropped:invalid_event")
+                log.exception("tooltrail: could not build an event for %s", item.tool_id)
+        return events
+
+    def _spill(self, items: Sequence[Item], reason: str) -> None:
+        events = self.materialize(items)
+        try:
+            self._outbox.append([(e.session_id.encode(), encode(e)) for e in events])
+            self._counters.add("spilled", len(events))
+        except Exception:  # noqa: BLE001 - disk full/unwritable: count it, never raise
+            self._counters.add("dropped:outbox_error", len(events))
+            reason = "outbox_error"
+        now = time.monotonic()
+        if now - self._last_overflow_warning >= self.settings.overflow_warn_interval_s:
+            self._last_overflow_warning = now
+            log.warning("tooltrail: events spilled or dropped", extra={"reason": reason})
+
+    def take(self, limit: int) -> list[Item]:
+        """Remove and return up to ``limit`` queued events, oldest first (sender thread)."""
+        with self._lock:
+            n = min(limit, len(self._queue))
+            return [self._queue.popleft() for _ in range(n)]
+
+    def count_internal_error(self) -> None:
+        """Count a failure inside instrumentation (adapters call this; it never raises)."""
+        self._counters.add("internal_errors")
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Start the sender thread and return at once (Kafka may be down: events spill)."""
+        if self._sender is None and not self._closed:
+            self._sender = Sender(self, self._outbox, self._counters)
+            self._sender.start()
+            atexit.register(self.close)
+        return self
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush within ``timeout`` (default ``shutdown_timeout_s``); spill the rest. Idempotent."""
+        deadline = self.settings.shutdown_timeout_s if timeout is None else timeout
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        atexit.unregister(self.close)
+        if self._sender is not None:
+            self._sender.stop(deadline)
+        leftover = self.take(len(self._queue))  # whatever the sender could not take in time
+        if leftover:
+            self._spill(leftover, reason="shutdown")
+        self._outbox.close()
+
+    async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the documented API
+        """``close`` for async callers: waits in a worker thread, not on the event loop."""
+        import asyncio  # local: keep the sync import path minimal
+
+        await asyncio.to_thread(self.close, timeout)
+
+    async def __aenter__(self) -> Self:
+        return self.start()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- observation ---------------------------------------------------------------------------
+    def stats(self) -> ProducerStats:
+        """A snapshot of every counter."""
+        c = self._counters
+        return ProducerStats(
+            emitted=c.get("emitted"),
+            sent=c.get("sent"),
+            spilled=c.get("spilled"),
+            resent=c.get("resent"),
+            dropped={
+                **c.dropped(),
+                **({"outbox_full": self._outbox.dropped} if self._outbox.dropped else {}),
+            },
+            queue_depth=len(self._queue),
+            outbox_pending=self._outbox.pending,
+            outbox_bytes=self._outbox.size_bytes,
+            connected=self._sender is not None and self._sender.connected,
+            internal_errors=c.get("internal_errors"),
+            restarts=c.get("restarts"),
+        )

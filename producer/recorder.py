@@ -1,0 +1,57 @@
+"""``CallRecorder``: the part every adapter shares — allowlist, kill switch, begin and end.
+
+Both methods are safe on a tool call's path: O(1), no I/O, and they never raise (a failure
+inside instrumentation is counted in ``internal_errors`` and the tool call goes on).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from producer.calls import PROCESS_SESSION_ID, ToolCall
+from producer.emitter import TrailProducer
+from schemas.events import OpType, Outcome
+
+
+class CallRecorder:
+    """Start and finish ``ToolCall`` records for one producer."""
+
+    def __init__(self, producer: TrailProducer, op_types: dict[str, OpType] | None = None) -> None:
+        self.producer = producer
+        self.settings = producer.settings
+        self.op_types = op_types or {}
+
+    def begin(self, tool_id: Any, args: Any, session_id: str | None = None) -> ToolCall | None:
+        """Start timing a call, or return None if this tool is not instrumented."""
+        try:
+            name = tool_id if isinstance(tool_id, str) and tool_id else "unknown"
+            if not self.settings.instruments(name):
+                return None
+            return ToolCall(
+                tool_id=name,
+                args=args,
+                session_id=session_id or PROCESS_SESSION_ID,
+                op_type=self.op_types.get(name),
+            )
+        except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
+            self.producer.count_internal_error()
+            return None
+
+    def end(
+        self,
+        call: ToolCall | None,
+        outcome: Outcome,
+        *,
+        error: BaseException | str | None = None,
+        result: Any = None,
+    ) -> None:
+        """Stop the clock, classify and emit. Never raises."""
+        if call is None:
+            return
+        try:
+            text = None
+            if error is not None:
+                text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            self.producer.emit(call.finish(outcome, error=text, result=result))
+        except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
+            self.producer.count_internal_error()

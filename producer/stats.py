@@ -1,0 +1,61 @@
+"""Counters of the producer, readable at any time from any thread."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerStats:
+    """A snapshot of the producer's counters.
+
+    ``emitted`` = ``sent`` + ``spilled`` (to the outbox) + ``dropped`` + still queued;
+    ``resent`` counts outbox records that later reached Kafka.
+    """
+
+    emitted: int
+    sent: int
+    spilled: int
+    resent: int
+    dropped: dict[str, int]
+    queue_depth: int
+    outbox_pending: int
+    outbox_bytes: int
+    connected: bool
+    internal_errors: int
+    restarts: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dropped_total(self) -> int:
+        """All drops, whatever the reason."""
+        return sum(self.dropped.values())
+
+
+class Counters:
+    """Thread-safe counters behind ``ProducerStats`` (a lock, uncontended in practice)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values: Counter[str] = Counter()
+
+    def add(self, name: str, amount: int = 1) -> None:
+        """Add ``amount`` to counter ``name``."""
+        with self._lock:
+            self.values[name] += amount
+
+    def get(self, name: str) -> int:
+        """Current value of counter ``name``."""
+        with self._lock:
+            return self.values[name]
+
+    def dropped(self) -> dict[str, int]:
+        """``{reason: count}`` of every drop."""
+        with self._lock:
+            return {
+                k.removeprefix("dropped:"): v
+                for k, v in self.values.items()
+                if k.startswith("dropped:")
+            }

@@ -1,0 +1,99 @@
+"""The emitter without a broker: queue bound, overflow to the outbox, close, never raising."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+
+from producer.calls import ToolCall, build_event, classify_op
+from producer.emitter import TrailProducer
+from producer.outbox import Outbox
+from schemas import ToolExecutionEvent, decode
+from schemas.events import Outcome
+from tests.factories import make_event
+
+
+def _producer(tmp_path: Path, **overrides: object) -> TrailProducer:
+    return TrailProducer(kafka_bootstrap="127.0.0.1:9", outbox_dir=tmp_path / "outbox", **overrides)
+
+
+def _outbox_events(tmp_path: Path) -> list[ToolExecutionEvent]:
+    outbox = Outbox(tmp_path / "outbox", 10**9, 10**8)
+    return [decode(r.value, ToolExecutionEvent) for r in outbox.peek(10**6)]
+
+
+def test_queue_overflow_spills_to_outbox_and_close_spills_the_rest(tmp_path: Path) -> None:
+    producer = _producer(tmp_path, queue_size=100)
+    events = [make_event() for _ in range(250)]
+    for event in events:
+        producer.emit(event)
+    stats = producer.stats()
+    assert stats.queue_depth == 100
+    assert stats.spilled == 150
+    assert stats.emitted == 250
+    producer.close(timeout=0)
+    assert producer.stats().spilled == 250
+    stored = _outbox_events(tmp_path)
+    assert {e.event_id for e in stored} == {e.event_id for e in events}
+
+
+def test_emit_after_close_is_kept_in_the_outbox(tmp_path: Path) -> None:
+    producer = _producer(tmp_path)
+    producer.close(timeout=0)
+    event = make_event()
+    producer.emit(event)
+    assert [e.event_id for e in _outbox_events(tmp_path)] == [event.event_id]
+
+
+def test_emit_never_raises_when_the_disk_is_full(tmp_path: Path) -> None:
+    producer = _producer(tmp_path, queue_size=1)
+    producer.emit(make_event())
+    # the first segment the outbox will write is /dev/full: every write fails with ENOSPC
+    (tmp_path / "outbox" / "seg-000000000000.log").symlink_to("/dev/full")
+    for _ in range(5):
+        producer.emit(make_event())  # must not raise
+    stats = producer.stats()
+    assert stats.dropped == {"outbox_error": 5}
+    assert (stats.emitted, stats.spilled, stats.queue_depth) == (6, 0, 1)
+
+
+def test_emit_is_thread_safe(tmp_path: Path) -> None:
+    producer = _producer(tmp_path, queue_size=100_000)
+    threads = [
+        threading.Thread(target=lambda: [producer.emit(make_event()) for _ in range(500)])
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert producer.stats().emitted == 4000
+    assert producer.stats().queue_depth == 4000
+
+
+def test_raw_calls_are_redacted_when_they_become_events(tmp_path: Path) -> None:
+    settings = _producer(tmp_path).settings
+    call = ToolCall("oc_read_logs", {"namespace": "prod", "token": "sha256~" + "a" * 43},
+                    "sess-9")  # fmt: skip
+    call.finish(Outcome.OK, result={"content": [{"type": "text", "text": "Bearer abcdefgh123"}]})
+    event = build_event(call, settings, seq=7)
+    wire = orjson.dumps(event.model_dump(mode="json", by_alias=True)).decode()
+    assert "a" * 43 not in wire
+    assert "abcdefgh123" not in wire
+    assert event.args["namespace"] == "prod"
+    assert event.producer_seq == 7
+    assert event.op_type == "read"
+    assert event.flags["ENABLE_INSTRUMENTATION"] is True
+
+
+@pytest.mark.parametrize(
+    ("tool", "op"),
+    [("oc_read_get_pods", "read"), ("oc_diagnostic_cluster_health", "diagnostic"),
+     ("oc_write_scale_deployment", "write"), ("memory_recall", "memory"),
+     ("run_workflow", "workflow"), ("frobnicate", "other")],
+)  # fmt: skip
+def test_operation_type_is_classified_from_the_tool_name(tool: str, op: str) -> None:
+    assert classify_op(tool) == op
