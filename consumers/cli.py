@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
 
 from consumers import logs
 from schemas.errors import TooltrailError
@@ -54,6 +56,57 @@ def _cmd_demo_server(args: argparse.Namespace) -> int:
     return run(args.sdk, instrument=not args.no_instrument)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.target == "emit":
+        from consumers.bench.emit import main as bench_emit
+
+        return bench_emit(as_json=args.json, quick=args.quick)
+    return 2
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from consumers.settings import WorkerSettings
+    from consumers.worker import run_groups
+    from schemas.settings import load_settings
+
+    settings = load_settings(WorkerSettings)
+    port = args.metrics_port if args.metrics_port is not None else settings.http_port
+    asyncio.run(run_groups(settings, [args.group], port))
+    return 0
+
+
+def _worker_settings() -> Any:
+    from consumers.settings import WorkerSettings
+    from schemas.settings import load_settings
+
+    return load_settings(WorkerSettings)
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from consumers.commands.ops import stats
+
+    return stats(_worker_settings(), as_json=args.json)
+
+
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    from consumers.commands import ops
+
+    settings = _worker_settings()
+    if args.action == "list":
+        return ops.dlq_list(settings, limit=args.limit, as_json=args.json)
+    if args.action == "show":
+        return ops.dlq_show(settings, args.refs[0] if args.refs else "")
+    return ops.dlq_replay(settings, args.refs or [], dry_run=args.dry_run)
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from consumers.commands.ops import metrics_export
+
+    return metrics_export(_worker_settings(), Path(args.out), args.since, args.until)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tooltrail", description=__doc__)
@@ -80,6 +133,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sdk", choices=["mcp", "fastmcp"], default="mcp", help="MCP SDK to serve with")
     p.add_argument("--no-instrument", action="store_true", help="serve without tooltrail")
     p.set_defaults(handler=_cmd_demo_server)
+
+    p = sub.add_parser("worker", help="run consumer groups until SIGTERM/SIGINT")
+    p.add_argument("group", choices=["metrics", "all"], help="which group ('all' = every group)")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics, /healthz, /readyz here (default TOOLTRAIL_HTTP_PORT)",
+    )
+    p.set_defaults(handler=_cmd_worker)
+
+    p = sub.add_parser("stats", help="lag per group and partition, dead-letter count")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=_cmd_stats)
+
+    p = sub.add_parser("dlq", help="inspect and re-publish dead letters")
+    p.add_argument("action", choices=["list", "show", "replay"])
+    p.add_argument("refs", nargs="*", help="partition:offset (show, replay) or 'all' (replay)")
+    p.add_argument("--limit", type=int, default=100, help="list: newest N (default 100)")
+    p.add_argument("--json", action="store_true", help="list: print JSON")
+    p.add_argument("--dry-run", action="store_true", help="replay: only count")
+    p.set_defaults(handler=_cmd_dlq)
+
+    p = sub.add_parser("metrics", help="metrics records")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--out", required=True, help="JSON array file to write (atomically)")
+    p.add_argument("--since", default=None, help="ISO time, inclusive")
+    p.add_argument("--until", default=None, help="ISO time, exclusive")
+    p.set_defaults(handler=_cmd_metrics)
+
+    p = sub.add_parser("bench", help="benchmarks: figures and ratios against a same-run baseline")
+    p.add_argument("target", choices=["emit"], help="what to measure")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--quick", action="store_true", help="smaller samples (smoke run)")
+    p.set_defaults(handler=_cmd_bench)
     return parser
 
 

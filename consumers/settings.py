@@ -44,6 +44,8 @@ class WorkerSettings(KafkaSettings):
     """Directory of the metrics JSON Lines segments."""
     metrics_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096)
     """Size at which a metrics segment is rotated."""
+    metrics_dedup_window: int = Field(500_000, ge=1_000, le=100_000_000)
+    """How many recent records' event ids the metrics writer remembers (about 60 B each)."""
 
     chroma_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
     """Chroma server URL, e.g. `http://127.0.0.1:8000`."""

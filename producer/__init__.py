@@ -1,8 +1,26 @@
-"""The thin producer embedded in tool servers: settings now, the emitter and adapters next.
+"""The thin producer embedded in tool servers: never-blocking emit, outbox, adapters.
 
-Importing this package must stay light: no chromadb, no onnxruntime, no MCP SDK.
+Importing this package stays light: no chromadb, no onnxruntime, no MCP SDK. The SDK
+adapters live in ``producer.middleware_mcp`` and ``producer.middleware_fastmcp``.
 """
 
+from producer.calls import PROCESS_SESSION_ID, ToolCall, build_event, classify_op
+from producer.emitter import TrailProducer
+from producer.instrument import CallHandle, instrument, record_call
+from producer.recorder import CallRecorder
 from producer.settings import ProducerSettings
+from producer.stats import ProducerStats
 
-__all__ = ["ProducerSettings"]
+__all__ = [
+    "PROCESS_SESSION_ID",
+    "CallHandle",
+    "CallRecorder",
+    "ProducerSettings",
+    "ProducerStats",
+    "ToolCall",
+    "TrailProducer",
+    "build_event",
+    "classify_op",
+    "instrument",
+    "record_call",
+]

@@ -13,7 +13,6 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,23 +50,30 @@ def classify_op(tool_id: str) -> OpType:
     return OpType.OTHER
 
 
-@dataclass(slots=True)
 class ToolCall:
-    """One tool call as an adapter saw it; raw and unredacted until ``build_event``."""
+    """One tool call as an adapter saw it; raw and unredacted until ``build_event``.
 
-    tool_id: str
-    args: Any
-    session_id: str
-    started_wall: float = field(default_factory=time.time)
-    started_perf: float = field(default_factory=time.perf_counter)
-    elapsed_ms: float = 0.0
-    outcome: Outcome = Outcome.OK
-    error: str | None = None
-    result: Any = None
-    op_type: OpType | None = None
-    incident_id: str | None = None
-    anchors: list[str] = field(default_factory=list)
-    event_id: str = field(default_factory=new_event_id)
+    A plain slots class with an explicit ``__init__``: it is created on the call path.
+    """
+
+    __slots__ = ("anchors", "args", "elapsed_ms", "error", "incident_id", "op_type", "outcome",
+                 "result", "session_id", "started_perf", "started_wall", "tool_id")  # fmt: skip
+
+    def __init__(
+        self, tool_id: str, args: Any, session_id: str, op_type: OpType | None = None
+    ) -> None:
+        self.tool_id = tool_id
+        self.args = args
+        self.session_id = session_id
+        self.op_type = op_type
+        self.started_wall = time.time()
+        self.started_perf = time.perf_counter()
+        self.elapsed_ms = 0.0
+        self.outcome = Outcome.OK
+        self.error: str | None = None
+        self.result: Any = None
+        self.incident_id: str | None = None
+        self.anchors: list[str] = []
 
     def finish(self, outcome: Outcome, *, error: str | None = None, result: Any = None) -> ToolCall:
         """Stop the clock and record how the call ended; returns ``self``."""
@@ -103,7 +109,7 @@ def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> Too
     args = redact(call.args, limits) if call.args is not None else {}
     error = redact_text(call.error) if call.error else None
     return ToolExecutionEvent(
-        event_id=call.event_id,
+        event_id=new_event_id(int(call.started_wall * 1000)),
         tool_id=call.tool_id[:200] or "unknown",
         op_type=call.op_type or classify_op(call.tool_id),
         session_id=call.session_id[:200] or PROCESS_SESSION_ID,

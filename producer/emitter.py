@@ -53,6 +53,14 @@ class TrailProducer:
         self._closed = False
         self._last_overflow_warning = 0.0
         self._built = 0
+        self._emitted = 0
+        self._queue_size = self.settings.queue_size
+        self._batch_size = self.settings.batch_size
+
+    @staticmethod
+    def default_settings() -> ProducerSettings:
+        """Settings from the environment alone (benchmarks and tools build events with them)."""
+        return load_settings(ProducerSettings)
 
     # --- hot path ------------------------------------------------------------------------------
     def emit(self, event: Item) -> None:
@@ -67,13 +75,12 @@ class TrailProducer:
         """
         try:
             with self._lock:
-                if not self._closed and len(self._queue) < self.settings.queue_size:
+                self._emitted += 1
+                if not self._closed and len(self._queue) < self._queue_size:
                     self._queue.append(event)
-                    self._counters.add("emitted")
-                    if len(self._queue) == self.settings.batch_size and self._sender is not None:
+                    if len(self._queue) == self._batch_size and self._sender is not None:
                         self._sender.wake()
                     return
-            self._counters.add("emitted")
             self._spill([event], reason="queue_full" if not self._closed else "closed")
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self._counters.add("internal_errors")
@@ -167,7 +174,7 @@ class TrailProducer:
         """A snapshot of every counter."""
         c = self._counters
         return ProducerStats(
-            emitted=c.get("emitted"),
+            emitted=self._emitted,
             sent=c.get("sent"),
             spilled=c.get("spilled"),
             resent=c.get("resent"),

@@ -20,14 +20,15 @@ _counter = 0
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 
 
-def new_event_id() -> str:
+def new_event_id(at_ms: int | None = None) -> str:
     """Return a new UUIDv7 string (RFC 9562): 48-bit ms time, 12-bit counter, 62 random bits.
 
-    Ids from one process are strictly increasing, even within one millisecond.
+    ``at_ms`` stamps a past moment (the start of a call) instead of now. Ids from one
+    process are strictly increasing, even within one millisecond or when ``at_ms`` lags.
     Thread-safe; never blocks beyond a short lock.
     """
     global _last_ms, _counter
-    now = time.time_ns() // 1_000_000
+    now = time.time_ns() // 1_000_000 if at_ms is None else at_ms
     with _lock:
         if now <= _last_ms:
             _counter += 1

@@ -1,0 +1,49 @@
+"""Shared helpers of the benchmarks: percentiles, a broker to run against, printing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from consumers.figures import median, pct, summary
+from consumers.launcher import EmbeddedBroker
+
+__all__ = ["kafka_for_bench", "machine", "median", "pct", "report", "summary", "workdir"]
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(terse=True)}  # fmt: skip
+
+
+@contextlib.contextmanager
+def kafka_for_bench(workdir: Path) -> Iterator[str]:
+    """``TOOLTRAIL_KAFKA_BOOTSTRAP`` if set, else an embedded Tansu broker for the run."""
+    if external := os.environ.get("TOOLTRAIL_KAFKA_BOOTSTRAP"):
+        yield external
+        return
+    with EmbeddedBroker(workdir / "tansu.log", None).start() as broker:
+        yield broker.bootstrap
+
+
+@contextlib.contextmanager
+def workdir() -> Iterator[Path]:
+    """A temporary directory for one benchmark run."""
+    with tempfile.TemporaryDirectory(prefix="tooltrail-bench-") as name:
+        yield Path(name)
+
+
+def report(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    """Print one JSON object, or the human-readable lines."""
+    if as_json:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print("\n".join(lines))
