@@ -31,7 +31,7 @@ from consumers.errors import RetriableSinkError
 from consumers.settings import WorkerSettings
 from consumers.tansu_compat import patch_leave_group_generation_zero
 from consumers.topics import ensure_topics, pipeline_topics
-from schemas.codec import decode
+from schemas.codec import decode_batch
 from schemas.errors import SchemaDecodeError
 from schemas.events import ToolExecutionEvent
 
@@ -157,22 +157,18 @@ class GroupRunner:
             tp = TopicPartition(record.topic, record.partition)
             self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)
         await self.commit_pending()
-        now = time.time() * 1000
-        self.stats.freshness_ms.extend(now - d.event.ended_at.timestamp() * 1000 for d in valid)
 
     def _decode(
         self, records: list[ConsumerRecord[Any, Any]]
     ) -> tuple[list[Delivered], list[tuple[ConsumerRecord[Any, Any], str]]]:
         valid, failures = [], []
-        for record in records:
-            try:
-                event = decode(
-                    record.value, ToolExecutionEvent, max_bytes=self.settings.max_message_bytes
-                )
-            except SchemaDecodeError as exc:
-                failures.append((record, exc.reason))
-                continue
-            valid.append(Delivered(event, record.partition, record.offset))
+        decoded = decode_batch([r.value for r in records], ToolExecutionEvent,
+                               max_bytes=self.settings.max_message_bytes)  # fmt: skip
+        for record, result in zip(records, decoded, strict=True):
+            if isinstance(result, SchemaDecodeError):
+                failures.append((record, result.reason))
+            else:
+                valid.append(Delivered(result, record.partition, record.offset))
         return valid, failures
 
     async def _deliver(
@@ -195,7 +191,11 @@ class GroupRunner:
                     failures = []  # never dead-letter twice when the sink write is retried
                 if valid:
                     await self.sink.write(valid)
+                    now = time.time() * 1000  # durable now: freshness = event end -> here
                     self.stats.written += len(valid)
+                    self.stats.freshness_ms.extend(
+                        now - d.event.ended_at.timestamp() * 1000 for d in valid
+                    )
             except (RetriableSinkError, KafkaError) as exc:
                 delay = getattr(exc, "retry_after", None) or backoff
                 self.stats.retries += 1

@@ -7,13 +7,14 @@ reason never echoes the payload (it may go into a dead-letter header).
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas.errors import SchemaDecodeError
 from schemas.events import ToolExecutionEvent
@@ -32,8 +33,62 @@ _OUTCOMES = {
 
 
 def encode(model: BaseModel) -> bytes:
-    """Serialize a wire model to compact JSON bytes with camelCase keys."""
-    return orjson.dumps(model.model_dump(mode="json", by_alias=True))
+    """Serialize a wire model to compact JSON bytes with camelCase keys (pydantic-core, in Rust)."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True)
+
+
+def decode_batch(
+    values: Sequence[bytes | bytearray | memoryview | str | None],
+    model: type[M],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[M | SchemaDecodeError]:
+    """Decode many messages; each result is the model or the ``SchemaDecodeError`` for it.
+
+    Same outcome as ``decode`` per value, about twice as fast: each value is parsed on its
+    own (so one message can never bleed into another), then all current-version objects are
+    validated in one pydantic-core call. Older versions, and any batch holding an invalid
+    message, take the per-message path.
+    """
+    current = int(getattr(model, "version", 1))
+    out: list[M | SchemaDecodeError | None] = [None] * len(values)
+    fast: list[int] = []
+    objects: list[Any] = []
+    for i, value in enumerate(values):
+        raw = value if isinstance(value, bytes | bytearray | memoryview | str) else None
+        if raw is None or len(raw) > max_bytes:
+            out[i] = _error(value, model, max_bytes)
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            out[i] = _error(value, model, max_bytes)
+            continue
+        if isinstance(obj, dict) and obj.get("schemaVersion") == current:
+            fast.append(i)
+            objects.append(obj)
+        else:
+            out[i] = _error(value, model, max_bytes)
+    if objects:
+        try:
+            for i, item in zip(fast, _list_adapter(model).validate_python(objects), strict=True):
+                out[i] = item
+        except ValidationError:
+            for i in fast:
+                out[i] = _error(values[i], model, max_bytes)
+    return [r if r is not None else SchemaDecodeError(model.__name__, "not decoded") for r in out]
+
+
+def _error(value: Any, model: type[M], max_bytes: int) -> M | SchemaDecodeError:
+    try:
+        return decode(value, model, max_bytes=max_bytes)
+    except SchemaDecodeError as exc:
+        return exc
+
+
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def decode(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     JsonValue,
-    SerializerFunctionWrapHandler,
-    model_serializer,
 )
 from pydantic.alias_generators import to_camel
 
@@ -21,6 +19,10 @@ from schemas.ids import MEMORY_ID_PATTERN
 METRIC_SCHEMA_VERSION = 2
 MAX_HITS = 10
 Scalar = str | int | float | bool
+
+
+def _is_none(value: object) -> bool:
+    return value is None
 
 
 class VectorTarget(BaseModel):
@@ -59,16 +61,8 @@ class MetricRecord(BaseModel):
     session_id: str
     flags: dict[str, JsonValue] = Field(default_factory=dict)
     vector: VectorTarget | None = None
-    event_id: str | None = None
-    schema_version: int | None = None
-
-    @model_serializer(mode="wrap")
-    def _omit_unset_additions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for key in ("eventId", "event_id", "schemaVersion", "schema_version"):
-            if key in data and data[key] is None:
-                del data[key]
-        return data
+    event_id: str | None = Field(None, exclude_if=_is_none)
+    schema_version: int | None = Field(None, exclude_if=_is_none)
 
     @classmethod
     def from_event(
@@ -84,7 +78,7 @@ class MetricRecord(BaseModel):
             outcome=event.outcome.value,
             error_summary=event.error_summary,
             cleanup_check=event.cleanup_check,
-            anchors=event.anchors,
+            anchors=tuple(event.anchors),
             timestamp=event.ended_at,
             session_id=event.session_id,
             flags=flags,

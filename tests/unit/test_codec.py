@@ -20,6 +20,7 @@ from schemas import (
     decode,
     encode,
 )
+from schemas.codec import decode_batch
 from tests.factories import make_event
 
 SEED_RECORDS: list[dict[str, Any]] = [
@@ -188,3 +189,40 @@ def test_fuzz_truncated_or_mistyped_events(cut: int, key: str, value: Any) -> No
     except SchemaDecodeError:
         return
     assert decoded.event_id  # when the mutation happened to be valid, the result is an event
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    picks=st.lists(
+        st.sampled_from(["good", "garbage", "future", "v1", "mistyped", "none", "huge"]),
+        min_size=1, max_size=12,
+    )
+)  # fmt: skip
+def test_decode_batch_agrees_with_decode_message_by_message(picks: list[str]) -> None:
+    future = orjson.loads(encode(make_event()))
+    future["schemaVersion"] = 3
+    mistyped = orjson.loads(encode(make_event()))
+    mistyped["elapsedMs"] = "slow"
+    samples: dict[str, bytes | None] = {
+        "garbage": b"\x00not json", "future": orjson.dumps(future), "none": None,
+        "v1": orjson.dumps(SEED_RECORDS[0]), "mistyped": orjson.dumps(mistyped),
+        "huge": b"{" + b" " * 2000 + b"}",
+    }  # fmt: skip
+    values = [encode(make_event()) if p == "good" else samples[p] for p in picks]
+    batch = decode_batch(values, ToolExecutionEvent, max_bytes=1000)
+    assert len(batch) == len(values)
+    for value, result in zip(values, batch, strict=True):
+        reason = _failure_reason_limited(value, 1000)
+        if reason is None:
+            assert result == decode(value, ToolExecutionEvent, max_bytes=1000)
+        else:
+            assert isinstance(result, SchemaDecodeError)
+            assert result.reason == reason
+
+
+def _failure_reason_limited(value: bytes | None, max_bytes: int) -> str | None:
+    try:
+        decode(value, ToolExecutionEvent, max_bytes=max_bytes)
+    except SchemaDecodeError as exc:
+        return exc.reason
+    return None

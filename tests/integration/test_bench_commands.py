@@ -1,0 +1,50 @@
+"""The benchmark commands run end to end and report every figure (no timing thresholds)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[2]
+
+
+def _bench(target: str, tmp_path: Path) -> dict[str, object]:
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),
+           "TMPDIR": str(tmp_path), "TOOLTRAIL_DEMO_LATENCY_SCALE": "0"}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "consumers.cli", "--log-level", "CRITICAL", "bench", target,
+         "--quick", "--json"], cwd=ROOT, env=env, capture_output=True, timeout=600, check=True,
+    )  # fmt: skip
+    result: dict[str, object] = orjson.loads(out.stdout)  # stdout is exactly one JSON object
+    return result
+
+
+def test_bench_emit_reports_figures_and_ratios(tmp_path: Path) -> None:
+    r = _bench("emit", tmp_path)
+    emit = r["emit_us"]
+    assert isinstance(emit, dict)
+    assert emit["broker_up"]["n"] == emit["broker_down"]["n"] == 2000
+    assert r["ratio_inline_over_emit_p50"] > 0
+    burst = r["burst_10x"]
+    assert isinstance(burst, dict)
+    assert burst["accounted"] is True
+    assert burst["queue_depth"] <= burst["queue_size"]
+    assert burst["outbox_bytes"] <= burst["outbox_max_bytes"]
+    throughput = r["throughput"]
+    assert isinstance(throughput, dict)
+    assert throughput["spilled"] == 0
+
+
+def test_bench_metrics_reports_figures_and_ratios(tmp_path: Path) -> None:
+    r = _bench("metrics", tmp_path)
+    throughput, fresh = r["throughput"], r["freshness_ms"]
+    assert isinstance(throughput, dict)
+    assert isinstance(fresh, dict)
+    assert throughput["events"] == 5000
+    assert throughput["ratio"] > 0
+    assert fresh["n"] == 3000

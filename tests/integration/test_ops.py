@@ -1,0 +1,86 @@
+"""What an operator uses: the Prometheus endpoint, ``tooltrail stats``, ``tooltrail dlq``."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from consumers.http import serve
+from consumers.launcher import free_port
+from consumers.runner import GroupRunner
+from consumers.sinks.metrics import MetricsSink
+from consumers.topics import TopicSpec, ensure_topics
+from schemas import encode
+from tests.conftest import KafkaEndpoint, Names
+from tests.factories import make_event
+from tests.integration.test_metrics_worker import running, worker_settings
+from tests.kafka_helpers import wait_for
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[2]
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "consumers.cli", *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    return out.stdout
+
+
+async def test_endpoint_stats_and_dead_letter_replay(
+    kafka: KafkaEndpoint, names: Names, tmp_path: Path
+) -> None:
+    settings = worker_settings(kafka, names, tmp_path / "metrics")
+    await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await producer.start()
+    try:
+        for i in range(20):
+            await producer.send(names.events, encode(make_event()), key=f"k{i}".encode())
+        for bad in (b"oops", b'{"schemaVersion": 2}'):
+            await producer.send(names.events, bad, key=b"bad")
+        await producer.flush()
+    finally:
+        await producer.stop()
+    env = {"PATH": "", "HOME": str(tmp_path), "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
+           "TOOLTRAIL_EVENTS_TOPIC": names.events, "TOOLTRAIL_DLQ_TOPIC": names.dlq,
+           "TOOLTRAIL_METRICS_GROUP": names.group}  # fmt: skip
+    runner = GroupRunner(settings, names.group, MetricsSink(settings.metrics_dir, 10**7))
+    port = free_port()
+    server = await serve(port, lambda: [runner.stats], host="127.0.0.1")
+    try:
+        async with running(runner):
+            await wait_for(lambda: runner.stats.written == 20 and runner.stats.dead_lettered == 2,
+                           30, "20 written, 2 dead letters")  # fmt: skip
+            await asyncio.sleep(0.5)  # one more fetch: highwater of every partition is known
+            body = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+            )
+            assert f'tooltrail_written_total{{group="{names.group}"}} 20' in body
+            assert f'tooltrail_dead_lettered_total{{group="{names.group}"}} 2' in body
+            assert f'tooltrail_lag{{group="{names.group}",partition="0"}} 0' in body
+
+            stats = orjson.loads(await asyncio.to_thread(_cli, env, "stats", "--json"))
+            group = stats["groups"][names.group]
+            assert group["lag"] == 0
+            assert sum(p["highwater"] for p in group["partitions"]) == 22
+            assert stats["dlq"]["messages"] == 2
+
+            letters = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "list", "--json"))
+            assert len(letters) == 2
+            assert {letter["sourceTopic"] for letter in letters} == {names.events}
+            assert any("not valid JSON" in letter["error"] for letter in letters)
+
+            out = await asyncio.to_thread(_cli, env, "dlq", "replay", "all")
+            assert "re-published 2 dead letter(s)" in out
+            await wait_for(lambda: runner.stats.dead_lettered == 4, 30, "replayed letters")
+            assert runner.stats.written == 20  # the replayed ones are still invalid
+    finally:
+        server.close()
+        await server.wait_closed()
