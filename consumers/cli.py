@@ -137,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_demo_server)
 
     p = sub.add_parser("worker", help="run consumer groups until SIGTERM/SIGINT")
-    p.add_argument("group", choices=["metrics", "all"], help="which group ('all' = every group)")
+    p.add_argument(
+        "group", choices=["metrics", "memory", "all"], help="which group ('all' = every group)"
+    )
     p.add_argument(
         "--metrics-port",
         type=int,

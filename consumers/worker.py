@@ -10,17 +10,37 @@ from consumers.http import serve
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from consumers.sinks.metrics import MetricsSink
+from schemas.errors import SettingsError
 from schemas.records import VectorTarget
 
 log = logging.getLogger(__name__)
-GROUPS = ("metrics",)
+GROUPS = ("metrics", "memory")
 
 
 def build_runners(settings: WorkerSettings, groups: list[str]) -> list[GroupRunner]:
-    """One runner per requested group (``all`` = every group this build provides)."""
+    """One runner per requested group (``all`` = every group this build provides).
+
+    ``all`` includes the memory group only when Chroma is configured (URL or path);
+    asking for ``memory`` explicitly without Chroma is an error.
+    """
+    chroma = settings.chroma_url is not None or settings.chroma_path is not None
     wanted = list(GROUPS) if "all" in groups else groups
+    if "all" in groups and not chroma:
+        log.warning("no TOOLTRAIL_CHROMA_URL or TOOLTRAIL_CHROMA_PATH: memory group not started")
+        wanted = [g for g in wanted if g != "memory"]
     runners = []
     for name in wanted:
+        if name == "memory":
+            if not chroma:
+                raise SettingsError(["the memory group needs TOOLTRAIL_CHROMA_URL or "
+                                     "TOOLTRAIL_CHROMA_PATH"])  # fmt: skip
+            from consumers.embedders import make_embedder
+            from consumers.sinks.memory import MemorySink
+
+            embedder = make_embedder(settings.embedder, settings.embed_threads)
+            runners.append(
+                GroupRunner(settings, settings.memory_group, MemorySink(settings, embedder))
+            )
         if name == "metrics":
             vector = VectorTarget(tenant=settings.chroma_tenant, database=settings.chroma_database,
                                   collection=settings.chroma_collection)  # fmt: skip

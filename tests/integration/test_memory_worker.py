@@ -1,0 +1,180 @@
+"""The memory group against a real broker and a real ``chroma run`` server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from consumers.chroma_client import close_client, open_client
+from consumers.embedders import HashingEF, MiniLMOnnxEF
+from consumers.launcher import ChromaServer
+from consumers.runner import Delivered, GroupRunner
+from consumers.settings import WorkerSettings
+from consumers.sinks.memory import EmbedderMismatchError, MemorySink, to_memory
+from consumers.sinks.metrics import MetricsSink
+from consumers.topics import TopicSpec, ensure_topics
+from producer.emitter import TrailProducer
+from schemas import ToolExecutionEvent
+from tests.conftest import KafkaEndpoint, Names
+from tests.factories import make_event
+from tests.integration.test_metrics_worker import running, worker_settings
+from tests.kafka_helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def memory_settings(kafka: KafkaEndpoint, names: Names, chroma_url: str, tmp: Path,
+                    **extra: object) -> WorkerSettings:  # fmt: skip
+    base = worker_settings(kafka, names, tmp / "metrics")
+    return base.model_copy(update={"chroma_url": chroma_url, "chroma_collection": names.collection,
+                                   "chroma_collection_prefix": names.collection + "_",
+                                   "memory_group": names.group + "-mem", **extra})  # fmt: skip
+
+
+def varied_events(n: int) -> list[ToolExecutionEvent]:
+    events = []
+    for i in range(n):
+        if i % 3 == 1:
+            events.append(make_event(outcome="tool_error", error_summary=f"pod web-{i} not found",
+                                     tool_id="oc_read_describe_pod"))  # fmt: skip
+        elif i % 3 == 2:
+            events.append(make_event(incident_id="INC-42", session_id=f"s{i}"))
+        else:
+            events.append(make_event(args={"namespace": "payments", "pod": f"web-{i}"}))
+    return events
+
+
+async def emit_all(
+    kafka: KafkaEndpoint, names: Names, tmp: Path, events: list[ToolExecutionEvent]
+) -> None:
+    async with TrailProducer(kafka_bootstrap=kafka.bootstrap, events_topic=names.events,
+                             outbox_dir=tmp / "ob") as producer:  # fmt: skip
+        for event in events:
+            producer.emit(event)
+
+
+@pytest.fixture
+def chroma_client(chroma: ChromaServer) -> Iterator[object]:
+    client = open_client(chroma.url)
+    yield client
+    close_client(client)
+
+
+async def test_events_become_searchable_memories_and_rereads_do_not_duplicate(
+    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, chroma_client: object, tmp_path: Path
+) -> None:
+    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing")
+    await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
+    events = varied_events(30)
+    await emit_all(kafka, names, tmp_path, events)
+    runner = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))
+    async with running(runner):
+        await wait_for(lambda: runner.stats.written == 30, 60, "30 memories")
+    collection = chroma_client.get_collection(names.collection)  # type: ignore[attr-defined]
+    assert collection.count() == 30
+    stored = collection.get(include=["metadatas", "documents"])
+    assert set(stored["ids"]) == {to_memory(e).id for e in events}
+    by_event = {
+        m["eventId"]: (d, m) for d, m in zip(stored["documents"], stored["metadatas"], strict=True)
+    }
+    document, meta = by_event[events[1].event_id]
+    assert document.startswith("oc_read_describe_pod tool_error: pod web-1 not found")
+    assert len(document.encode()) <= 1536
+    assert meta["kind"] == "failure"
+    assert meta["outcome"] == "tool_error"
+    assert by_event[events[2].event_id][1]["kind"] == "incident"
+    assert collection.metadata["embedder"] == "tooltrail_hashing/hashing-384-v1"
+    hits = collection.query(query_texts=["describe pod web-4 not found"], n_results=3,
+                            where={"kind": "failure"})  # fmt: skip
+    assert to_memory(events[4]).id in hits["ids"][0]
+
+    again = settings.model_copy(update={"memory_group": settings.memory_group + "-again"})
+    rerun = GroupRunner(again, again.memory_group, MemorySink(again, HashingEF()))
+    async with running(rerun):
+        await wait_for(lambda: rerun.stats.written == 30, 60, "30 re-deliveries")
+    assert collection.count() == 30  # deterministic ids: upserted, not duplicated
+
+
+async def test_separate_collections_and_a_foreign_embedder_is_refused(
+    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, chroma_client: object, tmp_path: Path
+) -> None:
+    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
+                               unified_memory=False)  # fmt: skip
+    sink = MemorySink(settings, HashingEF())
+    await sink.start()
+    events = varied_events(9)
+    await sink.write([Delivered(e, 0, i) for i, e in enumerate(events)])
+    await sink.close()
+    counts = {kind: chroma_client.get_collection(f"{names.collection}_{kind}").count()  # type: ignore[attr-defined]
+              for kind in ("tool_exec", "failure", "incident")}  # fmt: skip
+    assert counts == {"tool_exec": 3, "failure": 3, "incident": 3}
+    foreign = MemorySink(settings, MiniLMOnnxEF())
+    with pytest.raises(EmbedderMismatchError, match="was built with embedder 'tooltrail_hashing"):
+        await foreign.start()
+    await foreign.close()
+
+
+async def test_chroma_down_mid_stream_pauses_memory_only_then_stores_each_once(
+    kafka: KafkaEndpoint, names: Names, tmp_path: Path
+) -> None:
+    server = ChromaServer(tmp_path / "chroma", tmp_path / "chroma.log").start()
+    try:
+        settings = memory_settings(kafka, names, server.url, tmp_path, embedder="hashing",
+                                   retry_backoff_max_s=0.5)  # fmt: skip
+        await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
+        memory = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))
+        metrics = GroupRunner(settings, settings.metrics_group,
+                              MetricsSink(settings.metrics_dir, 10**7))  # fmt: skip
+        first, second = varied_events(60), varied_events(60)
+        async with running(memory), running(metrics):
+            await emit_all(kafka, names, tmp_path, first)
+            await wait_for(lambda: memory.stats.written == 60, 60, "the first 60 memories")
+            server.stop()
+            await emit_all(kafka, names, tmp_path / "b", second)
+            await wait_for(lambda: metrics.stats.written == 120, 60, "metrics to keep flowing")
+            await wait_for(lambda: memory.stats.retries >= 2, 60, "memory to retry")
+            assert memory.stats.written == 60
+            server.start()  # same port, same data directory
+            await wait_for(lambda: memory.stats.written == 120, 90, "the backlog of memories")
+        client = open_client(server.url)
+        try:
+            assert client.get_collection(names.collection).count() == 120
+        finally:
+            close_client(client)
+    finally:
+        server.stop()
+
+
+async def test_real_model_finds_a_paraphrase_without_shared_keywords(
+    names: Names, chroma: ChromaServer, chroma_client: object, tmp_path: Path
+) -> None:
+    settings = WorkerSettings(chroma_url=chroma.url, chroma_collection=names.collection,
+                              embedder="minilm")  # fmt: skip
+    texts = {
+        "crash": "pod web-7 in payments is in CrashLoopBackOff: back-off restarting container",
+        "disk": "node worker-3 has DiskPressure: evicting pods, ephemeral storage 97% used",
+        "dns": "lookup api.checkout.svc.cluster.local: no such host, coredns unreachable",
+        "cert": "x509: certificate has expired for router-default ingress",
+        "oom": "container killed OOMKilled exit code 137, memory limit 512Mi",
+        "image": "ErrImagePull: manifest unknown for registry.local/app:v9",
+    }
+    now = datetime.now(UTC)
+    events = {key: make_event(tool_id="oc_read_describe_pod", outcome="tool_error",
+                              error_summary=text, ended_at=now - timedelta(seconds=i), args={})
+              for i, (key, text) in enumerate(texts.items())}  # fmt: skip
+    sink = MemorySink(settings, MiniLMOnnxEF())
+    await sink.start()
+    await sink.write([Delivered(e, 0, i) for i, e in enumerate(events.values())])
+    await sink.close()
+    collection = chroma_client.get_collection(names.collection)  # type: ignore[attr-defined]
+    queries = {"disk": "the machine is running out of room to store files",
+               "cert": "the TLS credentials stopped being valid",
+               "crash": "the app keeps starting over and over after failing"}  # fmt: skip
+    for key, query in queries.items():
+        top3 = collection.query(query_texts=[query], n_results=3)["ids"][0]
+        assert to_memory(events[key]).id in top3, (key, query, top3)
+    await asyncio.sleep(0)
