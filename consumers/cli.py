@@ -109,6 +109,14 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     return metrics_export(_worker_settings(), Path(args.out), args.since, args.until)
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from consumers.commands.replay import main as replay_main
+
+    return replay_main(_worker_settings(), since=args.since, offsets=args.offsets, swap=args.swap,
+                       drop_old=args.drop_old, dry_run=args.dry_run, fresh=args.fresh,
+                       as_json=args.json)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tooltrail", description=__doc__)
@@ -166,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default=None, help="ISO time, inclusive")
     p.add_argument("--until", default=None, help="ISO time, exclusive")
     p.set_defaults(handler=_cmd_metrics)
+
+    p = sub.add_parser("replay", help="rebuild vector memories from the events topic")
+    p.add_argument("target", choices=["memory"])
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--since", help="ISO time with zone: replay events appended after it")
+    start.add_argument("--offsets", help="partition:offset[,...] to start from")
+    p.add_argument("--swap", action="store_true", help="after verifying, make the rebuild live")
+    p.add_argument("--drop-old", action="store_true", help="with --swap: delete the old ones")
+    p.add_argument("--dry-run", action="store_true", help="only print the plan")
+    p.add_argument("--fresh", action="store_true", help="ignore an interrupted replay's progress")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=_cmd_replay)
 
     p = sub.add_parser("bench", help="benchmarks: figures and ratios against a same-run baseline")
     p.add_argument("target", choices=["emit", "metrics"], help="what to measure")

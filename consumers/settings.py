@@ -40,6 +40,8 @@ class WorkerSettings(KafkaSettings):
     http_port: int | None = Field(None, ge=0, le=65_535)
     """Port of the worker's health and Prometheus endpoint (unset = off)."""
 
+    state_dir: Path = Path("tooltrail-data/state")
+    """Where resumable work (replays) keeps its progress."""
     metrics_dir: Path = Path("tooltrail-data/metrics")
     """Directory of the metrics JSON Lines segments."""
     metrics_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096)

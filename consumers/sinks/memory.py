@@ -97,11 +97,16 @@ class MemorySink:
 
     name = "memory"
 
-    def __init__(self, settings: WorkerSettings, embedder: MiniLMOnnxEF | HashingEF) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        embedder: MiniLMOnnxEF | HashingEF,
+        names: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.embedder_id = embedder_id(embedder)
-        self.names = collection_names(settings)
+        self.names = names or collection_names(settings)
         self._client: Any = None
         self._collections: dict[str, Any] = {}
 

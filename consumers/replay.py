@@ -1,0 +1,236 @@
+"""Rebuild the vector memories from the events topic, without touching the live groups.
+
+A group-less consumer (assigned partitions, no commits) reads from the beginning, from a
+time, or from explicit offsets up to the high watermark seen at start, and upserts into new
+collections ``<name>__rebuild_<stamp>``. Progress is saved after every batch in
+``TOOLTRAIL_STATE_DIR``, so an interrupted replay resumes where it stopped. At the end the
+new collections are verified (count equals the distinct memories read; a sample of ids is
+retrievable). ``swap`` renames live → ``<name>__old_<stamp>`` and rebuilt → ``<name>``;
+the old ones stay until ``drop_old``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from consumers.chroma_client import close_client, open_client
+from consumers.embedders import make_embedder
+from consumers.errors import ConsumerError
+from consumers.offsets import partitions_of, true_end_offsets
+from consumers.runner import Delivered
+from consumers.settings import WorkerSettings
+from consumers.sinks.memory import MemorySink, collection_names, to_memory
+from schemas.codec import decode_batch
+from schemas.errors import SchemaDecodeError
+from schemas.events import ToolExecutionEvent
+
+Progress = Callable[[int, int], None]  # (events read so far, total to read)
+
+
+@dataclass
+class ReplayState:
+    """What a replay has done so far (persisted as JSON after every batch)."""
+
+    stamp: str
+    targets: dict[str, str]
+    start: dict[int, int]
+    end: dict[int, int]
+    position: dict[int, int]
+    skipped: int = 0
+    memory_ids: set[str] = field(default_factory=set)  # also appended to ``<state>.ids``
+
+    @property
+    def total(self) -> int:
+        """Events to read in all."""
+        return sum(self.end[p] - self.start[p] for p in self.end)
+
+    @property
+    def done(self) -> int:
+        """Events read so far."""
+        return sum(self.position[p] - self.start[p] for p in self.end)
+
+
+async def start_offsets(
+    settings: WorkerSettings, parts: list[TopicPartition], ends: dict[int, int],
+    since: datetime | None, offsets: dict[int, int] | None,
+) -> dict[int, int]:  # fmt: skip
+    """Where to begin per partition. A time in the future replays nothing (Tansu answers 0)."""
+    if offsets is not None:
+        unknown = set(offsets) - {tp.partition for tp in parts}
+        if unknown:
+            raise ConsumerError(f"--offsets names partitions that do not exist: {sorted(unknown)}")
+        return {tp.partition: min(max(offsets.get(tp.partition, 0), 0), ends[tp.partition])
+                for tp in parts}  # fmt: skip
+    if since is None:
+        return dict.fromkeys(ends, 0)
+    if since > datetime.now(UTC):
+        return dict(ends)  # guard: Tansu returns offset 0 (replay everything) for future times
+    consumer = AIOKafkaConsumer(**settings.kafka_kwargs(), group_id=None)
+    await consumer.start()
+    try:
+        found = await consumer.offsets_for_times(
+            {tp: int(since.timestamp() * 1000) for tp in parts}
+        )
+    finally:
+        await consumer.stop()
+    return {tp.partition: (ends[tp.partition] if found.get(tp) is None else found[tp].offset)
+            for tp in parts}  # fmt: skip
+
+
+def _state_path(settings: WorkerSettings) -> Path:
+    return settings.state_dir / f"replay-memory-{settings.chroma_collection}.json"
+
+
+def _ids_path(settings: WorkerSettings) -> Path:
+    return _state_path(settings).with_suffix(".ids")
+
+
+async def plan(settings: WorkerSettings, since: datetime | None,
+               offsets: dict[int, int] | None, fresh: bool) -> ReplayState:  # fmt: skip
+    """Load the interrupted replay to resume, or plan a new one."""
+    path = _state_path(settings)
+    if path.exists() and not fresh:
+        raw = orjson.loads(path.read_bytes())
+        ids_file = _ids_path(settings)
+        ids = set(ids_file.read_text().split()) if ids_file.exists() else set()
+        return ReplayState(raw["stamp"], raw["targets"], _int_keys(raw["start"]),
+                           _int_keys(raw["end"]), _int_keys(raw["position"]), raw["skipped"],
+                           ids)  # fmt: skip
+    kwargs = settings.kafka_kwargs()
+    parts = await partitions_of(kwargs, settings.events_topic)
+    if not parts:
+        raise ConsumerError(
+            f"topic {settings.events_topic!r} does not exist on {settings.kafka_bootstrap}"
+        )
+    ends = {tp.partition: off for tp, off in (await true_end_offsets(kwargs, parts)).items()}
+    start = await start_offsets(settings, parts, ends, since, offsets)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    targets = {
+        kind: f"{name}__rebuild_{stamp}" for kind, name in collection_names(settings).items()
+    }
+    return ReplayState(stamp, targets, start, ends, dict(start))
+
+
+def _int_keys(mapping: dict[str, int]) -> dict[int, int]:
+    return {int(k): int(v) for k, v in mapping.items()}
+
+
+def _save(settings: WorkerSettings, state: ReplayState, new_ids: list[str]) -> None:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    if new_ids:  # ids first: a resumed replay may re-add some, never miss one
+        with _ids_path(settings).open("a") as f:
+            f.write("".join(i + "\n" for i in new_ids))
+    path = _state_path(settings)
+    tmp = path.with_suffix(".tmp")
+    fields = {k: v for k, v in state.__dict__.items() if k != "memory_ids"}
+    tmp.write_bytes(orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS))
+    tmp.replace(path)
+
+
+async def run(settings: WorkerSettings, state: ReplayState, progress: Progress) -> None:
+    """Read until the planned end, upserting into the target collections; resumable."""
+    sink = MemorySink(
+        settings, make_embedder(settings.embedder, settings.embed_threads), state.targets
+    )
+    await sink.start()
+    consumer = AIOKafkaConsumer(**settings.kafka_kwargs(), group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=settings.fetch_max_wait_ms)  # fmt: skip
+    await consumer.start()
+    try:
+        todo = [TopicPartition(settings.events_topic, p) for p in state.end
+                if state.position[p] < state.end[p]]  # fmt: skip
+        consumer.assign(todo)
+        for tp in todo:
+            consumer.seek(tp, state.position[tp.partition])
+        progress(state.done, state.total)
+        while any(state.position[p] < state.end[p] for p in state.end):
+            batch = await consumer.getmany(timeout_ms=500, max_records=settings.max_poll_records)
+            records = [
+                r for recs in batch.values() for r in recs if r.offset < state.end[r.partition]
+            ]
+            decoded = decode_batch([r.value for r in records], ToolExecutionEvent,
+                                   max_bytes=settings.max_message_bytes)  # fmt: skip
+            pairs = zip(records, decoded, strict=True)
+            valid = [Delivered(e, r.partition, r.offset) for r, e in pairs
+                     if not isinstance(e, SchemaDecodeError)]  # fmt: skip
+            state.skipped += len(records) - len(valid)
+            new_ids = []
+            if valid:
+                await sink.write(valid)
+                for item in valid:
+                    memory = to_memory(item.event).id
+                    if memory not in state.memory_ids:
+                        state.memory_ids.add(memory)
+                        new_ids.append(memory)
+            for r in records:
+                state.position[r.partition] = max(state.position[r.partition], r.offset + 1)
+            for tp in list(consumer.assignment()):  # a partition past its end is done
+                hw = consumer.highwater(tp)
+                if hw is not None and hw <= state.position[tp.partition] < state.end[tp.partition]:
+                    state.end[tp.partition] = state.position[tp.partition]
+            await asyncio.to_thread(_save, settings, state, new_ids)
+            progress(state.done, state.total)
+    finally:
+        await consumer.stop()
+        await sink.close()
+
+
+def verify(settings: WorkerSettings, state: ReplayState, sample: int = 20) -> dict[str, Any]:
+    """Count and sample check of the rebuilt collections."""
+    client = open_client(settings.chroma_url, path=settings.chroma_path)
+    try:
+        counts = {name: client.get_collection(name).count() for name in set(state.targets.values())}
+        picked = random.sample(sorted(state.memory_ids), min(sample, len(state.memory_ids)))
+        found = 0
+        for name in set(state.targets.values()):
+            found += len(client.get_collection(name).get(ids=picked, include=[])["ids"])
+        total, expected = sum(counts.values()), len(state.memory_ids)
+        return {"collections": counts, "count": total, "expected": expected,
+                "sampled": len(picked), "sample_found": found,
+                "ok": total == expected and found == len(picked)}  # fmt: skip
+    finally:
+        close_client(client)
+
+
+def swap(settings: WorkerSettings, state: ReplayState, drop_old: bool) -> list[str]:
+    """Rename live → ``__old_<stamp>``, rebuilt → live; optionally delete the old ones."""
+    client = open_client(settings.chroma_url, path=settings.chroma_path)
+    actions = []
+    try:
+        existing = {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}
+        for live, rebuilt in sorted(set(zip(collection_names(settings).values(),
+                                            state.targets.values(), strict=True))):  # fmt: skip
+            old = f"{live}__old_{state.stamp}"
+            if live in existing:
+                client.get_collection(live).modify(name=old)
+                actions.append(f"{live} -> {old}")
+            client.get_collection(rebuilt).modify(name=live)
+            actions.append(f"{rebuilt} -> {live}")
+            if drop_old and live in existing:
+                client.delete_collection(old)
+                actions.append(f"dropped {old}")
+    finally:
+        close_client(client)
+    forget(settings)
+    return actions
+
+
+def forget(settings: WorkerSettings) -> None:
+    """Delete the saved progress (after a swap, or to start over)."""
+    _state_path(settings).unlink(missing_ok=True)
+    _ids_path(settings).unlink(missing_ok=True)
+
+
+def elapsed_rate(started: float, done: int) -> float:
+    """Events per second since ``started``."""
+    return done / max(time.monotonic() - started, 1e-9)
