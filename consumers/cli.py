@@ -117,6 +117,20 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                        as_json=args.json)  # fmt: skip
 
 
+def _cmd_memory(args: argparse.Namespace) -> int:
+    from consumers.commands import memory
+
+    settings = _worker_settings()
+    if args.action == "search":
+        if not args.text:
+            raise SystemExit("tooltrail: error: memory search needs the text to search for")
+        return memory.search(settings, " ".join(args.text), tool=args.tool, kind=args.kind,
+                             k=args.k, as_json=args.json)  # fmt: skip
+    if args.action == "stats":
+        return memory.stats(settings, detailed=args.detailed, as_json=args.json)
+    return memory.audit(settings, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tooltrail", description=__doc__)
@@ -174,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default=None, help="ISO time, inclusive")
     p.add_argument("--until", default=None, help="ISO time, exclusive")
     p.set_defaults(handler=_cmd_metrics)
+
+    p = sub.add_parser("memory", help="search, count and audit the vector memories")
+    p.add_argument("action", choices=["search", "stats", "audit"])
+    p.add_argument("text", nargs="*", help="search: what to look for")
+    p.add_argument("--tool", help="search: only this tool")
+    p.add_argument(
+        "--kind", choices=["tool_exec", "failure", "incident"], help="search: only this kind"
+    )
+    p.add_argument("--k", type=int, default=3, help="search: how many (default 3)")
+    p.add_argument("--detailed", action="store_true", help="stats: per kind/tool, newest item")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_cmd_memory)
 
     p = sub.add_parser("replay", help="rebuild vector memories from the events topic")
     p.add_argument("target", choices=["memory"])

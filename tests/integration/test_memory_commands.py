@@ -1,0 +1,84 @@
+"""``tooltrail memory search|stats|audit`` against a real chroma server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from consumers.chroma_client import close_client, open_client
+from consumers.embedders import HashingEF
+from consumers.launcher import ChromaServer
+from consumers.runner import Delivered
+from consumers.settings import WorkerSettings
+from consumers.sinks.memory import MemorySink, to_memory
+from tests.conftest import Names
+from tests.integration.test_memory_worker import varied_events
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[2]
+
+
+def _cli(env: dict[str, str], *args: str) -> tuple[int, Any]:
+    out = subprocess.run([sys.executable, "-m", "consumers.cli", "memory", *args, "--json"],
+                         cwd=ROOT, env=env, capture_output=True, timeout=120)  # fmt: skip
+    assert out.stdout, out.stderr.decode()[-2000:]
+    return out.returncode, orjson.loads(out.stdout)
+
+
+async def test_search_stats_and_audit(names: Names, chroma: ChromaServer, tmp_path: Path) -> None:
+    settings = WorkerSettings(chroma_url=chroma.url, chroma_collection=names.collection,
+                              embedder="hashing")  # fmt: skip
+    events = varied_events(12)
+    sink = MemorySink(settings, HashingEF())
+    await sink.start()
+    await sink.write([Delivered(e, 0, i) for i, e in enumerate(events)])
+    await sink.close()
+    env = {"PATH": "", "HOME": str(tmp_path), "TOOLTRAIL_CHROMA_URL": chroma.url,
+           "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
+           "TOOLTRAIL_EMBEDDER": "hashing"}  # fmt: skip
+
+    code, hits = _cli(env, "search", "describe pod web-7 not found", "--kind", "failure")
+    assert code == 0
+    assert len(hits) == 3
+    assert hits[0]["id"] == to_memory(events[7]).id
+    assert {h["kind"] for h in hits} == {"failure"}
+    code, hits = _cli(env, "search", "anything", "--tool", "oc_read_describe_pod", "--k", "10")
+    assert {h["tool"] for h in hits} == {"oc_read_describe_pod"}
+    assert len(hits) == 4
+
+    code, stats = _cli(env, "stats", "--detailed")
+    info = stats[names.collection]
+    assert info["count"] == 12
+    assert info["kinds"] == {"tool_exec": 4, "failure": 4, "incident": 4}
+    assert info["embedder"] == "tooltrail_hashing/hashing-384-v1"
+    assert info["newest"] == max(m.metadata["timestamp"] for m in map(to_memory, events))
+
+    code, report = _cli(env, "audit")
+    assert (code, report["ok"], report["missing"]) == (0, True, [])
+
+    client = open_client(chroma.url)
+    try:
+        bad_meta = dict(to_memory(events[0]).metadata, kind="mystery")
+        good = to_memory(events[2])
+        forged = good.id[:-10] + "0000000000"  # right shape, wrong event hash
+        client.get_collection(names.collection).upsert(
+            ids=["not-a-memory-id", to_memory(events[1]).id + "x", forged],
+            embeddings=HashingEF()(["a", "b", "c"]),
+            metadatas=[bad_meta, {"kind": "failure"}, dict(good.metadata)],
+        )  # fmt: skip
+    finally:
+        close_client(client)
+    code, report = _cli(env, "audit")
+    assert code == 1
+    assert report["ok"] is False
+    problems = report["items"][names.collection]
+    assert problems["bad"] == 3
+    text = str(problems["examples"])
+    assert "kind 'mystery' is not one of" in text
+    assert "metadata 'tool' missing" in text
+    assert "not derivable from its event" in text
