@@ -88,10 +88,12 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.runner.rebalances += 1
+        self.runner.assigned = set()
         await self.runner.commit_pending()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.runner.rebalances += 1
+        self.runner.assigned = {tp.partition for tp in assigned}
         reload = getattr(self.runner.sink, "reload", None)
         if reload is not None:  # another member may have written what we now own
             await reload()
@@ -108,6 +110,7 @@ class GroupRunner:
         self.sink = sink
         self.stats = GroupStats(group)
         self.rebalances = 0
+        self.assigned: set[int] = set()  # partitions this member owns now
         self._consumer: AIOKafkaConsumer | None = None
         self._pending: dict[TopicPartition, int] = {}
 

@@ -5,7 +5,9 @@ batch, rotated by size and by UTC day. The ids of the newest ``dedup_window`` re
 kept in memory as 8-byte hashes (indexed at start, refreshed after each rebalance), so
 redeliveries, restarts and re-reads within the window never write a record twice. A failed write
 (disk full, directory gone or unwritable) is rolled back to the previous end of file and
-raised as ``RetriableSinkError``: the runner pauses and retries, nothing is committed.
+raised as ``RetriableSinkError``: the runner pauses and retries, nothing is committed. A
+process killed in the middle of a write may leave a torn last line: a started sink never
+appends after it (it opens a new segment), and readers skip it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class MetricsSink:
         self._ids: dict[int, None] = {}  # 8-byte hashes of recent event ids, oldest first
         self._indexed: dict[str, int] = {}  # segment name -> bytes already indexed
         self._current: Path | None = None
+        self._fresh = True  # after a start, never append behind a tail a crash may have torn
 
     async def start(self) -> None:
         """Index the event ids of the newest records (the dedup window)."""
@@ -114,7 +117,7 @@ class MetricsSink:
 
     def _target(self, incoming: int) -> Path:
         today = datetime.now(UTC).strftime("%Y%m%d")
-        current = self._current
+        current = None if self._fresh else self._current
         if current is not None and current.exists():
             m = SEGMENT.match(current.name)
             if (
@@ -126,7 +129,7 @@ class MetricsSink:
         existing = [SEGMENT.match(p.name) for p in segments(self.directory)]
         seq = max((int(m.group(2)) for m in existing if m and m.group(1) == today), default=0) + 1
         path = self.directory / f"metrics-{today}-{seq:06d}.jsonl"
-        self._current = path
+        self._current, self._fresh = path, False
         return path
 
     def _append(self, fresh: dict[str, bytes]) -> None:

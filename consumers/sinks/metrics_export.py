@@ -8,6 +8,7 @@ one, never a half-written one.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import orjson
 
 from consumers.sinks.metrics import segments
+
+log = logging.getLogger(__name__)
 
 
 def _stamp(line: bytes) -> datetime | None:
@@ -40,14 +43,12 @@ def export(directory: Path, out: Path, *, since: datetime | None = None,
                         line = line.strip()
                         if not line:
                             continue
-                        if since or until:
-                            stamp = _stamp(line)
-                            if (
-                                stamp is None
-                                or (since and stamp < since)
-                                or (until and stamp >= until)
-                            ):
-                                continue
+                        stamp = _stamp(line)
+                        if stamp is None:  # a line torn by a crash, or not a record
+                            log.warning("export: skipping an unreadable line in %s", path.name)
+                            continue
+                        if (since and stamp < since) or (until and stamp >= until):
+                            continue
                         f.write(b"\n  " if count == 0 else b",\n  ")
                         f.write(line)
                         count += 1

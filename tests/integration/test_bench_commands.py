@@ -48,3 +48,16 @@ def test_bench_metrics_reports_figures_and_ratios(tmp_path: Path) -> None:
     assert throughput["events"] == 5000
     assert throughput["ratio"] > 0
     assert fresh["n"] == 3000
+
+
+def test_bench_memory_reports_figures_and_ratios(tmp_path: Path) -> None:
+    r = _bench("memory", tmp_path)
+    throughput, fresh, query = r["throughput"], r["freshness_ms"], r["query_ms"]
+    assert isinstance(throughput, dict)
+    assert isinstance(fresh, dict)
+    assert isinstance(query, dict)
+    assert throughput["docs"] == 60
+    assert throughput["embedder"] == "minilm"
+    assert throughput["ratio"] > 0
+    assert fresh["n"] == 80
+    assert query["n"] == 50

@@ -1,0 +1,34 @@
+"""The metrics sink on its own: a torn tail is never appended to; export skips it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from consumers.runner import Delivered
+from consumers.sinks.metrics import MetricsSink, segments
+from consumers.sinks.metrics_export import export
+from tests.factories import make_event
+
+
+async def test_restart_after_a_torn_write_opens_a_new_segment(tmp_path: Path) -> None:
+    first = [make_event() for _ in range(3)]
+    sink = MetricsSink(tmp_path, 10**6)
+    await sink.start()
+    await sink.write([Delivered(e, 0, i) for i, e in enumerate(first)])
+    [segment] = segments(tmp_path)
+    with segment.open("ab") as f:
+        f.write(b'{"toolId": "torn by a kill')  # no newline: the process died mid-write
+    again = MetricsSink(tmp_path, 10**6)
+    await again.start()
+    later = [make_event() for _ in range(2)]
+    await again.write([Delivered(e, 0, i) for i, e in enumerate([*first, *later])])
+    assert len(segments(tmp_path)) == 2  # the torn segment was not appended to
+    second = segments(tmp_path)[1].read_bytes().splitlines()
+    assert [orjson.loads(line)["eventId"] for line in second] == [e.event_id for e in later]
+    out = tmp_path / "out.json"
+    assert export(tmp_path, out) == 5
+    assert [r["eventId"] for r in orjson.loads(out.read_bytes())] == [
+        e.event_id for e in [*first, *later]
+    ]
