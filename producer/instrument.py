@@ -51,11 +51,8 @@ def instrument(
                 call = recorder.begin(name, _bound_args(sig, args, kwargs), session_id)
                 try:
                     result = await async_func(*args, **kwargs)
-                except Exception as exc:
-                    recorder.end(call, Outcome.TOOL_ERROR, error=exc)
-                    raise
                 except BaseException as exc:
-                    recorder.end(call, Outcome.CANCELLED, error=exc)
+                    recorder.fail(call, exc, other=Outcome.TOOL_ERROR)
                     raise
                 recorder.end(call, Outcome.OK, result=result)
                 return result
@@ -67,11 +64,8 @@ def instrument(
             call = recorder.begin(name, _bound_args(sig, args, kwargs), session_id)
             try:
                 result = func(*args, **kwargs)
-            except Exception as exc:
-                recorder.end(call, Outcome.TOOL_ERROR, error=exc)
-                raise
             except BaseException as exc:
-                recorder.end(call, Outcome.CANCELLED, error=exc)
+                recorder.fail(call, exc, other=Outcome.TOOL_ERROR)
                 raise
             recorder.end(call, Outcome.OK, result=result)
             return result
@@ -103,10 +97,7 @@ def record_call(
     handle = CallHandle(recorder.begin(tool_id, args, session_id))
     try:
         yield handle
-    except Exception as exc:
-        recorder.end(handle.call, Outcome.TOOL_ERROR, error=exc, result=handle.result)
-        raise
     except BaseException as exc:
-        recorder.end(handle.call, Outcome.CANCELLED, error=exc, result=handle.result)
+        recorder.fail(handle.call, exc, other=Outcome.TOOL_ERROR, result=handle.result)
         raise
     recorder.end(handle.call, Outcome.OK, result=handle.result)

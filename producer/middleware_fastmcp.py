@@ -55,14 +55,8 @@ class TooltrailFastMCPMiddleware(Middleware):
         call = self._recorder.begin(message.name, message.arguments, session_id_of(context))
         try:
             result = await call_next(context)
-        except (FastMCPError, NotFoundError) as exc:
-            self._recorder.end(call, Outcome.TOOL_ERROR, error=exc)
-            raise
-        except Exception as exc:
-            self._recorder.end(call, Outcome.PROTOCOL_ERROR, error=exc)
-            raise
         except BaseException as exc:
-            self._recorder.end(call, Outcome.CANCELLED, error=exc)
+            self._recorder.fail(call, exc, tool_errors=(FastMCPError, NotFoundError))
             raise
         is_error = bool(getattr(result, "is_error", False))
         self._recorder.end(call, Outcome.TOOL_ERROR if is_error else Outcome.OK, result=result)

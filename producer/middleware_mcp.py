@@ -48,16 +48,9 @@ class TooltrailMiddleware:
         call = self._recorder.begin(params.get("name"), params.get("arguments"), session_id_of(ctx))
         try:
             result = await call_next(ctx)
-        except MCPError as exc:
-            self._recorder.end(
-                call, Outcome.PROTOCOL_ERROR, error=f"MCPError {exc.error.code}: {exc}"
-            )
-            raise
-        except Exception as exc:
-            self._recorder.end(call, Outcome.PROTOCOL_ERROR, error=exc)
-            raise
         except BaseException as exc:
-            self._recorder.end(call, Outcome.CANCELLED, error=exc)
+            code = f"MCPError {exc.error.code}: {exc}" if isinstance(exc, MCPError) else None
+            self._recorder.fail(call, exc, error=code)
             raise
         is_error = isinstance(result, dict) and bool(result.get("isError"))
         self._recorder.end(

@@ -35,6 +35,7 @@ class CallRecorder:
             )
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self.producer.count_internal_error()
+
             return None
 
     def end(
@@ -55,3 +56,23 @@ class CallRecorder:
             self.producer.emit(call.finish(outcome, error=text, result=result))
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self.producer.count_internal_error()
+
+    def fail(
+        self,
+        call: ToolCall | None,
+        exc: BaseException,
+        *,
+        tool_errors: tuple[type[BaseException], ...] = (),
+        other: Outcome = Outcome.PROTOCOL_ERROR,
+        error: str | None = None,
+        result: Any = None,
+    ) -> None:
+        """Record a call that raised: ``tool_errors`` → tool_error, any other ``Exception`` →
+        ``other``, anything else (cancellation, exit) → cancelled. The caller re-raises."""
+        if isinstance(exc, tool_errors):
+            outcome = Outcome.TOOL_ERROR
+        elif isinstance(exc, Exception):
+            outcome = other
+        else:
+            outcome = Outcome.CANCELLED
+        self.end(call, outcome, error=error if error is not None else exc, result=result)

@@ -74,11 +74,18 @@ def test_context_manager_records_the_block(producer: TrailProducer) -> None:
     with record_call(producer, "oc_read_logs", {"pod": "web-1"}) as handle:
         handle.result = "3 lines"
         handle.anchor("ns:prod")
-    with pytest.raises(ZeroDivisionError), record_call(producer, "oc_divide"):
-        _ = 1 / 0
+
+    def divide() -> None:
+        with record_call(producer, "oc_divide") as failing:
+            failing.result = "partial output"
+            _ = 1 / 0
+
+    with pytest.raises(ZeroDivisionError):
+        divide()
     ok, failed = _calls(producer)
     assert (ok.outcome, ok.result, ok.anchors) == (Outcome.OK, "3 lines", ["ns:prod"])
-    assert failed.outcome == Outcome.TOOL_ERROR
+    assert (failed.outcome, failed.result) == (Outcome.TOOL_ERROR, "partial output")
+    assert failed.error == "ZeroDivisionError: division by zero"
 
 
 def test_kill_switch_and_allowlist(tmp_path: Path) -> None:
