@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,6 @@ class ProducerStats:
     connected: bool
     internal_errors: int
     restarts: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
     @property
     def dropped_total(self) -> int:

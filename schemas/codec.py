@@ -134,9 +134,9 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
 
 
 def _upcast(name: str, raw: dict[str, Any], current: int) -> dict[str, Any]:
-    version = raw.get("schemaVersion", _MISSING_VERSION.get(name, current))
-    if version is None and name in _MISSING_VERSION:
-        version = _MISSING_VERSION[name]
+    version = raw.get("schemaVersion")
+    if version is None:  # older writers omitted it
+        version = _MISSING_VERSION.get(name, current)
     if not isinstance(version, int) or isinstance(version, bool):
         raise SchemaDecodeError(name, "schemaVersion must be an integer")
     if version > current:
