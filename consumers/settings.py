@@ -79,6 +79,10 @@ class WorkerSettings(KafkaSettings):
         validation_alias=env_alias("chroma_collection_prefix", "CHROMA_COLLECTION_PREFIX"),
     )
     """Collection name prefix in separate mode."""
+    enrich_k: int = Field(3, ge=1, le=10)
+    """How many related memories an enrichment entry holds."""
+    enrich_exclude_same_session: bool = False
+    """Leave memories of the calling session out of its enrichment entries."""
     embedder: Literal["minilm", "hashing"] = "minilm"
     """`minilm` (offline MiniLM int8 ONNX) or `hashing` (tests)."""
     embed_threads: int = Field(1, ge=0, le=64)

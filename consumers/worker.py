@@ -7,14 +7,14 @@ import logging
 import signal
 
 from consumers.http import serve
-from consumers.runner import GroupRunner
+from consumers.runner import GroupRunner, Sink
 from consumers.settings import WorkerSettings
 from consumers.sinks.metrics import MetricsSink
 from schemas.errors import SettingsError
 from schemas.records import VectorTarget
 
 log = logging.getLogger(__name__)
-GROUPS = ("metrics", "memory")
+GROUPS = ("metrics", "memory", "enrich")
 
 
 def build_runners(settings: WorkerSettings, groups: list[str]) -> list[GroupRunner]:
@@ -26,27 +26,32 @@ def build_runners(settings: WorkerSettings, groups: list[str]) -> list[GroupRunn
     chroma = settings.chroma_url is not None or settings.chroma_path is not None
     wanted = list(GROUPS) if "all" in groups else groups
     if "all" in groups and not chroma:
-        log.warning("no TOOLTRAIL_CHROMA_URL or TOOLTRAIL_CHROMA_PATH: memory group not started")
-        wanted = [g for g in wanted if g != "memory"]
+        log.warning("no TOOLTRAIL_CHROMA_URL or TOOLTRAIL_CHROMA_PATH: memory and enrich "
+                    "groups not started")  # fmt: skip
+        wanted = [g for g in wanted if g not in ("memory", "enrich")]
     runners = []
     for name in wanted:
-        if name == "memory":
-            if not chroma:
-                raise SettingsError(["the memory group needs TOOLTRAIL_CHROMA_URL or "
-                                     "TOOLTRAIL_CHROMA_PATH"])  # fmt: skip
-            from consumers.embedders import make_embedder
-            from consumers.sinks.memory import MemorySink
-
-            embedder = make_embedder(settings.embedder, settings.embed_threads)
-            runners.append(
-                GroupRunner(settings, settings.memory_group, MemorySink(settings, embedder))
-            )
         if name == "metrics":
             vector = VectorTarget(tenant=settings.chroma_tenant, database=settings.chroma_database,
                                   collection=settings.chroma_collection)  # fmt: skip
-            sink = MetricsSink(settings.metrics_dir, settings.metrics_segment_bytes, vector,
-                               settings.metrics_dedup_window)  # fmt: skip
-            runners.append(GroupRunner(settings, settings.metrics_group, sink))
+            metrics = MetricsSink(settings.metrics_dir, settings.metrics_segment_bytes, vector,
+                                  settings.metrics_dedup_window)  # fmt: skip
+            runners.append(GroupRunner(settings, settings.metrics_group, metrics))
+            continue
+        if not chroma:
+            raise SettingsError([f"the {name} group needs TOOLTRAIL_CHROMA_URL or "
+                                 "TOOLTRAIL_CHROMA_PATH"])  # fmt: skip
+        from consumers.embedders import make_embedder
+        from consumers.sinks.enrich import EnrichSink
+        from consumers.sinks.memory import MemorySink
+
+        embedder = make_embedder(settings.embedder, settings.embed_threads)
+        if name == "memory":
+            sink: Sink = MemorySink(settings, embedder)
+            runners.append(GroupRunner(settings, settings.memory_group, sink))
+        else:
+            sink = EnrichSink(settings, embedder)
+            runners.append(GroupRunner(settings, settings.enrich_group, sink))
     return runners
 
 

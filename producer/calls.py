@@ -56,8 +56,9 @@ class ToolCall:
     A plain slots class with an explicit ``__init__``: it is created on the call path.
     """
 
-    __slots__ = ("anchors", "args", "elapsed_ms", "error", "incident_id", "op_type", "outcome",
-                 "result", "session_id", "started_perf", "started_wall", "tool_id")  # fmt: skip
+    __slots__ = ("anchors", "args", "elapsed_ms", "error", "hits", "incident_id", "op_type",
+                 "outcome", "result", "session_id", "started_perf", "started_wall",
+                 "tool_id")  # fmt: skip
 
     def __init__(
         self, tool_id: str, args: Any, session_id: str, op_type: OpType | None = None
@@ -74,6 +75,7 @@ class ToolCall:
         self.result: Any = None
         self.incident_id: str | None = None
         self.anchors: list[str] = []
+        self.hits: tuple[Any, ...] = ()  # pre-search hits shown to the tool
 
     def finish(self, outcome: Outcome, *, error: str | None = None, result: Any = None) -> ToolCall:
         """Stop the clock and record how the call ended; returns ``self``."""

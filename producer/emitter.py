@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Self
 
 from producer.calls import ToolCall, build_event
+from producer.enrichment import EnrichmentCache
 from producer.outbox import Outbox
 from producer.sender import Sender
 from producer.settings import ProducerSettings
@@ -50,6 +51,9 @@ class TrailProducer:
             self.settings.outbox_segment_bytes,
         )
         self._sender: Sender | None = None
+        self.enrichment: EnrichmentCache | None = (
+            EnrichmentCache(self.settings) if self.settings.enable_presearch else None
+        )
         self._closed = False
         self._last_overflow_warning = 0.0
         self._built = 0
@@ -129,6 +133,8 @@ class TrailProducer:
         if self._sender is None and not self._closed:
             self._sender = Sender(self, self._outbox, self._counters)
             self._sender.start()
+            if self.enrichment is not None:
+                self.enrichment.start()
             atexit.register(self.close)
         return self
 
@@ -140,6 +146,8 @@ class TrailProducer:
                 return
             self._closed = True
         atexit.unregister(self.close)
+        if self.enrichment is not None:
+            self.enrichment.close()
         if self._sender is not None:
             self._sender.stop(deadline)
         leftover = self.take(len(self._queue))  # whatever the sender could not take in time

@@ -18,6 +18,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from producer.calls import PROCESS_SESSION_ID
 from producer.emitter import TrailProducer
+from producer.middleware_mcp import META_KEY
 from producer.recorder import CallRecorder
 from schemas.events import OpType, Outcome
 
@@ -58,6 +59,12 @@ class TooltrailFastMCPMiddleware(Middleware):
         except BaseException as exc:
             self._recorder.fail(call, exc, tool_errors=(FastMCPError, NotFoundError))
             raise
+        meta = self._recorder.presearch_meta(call)
+        if meta is not None:  # opt-in: TOOLTRAIL_PRESEARCH_ATTACH_META
+            try:
+                result.meta = {**(result.meta or {}), META_KEY: meta}
+            except Exception:  # noqa: BLE001 - attaching must never fail the tool call
+                self._recorder.producer.count_internal_error()
         is_error = bool(getattr(result, "is_error", False))
         self._recorder.end(call, Outcome.TOOL_ERROR if is_error else Outcome.OK, result=result)
         return result

@@ -20,6 +20,8 @@ from producer.emitter import TrailProducer
 from producer.recorder import CallRecorder
 from schemas.events import OpType, Outcome
 
+META_KEY = "tooltrail/presearch"
+
 
 def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str:
     """The transport session id (HTTP header or SDK connection), else one id per process."""
@@ -52,6 +54,9 @@ class TooltrailMiddleware:
             code = f"MCPError {exc.error.code}: {exc}" if isinstance(exc, MCPError) else None
             self._recorder.fail(call, exc, error=code)
             raise
+        meta = self._recorder.presearch_meta(call)
+        if meta is not None and isinstance(result, dict):  # opt-in: TOOLTRAIL_PRESEARCH_ATTACH_META
+            result.setdefault("_meta", {})[META_KEY] = meta
         is_error = isinstance(result, dict) and bool(result.get("isError"))
         self._recorder.end(
             call,

@@ -6,10 +6,12 @@ inside instrumentation is counted in ``internal_errors`` and the tool call goes 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from producer.calls import PROCESS_SESSION_ID, ToolCall
 from producer.emitter import TrailProducer
+from producer.enrichment import set_current
 from schemas.events import OpType, Outcome
 
 
@@ -27,16 +29,25 @@ class CallRecorder:
             name = tool_id if isinstance(tool_id, str) and tool_id else "unknown"
             if not self.settings.instruments(name):
                 return None
-            return ToolCall(
+            call = ToolCall(
                 tool_id=name,
                 args=args,
                 session_id=session_id or PROCESS_SESSION_ID,
                 op_type=self.op_types.get(name),
             )
+            cache = self.producer.enrichment
+            if cache is not None:
+                t0 = time.perf_counter_ns()
+                hits = cache.lookup(name, args)
+                call.anchors.append(
+                    f"presearch:hits={len(hits)};us={(time.perf_counter_ns() - t0) // 1000}"
+                )
+                call.hits = hits
+                set_current(hits)
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self.producer.count_internal_error()
-
             return None
+        return call
 
     def end(
         self,
@@ -76,3 +87,9 @@ class CallRecorder:
         else:
             outcome = Outcome.CANCELLED
         self.end(call, outcome, error=error if error is not None else exc, result=result)
+
+    def presearch_meta(self, call: ToolCall | None) -> list[dict[str, Any]] | None:
+        """The hits to attach to the MCP result's ``_meta``, if the setting asks for it."""
+        if call is None or not call.hits or not self.settings.presearch_attach_meta:
+            return None
+        return [hit.model_dump(mode="json", by_alias=True) for hit in call.hits]

@@ -27,6 +27,12 @@ class ProducerSettings(KafkaSettings):
         True, validation_alias=env_alias("enable_presearch", "ENABLE_PRESEARCH")
     )
     """Look up related memories in the local cache before each call."""
+    enrichment_max_entries: int = Field(50_000, ge=1, le=10_000_000)
+    """Most cache keys the tool server keeps in memory (least recently used are evicted)."""
+    enrichment_ttl_s: float = Field(3_600.0, gt=0)
+    """Cache entries older than this count as misses."""
+    presearch_attach_meta: bool = False
+    """Also attach the pre-search hits to the MCP result's `_meta` (`tooltrail/presearch`)."""
     strict_stdio_logs: bool = Field(
         True, validation_alias=env_alias("strict_stdio_logs", "STRICT_STDIO_LOGS")
     )

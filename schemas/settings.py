@@ -11,11 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.errors import SettingsError
+from schemas.keys import parse_key_args
 
 S = TypeVar("S", bound="TooltrailSettings")
 ENV_PREFIX = "TOOLTRAIL_"
@@ -77,6 +85,19 @@ class KafkaSettings(TooltrailSettings):
     """Dead-letter topic: messages a group could not process, with the reason."""
     enrichment_topic: str = Field("tooltrail.enrichment", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     """Compacted topic of pre-search cache entries."""
+    cache_key_args: str = ""
+    """Arguments scoping the pre-search cache key per tool, `tool=a,b;tool2=c` (default: all)."""
+
+    @field_validator("cache_key_args")
+    @classmethod
+    def _valid_key_args(cls, value: str) -> str:
+        parse_key_args(value)  # raises ValueError naming the bad part
+        return value
+
+    @property
+    def key_scope(self) -> dict[str, tuple[str, ...]]:
+        """``TOOLTRAIL_CACHE_KEY_ARGS`` parsed."""
+        return parse_key_args(self.cache_key_args)
 
     @_model_validator(mode="after")
     def _security_is_complete(self) -> KafkaSettings:

@@ -83,7 +83,8 @@ def test_context_manager_records_the_block(producer: TrailProducer) -> None:
     with pytest.raises(ZeroDivisionError):
         divide()
     ok, failed = _calls(producer)
-    assert (ok.outcome, ok.result, ok.anchors) == (Outcome.OK, "3 lines", ["ns:prod"])
+    assert (ok.outcome, ok.result, ok.anchors[1:]) == (Outcome.OK, "3 lines", ["ns:prod"])
+    assert ok.anchors[0].startswith("presearch:hits=0;us=")  # cold cache: no hits, no error
     assert (failed.outcome, failed.result) == (Outcome.TOOL_ERROR, "partial output")
     assert failed.error == "ZeroDivisionError: division by zero"
 

@@ -1,0 +1,106 @@
+"""Pre-search end to end: the enrich group publishes, the tool server's cache serves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consumers.embedders import HashingEF
+from consumers.launcher import ChromaServer
+from consumers.runner import GroupRunner
+from consumers.sinks.enrich import EnrichSink
+from consumers.sinks.memory import to_memory
+from consumers.topics import ensure_topics, pipeline_topics
+from producer.emitter import TrailProducer
+from producer.enrichment import current_enrichment
+from producer.instrument import instrument
+from schemas import EnrichmentHit, ToolExecutionEvent, decode
+from tests.conftest import KafkaEndpoint, Names
+from tests.integration.test_memory_worker import memory_settings
+from tests.integration.test_metrics_worker import running
+from tests.kafka_helpers import read_topic, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _producer(kafka: KafkaEndpoint, names: Names, tmp: Path) -> TrailProducer:
+    return TrailProducer(kafka_bootstrap=kafka.bootstrap, events_topic=names.events,
+                         enrichment_topic=names.enrichment, outbox_dir=tmp / "ob",
+                         request_timeout_ms=2000)  # fmt: skip
+
+
+async def test_second_related_call_sees_the_first_calls_memory(
+    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, tmp_path: Path
+) -> None:
+    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
+                               enrich_group=names.group + "-enrich")  # fmt: skip
+    topics = pipeline_topics(names.events, names.dlq, names.enrichment, 3, 1)
+    await ensure_topics(settings.kafka_kwargs(), topics)
+    producer = _producer(kafka, names, tmp_path).start()
+    seen: list[tuple[EnrichmentHit, ...]] = []
+
+    @instrument(producer)
+    def oc_read_get_pods(namespace: str) -> str:
+        seen.append(current_enrichment())
+        return f"3 pods in {namespace}"
+
+    runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, HashingEF()))
+    try:
+        async with running(runner):
+            assert oc_read_get_pods("payments") == "3 pods in payments"
+            cache = producer.enrichment
+            assert cache is not None
+            args = {"namespace": "payments"}
+            await wait_for(lambda: len(cache.lookup("oc_read_get_pods", args)) > 0,
+                           60, "the entry for the first call's key")  # fmt: skip
+            assert oc_read_get_pods("payments") == "3 pods in payments"
+    finally:
+        await producer.aclose(10)
+    assert seen[0] == ()  # cold cache: no hits, no error
+    records = await read_topic(kafka.bootstrap, names.events, until=lambda r: len(r) >= 2)
+    first, second = sorted((decode(r.value, ToolExecutionEvent) for r in records),
+                           key=lambda e: e.event_id)  # fmt: skip
+    assert to_memory(first).id in {hit.id for hit in seen[1]}
+    presearch = [a for a in second.anchors if a.startswith("presearch:")]
+    assert presearch
+    assert presearch[0].startswith(f"presearch:hits={len(seen[1])};us=")
+
+
+async def test_chroma_down_pauses_enrichment_but_never_the_tool(
+    kafka: KafkaEndpoint, names: Names, tmp_path: Path
+) -> None:
+    server = ChromaServer(tmp_path / "chroma", tmp_path / "chroma.log").start()
+    try:
+        settings = memory_settings(kafka, names, server.url, tmp_path, embedder="hashing",
+                                   enrich_group=names.group + "-enrich",
+                                   retry_backoff_max_s=0.5)  # fmt: skip
+        topics = pipeline_topics(names.events, names.dlq, names.enrichment, 3, 1)
+        await ensure_topics(settings.kafka_kwargs(), topics)
+        producer = _producer(kafka, names, tmp_path).start()
+
+        @instrument(producer)
+        def oc_read_logs(pod: str) -> str:
+            return f"logs of {pod}"
+
+        runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, HashingEF()))
+        cache = producer.enrichment
+        assert cache is not None
+        try:
+            async with running(runner):
+                oc_read_logs("web-1")
+                await wait_for(lambda: len(cache.lookup("oc_read_logs", {"pod": "web-1"})) > 0,
+                               60, "the first entry")  # fmt: skip
+                server.stop()
+                assert [oc_read_logs(f"web-{i}") for i in range(2, 6)] == [
+                    f"logs of web-{i}" for i in range(2, 6)
+                ]  # tool calls unaffected while Chroma is down
+                await wait_for(lambda: runner.stats.retries >= 2, 60, "the enrich group to retry")
+                assert cache.lookup("oc_read_logs", {"pod": "web-5"}) == ()  # no hits, no error
+                server.start()
+                await wait_for(lambda: len(cache.lookup("oc_read_logs", {"pod": "web-5"})) > 0,
+                               90, "entries to resume")  # fmt: skip
+        finally:
+            await producer.aclose(10)
+    finally:
+        server.stop()

@@ -1,0 +1,95 @@
+"""Cache keys agree across the wire; the tool server's cache is bounded and never fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from producer.enrichment import EnrichmentCache
+from producer.settings import ProducerSettings
+from schemas import EnrichmentEntry, EnrichmentHit, redact
+from schemas.keys import cache_key, parse_key_args
+
+SCALARS = st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.floats(allow_nan=False))
+
+
+NAMES = st.sampled_from(["namespace", "pod", "selector", "token", "password", "limit", "url",
+                         "api_key", "query"])  # fmt: skip
+SECRETS = st.sampled_from(["Bearer abcdefgh123", "postgres://u:pw123@h/d", "token=abcdefgh",
+                           "sha256~" + "a" * 43])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(args=st.dictionaries(NAMES, SCALARS | SECRETS))
+def test_key_from_raw_args_equals_key_from_the_redacted_event(args: dict[str, Any]) -> None:
+    assert cache_key("oc_read_get_pods", args) == cache_key("oc_read_get_pods", redact(args))
+
+
+def test_key_ignores_secrets_and_respects_the_per_tool_scope() -> None:
+    base = {"namespace": "payments", "pod": "web-1"}
+    assert cache_key("t", {**base, "token": "a"}) == cache_key("t", {**base, "token": "b"})
+    assert cache_key("t", base) != cache_key("t", {**base, "pod": "web-2"})
+    scope = parse_key_args("t=namespace")
+    assert cache_key("t", base, scope) == cache_key("t", {**base, "pod": "web-2"}, scope)
+    assert cache_key("t", base).startswith("t:")
+    with pytest.raises(ValueError, match="expected tool=arg"):
+        parse_key_args("t=namespace;broken")
+
+
+def _entry(key: str, age_s: float = 0.0) -> EnrichmentEntry:
+    hit = EnrichmentHit(id="tool-exec_s_20261123T000000000Z_0123456789", summary="x", distance=0.1,
+                        kind="tool_exec", timestamp=datetime.now(UTC))  # fmt: skip
+    return EnrichmentEntry(key=key, tool_id="t", hits=(hit,), source_event_id="e",
+                           computed_at=datetime.now(UTC) - timedelta(seconds=age_s))  # fmt: skip
+
+
+def test_cache_is_bounded_lru_with_ttl_and_tombstones(tmp_path: Path) -> None:
+    cache = EnrichmentCache(ProducerSettings(enrichment_max_entries=100, enrichment_ttl_s=60,
+                                             outbox_dir=tmp_path))  # fmt: skip
+    keys = [cache_key("t", {"i": i}) for i in range(1000)]  # 10x the bound
+    for key in keys[:100]:
+        cache.apply(key, _entry(key))
+    assert len(cache.lookup("t", {"i": 0})) == 1  # touch key 0: most recently used
+    for key in keys[100:]:
+        cache.apply(key, _entry(key))
+    assert len(cache) == 100
+    assert cache.lookup("t", {"i": 0}) == ()  # evicted at last despite the touch (900 newer)
+    assert len(cache.lookup("t", {"i": 999})) == 1
+    cache.apply(keys[999], None)  # tombstone
+    assert cache.lookup("t", {"i": 999}) == ()
+    cache.apply(keys[998], _entry(keys[998], age_s=120))
+    assert cache.lookup("t", {"i": 998}) == ()  # older than the TTL
+    assert cache.lookup("t", object()) == ()  # odd arguments: no hits, no error
+
+
+async def test_mcp_middleware_attaches_hits_to_meta_only_when_asked(tmp_path: Path) -> None:
+    from producer.emitter import TrailProducer
+    from producer.middleware_mcp import META_KEY, TooltrailMiddleware
+
+    class Ctx:
+        method = "tools/call"
+        params: ClassVar[dict[str, Any]] = {
+            "name": "oc_read_get_pods",
+            "arguments": {"namespace": "payments"},
+        }
+        request = None
+        session = None
+
+    async def call_next(_: Any) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": "ok"}], "isError": False}
+
+    key = cache_key("oc_read_get_pods", {"namespace": "payments"})
+    for attach in (False, True):
+        producer = TrailProducer(outbox_dir=tmp_path / str(attach), presearch_attach_meta=attach)
+        assert producer.enrichment is not None
+        producer.enrichment.apply(key, _entry(key))
+        result = await TooltrailMiddleware(producer)(Ctx(), call_next)  # type: ignore[arg-type]
+        assert isinstance(result, dict)
+        assert (META_KEY in result.get("_meta", {})) is attach
+        if attach:
+            assert result["_meta"][META_KEY][0]["id"] == _entry(key).hits[0].id
