@@ -61,6 +61,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from consumers.bench.emit import main as bench_emit
 
         return bench_emit(as_json=args.json, quick=args.quick)
+    if args.target == "enrich":
+        from consumers.bench.enrich import main as bench_enrich
+
+        return bench_enrich(as_json=args.json, quick=args.quick)
     if args.target == "memory":
         from consumers.bench.memory import main as bench_memory
 
@@ -218,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_replay)
 
     p = sub.add_parser("bench", help="benchmarks: figures and ratios against a same-run baseline")
-    p.add_argument("target", choices=["emit", "metrics", "memory"], help="what to measure")
+    p.add_argument(
+        "target", choices=["emit", "metrics", "memory", "enrich"], help="what to measure"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quick", action="store_true", help="smaller samples (smoke run)")
     p.set_defaults(handler=_cmd_bench)

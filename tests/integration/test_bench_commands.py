@@ -61,3 +61,14 @@ def test_bench_memory_reports_figures_and_ratios(tmp_path: Path) -> None:
     assert throughput["ratio"] > 0
     assert fresh["n"] == 80
     assert query["n"] == 50
+
+
+def test_bench_enrich_reports_figures_and_ratios(tmp_path: Path) -> None:
+    r = _bench("enrich", tmp_path)
+    lookup, stale = r["lookup_us"], r["staleness_ms"]
+    assert isinstance(lookup, dict)
+    assert isinstance(stale, dict)
+    assert lookup["keys"] == 10_000
+    assert lookup["n"] == 20_000
+    assert r["ratio_inline_over_lookup_p50"] > 0
+    assert stale["n"] == stale["expected"] == 60  # every key reached the other process
