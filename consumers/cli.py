@@ -139,6 +139,14 @@ def _cmd_memory(args: argparse.Namespace) -> int:
     return memory.audit(settings, as_json=args.json)
 
 
+def _cmd_up(args: argparse.Namespace) -> int:
+    from consumers.commands.up import main as up_main
+
+    rate = args.rate if args.rate is not None else (50.0 if args.events else 5.0)
+    return up_main(data_dir=args.data_dir, demo=args.demo, events=args.events, as_json=args.json,
+                   rate=rate, timeout=args.timeout)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tooltrail", description=__doc__)
@@ -154,6 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--markdown", action="store_true", help="print the README's settings table")
     p.set_defaults(handler=_cmd_settings)
+
+    p = sub.add_parser("up", help="the whole pipeline: broker, chroma, every group, demo traffic")
+    p.add_argument("--demo", action="store_true", help="drive demo tool calls over MCP stdio")
+    p.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="stop after N demo calls are processed by every group; print a summary",
+    )
+    p.add_argument("--json", action="store_true", help="no live view; print the summary as JSON")
+    p.add_argument("--data-dir", default="tooltrail-data", help="chroma data, metrics, logs")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="demo calls per second (default 5; 50 with --events)",
+    )
+    p.add_argument("--timeout", type=float, default=600.0, help="with --events: give up after (s)")
+    p.set_defaults(handler=_cmd_up)
 
     p = sub.add_parser("infra", help="run the embedded Kafka broker and chroma server")
     p.add_argument("--data-dir", default="tooltrail-data", help="where chroma data and logs go")

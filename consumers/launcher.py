@@ -88,6 +88,7 @@ class _Managed:
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            start_new_session=True,  # Ctrl-C reaches the parent, which stops us in order
         )  # fmt: skip
 
     @property

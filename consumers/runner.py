@@ -140,9 +140,11 @@ class GroupRunner:
                 await self._turn(consumer, dlq, stop)
         finally:
             await self.commit_pending()
-            await consumer.stop()
-            await dlq.stop()
-            await self.sink.close()
+            for close in (consumer.stop, dlq.stop, self.sink.close):  # each, whatever fails
+                try:
+                    await asyncio.wait_for(close(), 15)
+                except Exception:
+                    log.exception("closing %s failed", self.group)
 
     async def _turn(
         self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer, stop: asyncio.Event

@@ -1,0 +1,92 @@
+"""``tooltrail up``: the whole pipeline on embedded infrastructure, and no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[2]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),
+            "TOOLTRAIL_EMBEDDER": "hashing", "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
+            "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+            "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500"}  # fmt: skip
+
+
+def _processes_using(path: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if str(path).encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_up_demo_events_json_reaches_every_group_and_leaves_no_orphans(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    argv = [sys.executable, "-m", "consumers.cli", "--log-level", "WARNING", "up", "--demo",
+            "--events", "40", "--json", "--rate", "50", "--data-dir", str(data),
+            "--timeout", "240"]  # fmt: skip
+    out = subprocess.run(argv, cwd=ROOT, env=_env(tmp_path), capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    result = orjson.loads(out.stdout)
+    assert result["events"] == 40
+    assert set(result["groups"]) == {"metrics", "memory", "enrich"}
+    assert all(g["processed"] >= 40 and g["lag"] == 0 for g in result["groups"].values())
+    assert result["tool_errors"] > 0  # the demo's flaky health check and bad scale requests
+    assert list((data / "metrics").glob("metrics-*.jsonl"))
+    assert _processes_using(data) == []  # broker, chroma and demo server are gone
+
+
+def _children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{pid}\n" in status:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {p for p in pids if Path(f"/proc/{p}").exists()}
+
+
+def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    argv = [sys.executable, "-m", "consumers.cli", "up", "--json", "--data-dir", str(data)]
+    parent = subprocess.Popen(argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children_of(parent.pid)) < 2:  # the Tansu broker and the chroma server
+            assert time.monotonic() < deadline, "tooltrail up did not start its children"
+            time.sleep(0.2)
+        children = _children_of(parent.pid)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while _alive(children):
+            assert time.monotonic() < deadline, f"orphans left: {_alive(children)}"
+            time.sleep(0.2)
+        assert _processes_using(data) == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
