@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import orjson
 from consumers.figures import median, pct, summary
 from consumers.launcher import EmbeddedBroker
 
-__all__ = ["kafka_for_bench", "machine", "median", "pct", "report", "summary", "workdir"]
+__all__ = ["kafka_for_bench", "machine", "median", "pct", "report", "summary", "until", "workdir"]
 
 
 def machine() -> dict[str, Any]:
@@ -47,3 +48,9 @@ def report(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     else:
         print("\n".join(lines))
+
+
+async def until(condition: Callable[[], bool], poll: float = 0.005) -> None:
+    """Poll a condition that another thread or task changes (a counter, a flag)."""
+    while not condition():  # noqa: ASYNC110 - the state lives in another thread or task
+        await asyncio.sleep(poll)

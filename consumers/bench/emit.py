@@ -16,14 +16,13 @@ import os
 import resource
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from consumers.bench.common import kafka_for_bench, machine, median, report, summary, workdir
+from consumers.bench.common import kafka_for_bench, machine, median, report, summary, until, workdir
 from consumers.chroma_client import close_client
 from consumers.launcher import free_port
 from consumers.topics import TopicSpec, ensure_topics
@@ -31,12 +30,6 @@ from producer.calls import ToolCall, build_event
 from producer.emitter import TrailProducer
 from schemas.codec import encode
 from schemas.events import Outcome, ToolExecutionEvent
-
-
-async def _until(condition: Callable[[], bool], poll: float = 0.005) -> None:
-    """Poll a condition the sender thread changes (no event to await across threads)."""
-    while not condition():  # noqa: ASYNC110 - the state lives in another thread
-        await asyncio.sleep(poll)
 
 
 def _call(i: int) -> ToolCall:
@@ -137,11 +130,11 @@ async def _throughput(root: Path, bootstrap: str, n: int) -> dict[str, Any]:
     ours = TrailProducer(kafka_bootstrap=bootstrap, events_topic=topic_ours, queue_size=n,
                          outbox_dir=root / "throughput-outbox")  # fmt: skip
     ours.start()
-    await _until(lambda: ours.stats().connected)
+    await until(lambda: ours.stats().connected)
     t0 = time.perf_counter()
     for event in events:
         ours.emit(event)
-    await _until(lambda: ours.stats().sent + ours.stats().spilled >= n)
+    await until(lambda: ours.stats().sent + ours.stats().spilled >= n)
     ours_s = time.perf_counter() - t0
     stats = ours.stats()
     await ours.aclose(10)
@@ -185,7 +178,7 @@ async def run(*, quick: bool) -> dict[str, Any]:
         await ensure_topics({"bootstrap_servers": bootstrap}, [TopicSpec(topic, 6)])
         up = TrailProducer(kafka_bootstrap=bootstrap, events_topic=topic, outbox_dir=root / "up")
         up.start()
-        await _until(lambda: up.stats().connected)
+        await until(lambda: up.stats().connected)
         emit_up = await _emit_latencies(up, n_emit)
         await up.aclose(10)
         down = TrailProducer(kafka_bootstrap=f"127.0.0.1:{free_port()}", outbox_dir=root / "down",

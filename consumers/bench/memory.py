@@ -14,11 +14,11 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from consumers.bench.common import kafka_for_bench, machine, report, summary, workdir
+from consumers.bench.common import kafka_for_bench, machine, report, summary, until, workdir
 from consumers.chroma_client import close_client, open_client
 from consumers.embedders import make_embedder
 from consumers.launcher import ChromaServer
@@ -42,11 +42,6 @@ def chroma_for_bench(root: Path) -> Iterator[str]:
         return
     with ChromaServer(root / "chroma", root / "chroma.log").start() as server:
         yield server.url
-
-
-async def _until(condition: Callable[[], bool], poll: float = 0.01) -> None:
-    while not condition():  # noqa: ASYNC110 - the state is a counter the runner bumps
-        await asyncio.sleep(poll)
 
 
 def _events(n: int) -> list[ToolExecutionEvent]:
@@ -119,14 +114,14 @@ async def run(*, quick: bool) -> dict[str, Any]:
         runner = GroupRunner(settings, settings.memory_group, MemorySink(settings, embedder))
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
-        await _until(lambda: bool(runner.assigned))  # timing starts with work, not the join
+        await until(lambda: bool(runner.assigned))  # timing starts with work, not the join
         async with TrailProducer(kafka_bootstrap=bootstrap, events_topic=settings.events_topic,
                                  outbox_dir=root / "outbox") as producer:  # fmt: skip
-            await _until(lambda: producer.stats().connected)
+            await until(lambda: producer.stats().connected)
             t0 = time.perf_counter()
             for event in events:
                 producer.emit(event)
-            await _until(lambda: runner.stats.written >= n)
+            await until(lambda: runner.stats.written >= n)
             sink_s = time.perf_counter() - t0
             runner.stats.freshness_ms.clear()
             t1 = time.perf_counter()
@@ -134,7 +129,7 @@ async def run(*, quick: bool) -> dict[str, Any]:
                 call = ToolCall("oc_read_get_events", {"namespace": f"ns-{i}"}, "sess-fresh")
                 producer.emit(call.finish(Outcome.OK, result="No warning events"))
                 await asyncio.sleep(max(t1 + (i + 1) / rate - time.perf_counter(), 0))
-            await _until(lambda: runner.stats.written >= n + seconds * rate)
+            await until(lambda: runner.stats.written >= n + seconds * rate)
         fresh = list(runner.stats.freshness_ms)
         stop.set()
         await task

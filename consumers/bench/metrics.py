@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from consumers.bench.common import kafka_for_bench, machine, report, summary, workdir
+from consumers.bench.common import kafka_for_bench, machine, report, summary, until, workdir
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from consumers.sinks.metrics import MetricsSink
@@ -25,11 +24,6 @@ from producer.calls import ToolCall, build_event
 from producer.emitter import TrailProducer
 from schemas.codec import encode
 from schemas.events import Outcome
-
-
-async def _until(condition: Callable[[], bool], poll: float = 0.002) -> None:
-    while not condition():  # noqa: ASYNC110 - the state is a counter the runner bumps
-        await asyncio.sleep(poll)
 
 
 def _payloads(n: int) -> list[tuple[bytes, bytes]]:
@@ -86,9 +80,9 @@ async def run(*, quick: bool) -> dict[str, Any]:
         runner = GroupRunner(settings, settings.metrics_group, sink)
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
-        await _until(lambda: runner.stats.consumed > 0)  # the group has joined
+        await until(lambda: runner.stats.consumed > 0)  # the group has joined
         t0 = time.perf_counter()
-        await _until(lambda: runner.stats.written >= n)
+        await until(lambda: runner.stats.written >= n)
         ours_s = time.perf_counter() - t0
         fresh = await _freshness(root, bootstrap, settings, runner, n, seconds, rate)
         stop.set()
@@ -106,13 +100,13 @@ async def _freshness(root: Path, bootstrap: str, settings: WorkerSettings, runne
     runner.stats.freshness_ms.clear()
     async with TrailProducer(kafka_bootstrap=bootstrap, events_topic=settings.events_topic,
                              outbox_dir=root / "outbox") as producer:  # fmt: skip
-        await _until(lambda: producer.stats().connected)  # steady state, not the first connect
+        await until(lambda: producer.stats().connected)  # steady state, not the first connect
         t0 = time.perf_counter()
         for i in range(seconds * rate):
             call = ToolCall("oc_read_logs", {"pod": f"web-{i}"}, f"sess-{i % 8}")
             producer.emit(call.finish(Outcome.OK, result="ok"))
             await asyncio.sleep(max(t0 + (i + 1) / rate - time.perf_counter(), 0))
-    await _until(lambda: runner.stats.written >= already + seconds * rate)
+    await until(lambda: runner.stats.written >= already + seconds * rate)
     return list(runner.stats.freshness_ms)
 
 
