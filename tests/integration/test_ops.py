@@ -58,13 +58,20 @@ async def test_endpoint_stats_and_dead_letter_replay(
         async with running(runner):
             await wait_for(lambda: runner.stats.written == 20 and runner.stats.dead_lettered == 2,
                            30, "20 written, 2 dead letters")  # fmt: skip
-            await asyncio.sleep(0.5)  # one more fetch: highwater of every partition is known
-            body = await asyncio.to_thread(
-                lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
-            )
-            assert f'tooltrail_written_total{{group="{names.group}"}} 20' in body
-            assert f'tooltrail_dead_lettered_total{{group="{names.group}"}} 2' in body
-            assert f'tooltrail_lag{{group="{names.group}",partition="0"}} 0' in body
+            expected = [f'tooltrail_written_total{{group="{names.group}"}} 20',
+                        f'tooltrail_dead_lettered_total{{group="{names.group}"}} 2',
+                        f'tooltrail_lag{{group="{names.group}",partition="0"}} 0']  # fmt: skip
+            body = ""
+            for _ in range(100):  # the highwater of each partition arrives with its next fetch
+                body = await asyncio.to_thread(
+                    lambda: (
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+                    )
+                )
+                if all(line in body for line in expected):
+                    break
+                await asyncio.sleep(0.1)
+            assert all(line in body for line in expected), body
 
             stats = orjson.loads(await asyncio.to_thread(_cli, env, "stats", "--json"))
             group = stats["groups"][names.group]
