@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from producer.enrichment import EnrichmentCache
 from schemas.events import Outcome
 from schemas.keys import cache_key
 from schemas.records import EnrichmentEntry, EnrichmentHit
+from schemas.settings import load_settings
 
 FOLLOWER = """
 import sys, time
@@ -69,7 +69,8 @@ def _lookups(n_keys: int, rounds: int) -> list[float]:
 
 
 def _inline(url: str, collection: str, rounds: int) -> list[float]:
-    embedder = make_embedder(os.environ.get("TOOLTRAIL_EMBEDDER", "minilm"))
+    settings = load_settings(WorkerSettings)
+    embedder = make_embedder(settings.embedder, settings.embed_threads)
     embedder(["warm up"])
     setup = open_client(url)
     try:
@@ -94,12 +95,12 @@ def _inline(url: str, collection: str, rounds: int) -> list[float]:
 
 async def _staleness(root: Path, bootstrap: str, url: str, seconds: int, rate: int) -> list[float]:
     tag = uuid.uuid4().hex[:8]
-    settings = WorkerSettings(
+    settings = load_settings(
+        WorkerSettings,
         kafka_bootstrap=bootstrap, chroma_url=url, events_topic=f"bench.ev.{tag}",
         dlq_topic=f"bench.dlq.{tag}", enrichment_topic=f"bench.enr.{tag}",
         enrich_group=f"bench-enrich-{tag}", chroma_collection=f"bench_enrich_{tag}",
         topic_partitions=3, session_timeout_ms=3000, heartbeat_interval_ms=500,
-        embedder="hashing" if os.environ.get("TOOLTRAIL_EMBEDDER") == "hashing" else "minilm",
     )  # fmt: skip
     await ensure_topics(settings.kafka_kwargs(), pipeline_topics(
         settings.events_topic, settings.dlq_topic, settings.enrichment_topic, 3, 1))  # fmt: skip

@@ -29,6 +29,7 @@ from consumers.topics import TopicSpec, ensure_topics
 from producer.calls import ToolCall, build_event
 from producer.emitter import TrailProducer
 from schemas.events import Outcome, ToolExecutionEvent
+from schemas.settings import load_settings
 
 QUERIES = ("pods restarting in payments", "etcd health check failing", "logs of web pod",
            "scale the api deployment", "warning events in openshift-etcd")  # fmt: skip
@@ -98,13 +99,13 @@ async def run(*, quick: bool) -> dict[str, Any]:
     n, seconds, rate = (60, 4, 20) if quick else (400, 15, 20)
     with workdir() as root, kafka_for_bench(root) as bootstrap, chroma_for_bench(root) as url:
         tag = uuid.uuid4().hex[:8]
-        settings = WorkerSettings(
+        settings = load_settings(
+            WorkerSettings,
             kafka_bootstrap=bootstrap, chroma_url=url, events_topic=f"bench.mem.{tag}",
             dlq_topic=f"bench.dlq.{tag}", enrichment_topic=f"bench.enrich.{tag}",
             memory_group=f"bench-mem-{tag}", chroma_collection=f"bench_mem_{tag}",
             topic_partitions=3, session_timeout_ms=3000, heartbeat_interval_ms=500,
             max_poll_records=100,
-            embedder="hashing" if os.environ.get("TOOLTRAIL_EMBEDDER") == "hashing" else "minilm",
         )  # fmt: skip
         await ensure_topics(settings.kafka_kwargs(), [TopicSpec(settings.events_topic, 3)])
         events = _events(n)

@@ -24,6 +24,7 @@ from producer.calls import ToolCall, build_event
 from producer.emitter import TrailProducer
 from schemas.codec import encode
 from schemas.events import Outcome
+from schemas.settings import load_settings
 
 
 def _payloads(n: int) -> list[tuple[bytes, bytes]]:
@@ -67,7 +68,8 @@ async def run(*, quick: bool) -> dict[str, Any]:
     n, seconds, rate = (5000, 3, 1000) if quick else (50_000, 8, 1000)
     with workdir() as root, kafka_for_bench(root) as bootstrap:
         tag = uuid.uuid4().hex[:8]
-        settings = WorkerSettings(
+        settings = load_settings(
+            WorkerSettings,
             kafka_bootstrap=bootstrap, events_topic=f"bench.metrics.{tag}",
             dlq_topic=f"bench.dlq.{tag}", enrichment_topic=f"bench.enrich.{tag}",
             metrics_group=f"bench-{tag}", metrics_dir=root / "metrics", topic_partitions=6,

@@ -64,7 +64,7 @@ class EnrichSink:
             await future
 
     def _compute(self, latest: dict[str, ToolExecutionEvent]) -> list[EnrichmentEntry]:
-        self.memory._ensure()
+        self.memory.ensure()
         records = {key: to_memory(event) for key, event in latest.items()}
         vectors = dict(
             zip(records, self.embedder([r.document for r in records.values()]), strict=True)
@@ -72,9 +72,8 @@ class EnrichSink:
         try:
             if self.settings.enable_vector_writes:
                 for key, record in records.items():
-                    collection = self.memory._collections[
-                        self.memory.names[str(record.metadata["kind"])]
-                    ]
+                    name = self.memory.names[str(record.metadata["kind"])]
+                    collection = self.memory.collection(name)
                     collection.upsert(ids=[record.id], embeddings=[vectors[key]],
                                       documents=[record.document],
                                       metadatas=[record.metadata])  # fmt: skip
@@ -90,7 +89,7 @@ class EnrichSink:
         )
         found: list[EnrichmentHit] = []
         for name in sorted(set(self.memory.names.values())):
-            res = self.memory._collections[name].query(
+            res = self.memory.collection(name).query(
                 query_embeddings=[vector], n_results=self.settings.enrich_k, where=where,
                 include=["documents", "metadatas", "distances"],
             )  # fmt: skip

@@ -113,11 +113,12 @@ class MemorySink:
     async def start(self) -> None:
         """Connect and ensure every collection now; if Chroma is down, the first write retries."""
         try:
-            await asyncio.to_thread(self._ensure)
+            await asyncio.to_thread(self.ensure)
         except RetriableSinkError as exc:
             log.warning("chroma not reachable at start; will retry", extra={"error": str(exc)})
 
-    def _ensure(self) -> None:
+    def ensure(self) -> None:
+        """Connect and open every collection (blocking; call from a thread)."""
         try:
             if self._client is None:
                 token = self.settings.chroma_token
@@ -162,7 +163,7 @@ class MemorySink:
         await asyncio.to_thread(self._upsert, by_collection)
 
     def _upsert(self, by_collection: dict[str, dict[str, MemoryRecord]]) -> None:
-        self._ensure()
+        self.ensure()
         try:
             for name, records in by_collection.items():
                 items = list(records.values())
@@ -173,6 +174,10 @@ class MemorySink:
                 )  # fmt: skip
         except (httpx.TransportError, OSError, TimeoutError) as exc:
             raise RetriableSinkError(f"chroma unreachable: {exc}") from exc
+
+    def collection(self, name: str) -> Any:
+        """An opened collection by name (after ``ensure``)."""
+        return self._collections[name]
 
     async def close(self) -> None:
         """Close the Chroma client and its HTTP sessions."""
