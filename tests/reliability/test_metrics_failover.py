@@ -121,8 +121,10 @@ async def test_two_workers_share_partitions_and_survive_losing_one(
         start_worker(procs, env, logs[0])
         start_worker(procs, env, logs[1])
         producing = asyncio.create_task(_produce(kafka, names, tmp_path, 6000, rate=1500))
+        both_own = lambda: all(b"partitions assigned" in log.read_bytes() for log in logs)  # noqa: E731
+        await wait_for(both_own, 60, "both workers to own partitions")
         await wait_for(lambda: len(record_ids(metrics)) >= 1500, 60, "1500 records")
-        shared = all(b"partitions assigned" in log.read_bytes() for log in logs)
+        shared = both_own()
         procs[0].send_signal(signal.SIGKILL)
         expected = await producing
         await wait_for(lambda: len(set(record_ids(metrics))) >= 6000, 90, "all 6000 records")
