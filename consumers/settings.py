@@ -39,6 +39,8 @@ class WorkerSettings(KafkaSettings):
     """Longest pause between sink retries."""
     http_port: int | None = Field(None, ge=0, le=65_535)
     """Port of the worker's health and Prometheus endpoint (unset = off)."""
+    health_stall_s: float = Field(300.0, ge=5, le=86_400)
+    """`/healthz` fails when a group's loop has not turned for this long (liveness)."""
 
     state_dir: Path = Path("tooltrail-data/state")
     """Where resumable work (replays) keeps its progress."""
@@ -46,6 +48,8 @@ class WorkerSettings(KafkaSettings):
     """Directory of the metrics JSON Lines segments."""
     metrics_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096)
     """Size at which a metrics segment is rotated."""
+    metrics_writer_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    """Name in this writer's metrics segments (default: the host name, i.e. the pod name)."""
     metrics_dedup_window: int = Field(500_000, ge=1_000, le=100_000_000)
     """How many recent records' event ids the metrics writer remembers (about 60 B each)."""
 

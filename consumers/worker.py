@@ -35,7 +35,8 @@ def build_runners(settings: WorkerSettings, groups: list[str]) -> list[GroupRunn
             vector = VectorTarget(tenant=settings.chroma_tenant, database=settings.chroma_database,
                                   collection=settings.chroma_collection)  # fmt: skip
             metrics = MetricsSink(settings.metrics_dir, settings.metrics_segment_bytes, vector,
-                                  settings.metrics_dedup_window)  # fmt: skip
+                                  settings.metrics_dedup_window,
+                                  settings.metrics_writer_id)  # fmt: skip
             runners.append(GroupRunner(settings, settings.metrics_group, metrics))
             continue
         if not chroma:
@@ -63,7 +64,7 @@ async def run_groups(settings: WorkerSettings, groups: list[str], http_port: int
         loop.add_signal_handler(sig, stop.set)
     runners = build_runners(settings, groups)
     server = (
-        await serve(http_port, lambda: [r.stats for r in runners])
+        await serve(http_port, lambda: [r.stats for r in runners], stall_s=settings.health_stall_s)
         if http_port is not None
         else None
     )

@@ -1,9 +1,13 @@
 """The metrics sink (``tooltrail-metrics``): one ``MetricRecord`` per event in JSON Lines.
 
-Segments ``metrics-<yyyymmdd>-<nnnnnn>.jsonl`` (mode 0600) are appended and fsynced once per
-batch, rotated by size and by UTC day. The ids of the newest ``dedup_window`` records are
-kept in memory as 8-byte hashes (indexed at start, refreshed after each rebalance), so
-redeliveries, restarts and re-reads within the window never write a record twice. A failed write
+Segments ``metrics-<yyyymmdd>-<nnnnnn>-<writer>.jsonl`` (mode 0600) are appended and fsynced
+once per batch, rotated by size and by UTC day. ``<writer>`` (the host name, i.e. the pod name,
+unless ``TOOLTRAIL_METRICS_WRITER_ID`` says otherwise) keeps the members of a scaled-out group
+from appending to one file on a shared volume: each appends only to its own segments, and all
+of them read every segment (network filesystems do not make concurrent appends atomic).
+The ids of the newest ``dedup_window`` records are kept in memory as 8-byte hashes (indexed
+at start, refreshed after each rebalance), so redeliveries, restarts and re-reads within the
+window never write a record twice. A failed write
 (disk full, directory gone or unwritable) is rolled back to the previous end of file and
 raised as ``RetriableSinkError``: the runner pauses and retries, nothing is committed. A
 process killed in the middle of a write may leave a torn last line: a started sink never
@@ -18,6 +22,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +34,12 @@ from schemas.codec import encode
 from schemas.records import MetricRecord, VectorTarget
 
 log = logging.getLogger(__name__)
-SEGMENT = re.compile(r"^metrics-(\d{8})-(\d{6})\.jsonl$")
+SEGMENT = re.compile(r"^metrics-(\d{8})-(\d{6})(?:-([A-Za-z0-9._-]+))?\.jsonl$")
+
+
+def default_writer_id() -> str:
+    """The host name (a pod's name in Kubernetes), reduced to the characters a segment allows."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:63] or "writer"
 
 
 def _h(event_id: str) -> int:
@@ -54,8 +64,10 @@ class MetricsSink:
         segment_bytes: int,
         vector: VectorTarget | None = None,
         dedup_window: int = 500_000,
+        writer_id: str | None = None,
     ) -> None:
         self.directory = directory
+        self.writer_id = writer_id or default_writer_id()
         self.segment_bytes = segment_bytes
         self.vector = vector
         self.dedup_window = dedup_window
@@ -96,7 +108,12 @@ class MetricsSink:
                     except (orjson.JSONDecodeError, KeyError, TypeError):
                         log.warning("metrics: skipping an unreadable line in %s", path.name)
             self._indexed[path.name] = size
-            self._current = path
+            if self._own(path):
+                self._current = path
+
+    def _own(self, path: Path) -> bool:
+        m = SEGMENT.match(path.name)
+        return m is not None and m.group(3) == self.writer_id
 
     def _remember(self, event_id: str) -> None:
         self._ids[_h(event_id)] = None
@@ -126,9 +143,9 @@ class MetricsSink:
                 and current.stat().st_size + incoming <= self.segment_bytes
             ):
                 return current
-        existing = [SEGMENT.match(p.name) for p in segments(self.directory)]
-        seq = max((int(m.group(2)) for m in existing if m and m.group(1) == today), default=0) + 1
-        path = self.directory / f"metrics-{today}-{seq:06d}.jsonl"
+        mine = [SEGMENT.match(p.name) for p in segments(self.directory) if self._own(p)]
+        seq = max((int(m.group(2)) for m in mine if m and m.group(1) == today), default=0) + 1
+        path = self.directory / f"metrics-{today}-{seq:06d}-{self.writer_id}.jsonl"
         self._current, self._fresh = path, False
         return path
 

@@ -118,8 +118,8 @@ async def test_two_workers_share_partitions_and_survive_losing_one(
     await ensure_topics({"bootstrap_servers": kafka.bootstrap}, [TopicSpec(names.events, 6)])
     logs = (tmp_path / "a.log", tmp_path / "b.log")
     with workers(env, tmp_path) as procs:
-        start_worker(procs, env, logs[0])
-        start_worker(procs, env, logs[1])
+        start_worker(procs, {**env, "TOOLTRAIL_METRICS_WRITER_ID": "pod-a"}, logs[0])
+        start_worker(procs, {**env, "TOOLTRAIL_METRICS_WRITER_ID": "pod-b"}, logs[1])
         producing = asyncio.create_task(_produce(kafka, names, tmp_path, 6000, rate=1500))
         both_own = lambda: all(b"partitions assigned" in log.read_bytes() for log in logs)  # noqa: E731
         await wait_for(both_own, 60, "both workers to own partitions")
@@ -132,3 +132,5 @@ async def test_two_workers_share_partitions_and_survive_losing_one(
     ids = record_ids(metrics)
     assert set(ids) == set(expected)  # the survivor took over the dead worker's partitions
     assert len(ids) == len(set(ids))
+    writers = {p.name.removesuffix(".jsonl").rsplit("-", 1)[1] for p in segments(metrics)}
+    assert writers == {"pod-a", "pod-b"}  # each appended to its own segments only

@@ -32,3 +32,37 @@ async def test_restart_after_a_torn_write_opens_a_new_segment(tmp_path: Path) ->
     assert [r["eventId"] for r in orjson.loads(out.read_bytes())] == [
         e.event_id for e in [*first, *later]
     ]
+
+
+async def test_writers_sharing_a_directory_append_to_their_own_segments_only(
+    tmp_path: Path,
+) -> None:
+    legacy = tmp_path / "metrics-20260101-000001.jsonl"  # written before segments named writers
+    old = make_event()
+    legacy.write_bytes(orjson.dumps({"eventId": old.event_id, "toolId": "t"}) + b"\n")
+    a, b = (
+        MetricsSink(tmp_path, 10**6, writer_id="pod-a"),
+        MetricsSink(tmp_path, 10**6, writer_id="pod-b"),
+    )
+    await a.start()
+    await b.start()
+    mine = [make_event() for _ in range(3)]
+    await a.write([Delivered(e, 0, i) for i, e in enumerate([old, *mine])])
+    await b.reload()  # after a rebalance b owns a's partition and sees a's records
+    theirs = [make_event() for _ in range(2)]
+    await b.write([Delivered(e, 0, i) for i, e in enumerate([*mine, *theirs])])
+    await a.reload()
+    await a.write([Delivered(e, 0, 0) for e in mine])  # a redelivery: nothing new
+    names = sorted(p.name for p in segments(tmp_path))
+    assert names[0] == legacy.name
+    assert len(names) == 3
+    assert names[1].endswith("-pod-a.jsonl")
+    assert names[2].endswith("-pod-b.jsonl")
+
+    def ids(name: str) -> list[str]:
+        return [
+            orjson.loads(line)["eventId"] for line in (tmp_path / name).read_bytes().splitlines()
+        ]
+
+    assert ids(names[1]) == [e.event_id for e in mine]  # old was in the legacy segment
+    assert ids(names[2]) == [e.event_id for e in theirs]
