@@ -147,6 +147,25 @@ def _cmd_up(args: argparse.Namespace) -> int:
                    rate=rate, timeout=args.timeout)  # fmt: skip
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from consumers.commands.demo import main as demo_main
+
+    return demo_main(data_dir=args.data_dir, events=args.events, rate=args.rate)
+
+
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="tooltrail", description=__doc__)
@@ -167,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="drive demo tool calls over MCP stdio")
     p.add_argument(
         "--events",
-        type=int,
+        type=_positive(int),
         default=None,
         help="stop after N demo calls are processed by every group; print a summary",
     )
@@ -175,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default="tooltrail-data", help="chroma data, metrics, logs")
     p.add_argument(
         "--rate",
-        type=float,
+        type=_positive(float),
         default=None,
         help="demo calls per second (default 5; 50 with --events)",
     )
@@ -193,9 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-instrument", action="store_true", help="serve without tooltrail")
     p.set_defaults(handler=_cmd_demo_server)
 
+    p = sub.add_parser("demo", help="drive demo tool calls into the configured Kafka")
+    p.add_argument(
+        "--events", type=_positive(int), default=None, help="stop after N calls (default: never)"
+    )
+    p.add_argument(
+        "--rate", type=_positive(float), default=2.0, help="calls per second (default 2)"
+    )
+    p.add_argument("--data-dir", default="tooltrail-data", help="the demo server's outbox, logs")
+    p.set_defaults(handler=_cmd_demo)
+
     p = sub.add_parser("worker", help="run consumer groups until SIGTERM/SIGINT")
     p.add_argument(
-        "group", choices=["metrics", "memory", "all"], help="which group ('all' = every group)"
+        "group",
+        choices=["metrics", "memory", "enrich", "all"],
+        help="which group ('all' = every group)",
     )
     p.add_argument(
         "--metrics-port",

@@ -2,11 +2,19 @@
 
 A deliberately tiny asyncio server (no framework): it only answers GETs on loopback or the
 pod network, and it never blocks the consumer loop.
+
+- ``/readyz`` is 200 once every group in the process has connected its consumer and started
+  its sink, 503 (naming the groups) before that and while stopping: a rollout waits for it.
+- ``/healthz`` is 200 while every group's loop has turned within ``stall_s`` seconds (a
+  retrying group keeps polling, so it stays live); 503 naming the stalled groups otherwise,
+  which is what a liveness probe should restart. It is served by the same event loop as the
+  groups, so a blocked loop does not answer at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from consumers.figures import pct
@@ -41,14 +49,32 @@ def prometheus_text(groups: list[GroupStats]) -> str:
     lines.extend(
         f'tooltrail_healthy{{group="{g.group}"}} {int(g.last_error is None)}' for g in groups
     )
+    family("tooltrail_ready", "gauge", "1 once the consumer is connected and the sink started")
+    lines.extend(f'tooltrail_ready{{group="{g.group}"}} {int(g.ready)}' for g in groups)
     return "\n".join(lines) + "\n"
+
+
+def probe(path: str, groups: list[GroupStats], stall_s: float) -> tuple[str, str]:
+    """(HTTP status, body) of ``/healthz`` or ``/readyz`` for these groups."""
+    if path == "/readyz":
+        waiting = [g.group for g in groups if not g.ready]
+        return ("200 OK", "ready\n") if not waiting else (
+            "503 Service Unavailable", f"not ready: {', '.join(waiting)}\n")  # fmt: skip
+    now = time.monotonic()
+    stalled = [f"{g.group} ({now - g.last_poll:.0f}s)" for g in groups
+               if now - g.last_poll > stall_s]  # fmt: skip
+    return ("200 OK", "ok\n") if not stalled else (
+        "503 Service Unavailable", f"stalled: {', '.join(stalled)}\n")  # fmt: skip
 
 
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - probes and scrapes come from outside the pod
 
 
 async def serve(
-    port: int, groups: Callable[[], list[GroupStats]], host: str = ALL_INTERFACES
+    port: int,
+    groups: Callable[[], list[GroupStats]],
+    host: str = ALL_INTERFACES,
+    stall_s: float = 300.0,
 ) -> asyncio.Server:
     """Start the endpoint; the caller closes the returned server."""
 
@@ -59,7 +85,7 @@ async def serve(
             if path.startswith("/metrics"):
                 status, body = "200 OK", prometheus_text(groups())
             elif path in ("/healthz", "/readyz"):
-                status, body = "200 OK", "ok\n"
+                status, body = probe(path, groups(), stall_s)
             else:
                 status, body = "404 Not Found", "not found\n"
             data = body.encode()

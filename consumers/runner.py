@@ -76,6 +76,8 @@ class GroupStats:
     highwater: dict[int, int] = field(default_factory=dict)
     freshness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     started: float = field(default_factory=time.monotonic)
+    ready: bool = False  # consumer connected and sink started
+    last_poll: float = field(default_factory=time.monotonic)  # the loop's last turn
 
     def lag(self) -> dict[int, int]:
         """Per partition: highwater (from fetches; correct on Tansu) minus committed offset."""
@@ -135,10 +137,12 @@ class GroupRunner:
         self._consumer = consumer
         await consumer.start()
         await dlq.start()
+        self.stats.ready = True
         try:
             while not stop.is_set():
                 await self._turn(consumer, dlq, stop)
         finally:
+            self.stats.ready = False
             await self.commit_pending()
             for close in (consumer.stop, dlq.stop, self.sink.close):  # each, whatever fails
                 try:
@@ -150,6 +154,7 @@ class GroupRunner:
         self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer, stop: asyncio.Event
     ) -> None:
         data = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_poll_records)
+        self.stats.last_poll = time.monotonic()
         self._note_highwater(consumer)
         records = [r for batch in data.values() for r in batch]
         if not records:
@@ -224,6 +229,7 @@ class GroupRunner:
             deadline = time.monotonic() + delay
             while (left := deadline - time.monotonic()) > 0:
                 await consumer.getmany(timeout_ms=int(min(left, 0.2) * 1000) + 1)  # keep polling
+                self.stats.last_poll = time.monotonic()
                 if stop.is_set() or self.rebalances != seen:
                     return False
             return True

@@ -60,7 +60,8 @@ async def demo_client(settings: WorkerSettings, data_dir: Path) -> AsyncIterator
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(data_dir),
+    inherited = {k: v for k, v in os.environ.items() if k.startswith("TOOLTRAIL_")}  # TLS/SASL
+    env = {**inherited, "PATH": os.environ.get("PATH", ""), "HOME": str(data_dir),
            "TOOLTRAIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "TOOLTRAIL_EVENTS_TOPIC": settings.events_topic,
            "TOOLTRAIL_ENRICHMENT_TOPIC": settings.enrichment_topic,

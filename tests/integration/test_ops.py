@@ -60,7 +60,8 @@ async def test_endpoint_stats_and_dead_letter_replay(
                            30, "20 written, 2 dead letters")  # fmt: skip
             expected = [f'tooltrail_written_total{{group="{names.group}"}} 20',
                         f'tooltrail_dead_lettered_total{{group="{names.group}"}} 2',
-                        f'tooltrail_lag{{group="{names.group}",partition="0"}} 0']  # fmt: skip
+                        f'tooltrail_lag{{group="{names.group}",partition="0"}} 0',
+                        f'tooltrail_ready{{group="{names.group}"}} 1']  # fmt: skip
             body = ""
             for _ in range(100):  # the highwater of each partition arrives with its next fetch
                 body = await asyncio.to_thread(

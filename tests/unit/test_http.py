@@ -1,0 +1,47 @@
+"""The worker's HTTP endpoint: readiness follows the groups' start, liveness their loops."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from consumers.http import serve
+from consumers.runner import GroupStats
+
+
+async def _get(port: int, path: str) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = raw.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_probes_report_what_kubernetes_should_act_on() -> None:
+    metrics, memory = GroupStats("tooltrail-metrics"), GroupStats("tooltrail-memory")
+    server = await serve(0, lambda: [metrics, memory], host="127.0.0.1", stall_s=30)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        assert await _get(port, "/readyz") == (
+            503, "not ready: tooltrail-metrics, tooltrail-memory\n")  # fmt: skip
+        assert (await _get(port, "/healthz"))[0] == 200  # starting is not stalled
+        metrics.ready = True
+        assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory\n")
+        memory.ready = True
+        assert await _get(port, "/readyz") == (200, "ready\n")
+        memory.last_poll = time.monotonic() - 31  # e.g. a sink call that never returns
+        status, body = await _get(port, "/healthz")
+        assert status == 503
+        assert body.startswith("stalled: tooltrail-memory (3")
+        memory.last_poll = time.monotonic()
+        assert await _get(port, "/healthz") == (200, "ok\n")
+        status, body = await _get(port, "/metrics")
+        assert status == 200
+        assert 'tooltrail_ready{group="tooltrail-memory"} 1' in body
+        assert (await _get(port, "/nope"))[0] == 404
+    finally:
+        server.close()
+        await server.wait_closed()
