@@ -57,9 +57,14 @@ async def ensure_topics(kafka_kwargs: dict[str, Any], specs: list[TopicSpec]) ->
 def pipeline_topics(
     events: str, dlq: str, enrichment: str, partitions: int, replication: int
 ) -> list[TopicSpec]:
-    """The three topics of the pipeline, with the enrichment topic compacted."""
+    """The three topics of the pipeline, with the enrichment topic compacted.
+
+    With replication 3 or more, ``min.insync.replicas`` is 2: an ``acks=all`` write survives
+    the loss of one broker and is refused rather than kept on a single copy.
+    """
+    durable = {"min.insync.replicas": "2"} if replication >= 3 else {}
     return [
-        TopicSpec(events, partitions, replication),
-        TopicSpec(dlq, 1 if partitions < 3 else 3, replication),
-        TopicSpec(enrichment, partitions, replication, {"cleanup.policy": "compact"}),
+        TopicSpec(events, partitions, replication, dict(durable)),
+        TopicSpec(dlq, 1 if partitions < 3 else 3, replication, dict(durable)),
+        TopicSpec(enrichment, partitions, replication, {"cleanup.policy": "compact", **durable}),
     ]

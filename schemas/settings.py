@@ -45,10 +45,14 @@ def env_alias(name: str, *seed_names: str) -> AliasChoices:
 
 
 class TooltrailSettings(BaseSettings):
-    """Base of every settings class: frozen, ``TOOLTRAIL_`` prefix, unknown variables ignored."""
+    """Base of every settings class: frozen, ``TOOLTRAIL_`` prefix, unknown variables ignored.
+
+    An empty variable counts as unset, so a manifest may list a key it leaves blank.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,  # `TOOLTRAIL_X=` (e.g. an unfilled Secret key) means the default
         frozen=True,
         extra="ignore",
         populate_by_name=True,

@@ -77,3 +77,22 @@ def test_sasl_settings_become_client_arguments() -> None:
     assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512"
     assert kwargs["sasl_plain_password"] == "pw"
     assert "ssl_context" not in kwargs
+
+
+def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLTRAIL_CHROMA_TOKEN", "")  # a Secret key left blank in a manifest
+    monkeypatch.setenv("TOOLTRAIL_TOPIC_PARTITIONS", "")
+    monkeypatch.setenv("TOOLTRAIL_KAFKA_SASL_PASSWORD", "")
+    settings = load_settings(WorkerSettings)
+    assert settings.chroma_token is None
+    assert settings.kafka_sasl_password is None
+    assert settings.topic_partitions == 6
+
+
+def test_replicated_topics_refuse_single_copy_writes() -> None:
+    from consumers.topics import pipeline_topics
+
+    durable = pipeline_topics("e", "d", "x", 12, 3)
+    assert [t.configs.get("min.insync.replicas") for t in durable] == ["2", "2", "2"]
+    assert durable[2].configs["cleanup.policy"] == "compact"
+    assert all("min.insync.replicas" not in t.configs for t in pipeline_topics("e", "d", "x", 6, 1))

@@ -1,0 +1,461 @@
+"""Reading and checking ``deploy/``: a small kustomize renderer and the cross-file checks.
+
+``render`` understands what ``deploy/k8s`` uses (resources, namespace, images, labels,
+strategic-merge patches including ``$patch: delete``, JSON 6902 patches with a target);
+where ``kubectl`` exists a test compares it with ``kubectl kustomize``. Each ``check_*``
+returns a list of problems (empty = fine), so tests can also show that a broken manifest
+is caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from consumers.cli import build_parser
+from consumers.settings import WorkerSettings
+from consumers.topics import TopicSpec
+from producer.settings import ProducerSettings
+from schemas.settings import env_names
+
+ROOT = Path(__file__).parents[1]
+DEPLOY = ROOT / "deploy"
+GROUPS = ("metrics", "memory", "enrich")
+HTTP_PORT = 9100
+Doc = dict[str, Any]
+
+#: KEDA kafka scaler trigger metadata and TriggerAuthentication parameters (KEDA 2.x docs).
+KEDA_KAFKA_METADATA = {
+    "bootstrapServers", "consumerGroup", "topic", "lagThreshold", "activationLagThreshold",
+    "offsetResetPolicy", "allowIdleConsumers", "scaleToZeroOnInvalidOffset",
+    "excludePersistentLag", "limitToPartitionsWithLag", "partitionLimitation", "sasl", "tls",
+    "version",
+}  # fmt: skip
+KEDA_KAFKA_AUTH = {"sasl", "username", "password", "tls", "ca", "cert", "key", "keyPassword"}
+
+
+def setting_names() -> set[str]:
+    """Every environment variable a tooltrail process reads."""
+    return {
+        name
+        for cls in (WorkerSettings, ProducerSettings)
+        for field in cls.model_fields
+        for name in env_names(cls, field)
+    }
+
+
+# ---------------------------------------------------------------- kustomize (the subset used)
+
+
+def load_docs(path: Path) -> list[Doc]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+
+
+def render(directory: Path) -> list[Doc]:
+    """The resources ``kubectl kustomize directory`` would print (as dicts)."""
+    k = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    docs: list[Doc] = []
+    for entry in k.get("resources", []):
+        target = (directory / entry).resolve()
+        docs += render(target) if target.is_dir() else load_docs(target)
+    for label in k.get("labels", []):
+        for doc in docs:
+            doc.setdefault("metadata", {}).setdefault("labels", {}).update(label["pairs"])
+            template = (
+                doc.get("spec", {}).get("template") if label.get("includeTemplates") else None
+            )
+            if template is not None:
+                template.setdefault("metadata", {}).setdefault("labels", {}).update(label["pairs"])
+    for patch in k.get("patches", []):
+        body = yaml.safe_load((directory / patch["path"]).read_text())
+        if isinstance(body, list):  # JSON 6902 ops on every target match
+            for doc in docs:
+                if _matches(doc, patch.get("target", {})):
+                    for op in body:
+                        _json_patch(doc, op)
+        else:
+            docs = _strategic_merge(docs, body)
+    if "namespace" in k:
+        for doc in docs:
+            doc["metadata"]["namespace"] = k["namespace"]
+    for image in k.get("images", []):
+        for doc in docs:
+            for c in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+                if c["image"].split(":")[0] == image["name"]:
+                    c["image"] = f"{image.get('newName', image['name'])}:{image['newTag']}"
+    return docs
+
+
+def _matches(doc: Doc, target: dict[str, str]) -> bool:
+    if "kind" in target and doc["kind"] != target["kind"]:
+        return False
+    if "labelSelector" in target:
+        key, value = target["labelSelector"].split("=")
+        return bool(doc["metadata"].get("labels", {}).get(key) == value)
+    return True
+
+
+def _json_patch(doc: Doc, op: dict[str, Any]) -> None:
+    *parents, last = op["path"].strip("/").split("/")
+    node: Any = doc
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if op["op"] == "add" and last == "-":
+        node.append(copy.deepcopy(op["value"]))
+    elif op["op"] in ("add", "replace"):
+        if op["op"] == "replace" and last not in node:
+            raise KeyError(f"replace of a missing {op['path']}")
+        node[last] = copy.deepcopy(op["value"])
+    else:
+        raise ValueError(f"unsupported JSON patch op {op['op']}")
+
+
+def _strategic_merge(docs: list[Doc], patch: Doc) -> list[Doc]:
+    key = (patch["kind"], patch["metadata"]["name"])
+    found = [d for d in docs if (d["kind"], d["metadata"]["name"]) == key]
+    if not found:
+        raise KeyError(f"patch target {key} not found")
+    if patch.get("$patch") == "delete":
+        return [d for d in docs if (d["kind"], d["metadata"]["name"]) != key]
+    _merge(found[0], patch)
+    return docs
+
+
+def _merge(base: Doc, patch: Doc) -> None:
+    for name, value in patch.items():
+        if isinstance(value, dict) and isinstance(base.get(name), dict):
+            _merge(base[name], value)
+        else:
+            base[name] = value
+
+
+# ---------------------------------------------------------------- checks of rendered manifests
+
+
+def by_kind(docs: list[Doc], kind: str) -> list[Doc]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def parse_cli(argv: list[str]) -> argparse.Namespace | str:
+    """The parsed command line, or the error argparse would print."""
+    parser = build_parser()
+    parser.exit_on_error = False
+    for action in parser._actions:  # the subparsers must not exit either
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.exit_on_error = False
+    try:
+        return parser.parse_args(argv)
+    except (argparse.ArgumentError, SystemExit) as exc:
+        return f"{' '.join(argv)!r}: {exc}"
+
+
+def check_settings_env(env: dict[str, str], where: str) -> list[str]:
+    """Every variable is a setting, and together they make valid settings."""
+    from schemas.settings import load_settings
+
+    known = setting_names()
+    problems = [f"{where}: {name} is not a tooltrail setting" for name in env if name not in known]
+    values = {k: v for k, v in env.items() if k in known}
+    import os
+
+    saved = dict(os.environ)
+    try:
+        for name in [n for n in os.environ if n in known]:
+            del os.environ[name]
+        os.environ.update(values)
+        load_settings(WorkerSettings)
+        load_settings(ProducerSettings)
+    except Exception as exc:  # noqa: BLE001 - reported as a problem, with the message
+        problems.append(f"{where}: {exc}")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return problems
+
+
+def check_kubernetes(docs: list[Doc], topics: list[Doc], external_secrets: set[str]) -> list[str]:
+    """Cross-resource checks of one rendered set (base or an overlay) against the topics."""
+    problems: list[str] = []
+    names = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    problems += [f"duplicate {k}" for k in {n for n in names if names.count(n) > 1}]
+    [config] = by_kind(docs, "ConfigMap")
+    env = {k: str(v) for k, v in config["data"].items()}
+    secrets = {d["metadata"]["name"]: d for d in by_kind(docs, "Secret")}
+    for secret in secrets.values():
+        for key in secret.get("stringData", {}) | secret.get("data", {}):
+            if key not in setting_names():
+                problems.append(f"Secret {secret['metadata']['name']}: {key} is not a setting")
+    deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
+    if set(deployments) != {f"tooltrail-{g}" for g in GROUPS}:
+        problems.append(f"Deployments {sorted(deployments)}: want one per group {GROUPS}")
+    groups: dict[str, str] = {}
+    for name, dep in deployments.items():
+        problems += _check_deployment(name, dep, env, set(secrets) | external_secrets, groups)
+    problems += _check_pdbs(by_kind(docs, "PodDisruptionBudget"), deployments)
+    partitions = {t["spec"]["topicName"]: int(t["spec"]["partitions"]) for t in topics}
+    auths = {d["metadata"]["name"]: d for d in by_kind(docs, "TriggerAuthentication")}
+    problems += _check_scaled_objects(by_kind(docs, "ScaledObject"), groups, env, partitions,
+                                      auths)  # fmt: skip
+    for auth in auths.values():
+        params = {ref["parameter"] for ref in auth["spec"].get("secretTargetRef", [])}
+        problems += [f"TriggerAuthentication: unknown parameter {p}"
+                     for p in params - KEDA_KAFKA_AUTH]  # fmt: skip
+        if env.get("TOOLTRAIL_KAFKA_SECURITY_PROTOCOL", "").startswith("SASL") and not {
+            "sasl", "username", "password"} <= params:  # fmt: skip
+            problems.append("TriggerAuthentication: SASL Kafka but no sasl/username/password")
+    return problems
+
+
+def _check_deployment(
+    name: str, dep: Doc, env: dict[str, str], secrets: set[str], groups: dict[str, str]
+) -> list[str]:
+    problems: list[str] = []
+    pod = dep["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    args = parse_cli(container.get("args", []))
+    if isinstance(args, str) or args.command != "worker":
+        return [f"{name}: args are not a `tooltrail worker` command: {args}"]
+    groups[name] = args.group
+    if name != f"tooltrail-{args.group}":
+        problems.append(f"{name}: runs group {args.group}")
+    ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    if args.metrics_port != ports.get("http"):
+        problems.append(f"{name}: --metrics-port {args.metrics_port} but http port {ports}")
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        got = container.get(probe, {}).get("httpGet", {})
+        if got.get("path") != path or got.get("port") not in ("http", args.metrics_port):
+            problems.append(f"{name}: {probe} should GET {path} on the worker's port, got {got}")
+    for ref in container.get("envFrom", []):
+        if "secretRef" in ref and ref["secretRef"]["name"] not in secrets:
+            problems.append(f"{name}: Secret {ref['secretRef']['name']} is neither here nor "
+                            "documented as created out of band")  # fmt: skip
+    problems += check_settings_env(env, f"{name} environment")
+    selector = dep["spec"]["selector"]["matchLabels"]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    if any(labels.get(k) != v for k, v in selector.items()):
+        problems.append(f"{name}: selector {selector} does not match the pod labels")
+    if pod.get("securityContext", {}).get("runAsNonRoot") is not True:
+        problems.append(f"{name}: pods must run as non-root")
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    volumes = {v["name"] for v in pod.get("volumes", [])}
+    problems += [f"{name}: mount {m} has no volume" for m in set(mounts.values()) - volumes]
+    writable = ["/tmp", env.get("TOOLTRAIL_STATE_DIR", "")]
+    if args.group == "metrics":
+        writable.append(env.get("TOOLTRAIL_METRICS_DIR", ""))
+    if container.get("securityContext", {}).get("readOnlyRootFilesystem"):
+        problems += [f"{name}: {p} is not writable (read-only root, no volume)"
+                     for p in writable if p not in mounts]  # fmt: skip
+    cafile = env.get("TOOLTRAIL_KAFKA_SSL_CAFILE")
+    if cafile and str(Path(cafile).parent) not in mounts:
+        problems.append(f"{name}: {cafile} is not on a mounted volume")
+    if ":" not in container["image"]:
+        problems.append(f"{name}: image {container['image']} has no tag")
+    return problems
+
+
+def _check_pdbs(pdbs: list[Doc], deployments: dict[str, Doc]) -> list[str]:
+    problems = []
+    covered = set()
+    for pdb in pdbs:
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        hits = [n for n, d in deployments.items()
+                if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v
+                       for k, v in selector.items())]  # fmt: skip
+        if len(hits) != 1:
+            problems.append(f"PDB {pdb['metadata']['name']} selects {hits}")
+        covered.update(hits)
+        if pdb["spec"].get("maxUnavailable") != 1:
+            problems.append(
+                f"PDB {pdb['metadata']['name']}: maxUnavailable 1 keeps 1 pod drainable"
+            )
+    problems += [f"Deployment {n} has no PDB" for n in set(deployments) - covered]
+    return problems
+
+
+def _check_scaled_objects(
+    scaled: list[Doc],
+    groups: dict[str, str],
+    env: dict[str, str],
+    partitions: dict[str, int],
+    auths: dict[str, Doc],
+) -> list[str]:
+    problems = []
+    targets = set()
+    for so in scaled:
+        name, spec = so["metadata"]["name"], so["spec"]
+        target = spec["scaleTargetRef"]["name"]
+        targets.add(target)
+        if target not in groups:
+            problems.append(f"ScaledObject {name} scales unknown {target}")
+            continue
+        [trigger] = spec["triggers"]
+        meta = trigger["metadata"]
+        group_var = f"TOOLTRAIL_{groups[target].upper()}_GROUP"
+        expected = {
+            "type": ("kafka", trigger["type"]),
+            "consumerGroup": (env.get(group_var), meta.get("consumerGroup")),
+            "topic": (env.get("TOOLTRAIL_EVENTS_TOPIC"), meta.get("topic")),
+            "bootstrapServers": (env.get("TOOLTRAIL_KAFKA_BOOTSTRAP"),
+                                 meta.get("bootstrapServers")),
+        }  # fmt: skip
+        problems += [f"ScaledObject {name}: {k} {got!r}, settings say {want!r}"
+                     for k, (want, got) in expected.items() if want != got]  # fmt: skip
+        problems += [f"ScaledObject {name}: unknown kafka metadata {k}"
+                     for k in set(meta) - KEDA_KAFKA_METADATA]  # fmt: skip
+        if not str(meta.get("lagThreshold", "")).isdigit() or int(meta["lagThreshold"]) < 1:
+            problems.append(f"ScaledObject {name}: lagThreshold must be a positive integer")
+        topic_partitions = partitions.get(str(meta.get("topic")), 0)
+        if not 1 <= spec.get("minReplicaCount", 0) <= spec["maxReplicaCount"] <= topic_partitions:
+            problems.append(f"ScaledObject {name}: replicas {spec.get('minReplicaCount')}.."
+                            f"{spec['maxReplicaCount']} must fit the topic's "
+                            f"{topic_partitions} partitions")  # fmt: skip
+        ref = trigger.get("authenticationRef", {}).get("name")
+        if ref is not None and ref not in auths:
+            problems.append(f"ScaledObject {name}: TriggerAuthentication {ref} missing")
+        if env.get("TOOLTRAIL_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT" and ref is None:
+            problems.append(f"ScaledObject {name}: secured Kafka but no authenticationRef")
+    problems += [f"Deployment {n} has no ScaledObject" for n in set(groups) - targets]
+    return problems
+
+
+def check_topics(topics: list[Doc], expected: list[TopicSpec]) -> list[str]:
+    """The topic manifest matches what the workers would create, with durable settings."""
+    problems = []
+    got = {t["spec"]["topicName"]: t for t in topics}
+    if set(got) != {s.name for s in expected}:
+        return [f"topics {sorted(got)}, want {sorted(s.name for s in expected)}"]
+    for spec in expected:
+        t = got[spec.name]
+        if t["apiVersion"] != "kafka.strimzi.io/v1beta2" or "strimzi.io/cluster" not in t[
+            "metadata"].get("labels", {}):  # fmt: skip
+            problems.append(f"{spec.name}: not a Strimzi KafkaTopic with a cluster label")
+        config = {k: str(v) for k, v in t["spec"].get("config", {}).items()}
+        if (t["spec"]["partitions"], t["spec"]["replicas"]) != (spec.partitions, spec.replication):
+            problems.append(f"{spec.name}: {t['spec']['partitions']} partitions x "
+                            f"{t['spec']['replicas']} replicas, want {spec.partitions} x "
+                            f"{spec.replication}")  # fmt: skip
+        problems += [f"{spec.name}: {k}={config.get(k)}, want {v}"
+                     for k, v in spec.configs.items() if config.get(k) != v]  # fmt: skip
+    return problems
+
+
+# ---------------------------------------------------------------- compose and Dockerfile
+
+
+def check_compose(compose: Doc, expected_topics: list[TopicSpec]) -> list[str]:
+    problems: list[str] = []
+    services: dict[str, Doc] = compose["services"]
+    kafka = services.get("kafka", {})
+    kenv = kafka.get("environment", {})
+    if not str(kafka.get("image", "")).startswith("apache/kafka:"):
+        problems.append("kafka: want the apache/kafka image")
+    if "controller" not in str(kenv.get("KAFKA_PROCESS_ROLES")) or any(
+        "ZOOKEEPER" in k for k in kenv
+    ):
+        problems.append("kafka: want KRaft (process roles with controller, no ZooKeeper)")
+    volumes = set(compose.get("volumes") or {})
+    seen_groups = set()
+    for name, svc in services.items():
+        for dep in svc.get("depends_on") or {}:
+            if dep not in services:
+                problems.append(f"{name}: depends on unknown service {dep}")
+        for mount in svc.get("volumes", []):
+            source = mount.split(":")[0]
+            if not source.startswith((".", "/")) and source not in volumes:
+                problems.append(f"{name}: volume {source} is not declared")
+        if svc.get("image") != "tooltrail:local":
+            continue
+        build = svc.get("build", {})
+        if not (DEPLOY / build.get("context", "") / build.get("dockerfile", "")).is_file():
+            problems.append(f"{name}: build context/dockerfile do not exist")
+        env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+        if svc.get("entrypoint"):  # a non-tooltrail program from the same image (chroma)
+            continue
+        problems += check_settings_env(env, f"compose {name}")
+        args = parse_cli([str(a) for a in svc.get("command", [])])
+        if isinstance(args, str):
+            problems.append(f"compose {name}: {args}")
+            continue
+        if args.command == "worker":
+            seen_groups.add(args.group)
+            if name != f"worker-{args.group}":
+                problems.append(f"compose {name}: runs group {args.group}")
+            if not any(str(p).endswith(f":{args.metrics_port}") for p in svc.get("ports", [])):
+                problems.append(f"compose {name}: port {args.metrics_port} is not published")
+            test = " ".join(svc.get("healthcheck", {}).get("test", []))
+            if f":{args.metrics_port}/readyz" not in test:
+                problems.append(f"compose {name}: healthcheck does not ask /readyz")
+    if seen_groups != set(GROUPS):
+        problems.append(f"compose: worker services for {sorted(seen_groups)}, want {GROUPS}")
+    if not any(
+        not isinstance(a := parse_cli([str(x) for x in s.get("command", [])]), str)
+        and a.command == "demo"
+        for s in services.values()
+        if s.get("image") == "tooltrail:local"
+    ):
+        problems.append("compose: no demo service")
+    problems += _check_compose_topics(services.get("topics", {}), expected_topics)
+    return problems
+
+
+def _check_compose_topics(svc: Doc, expected: list[TopicSpec]) -> list[str]:
+    script = "\n".join(svc.get("command", []))
+    created: dict[str, TopicSpec] = {}
+    for line in script.splitlines():
+        words = shlex.split(line.replace("$$t", "kafka-topics.sh"))
+        if not words or "--create" not in words:
+            continue
+        opt = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith("--")}
+        configs = dict(
+            words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--config"
+        )  # fmt: skip
+        created[opt["--topic"]] = TopicSpec(opt["--topic"], int(opt["--partitions"]),
+                                            int(opt["--replication-factor"]), configs)  # fmt: skip
+    problems = []
+    for spec in expected:
+        got = created.get(spec.name)
+        if got is None:
+            problems.append(f"compose topics: {spec.name} not created")
+        elif (got.partitions, got.replication) != (spec.partitions, spec.replication) or any(
+            got.configs.get(k) != v for k, v in spec.configs.items()
+        ):
+            problems.append(f"compose topics: {spec.name} is {got}, want {spec}")
+    return problems
+
+
+def check_dockerfile(text: str, pyproject: Doc) -> list[str]:
+    problems = []
+    lines = re.sub(r"\\\n", " ", text).splitlines()
+    instructions = [(w[0].upper(), w[1] if len(w) > 1 else "")
+                    for line in lines if (w := line.strip().split(None, 1))
+                    and not line.lstrip().startswith("#")]  # fmt: skip
+    users = [arg for op, arg in instructions if op == "USER"]
+    if not users or users[-1].split(":")[0] in ("0", "root"):
+        problems.append("Dockerfile: the final USER must be non-root")
+    scripts = pyproject["project"]["scripts"]
+    entry = [arg for op, arg in instructions if op == "ENTRYPOINT"]
+    if not entry or yaml.safe_load(entry[-1]) != ["tooltrail"] or "tooltrail" not in scripts:
+        problems.append(f"Dockerfile: ENTRYPOINT should be the tooltrail CLI, got {entry}")
+    for op, arg in instructions:
+        if op == "COPY" and "--from" not in arg:
+            for source in arg.split()[:-1]:
+                if not (ROOT / source).exists():
+                    problems.append(f"Dockerfile: COPY source {source} does not exist")
+        if op == "ENV":
+            for name in re.findall(r"(TOOLTRAIL_[A-Z0-9_]+)=", arg):
+                if name not in setting_names():
+                    problems.append(f"Dockerfile: {name} is not a setting")
+        for extras in re.findall(r"\[([a-z,]+)\]", arg if op == "RUN" else ""):
+            unknown = set(extras.split(",")) - set(pyproject["project"]["optional-dependencies"])
+            problems += [f"Dockerfile: unknown extra {e}" for e in unknown]
+    exposed = [arg for op, arg in instructions if op == "EXPOSE"]
+    if exposed != [str(HTTP_PORT)]:
+        problems.append(f"Dockerfile: EXPOSE {exposed}, want the worker port {HTTP_PORT}")
+    return problems

@@ -1,0 +1,238 @@
+"""Every manifest in ``deploy/``: parsed, schema-valid, and consistent with the code.
+
+Built-in Kubernetes kinds are validated strictly (unknown fields fail) against the schemas of
+Kubernetes 1.27 and 1.37; the CRDs (KEDA, Strimzi) and everything that ties files together
+(commands are real CLI subcommands, variables are real settings whose values load, probes hit
+the worker's port, scalers watch the right group and topic, topics match what the workers
+create) are checked by ``tests.deploy_checks``. Each check is also shown to catch a break.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from consumers.topics import pipeline_topics
+from tests.deploy_checks import (
+    DEPLOY,
+    ROOT,
+    by_kind,
+    check_compose,
+    check_dockerfile,
+    check_kubernetes,
+    check_topics,
+    load_docs,
+    render,
+)
+
+K8S = DEPLOY / "k8s"
+Doc = dict[str, Any]
+BUILTIN = {"ConfigMap", "Secret", "Deployment", "PodDisruptionBudget", "PersistentVolumeClaim"}
+OUT_OF_BAND = {"tooltrail-secrets", "tooltrail-kafka-ca", "tooltrail-keda-kafka"}
+
+
+def _topics_for(config: dict[str, str]) -> list[object]:
+    return pipeline_topics(config["TOOLTRAIL_EVENTS_TOPIC"], config["TOOLTRAIL_DLQ_TOPIC"],
+                           config["TOOLTRAIL_ENRICHMENT_TOPIC"],
+                           int(config["TOOLTRAIL_TOPIC_PARTITIONS"]),
+                           int(config["TOOLTRAIL_TOPIC_REPLICATION"]))  # fmt: skip
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    """Stands in for the mounted Kafka CA (settings check that the file exists)."""
+    path = tmp_path / "ca.crt"
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return path
+
+
+def test_every_yaml_file_parses_and_names_its_kind() -> None:
+    files = sorted(DEPLOY.rglob("*.yaml"))
+    assert len(files) >= 15
+    for path in files:
+        for doc in load_docs(path):
+            assert isinstance(doc, (dict, list)), path
+            if isinstance(doc, dict) and path.name != "compose.yaml":
+                assert "kind" in doc or "$patch" in doc, path
+
+
+@pytest.mark.parametrize("overlay", ["base", "overlays/production"])
+@pytest.mark.parametrize("version", ["1.27.0", "1.37.0"])
+def test_builtin_kinds_are_schema_valid(overlay: str, version: str, ca_file: Path) -> None:
+    docs = render(K8S / overlay)
+    checked = [d for d in docs if d["kind"] in BUILTIN]
+    assert {d["kind"] for d in checked} >= BUILTIN - (
+        {"Secret"} if "overlays" in overlay else set()
+    )
+    for doc in checked:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_strict_validation_catches_a_misspelt_field() -> None:
+    [dep] = [d for d in by_kind(render(K8S / "base"), "Deployment")
+             if d["metadata"]["name"] == "tooltrail-memory"]  # fmt: skip
+    broken = copy.deepcopy(dep)
+    container = broken["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbes"] = container.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.37.0", strict=True)
+
+
+def _check(
+    overlay: str, ca_file: Path, mutate: Callable[[list[Doc]], object] | None = None
+) -> list[str]:
+    docs = render(K8S / overlay)
+    for config in by_kind(docs, "ConfigMap"):
+        if "TOOLTRAIL_KAFKA_SSL_CAFILE" in config["data"]:  # the real path exists in the pod
+            config["data"]["TOOLTRAIL_KAFKA_SSL_CAFILE"] = str(ca_file)
+            for dep in by_kind(docs, "Deployment"):
+                mounts = dep["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+                for m in mounts:
+                    if m["mountPath"] == "/etc/tooltrail/kafka":
+                        m["mountPath"] = str(ca_file.parent)
+    if mutate is not None:
+        mutate(docs)
+    topics = load_docs(K8S / "topics" / "topics.yaml")
+    external = OUT_OF_BAND if "overlays" in overlay else set()
+    return check_kubernetes(docs, topics, external)
+
+
+@pytest.mark.parametrize("overlay", ["base", "overlays/production"])
+def test_kubernetes_resources_agree_with_each_other_and_the_code(
+    overlay: str, ca_file: Path
+) -> None:
+    assert _check(overlay, ca_file) == []
+
+
+def test_production_overlay_secures_kafka_and_keeps_secrets_out_of_git() -> None:
+    docs = render(K8S / "overlays" / "production")
+    assert by_kind(docs, "Secret") == []  # created out of band, never applied from git
+    [config] = by_kind(docs, "ConfigMap")
+    assert config["data"]["TOOLTRAIL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["data"]["TOOLTRAIL_KAFKA_SASL_MECHANISM"].startswith("SCRAM-SHA-")
+    assert all(d["metadata"]["namespace"] == "tooltrail" for d in docs)
+    for so in by_kind(docs, "ScaledObject"):
+        assert so["spec"]["triggers"][0]["authenticationRef"]["name"] == "tooltrail-kafka"
+    images = {c["image"] for d in by_kind(docs, "Deployment")
+              for c in d["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+    assert images == {"registry.example.com/platform/tooltrail:0.1.0"}
+
+
+def _container(docs: list[Doc], i: int) -> Doc:
+    return by_kind(docs, "Deployment")[i]["spec"]["template"]["spec"]["containers"][0]
+
+
+def _settings(docs: list[Doc]) -> Doc:
+    return by_kind(docs, "ConfigMap")[0]["data"]
+
+
+def _scaled(docs: list[Doc], i: int) -> Doc:
+    return by_kind(docs, "ScaledObject")[i]["spec"]
+
+
+BREAKS: dict[str, Callable[[list[Doc]], object]] = {
+    "args not a CLI command": lambda d: _container(d, 0).update(args=["worker", "metricz"]),
+    "unknown setting": lambda d: _settings(d).update(TOOLTRAIL_KAFKA_BOOTSTRAPS="x:9092"),
+    "invalid setting value": lambda d: _settings(d).update(TOOLTRAIL_HEARTBEAT_INTERVAL_MS="20000"),
+    "probe on the wrong path": lambda d: _container(d, 1)["livenessProbe"]["httpGet"].update(
+        path="/metrics"
+    ),
+    "scaler watching another group": lambda d: _scaled(d, 2)["triggers"][0]["metadata"].update(
+        consumerGroup="tooltrail-other"
+    ),
+    "more replicas than partitions": lambda d: _scaled(d, 0).update(maxReplicaCount=40),
+    "PDB selecting nothing": lambda d: by_kind(d, "PodDisruptionBudget")[0]["spec"]["selector"][
+        "matchLabels"
+    ].update({"app.kubernetes.io/name": "nope"}),
+    "metrics dir not writable": lambda d: _container(d, 0)["volumeMounts"].pop(),
+}
+
+
+CAUGHT_AS = {
+    "args not a CLI command": "invalid choice: 'metricz'",
+    "unknown setting": "TOOLTRAIL_KAFKA_BOOTSTRAPS is not a tooltrail setting",
+    "invalid setting value": "HEARTBEAT_INTERVAL_MS must be at most a third",
+    "probe on the wrong path": "livenessProbe should GET /healthz",
+    "scaler watching another group": "consumerGroup 'tooltrail-other'",
+    "more replicas than partitions": "must fit the topic's 12 partitions",
+    "PDB selecting nothing": "PDB tooltrail-metrics selects []",
+    "metrics dir not writable": "/var/lib/tooltrail/metrics is not writable",
+}
+
+
+@pytest.mark.parametrize("name", list(BREAKS))
+def test_the_checks_catch_a_broken_manifest(name: str, ca_file: Path) -> None:
+    problems = _check("base", ca_file, BREAKS[name])
+    assert any(CAUGHT_AS[name] in p for p in problems), problems
+
+
+def test_topic_manifest_matches_what_the_workers_create() -> None:
+    [config] = by_kind(render(K8S / "base"), "ConfigMap")
+    expected = _topics_for(config["data"])
+    topics = render(K8S / "topics")
+    assert check_topics(topics, expected) == []  # type: ignore[arg-type]
+    enrichment = next(t for t in topics if t["spec"]["topicName"] == "tooltrail.enrichment")
+    assert enrichment["spec"]["config"]["cleanup.policy"] == "compact"
+    assert {t["spec"]["replicas"] for t in topics} == {3}
+    assert {t["spec"]["config"]["min.insync.replicas"] for t in topics} == {2}
+    assert {t["metadata"]["namespace"] for t in topics} == {"kafka"}
+    broken = copy.deepcopy(topics)
+    broken[2]["spec"]["config"]["cleanup.policy"] = "delete"
+    assert check_topics(broken, expected) != []  # type: ignore[arg-type]
+
+
+def test_compose_runs_kraft_kafka_chroma_each_group_and_the_demo() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    expected = pipeline_topics("tooltrail.events.v2", "tooltrail.events.dlq",
+                               "tooltrail.enrichment", 6, 1)  # fmt: skip
+    assert check_compose(compose, expected) == []
+    example = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "tooltrail.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    from tests.deploy_checks import check_settings_env
+
+    assert check_settings_env(example, "tooltrail.env.example") == []
+    for break_it in (
+        lambda c: c["services"]["worker-enrich"].update(command=["worker", "enrichment"]),
+        lambda c: c["services"]["kafka"]["environment"].update(KAFKA_PROCESS_ROLES="broker"),
+        lambda c: c["services"]["topics"].update(command=["true"]),
+        lambda c: c["services"]["demo"]["environment"].update(TOOLTRAIL_RATE="5"),
+        lambda c: c["services"].pop("worker-memory"),
+    ):
+        broken = copy.deepcopy(compose)
+        break_it(broken)
+        assert check_compose(broken, expected) != []
+
+
+def test_dockerfile_builds_one_non_root_image_with_the_cli_as_entrypoint() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert check_dockerfile(text, pyproject) == []
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert not {"schemas", "producer", "consumers", "pyproject.toml"} & set(ignored)
+    assert check_dockerfile(text.replace("USER 10001:10001", "USER root"), pyproject) != []
+    assert check_dockerfile(text.replace('["tooltrail"]', '["python"]'), pyproject) != []
+    assert check_dockerfile(text.replace("COPY schemas/", "COPY schema/"), pyproject) != []
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+@pytest.mark.parametrize("overlay", ["base", "overlays/production", "topics"])
+def test_the_renderer_agrees_with_kubectl_kustomize(overlay: str) -> None:
+    out = subprocess.run(["kubectl", "kustomize", str(K8S / overlay)], capture_output=True,
+                         text=True, check=True, timeout=60)  # fmt: skip
+    theirs = sorted(
+        yaml.safe_load_all(out.stdout), key=lambda d: (d["kind"], d["metadata"]["name"])
+    )
+    ours = sorted(render(K8S / overlay), key=lambda d: (d["kind"], d["metadata"]["name"]))
+    assert ours == theirs
