@@ -24,6 +24,7 @@ from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from consumers.topics import ensure_topics, pipeline_topics
 from consumers.worker import build_runners
+from producer.recorder import META_KEY
 
 NAMESPACES = ("openshift-etcd", "openshift-ingress", "payments", "checkout", "monitoring")
 DEMO_CALLS: tuple[tuple[str, Callable[[int], dict[str, Any]]], ...] = (
@@ -66,6 +67,9 @@ async def demo_client(settings: WorkerSettings, data_dir: Path) -> AsyncIterator
            "TOOLTRAIL_EVENTS_TOPIC": settings.events_topic,
            "TOOLTRAIL_ENRICHMENT_TOPIC": settings.enrichment_topic,
            "TOOLTRAIL_OUTBOX_DIR": str(data_dir / "outbox"),
+           # the hits ride back in each result's _meta, so the view can count them
+           "TOOLTRAIL_PRESEARCH_ATTACH_META":
+               os.environ.get("TOOLTRAIL_PRESEARCH_ATTACH_META", "true"),
            "TOOLTRAIL_DEMO_LATENCY_SCALE":
                os.environ.get("TOOLTRAIL_DEMO_LATENCY_SCALE", "1")}  # fmt: skip
     params = StdioServerParameters(command=sys.executable, args=["-m", "consumers.cli",
@@ -86,7 +90,8 @@ class Traffic:
         self.calls = 0
         self.errors = 0
         self.latency_ms: list[float] = []
-        self.presearch_hits = 0
+        self.presearch_calls = 0  # calls that were handed related past memories
+        self.presearch_hits = 0  # memories handed over in all
 
     async def drive(
         self, session: Any, count: int | None, rate: float, stop: asyncio.Event
@@ -99,6 +104,9 @@ class Traffic:
             self.latency_ms.append((time.perf_counter() - t0) * 1000)
             self.calls += 1
             self.errors += int(bool(result.is_error))
+            hits = (result.meta or {}).get(META_KEY) or []
+            self.presearch_calls += int(bool(hits))
+            self.presearch_hits += len(hits)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1 / rate)
 
@@ -125,6 +133,7 @@ def summary(runners: list[GroupRunner], traffic: Traffic, elapsed: float) -> dic
     return {
         "events": traffic.calls, "tool_errors": traffic.errors, "seconds": round(elapsed, 1),
         "tool_call_ms": {"p50": pct(traffic.latency_ms, 0.5), "p99": pct(traffic.latency_ms, 0.99)},
+        "presearch": {"calls_with_hits": traffic.presearch_calls, "hits": traffic.presearch_hits},
         "groups": {r.sink.name: _group(r) for r in runners},
     }  # fmt: skip
 

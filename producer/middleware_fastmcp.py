@@ -18,8 +18,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from producer.calls import PROCESS_SESSION_ID
 from producer.emitter import TrailProducer
-from producer.middleware_mcp import META_KEY
-from producer.recorder import CallRecorder
+from producer.recorder import META_KEY, CallRecorder
 from schemas.events import OpType, Outcome
 
 

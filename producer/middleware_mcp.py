@@ -17,10 +17,8 @@ from mcp.shared.exceptions import MCPError
 
 from producer.calls import PROCESS_SESSION_ID
 from producer.emitter import TrailProducer
-from producer.recorder import CallRecorder
+from producer.recorder import META_KEY, CallRecorder
 from schemas.events import OpType, Outcome
-
-META_KEY = "tooltrail/presearch"
 
 
 def session_id_of(ctx: ServerRequestContext[Any, Any]) -> str:

@@ -14,6 +14,9 @@ from producer.emitter import TrailProducer
 from producer.enrichment import set_current
 from schemas.events import OpType, Outcome
 
+#: Where the pre-search hits ride in an MCP result's ``_meta`` (opt-in).
+META_KEY = "tooltrail/presearch"
+
 
 class CallRecorder:
     """Start and finish ``ToolCall`` records for one producer."""

@@ -32,7 +32,9 @@ def _table(runners: list[GroupRunner], traffic: up.Traffic) -> Table:
                       str(sum(r.stats.lag().values())), str(r.stats.dead_lettered),
                       str(r.stats.retries), fresh, (r.stats.last_error or "")[:60])  # fmt: skip
     p50 = pct(traffic.latency_ms, 0.5) if traffic.latency_ms else "-"
-    table.caption = f"demo tool calls: {traffic.calls} ({traffic.errors} tool errors), p50 {p50} ms"
+    calls = f"demo tool calls: {traffic.calls} ({traffic.errors} tool errors), p50 {p50} ms"
+    presearch = f"pre-search: {traffic.presearch_calls} calls got {traffic.presearch_hits} hits"
+    table.caption = f"{calls} · {presearch}"
     return table
 
 

@@ -39,14 +39,17 @@ def _processes_using(path: Path) -> list[int]:
 def test_up_demo_events_json_reaches_every_group_and_leaves_no_orphans(tmp_path: Path) -> None:
     data = tmp_path / "data"
     argv = [sys.executable, "-m", "consumers.cli", "--log-level", "WARNING", "up", "--demo",
-            "--events", "40", "--json", "--rate", "50", "--data-dir", str(data),
+            "--events", "60", "--json", "--rate", "10", "--data-dir", str(data),
             "--timeout", "240"]  # fmt: skip
     out = subprocess.run(argv, cwd=ROOT, env=_env(tmp_path), capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()[-3000:]
     result = orjson.loads(out.stdout)
-    assert result["events"] == 40
+    assert result["events"] == 60
     assert set(result["groups"]) == {"metrics", "memory", "enrich"}
-    assert all(g["processed"] >= 40 and g["lag"] == 0 for g in result["groups"].values())
+    assert all(g["processed"] >= 60 and g["lag"] == 0 for g in result["groups"].values())
+    # repeated calls (the same health check every 6th call) were handed earlier ones' memories
+    presearch = result["presearch"]
+    assert 0 < presearch["calls_with_hits"] <= presearch["hits"] <= 3 * presearch["calls_with_hits"]
     assert result["tool_errors"] > 0  # the demo's flaky health check and bad scale requests
     assert list((data / "metrics").glob("metrics-*.jsonl"))
     assert _processes_using(data) == []  # broker, chroma and demo server are gone

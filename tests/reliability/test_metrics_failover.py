@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumers.sinks.metrics import segments
+from consumers.sinks.metrics import SEGMENT, segments
 from consumers.topics import TopicSpec, ensure_topics
 from producer.emitter import TrailProducer
 from tests.conftest import KafkaEndpoint, Names
@@ -132,5 +132,5 @@ async def test_two_workers_share_partitions_and_survive_losing_one(
     ids = record_ids(metrics)
     assert set(ids) == set(expected)  # the survivor took over the dead worker's partitions
     assert len(ids) == len(set(ids))
-    writers = {p.name.removesuffix(".jsonl").rsplit("-", 1)[1] for p in segments(metrics)}
+    writers = {m.group(3) for p in segments(metrics) if (m := SEGMENT.match(p.name))}
     assert writers == {"pod-a", "pod-b"}  # each appended to its own segments only

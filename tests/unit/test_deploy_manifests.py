@@ -31,12 +31,14 @@ from tests.deploy_checks import (
     check_kubernetes,
     check_topics,
     load_docs,
+    parse_cli,
     render,
 )
 
 K8S = DEPLOY / "k8s"
 Doc = dict[str, Any]
-BUILTIN = {"ConfigMap", "Secret", "Deployment", "PodDisruptionBudget", "PersistentVolumeClaim"}
+BUILTIN = {"ConfigMap", "Secret", "Deployment", "PodDisruptionBudget", "PersistentVolumeClaim",
+           "Job"}  # fmt: skip
 OUT_OF_BAND = {"tooltrail-secrets", "tooltrail-kafka-ca", "tooltrail-keda-kafka"}
 
 
@@ -65,14 +67,19 @@ def test_every_yaml_file_parses_and_names_its_kind() -> None:
                 assert "kind" in doc or "$patch" in doc, path
 
 
-@pytest.mark.parametrize("overlay", ["base", "overlays/production"])
+EXPECTED_KINDS = {
+    "base": BUILTIN - {"Job"},
+    "overlays/production": BUILTIN - {"Job", "Secret"},  # the Secret is created out of band
+    "jobs": {"Job", "PersistentVolumeClaim"},
+}
+
+
+@pytest.mark.parametrize("overlay", list(EXPECTED_KINDS))
 @pytest.mark.parametrize("version", ["1.27.0", "1.37.0"])
-def test_builtin_kinds_are_schema_valid(overlay: str, version: str, ca_file: Path) -> None:
+def test_builtin_kinds_are_schema_valid(overlay: str, version: str) -> None:
     docs = render(K8S / overlay)
     checked = [d for d in docs if d["kind"] in BUILTIN]
-    assert {d["kind"] for d in checked} >= BUILTIN - (
-        {"Secret"} if "overlays" in overlay else set()
-    )
+    assert {d["kind"] for d in checked} == EXPECTED_KINDS[overlay]
     for doc in checked:
         kubernetes_validate.validate(doc, version, strict=True)
 
@@ -226,8 +233,26 @@ def test_dockerfile_builds_one_non_root_image_with_the_cli_as_entrypoint() -> No
     assert check_dockerfile(text.replace("COPY schemas/", "COPY schema/"), pyproject) != []
 
 
+def test_replay_job_rebuilds_memory_with_the_workers_settings() -> None:
+    docs = render(K8S / "jobs")
+    [job] = by_kind(docs, "Job")
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    args = parse_cli(container["args"])
+    assert not isinstance(args, str), args
+    assert (args.command, args.target, args.swap) == ("replay", "memory", True)
+    refs = [next(iter(ref.values()))["name"] for ref in container["envFrom"]]
+    assert refs == ["tooltrail-settings", "tooltrail-secrets"]  # the workers' own settings
+    [state] = [e["value"] for e in container["env"] if e["name"] == "TOOLTRAIL_STATE_DIR"]
+    claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName")
+              for v in pod["volumes"]}  # fmt: skip
+    mounted = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert claims[mounted[state]] == "tooltrail-replay-state"  # a retried pod resumes
+    assert mounted["/etc/tooltrail/kafka"] == "kafka-ca"  # where the production CA lives
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-@pytest.mark.parametrize("overlay", ["base", "overlays/production", "topics"])
+@pytest.mark.parametrize("overlay", ["base", "overlays/production", "topics", "jobs"])
 def test_the_renderer_agrees_with_kubectl_kustomize(overlay: str) -> None:
     out = subprocess.run(["kubectl", "kustomize", str(K8S / overlay)], capture_output=True,
                          text=True, check=True, timeout=60)  # fmt: skip
