@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
+import os
 import re
 import shlex
 from pathlib import Path
@@ -22,7 +24,7 @@ from consumers.cli import build_parser
 from consumers.settings import WorkerSettings
 from consumers.topics import TopicSpec
 from producer.settings import ProducerSettings
-from schemas.settings import env_names
+from schemas.settings import env_names, load_settings
 
 ROOT = Path(__file__).parents[1]
 DEPLOY = ROOT / "deploy"
@@ -40,14 +42,15 @@ KEDA_KAFKA_METADATA = {
 KEDA_KAFKA_AUTH = {"sasl", "username", "password", "tls", "ca", "cert", "key", "keyPassword"}
 
 
-def setting_names() -> set[str]:
+@functools.cache
+def setting_names() -> frozenset[str]:
     """Every environment variable a tooltrail process reads."""
-    return {
+    return frozenset(
         name
         for cls in (WorkerSettings, ProducerSettings)
         for field in cls.model_fields
         for name in env_names(cls, field)
-    }
+    )
 
 
 # ---------------------------------------------------------------- kustomize (the subset used)
@@ -158,13 +161,9 @@ def parse_cli(argv: list[str]) -> argparse.Namespace | str:
 
 def check_settings_env(env: dict[str, str], where: str) -> list[str]:
     """Every variable is a setting, and together they make valid settings."""
-    from schemas.settings import load_settings
-
     known = setting_names()
     problems = [f"{where}: {name} is not a tooltrail setting" for name in env if name not in known]
     values = {k: v for k, v in env.items() if k in known}
-    import os
-
     saved = dict(os.environ)
     try:
         for name in [n for n in os.environ if n in known]:

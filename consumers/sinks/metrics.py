@@ -7,11 +7,11 @@ from appending to one file on a shared volume: each appends only to its own segm
 of them read every segment (network filesystems do not make concurrent appends atomic).
 The ids of the newest ``dedup_window`` records are kept in memory as 8-byte hashes (indexed
 at start, refreshed after each rebalance), so redeliveries, restarts and re-reads within the
-window never write a record twice. A failed write
-(disk full, directory gone or unwritable) is rolled back to the previous end of file and
-raised as ``RetriableSinkError``: the runner pauses and retries, nothing is committed. A
-process killed in the middle of a write may leave a torn last line: a started sink never
-appends after it (it opens a new segment), and readers skip it.
+window never write a record twice. A failed write (disk full, directory gone or unwritable)
+is rolled back to the previous end of file and raised as ``RetriableSinkError``: the runner
+pauses and retries, nothing is committed. A process killed in the middle of a write may leave
+a torn last line: a started sink never appends after it (it opens a new segment), and readers
+skip it.
 """
 
 from __future__ import annotations
@@ -143,8 +143,9 @@ class MetricsSink:
                 and current.stat().st_size + incoming <= self.segment_bytes
             ):
                 return current
-        mine = [SEGMENT.match(p.name) for p in segments(self.directory) if self._own(p)]
-        seq = max((int(m.group(2)) for m in mine if m and m.group(1) == today), default=0) + 1
+        mine = [m for p in segments(self.directory)
+                if (m := SEGMENT.match(p.name)) and m.group(3) == self.writer_id]  # fmt: skip
+        seq = max((int(m.group(2)) for m in mine if m.group(1) == today), default=0) + 1
         path = self.directory / f"metrics-{today}-{seq:06d}-{self.writer_id}.jsonl"
         self._current, self._fresh = path, False
         return path
