@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from producer.settings import ProducerSettings
-from schemas.base import MAX_SUMMARY_BYTES, clip_utf8
+from schemas.base import MAX_ERROR_SUMMARY_CHARS, MAX_SUMMARY_BYTES, clip_utf8, first_line
 from schemas.events import OpType, Outcome, Severity, Tags, ToolExecutionEvent
 from schemas.ids import new_event_id
 from schemas.redact import RedactionLimits, redact, redact_text
@@ -109,13 +109,13 @@ def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> Too
     started = datetime.fromtimestamp(call.started_wall, tz=UTC)
     ended = datetime.fromtimestamp(call.started_wall + call.elapsed_ms / 1000, tz=UTC)
     args = redact(call.args, limits) if call.args is not None else {}
-    error = redact_text(call.error) if call.error else None
+    error = first_line(redact_text(call.error), MAX_ERROR_SUMMARY_CHARS) if call.error else None
     return ToolExecutionEvent(
         event_id=new_event_id(int(call.started_wall * 1000)),
         tool_id=call.tool_id[:200] or "unknown",
         op_type=call.op_type or classify_op(call.tool_id),
         session_id=call.session_id[:200] or PROCESS_SESSION_ID,
-        incident_id=call.incident_id,
+        incident_id=call.incident_id[:200] if call.incident_id else None,
         outcome=call.outcome,
         started_at=started,
         ended_at=ended,

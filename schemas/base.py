@@ -9,7 +9,18 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Plai
 from pydantic.alias_generators import to_camel
 
 MAX_SUMMARY_BYTES = 1536
+#: The wire bound of a result summary in characters (JSON Schema counts characters, not bytes).
+MAX_SUMMARY_CHARS = 1536
 MAX_ERROR_SUMMARY_CHARS = 240
+
+
+def _wire_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    """``schemaVersion`` is required on the wire, although Python callers may omit it."""
+    if "schemaVersion" in schema.get("properties", {}):
+        schema["required"] = ["schemaVersion", *schema.get("required", [])]
+    comment = getattr(cls, "schema_comment", None)
+    if comment:
+        schema["$comment"] = comment
 
 
 class WireModel(BaseModel):
@@ -21,6 +32,7 @@ class WireModel(BaseModel):
         populate_by_name=True,
         extra="ignore",
         ser_json_inf_nan="null",
+        json_schema_extra=_wire_schema,
     )
 
 

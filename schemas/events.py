@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, model_validator
 
-from schemas.base import ErrorSummary, Summary, WireModel
+from schemas.base import MAX_ERROR_SUMMARY_CHARS, MAX_SUMMARY_CHARS, WireModel
+from schemas.wire import INTEGER, MAX_ELAPSED_MS, MAX_INT, NUMBER, WireBool, WireTimestamp
 
 EVENT_SCHEMA_VERSION = 2
 MAX_ANCHORS = 32
 MAX_ANCHOR_CHARS = 200
+MAX_FLAGS = 64
 
 
 class OpType(StrEnum):
@@ -45,6 +47,7 @@ class Severity(StrEnum):
 
 Anchor = Annotated[str, Field(max_length=MAX_ANCHOR_CHARS)]
 Label = Annotated[str, Field(min_length=1, max_length=64)]
+FlagName = Annotated[str, Field(max_length=64)]
 
 
 class Tags(WireModel):
@@ -58,13 +61,15 @@ class Tags(WireModel):
 class ToolExecutionEvent(WireModel):
     """One tool call: timed, classified and already redacted by the producer.
 
-    Wire format: camelCase keys, ``schemaVersion`` 2. Arguments and result summary are
-    redacted before the event is built; the model bounds every free-text field.
+    Wire format: camelCase keys, ``schemaVersion`` 2 (required). Every bound is part of the
+    model and therefore of the JSON Schema snapshot; the one rule JSON Schema cannot say is
+    ``endedAt >= startedAt``. Producers bound and redact their text before building an event.
     """
 
     version: ClassVar[int] = EVENT_SCHEMA_VERSION
+    schema_comment: ClassVar[str] = "endedAt must not be before startedAt"
 
-    schema_version: int = EVENT_SCHEMA_VERSION
+    schema_version: Annotated[Literal[2], INTEGER] = 2
     event_id: Annotated[str, Field(min_length=1, max_length=64)]
     tool_id: Annotated[str, Field(min_length=1, max_length=200)]
     op_type: OpType = OpType.OTHER
@@ -72,19 +77,21 @@ class ToolExecutionEvent(WireModel):
     session_id: Annotated[str, Field(min_length=1, max_length=200)]
     incident_id: Annotated[str, Field(max_length=200)] | None = None
     outcome: Outcome
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
-    elapsed_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    error_summary: ErrorSummary | None = None
+    started_at: WireTimestamp
+    ended_at: WireTimestamp
+    elapsed_ms: Annotated[float, Field(ge=0, le=MAX_ELAPSED_MS, allow_inf_nan=False), NUMBER]
+    error_summary: Annotated[str, Field(max_length=MAX_ERROR_SUMMARY_CHARS)] | None = None
     cleanup_check: Annotated[str, Field(max_length=200)] | None = None
     anchors: Annotated[tuple[Anchor, ...], Field(max_length=MAX_ANCHORS)] = ()
     args: dict[str, JsonValue] = Field(default_factory=dict)
-    result_summary: Summary | None = None
+    result_summary: Annotated[str, Field(max_length=MAX_SUMMARY_CHARS)] | None = None
     tags: Tags = Field(default_factory=Tags)
-    flags: dict[str, bool] = Field(default_factory=dict)
+    flags: Annotated[dict[FlagName, WireBool], Field(max_length=MAX_FLAGS)] = Field(
+        default_factory=dict
+    )
     server_name: Annotated[str, Field(max_length=200)] = "unknown"
     server_host: Annotated[str, Field(max_length=200)] = "unknown"
-    producer_seq: Annotated[int, Field(ge=0)] = 0
+    producer_seq: Annotated[int, Field(ge=0, le=MAX_INT), INTEGER] = 0
 
     @model_validator(mode="after")
     def _ended_after_started(self) -> ToolExecutionEvent:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-)
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from schemas.base import ErrorSummary, Summary, TimestampMsZ, WireModel
+from schemas.base import ErrorSummary, Summary, TimestampMsZ, WireModel, iso_ms_z
 from schemas.events import ToolExecutionEvent
 from schemas.ids import MEMORY_ID_PATTERN
+from schemas.wire import INTEGER, NUMBER, WireTimestamp
 
 METRIC_SCHEMA_VERSION = 2
 MAX_HITS = 10
 Scalar = str | int | float | bool
+#: A strict wire timestamp written with milliseconds and a ``Z``.
+WireTimestampMsZ = Annotated[
+    WireTimestamp, PlainSerializer(iso_ms_z, return_type=str, when_used="json")
+]
 
 
 def _is_none(value: object) -> bool:
@@ -103,12 +103,12 @@ class MemoryRecord(WireModel):
 class EnrichmentHit(WireModel):
     """A related past memory, as the tool server sees it before a call."""
 
-    id: str
+    id: Annotated[str, Field(min_length=1, max_length=200)]
     summary: Annotated[str, Field(max_length=300)]
-    distance: float
-    kind: str
-    severity: str = "info"
-    timestamp: TimestampMsZ
+    distance: Annotated[float, Field(allow_inf_nan=False), NUMBER]
+    kind: Annotated[str, Field(max_length=32)]
+    severity: Annotated[str, Field(max_length=16)] = "info"
+    timestamp: WireTimestampMsZ
 
 
 class EnrichmentEntry(WireModel):
@@ -116,12 +116,12 @@ class EnrichmentEntry(WireModel):
 
     version: ClassVar[int] = 1
 
-    schema_version: int = 1
+    schema_version: Annotated[Literal[1], INTEGER] = 1
     key: Annotated[str, Field(min_length=1, max_length=200)]
-    tool_id: str
+    tool_id: Annotated[str, Field(min_length=1, max_length=200)]
     hits: Annotated[tuple[EnrichmentHit, ...], Field(max_length=MAX_HITS)] = ()
-    computed_at: TimestampMsZ
-    source_event_id: str
+    computed_at: WireTimestampMsZ
+    source_event_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class DeadLetter(WireModel):

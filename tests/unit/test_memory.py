@@ -13,7 +13,7 @@ from tests.factories import make_event
 
 def test_summary_leads_with_tool_outcome_error_and_object_and_is_bounded() -> None:
     event = make_event(tool_id="oc_read_logs", outcome="tool_error",
-                       error_summary="container web crashed", result_summary="x" * 5000,
+                       error_summary="container web crashed", result_summary="é" * 1536,
                        args={"zeta": 1, "pod": "web-1", "namespace": "payments",
                              "big": {"a": 1}})  # fmt: skip
     text = summarize(event)
