@@ -1,7 +1,10 @@
-"""Connecting to Chroma: an HTTP server (``TOOLTRAIL_CHROMA_URL``) or an embedded path.
+"""Connecting to Chroma: the one client factory, and what its errors mean for a sink.
 
-``close_client`` also closes the HTTP session: chromadb 1.5's ``Client.close()`` releases
-its shared system but leaves the underlying ``httpx.Client`` (and its sockets) open.
+``open_chroma(settings)`` is the only way tooltrail connects: HTTP (``TOOLTRAIL_CHROMA_URL``)
+or an embedded directory (``TOOLTRAIL_CHROMA_PATH``), with the token, tenant and database
+configured, and an HTTP timeout on every call (``TOOLTRAIL_CHROMA_TIMEOUT_S``; chromadb's own
+client waits forever). ``close_client`` also closes the HTTP sessions: chromadb 1.5's
+``Client.close()`` leaves the underlying ``httpx.Client`` and its sockets open.
 """
 
 from __future__ import annotations
@@ -9,41 +12,104 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from consumers.errors import RetriableSinkError, SinkError
+from schemas.base import first_line
 
-def open_client(
-    url: str | None = None, *, path: Path | None = None, token: str | None = None
-) -> Any:
-    """Return a chromadb client for ``url`` (HTTP) or ``path`` (embedded PersistentClient)."""
+#: Chroma answers about the request itself (the data), not about its own health.
+_DATA_ERRORS = {400, 409, 413}
+
+
+class _ChromaSettings(Protocol):
+    @property
+    def chroma_url(self) -> str | None: ...
+    @property
+    def chroma_path(self) -> Path | None: ...
+    @property
+    def chroma_tenant(self) -> str: ...
+    @property
+    def chroma_database(self) -> str: ...
+    @property
+    def chroma_timeout_s(self) -> float: ...
+    def chroma_token_value(self) -> str | None: ...
+
+
+def open_chroma(settings: _ChromaSettings) -> Any:
+    """A chromadb client for the configured server or directory (see module docstring).
+
+    Raises:
+        ValueError: neither a URL nor a path is configured.
+    """
+    return open_client(settings.chroma_url, path=settings.chroma_path,
+                       token=settings.chroma_token_value(), tenant=settings.chroma_tenant,
+                       database=settings.chroma_database,
+                       timeout=settings.chroma_timeout_s)  # fmt: skip
+
+
+def open_client(url: str | None = None, *, path: Path | None = None, token: str | None = None,
+                tenant: str = "default_tenant", database: str = "default_database",
+                timeout: float = 30.0) -> Any:  # fmt: skip
+    """A chromadb client for ``url`` (HTTP) or ``path`` (embedded PersistentClient)."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import chromadb
+    import httpx
     from chromadb.config import Settings
 
     settings = Settings(anonymized_telemetry=False)
     if url is None:
         if path is None:
-            raise ValueError("either a chroma url or a path is required")
-        return chromadb.PersistentClient(path=str(path), settings=settings)
+            raise ValueError(
+                "no Chroma configured: set TOOLTRAIL_CHROMA_URL or TOOLTRAIL_CHROMA_PATH"
+            )
+        return chromadb.PersistentClient(path=str(path), settings=settings, tenant=tenant,
+                                         database=database)  # fmt: skip
     parts = urlsplit(url)
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    return chromadb.HttpClient(
+    client = chromadb.HttpClient(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or (443 if parts.scheme == "https" else 8000),
-        ssl=parts.scheme == "https",
-        headers=headers,
-        settings=settings,
-    )
+        ssl=parts.scheme == "https", headers=headers, settings=settings,
+        tenant=tenant, database=database,
+    )  # fmt: skip
+    for session in _sessions(client):
+        session.timeout = httpx.Timeout(timeout)
+    return client
+
+
+def _sessions(client: Any) -> list[Any]:
+    owners = (client, getattr(client, "_admin_client", None))
+    found = [getattr(getattr(o, "_server", None), "_session", None) for o in owners]
+    return [s for s in found if s is not None]
 
 
 def close_client(client: Any) -> None:
     """Close ``client`` and the HTTP sessions of it and its admin client; never raises."""
-    owners = (client, getattr(client, "_admin_client", None))
-    sessions = [getattr(getattr(o, "_server", None), "_session", None) for o in owners]
+    sessions = _sessions(client)
     with contextlib.suppress(Exception):
         client.close()
     for session in sessions:
-        if session is not None:
-            with contextlib.suppress(Exception):
-                session.close()
+        with contextlib.suppress(Exception):
+            session.close()
+
+
+def sink_error(exc: Exception, what: str, *, about_data: bool) -> SinkError:
+    """What a failed Chroma call means to the runner.
+
+    Only a call that sends events' data (``about_data``: upsert, query) can fail because of
+    the events: a request Chroma refused as invalid (400, 409, 413, or the client's own
+    validation) gives ``SinkError`` (the runner isolates the events). Everything else —
+    refused connections (chromadb reports those as ``ValueError`` when connecting), timeouts,
+    5xx, 401/403, 429 — is about Chroma: ``RetriableSinkError``.
+    """
+    from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError
+
+    text = f"{what}: {type(exc).__name__}: {first_line(str(exc), 200)}"
+    if not about_data:
+        return RetriableSinkError(text)
+    if isinstance(exc, ChromaError) and not isinstance(exc, AuthorizationError | ChromaAuthError):
+        return SinkError(text) if exc.code() in _DATA_ERRORS else RetriableSinkError(text)
+    if isinstance(exc, ValueError | TypeError):  # the client's own checks of ids, metadata
+        return SinkError(text)
+    return RetriableSinkError(text)

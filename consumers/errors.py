@@ -5,8 +5,12 @@ Hierarchy::
     schemas.TooltrailError
     └── ConsumerError              anything a worker raises on purpose
         ├── LaunchError            the embedded broker or chroma server could not start
-        └── SinkError              a sink could not write a batch
-            └── RetriableSinkError the write may succeed later (``retry_after`` seconds)
+        ├── DeadLetterError        a dead letter was not accepted (``retriable``)
+        └── SinkError              a sink could not write some events of a batch: the runner
+            │                      isolates the event(s) and dead-letters them
+            └── RetriableSinkError the write may succeed later (``retry_after`` seconds):
+                                   Chroma or the disk is unavailable, nothing is wrong with
+                                   the events; the runner pauses and retries
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ class ConsumerError(TooltrailError):
 
 class LaunchError(ConsumerError):
     """An embedded process (broker, chroma) could not be started."""
+
+
+class DeadLetterError(ConsumerError):
+    """Kafka did not accept a dead letter; ``retriable`` says whether waiting may help."""
+
+    def __init__(self, message: str, *, retriable: bool) -> None:
+        super().__init__(message)
+        self.retriable = retriable
 
 
 class SinkError(ConsumerError):

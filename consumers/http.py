@@ -4,7 +4,8 @@ A deliberately tiny asyncio server (no framework): it only answers GETs on loopb
 pod network, and it never blocks the consumer loop.
 
 - ``/readyz`` is 200 once every group in the process has connected its consumer and started
-  its sink, 503 (naming the groups) before that and while stopping: a rollout waits for it.
+  its sink, 503 (naming the groups and their state) before that, while stopping, and while a
+  group is stuck retrying one batch (longer than ``TOOLTRAIL_STUCK_AFTER_S``).
 - ``/healthz`` is 200 while every group's loop has turned within ``stall_s`` seconds (a
   retrying group keeps polling, so it stays live); 503 naming the stalled groups otherwise,
   which is what a liveness probe should restart. It is served by the same event loop as the
@@ -15,49 +16,64 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from consumers.figures import pct
-from consumers.runner import GroupStats
+from consumers.group_stats import GroupStats
+from consumers.status import state_of
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def prometheus_text(groups: list[GroupStats]) -> str:
     """Render every group's figures in the Prometheus text format."""
     lines: list[str] = []
 
-    def family(name: str, kind: str, help_text: str) -> None:
+    def family(name: str, kind: str, help_text: str, values: Sequence[tuple[str, object]]) -> None:
         lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"])
+        lines.extend(f"{name}{{{labels}}} {value}" for labels, value in values)
+
+    def per_group(value: object) -> list[tuple[str, object]]:
+        return [(f'group="{_label(g.group)}"', getattr(g, str(value))) for g in groups]
 
     counters = (("consumed", "messages fetched"), ("written", "events durably written"),
                 ("dead_lettered", "messages sent to the dead-letter topic"),
-                ("retries", "sink write retries"))  # fmt: skip
+                ("rejected", "valid events a sink could not write (dead-lettered)"),
+                ("retries", "failed attempts that were retried"))  # fmt: skip
     for attr, help_text in counters:
-        family(f"tooltrail_{attr}_total", "counter", help_text)
-        lines.extend(
-            f'tooltrail_{attr}_total{{group="{g.group}"}} {getattr(g, attr)}' for g in groups
-        )
-    family("tooltrail_lag", "gauge", "highwater minus committed offset, per partition")
-    for g in groups:
-        lines.extend(f'tooltrail_lag{{group="{g.group}",partition="{p}"}} {lag}'
-                     for p, lag in sorted(g.lag().items()))  # fmt: skip
-    family("tooltrail_freshness_ms", "gauge", "event end to durable write, recent events")
-    for g in groups:
-        for q in (0.5, 0.99):
-            value = pct(list(g.freshness_ms), q) if g.freshness_ms else 0
-            lines.append(f'tooltrail_freshness_ms{{group="{g.group}",quantile="{q}"}} {value}')
-    family("tooltrail_healthy", "gauge", "1 while the sink's last write succeeded")
-    lines.extend(
-        f'tooltrail_healthy{{group="{g.group}"}} {int(g.last_error is None)}' for g in groups
+        family(f"tooltrail_{attr}_total", "counter", help_text, per_group(attr))
+    family("tooltrail_lag", "gauge", "highwater minus committed offset, per owned partition",
+           [(f'group="{_label(g.group)}",partition="{p}"', lag)
+            for g in groups for p, lag in sorted(g.lag().items())])  # fmt: skip
+    freshness = [(f'group="{_label(g.group)}",quantile="{q}"',
+                  pct(list(g.freshness_ms), q) if g.freshness_ms else 0)
+                 for g in groups for q in (0.5, 0.99)]  # fmt: skip
+    family(
+        "tooltrail_freshness_ms", "gauge", "event end to durable write, recent events", freshness
     )
-    family("tooltrail_ready", "gauge", "1 once the consumer is connected and the sink started")
-    lines.extend(f'tooltrail_ready{{group="{g.group}"}} {int(g.ready)}' for g in groups)
+    family("tooltrail_healthy", "gauge", "1 while the group is not retrying a failed batch",
+           [(f'group="{_label(g.group)}"', int(g.retrying_since is None))
+            for g in groups])  # fmt: skip
+    family("tooltrail_group_retrying", "gauge",
+           "1 while the group has retried one batch for longer than TOOLTRAIL_STUCK_AFTER_S",
+           [(f'group="{_label(g.group)}"', int(g.stuck)) for g in groups])  # fmt: skip
+    family("tooltrail_retrying_seconds", "gauge", "how long the current batch has been failing",
+           [(f'group="{_label(g.group)}"', round(g.retrying_for, 1)) for g in groups])  # fmt: skip
+    family("tooltrail_last_error_info", "gauge", "the last error of the group (1 while present)",
+           [(f'group="{_label(g.group)}",error="{_label(g.last_error)}"', 1)
+            for g in groups if g.last_error])  # fmt: skip
+    family("tooltrail_ready", "gauge", "1 once connected and not stuck",
+           [(f'group="{_label(g.group)}"', int(g.ready)) for g in groups])  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def probe(path: str, groups: list[GroupStats], stall_s: float) -> tuple[str, str]:
     """(HTTP status, body) of ``/healthz`` or ``/readyz`` for these groups."""
     if path == "/readyz":
-        waiting = [g.group for g in groups if not g.ready]
+        waiting = [f"{g.group} ({state_of(g)})" for g in groups if not g.ready]
         return ("200 OK", "ready\n") if not waiting else (
             "503 Service Unavailable", f"not ready: {', '.join(waiting)}\n")  # fmt: skip
     now = time.monotonic()

@@ -23,12 +23,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from consumers.chroma_client import close_client, open_client
+from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import make_embedder
 from consumers.errors import ConsumerError
 from consumers.offsets import partitions_of, true_end_offsets
-from consumers.runner import Delivered
 from consumers.settings import WorkerSettings
+from consumers.sinks.base import Delivered
 from consumers.sinks.memory import MemorySink, collection_names, to_memory
 from schemas.codec import decode_batch
 from schemas.errors import SchemaDecodeError
@@ -187,7 +187,7 @@ async def run(settings: WorkerSettings, state: ReplayState, progress: Progress) 
 
 def verify(settings: WorkerSettings, state: ReplayState, sample: int = 20) -> dict[str, Any]:
     """Count and sample check of the rebuilt collections."""
-    client = open_client(settings.chroma_url, path=settings.chroma_path)
+    client = open_chroma(settings)
     try:
         counts = {name: client.get_collection(name).count() for name in set(state.targets.values())}
         picked = random.sample(sorted(state.memory_ids), min(sample, len(state.memory_ids)))
@@ -204,7 +204,7 @@ def verify(settings: WorkerSettings, state: ReplayState, sample: int = 20) -> di
 
 def swap(settings: WorkerSettings, state: ReplayState, drop_old: bool) -> list[str]:
     """Rename live → ``__old_<stamp>``, rebuilt → live; optionally delete the old ones."""
-    client = open_client(settings.chroma_url, path=settings.chroma_path)
+    client = open_chroma(settings)
     actions = []
     try:
         existing = {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}

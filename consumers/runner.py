@@ -1,106 +1,57 @@
 """The one runner every consumer group shares: fetch → decode → write → commit.
 
-* Offsets are committed only after the sink has durably written the batch (and any dead
-  letters are acknowledged by Kafka): delivery is at least once, sinks are idempotent.
-* A message that does not decode goes to the dead-letter topic with the reason and is
-  committed past; the group never stops on bad input.
-* A sink raising ``RetriableSinkError`` pauses the group's partitions and retries with
-  exponential backoff and jitter, polling meanwhile so the group membership stays alive;
-  nothing is committed past the unwritten batch. A rebalance abandons the batch (the new
-  owner re-reads it from the committed offset).
-* ``stop`` finishes the batch in hand (or abandons it while waiting to retry), commits what
-  was written, and leaves the group.
+* Offsets are committed only after the sink has durably written the batch and every dead
+  letter is acknowledged: delivery is at least once, sinks are idempotent.
+* A message that does not decode goes to the dead-letter topic with the reason. A valid
+  event the sink cannot take (a non-retriable error) is isolated by splitting the batch and
+  dead-lettered with ``sink:<name>: <error>``; the rest is written. Nothing in a message can
+  end the group.
+* A retriable failure (Chroma or Kafka unavailable, a write past ``TOOLTRAIL_SINK_TIMEOUT_S``)
+  pauses the partitions and retries with backoff and jitter, polling so the membership stays
+  alive; nothing is committed past it. Retrying one batch for longer than
+  ``TOOLTRAIL_STUCK_AFTER_S`` makes the member not ready (``/readyz``, status topic).
+* Kafka unreachable at start is waited out with backoff; a topic that disappears (a broker
+  restarted without storage) is created again; every Kafka call has a timeout.
+* ``stop`` ends the batch in hand within ``TOOLTRAIL_SHUTDOWN_GRACE_S`` (or abandons it),
+  commits what was written and leaves the group, whatever it was waiting on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Awaitable
+from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from consumers.delivery import Writer
 from consumers.dlq import send_dead_letters
-from consumers.errors import RetriableSinkError
+from consumers.errors import ConsumerError, DeadLetterError, RetriableSinkError
+from consumers.group_stats import GroupStats
+from consumers.rebalance import Listener
 from consumers.settings import WorkerSettings
+from consumers.sinks.base import Delivered, Sink
+from consumers.status import StatusReporter
 from consumers.tansu_compat import patch_leave_group_generation_zero
-from consumers.topics import ensure_topics, pipeline_topics
+from consumers.topics import disable_auto_creation, ensure_pipeline_topics
+from consumers.watch import Watcher
 from schemas.codec import decode_batch
 from schemas.errors import SchemaDecodeError
 from schemas.events import ToolExecutionEvent
 
 log = logging.getLogger(__name__)
+Record: TypeAlias = "ConsumerRecord[Any, Any]"
+#: Failures that say nothing about the events: pause, retry, commit nothing past them.
+TRANSIENT = (RetriableSinkError, DeadLetterError, KafkaError, OSError, TimeoutError)
+_UNREACHABLE = (KafkaError, OSError, TimeoutError, ConsumerError)
 
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """One decoded event and where it came from."""
-
-    event: ToolExecutionEvent
-    partition: int
-    offset: int
-
-
-class Sink(Protocol):
-    """What a consumer group writes to. ``write`` must be idempotent per event id."""
-
-    name: str
-
-    async def start(self) -> None:
-        """Open files or clients; called once before the first batch."""
-
-    async def write(self, batch: list[Delivered]) -> None:
-        """Durably write the batch or raise (``RetriableSinkError`` to pause and retry)."""
-
-    async def close(self) -> None:
-        """Release resources; called once at stop."""
-
-
-@dataclass
-class GroupStats:
-    """Live figures of one group (served on the worker's HTTP endpoint)."""
-
-    group: str
-    consumed: int = 0
-    written: int = 0
-    dead_lettered: int = 0
-    retries: int = 0
-    last_error: str | None = None
-    committed: dict[int, int] = field(default_factory=dict)
-    highwater: dict[int, int] = field(default_factory=dict)
-    freshness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-    started: float = field(default_factory=time.monotonic)
-    ready: bool = False  # consumer connected and sink started
-    last_poll: float = field(default_factory=time.monotonic)  # the loop's last turn
-
-    def lag(self) -> dict[int, int]:
-        """Per partition: highwater (from fetches; correct on Tansu) minus committed offset."""
-        return {p: max(hw - self.committed.get(p, 0), 0) for p, hw in self.highwater.items()}
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runner: GroupRunner) -> None:
-        self.runner = runner
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.runner.rebalances += 1
-        self.runner.assigned = set()
-        await self.runner.commit_pending()
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.runner.rebalances += 1
-        self.runner.assigned = {tp.partition for tp in assigned}
-        reload = getattr(self.runner.sink, "reload", None)
-        if reload is not None:  # another member may have written what we now own
-            await reload()
-        log.info("partitions assigned", extra={"group": self.runner.group,
-                 "partitions": sorted(tp.partition for tp in assigned)})  # fmt: skip
+__all__ = ["Delivered", "GroupRunner", "GroupStats", "Sink"]
 
 
 class GroupRunner:
@@ -110,67 +61,147 @@ class GroupRunner:
         self.settings = settings
         self.group = group
         self.sink = sink
-        self.stats = GroupStats(group)
+        self.stats = GroupStats(group, sink.name, settings.stuck_after_s)
         self.rebalances = 0
         self.assigned: set[int] = set()  # partitions this member owns now
-        self._consumer: AIOKafkaConsumer | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+        self.writer = Writer(sink, settings.sink_timeout_s)
         self._pending: dict[TopicPartition, int] = {}
+        self._stop_at: float | None = None  # monotonic deadline once stop was asked
 
+    # --- lifecycle ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; then commit what was written and leave the group."""
-        s = self.settings
+        """Consume until ``stop`` is set; then commit what was written and leave the group.
+
+        Never raises for anything Kafka, Chroma, the disk or a message does.
+        """
         patch_leave_group_generation_zero()
-        topics = pipeline_topics(s.events_topic, s.dlq_topic, s.enrichment_topic,
-                                 s.topic_partitions, s.topic_replication)  # fmt: skip
-        await ensure_topics(s.kafka_kwargs(), topics)
-        await self.sink.start()
+        disable_auto_creation()
+        clients = await self._connect(stop)
+        if clients is None:
+            await self._bounded("sink close", self.sink.close())
+            return
+        consumer, dlq = clients
+        reporter = StatusReporter(dlq, self.settings.status_topic, self.settings.kafka_timeout_s)
+        watcher = Watcher(self, reporter)
+        watch = asyncio.create_task(watcher.run(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self._turn(consumer, dlq, stop)
+                except Exception as exc:  # last resort: nothing ends the group
+                    log.exception("group loop failed; retrying", extra={"group": self.group})
+                    self.stats.failed(f"{type(exc).__name__}: {exc}")
+                    await self._pause(consumer, self.settings.retry_backoff_max_s, stop, -1)
+        finally:
+            self._stop_at = self._stop_at or time.monotonic() + self.settings.shutdown_grace_s
+            self.stats.connected = False
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+            await self._shutdown(consumer, dlq, watcher, reporter)
+
+    async def _connect(
+        self, stop: asyncio.Event
+    ) -> tuple[AIOKafkaConsumer, AIOKafkaProducer] | None:
+        """Topics, consumer, dead-letter producer and sink, retried until Kafka answers."""
+        s, logged = self.settings, 0.0
+        backoff = s.retry_backoff_initial_s
+        while not stop.is_set():
+            consumer, dlq = self._clients()
+            try:
+                await ensure_pipeline_topics(s)
+                async with asyncio.timeout(s.kafka_timeout_s):
+                    await consumer.start()
+                    await dlq.start()
+            except _UNREACHABLE as exc:
+                await self._bounded("consumer stop", consumer.stop())
+                await self._bounded("producer stop", dlq.stop())
+                self.stats.failed(f"kafka unreachable: {type(exc).__name__}: {exc}")
+                if time.monotonic() - logged >= s.connect_backoff_max_s:
+                    logged = time.monotonic()
+                    log.warning("kafka unreachable; waiting", extra={
+                        "group": self.group, "bootstrap": s.kafka_bootstrap,
+                        "error": self.stats.last_error})  # fmt: skip
+                self.stats.last_poll = time.monotonic()  # waiting is not a stall
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, s.connect_backoff_max_s)
+                continue
+            self.consumer = consumer
+            await self._start_sink()
+            self.stats.recovered()
+            self.stats.connected = True
+            return consumer, dlq
+        return None
+
+    def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+        s = self.settings
         consumer = AIOKafkaConsumer(
             **s.kafka_kwargs(), group_id=self.group, enable_auto_commit=False,
             auto_offset_reset="earliest", session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms, fetch_max_wait_ms=s.fetch_max_wait_ms,
             max_partition_fetch_bytes=max(2 * s.max_message_bytes, 1_048_576),
             fetch_max_bytes=max(4 * s.max_message_bytes, 52_428_800),
+            metadata_max_age_ms=5_000,  # notice a recreated topic within seconds
         )  # fmt: skip
-        consumer.subscribe([s.events_topic], listener=_Listener(self))
+        consumer.subscribe([s.events_topic], listener=Listener(self))
         dlq = AIOKafkaProducer(**s.kafka_kwargs(), acks="all", enable_idempotence=False,
-                               max_request_size=s.max_message_bytes + 65_536)  # fmt: skip
-        self._consumer = consumer
-        await consumer.start()
-        await dlq.start()
-        self.stats.ready = True
-        try:
-            while not stop.is_set():
-                await self._turn(consumer, dlq, stop)
-        finally:
-            self.stats.ready = False
-            await self.commit_pending()
-            for close in (consumer.stop, dlq.stop, self.sink.close):  # each, whatever fails
-                try:
-                    await asyncio.wait_for(close(), 15)
-                except Exception:
-                    log.exception("closing %s failed", self.group)
+                               request_timeout_ms=int(s.kafka_timeout_s * 1000),
+                               max_request_size=s.dlq_max_bytes + 65_536)  # fmt: skip
+        return consumer, dlq
 
-    async def _turn(
-        self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer, stop: asyncio.Event
-    ) -> None:
+    async def _start_sink(self) -> None:
+        try:
+            await asyncio.wait_for(self.sink.start(), self.settings.sink_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - the first write reports it and is retried
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("sink did not start; its first write will retry",
+                        extra={"group": self.group, "error": error})  # fmt: skip
+
+    async def _shutdown(self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer,
+                        watcher: Watcher, reporter: StatusReporter) -> None:  # fmt: skip
+        await self.commit_pending()
+        await self._bounded("status", reporter.report(self.stats, 0, stopping=True))
+        for what, closing in (
+            ("consumer stop", consumer.stop()),
+            ("producer stop", dlq.stop()),
+            ("lag probe", watcher.close()),
+            ("sink close", self.sink.close()),
+        ):
+            await self._bounded(what, closing)  # fmt: skip
+        self.writer.close()
+
+    async def _bounded(self, what: str, step: Awaitable[Any]) -> None:
+        """Await ``step`` within the Kafka timeout and what is left of the grace period."""
+        limit = self.settings.kafka_timeout_s
+        if self._stop_at is not None:
+            limit = max(min(limit, self._stop_at - time.monotonic()), 0.01)
+        try:
+            await asyncio.wait_for(step, limit)
+        except Exception as exc:  # noqa: BLE001 - shutting down: note it and go on
+            log.warning("%s failed", what, extra={"group": self.group, "error": repr(exc)})
+
+    # --- one turn ----------------------------------------------------------------------------
+    async def _turn(self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer,
+                    stop: asyncio.Event) -> None:  # fmt: skip
         data = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_poll_records)
         self.stats.last_poll = time.monotonic()
         self._note_highwater(consumer)
         records = [r for batch in data.values() for r in batch]
         if not records:
+            if self._pending:  # an earlier commit failed: try again
+                await self.commit_pending()
             return
         self.stats.consumed += len(records)
         valid, failures = self._decode(records)
-        if not await self._deliver(consumer, dlq, valid, failures, stop):
+        if not await self._deliver(consumer, dlq, records, valid, failures, stop):
             return
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             self._pending[tp] = max(self._pending.get(tp, 0), record.offset + 1)
         await self.commit_pending()
 
-    def _decode(
-        self, records: list[ConsumerRecord[Any, Any]]
-    ) -> tuple[list[Delivered], list[tuple[ConsumerRecord[Any, Any], str]]]:
+    def _decode(self, records: list[Record]) -> tuple[list[Delivered], list[tuple[Record, str]]]:
         valid, failures = [], []
         decoded = decode_batch([r.value for r in records], ToolExecutionEvent,
                                max_bytes=self.settings.max_message_bytes)  # fmt: skip
@@ -181,75 +212,101 @@ class GroupRunner:
                 valid.append(Delivered(result, record.partition, record.offset))
         return valid, failures
 
-    async def _deliver(
-        self,
-        consumer: AIOKafkaConsumer,
-        dlq: AIOKafkaProducer,
-        valid: list[Delivered],
-        failures: list[tuple[ConsumerRecord[Any, Any], str]],
-        stop: asyncio.Event,
-    ) -> bool:
-        """Write the batch, retrying with backoff; False if it was abandoned (stop/rebalance)."""
-        backoff = self.settings.retry_backoff_initial_s
-        seen = self.rebalances
+    async def _deliver(self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer,
+                       records: list[Record], valid: list[Delivered],
+                       failures: list[tuple[Record, str]],
+                       stop: asyncio.Event) -> bool:  # fmt: skip
+        """Dead-letter and write the batch, retrying; False if abandoned (stop/rebalance)."""
+        backoff, seen = self.settings.retry_backoff_initial_s, self.rebalances
+        by_offset = {(r.partition, r.offset): r for r in records}
         while True:
             try:
                 if failures:
-                    await send_dead_letters(dlq, self.settings.dlq_topic, self.group, failures,
-                                            self.settings.max_message_bytes)  # fmt: skip
-                    self.stats.dead_lettered += len(failures)
-                    failures = []  # never dead-letter twice when the sink write is retried
+                    await self._dead_letter(dlq, failures)
+                    failures = []  # never dead-letter twice when the write is retried
                 if valid:
-                    await self.sink.write(valid)
-                    now = time.time() * 1000  # durable now: freshness = event end -> here
-                    self.stats.written += len(valid)
-                    self.stats.freshness_ms.extend(
-                        now - d.event.ended_at.timestamp() * 1000 for d in valid
-                    )
-            except (RetriableSinkError, KafkaError) as exc:
+                    rejected = await self.writer.write(valid, stop, self._grace_left)
+                    if rejected is None:
+                        return False
+                    await self._dead_letter(dlq, [(by_offset[d.partition, d.offset], why)
+                                                  for d, why in rejected])  # fmt: skip
+                    self.stats.rejected += len(rejected)
+                    self._note_written(valid, rejected)
+                    valid = []
+            except TRANSIENT as exc:
                 delay = getattr(exc, "retry_after", None) or backoff
-                self.stats.retries += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                log.warning("sink write failed; pausing and retrying",
-                            extra={"group": self.group, "error": self.stats.last_error,
-                                   "retry_in_s": round(delay, 2)})  # fmt: skip
+                self.stats.failed(f"{type(exc).__name__}: {exc}")
+                log.warning("write failed; pausing and retrying", extra={
+                    "group": self.group, "error": self.stats.last_error,
+                    "retry_in_s": round(delay, 2)})  # fmt: skip
             else:
-                self.stats.last_error = None
+                self.stats.recovered()
                 return True
             if not await self._pause(consumer, delay * random.uniform(0.8, 1.2), stop, seen):  # noqa: S311 - jitter
                 return False
             backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
 
-    async def _pause(
-        self, consumer: AIOKafkaConsumer, delay: float, stop: asyncio.Event, seen: int
-    ) -> bool:
+    def _note_written(self, items: list[Delivered], rejected: list[tuple[Delivered, str]]) -> None:
+        skip = {(d.partition, d.offset) for d, _ in rejected}
+        done = [d for d in items if (d.partition, d.offset) not in skip]
+        now = time.time() * 1000  # durable now: freshness = event end -> here
+        self.stats.written += len(done)
+        self.stats.freshness_ms.extend(now - d.event.ended_at.timestamp() * 1000 for d in done)
+
+    async def _dead_letter(self, dlq: AIOKafkaProducer, failures: list[tuple[Record, str]]) -> None:
+        if not failures:
+            return
+        s = self.settings
+        await send_dead_letters(dlq, s.dlq_topic, self.group, failures, s.dlq_max_bytes,
+                                s.kafka_timeout_s)  # fmt: skip
+        self.stats.dead_lettered += len(failures)
+
+    def _grace_left(self) -> float:
+        """Seconds a stopping group may still wait for a write in hand."""
+        if self._stop_at is None:
+            self._stop_at = time.monotonic() + self.settings.shutdown_grace_s / 2
+        return max(self._stop_at - time.monotonic(), 0.0)
+
+    async def _pause(self, consumer: AIOKafkaConsumer, delay: float, stop: asyncio.Event,
+                     seen: int) -> bool:  # fmt: skip
+        """Poll with the partitions paused for ``delay``; False on stop or a rebalance."""
         partitions = list(consumer.assignment())
         consumer.pause(*partitions)
         try:
             deadline = time.monotonic() + delay
             while (left := deadline - time.monotonic()) > 0:
-                await consumer.getmany(timeout_ms=int(min(left, 0.2) * 1000) + 1)  # keep polling
+                with contextlib.suppress(KafkaError):
+                    await consumer.getmany(timeout_ms=int(min(left, 0.2) * 1000) + 1)
                 self.stats.last_poll = time.monotonic()
-                if stop.is_set() or self.rebalances != seen:
+                if stop.is_set() or (seen >= 0 and self.rebalances != seen):
                     return False
             return True
         finally:
             consumer.resume(*[tp for tp in partitions if tp in consumer.assignment()])
 
     async def commit_pending(self) -> None:
-        """Commit offsets of everything durably written. Never raises (it is retried later)."""
-        if not self._pending or self._consumer is None:
+        """Commit offsets of everything durably written. Never raises (retried later)."""
+        consumer = self.consumer
+        if not self._pending or consumer is None:
             return
-        owned = self._consumer.assignment()
+        owned = consumer.assignment()
         offsets = {tp: off for tp, off in self._pending.items() if tp in owned}
+        if not offsets:
+            self._pending.clear()  # written, but no longer ours: the new owner re-reads it
+            return
         try:
-            if offsets:
-                await self._consumer.commit(offsets)
-        except KafkaError as exc:
-            log.warning("commit failed; will retry", extra={"group": self.group, "error": str(exc)})
+            await asyncio.wait_for(consumer.commit(offsets), self.settings.kafka_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning(
+                "commit failed; will retry", extra={"group": self.group, "error": repr(exc)}
+            )
             return
         for tp, off in offsets.items():
             self.stats.committed[tp.partition] = off
+        self._pending.clear()
+
+    def drop_pending(self) -> None:
+        """Forget offsets written but not committed (their events are read again)."""
         self._pending.clear()
 
     def _note_highwater(self, consumer: AIOKafkaConsumer) -> None:

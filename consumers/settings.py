@@ -37,6 +37,24 @@ class WorkerSettings(KafkaSettings):
     """First pause after a sink failure (doubles, with jitter)."""
     retry_backoff_max_s: float = Field(30.0, gt=0, le=3_600)
     """Longest pause between sink retries."""
+    dlq_max_bytes: int = Field(1_000_000, ge=4_096, le=100_000_000)
+    """Largest dead letter (key + value + headers); bigger originals are cut to fit."""
+    kafka_timeout_s: float = Field(15.0, gt=0, le=600)
+    """Bound on every Kafka call a worker waits for (connect, commit, dead letters, topics)."""
+    connect_backoff_max_s: float = Field(10.0, gt=0, le=600)
+    """Longest pause between attempts to reach Kafka while it is unreachable."""
+    sink_timeout_s: float = Field(120.0, gt=0, le=3_600)
+    """Bound on one sink write; past it the write counts as failed and is retried."""
+    chroma_timeout_s: float = Field(30.0, gt=0, le=600)
+    """HTTP timeout of every call to the Chroma server."""
+    stuck_after_s: float = Field(120.0, gt=0, le=86_400)
+    """A group retrying one batch for longer is reported stuck (`/readyz` 503)."""
+    shutdown_grace_s: float = Field(25.0, gt=0, le=3_600)
+    """SIGTERM to exit, whatever a group is waiting on (keep under the orchestrator's grace)."""
+    lag_interval_s: float = Field(5.0, gt=0, le=600)
+    """How often each group re-reads the end of its partitions (lag stays true while paused)."""
+    status_interval_s: float = Field(30.0, gt=0, le=3_600)
+    """How often each group reports its state to the status topic (and on every change)."""
     http_port: int | None = Field(None, ge=0, le=65_535)
     """Port of the worker's health and Prometheus endpoint (unset = off)."""
     health_stall_s: float = Field(300.0, ge=5, le=86_400)
@@ -91,6 +109,15 @@ class WorkerSettings(KafkaSettings):
     """`minilm` (offline MiniLM int8 ONNX) or `hashing` (tests)."""
     embed_threads: int = Field(1, ge=0, le=64)
     """onnxruntime threads per embedder (0 = onnxruntime decides)."""
+
+    def chroma_token_value(self) -> str | None:
+        """The Chroma token in clear (for the client factory only)."""
+        return self.chroma_token.get_secret_value() if self.chroma_token else None
+
+    @property
+    def chroma_configured(self) -> bool:
+        """True if a Chroma URL or directory is set."""
+        return self.chroma_url is not None or self.chroma_path is not None
 
     @model_validator(mode="after")
     def _timeouts_consistent(self) -> WorkerSettings:

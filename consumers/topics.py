@@ -1,14 +1,24 @@
-"""Explicit topic creation (never rely on broker auto-creation: Tansu gives 4 partitions)."""
+"""Explicit topic creation; topics are never created by the broker on a client's request.
+
+Tansu auto-creates a topic with 4 partitions when a client merely asks for its metadata, and
+its memory storage forgets every topic on restart. So workers ask for metadata with
+``allow_auto_topic_creation=false`` (``disable_auto_creation``), notice when a topic is gone
+and create it again with the configured partitions (``ensure_topics``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import client as _client
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.metadata import MetadataRequest
 
 from consumers.errors import ConsumerError
+from consumers.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 _EXISTS = 36
@@ -24,47 +34,85 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
-async def ensure_topics(kafka_kwargs: dict[str, Any], specs: list[TopicSpec]) -> list[str]:
+class _NoAutoCreate(MetadataRequest):  # type: ignore[misc]
+    def __init__(self, topics: list[str] | None = None,
+                 allow_auto_topic_creation: bool | None = False) -> None:  # fmt: skip
+        super().__init__(topics, allow_auto_topic_creation)
+
+
+def disable_auto_creation() -> None:
+    """Make every aiokafka client in this process ask for metadata without auto-creation.
+
+    aiokafka builds its metadata requests through the name ``MetadataRequest`` in
+    ``aiokafka.client``; the replacement only changes the flag's default to ``False``.
+    """
+    _client.MetadataRequest = _NoAutoCreate
+
+
+async def ensure_topics(
+    kafka_kwargs: dict[str, Any], specs: list[TopicSpec], wait_s: float = 15.0
+) -> list[str]:
     """Create each missing topic; return the names created. Existing topics are left alone.
 
     Raises:
         ConsumerError: if the broker refuses a topic for another reason than "exists".
+        KafkaError, OSError, TimeoutError: the broker is unreachable (the caller retries).
     """
-    admin = AIOKafkaAdminClient(request_timeout_ms=10_000, **kafka_kwargs)
-    await admin.start()
+    admin = AIOKafkaAdminClient(request_timeout_ms=int(wait_s * 1000), **kafka_kwargs)
     try:
-        existing = set(await admin.list_topics())
-        wanted = [s for s in specs if s.name not in existing]
-        if not wanted:
-            return []
-        topics = [
-            NewTopic(s.name, s.partitions, s.replication, topic_configs=s.configs) for s in wanted
-        ]
-        response = await admin.create_topics(topics)
-        created = []
-        for name, code, *rest in response.topic_errors:
-            if code == 0:
-                created.append(name)
-            elif code != _EXISTS:
-                message = rest[0] if rest else ""
-                raise ConsumerError(f"cannot create topic {name!r}: error {code} {message}")
-        log.info("topics created", extra={"topics": created})
-        return created
+        async with asyncio.timeout(wait_s):
+            await admin.start()
+            existing = set(await admin.list_topics())
+            wanted = [s for s in specs if s.name not in existing]
+            if not wanted:
+                return []
+            response = await admin.create_topics(
+                [NewTopic(s.name, s.partitions, s.replication, topic_configs=s.configs)
+                 for s in wanted]
+            )  # fmt: skip
     finally:
-        await admin.close()
+        await asyncio.wait_for(admin.close(), wait_s)
+    created = []
+    for name, code, *rest in response.topic_errors:
+        if code == 0:
+            created.append(name)
+        elif code != _EXISTS:
+            raise ConsumerError(
+                f"cannot create topic {name!r}: error {code} {rest[0] if rest else ''}"
+            )
+    if created:
+        log.info("topics created", extra={"topics": created})
+    return created
 
 
 def pipeline_topics(
-    events: str, dlq: str, enrichment: str, partitions: int, replication: int
-) -> list[TopicSpec]:
-    """The three topics of the pipeline, with the enrichment topic compacted.
+    events: str, dlq: str, enrichment: str, partitions: int, replication: int,
+    status: str | None = None,
+) -> list[TopicSpec]:  # fmt: skip
+    """The topics of the pipeline: events, dead letters, compacted enrichment (and status).
 
     With replication 3 or more, ``min.insync.replicas`` is 2: an ``acks=all`` write survives
     the loss of one broker and is refused rather than kept on a single copy.
     """
     durable = {"min.insync.replicas": "2"} if replication >= 3 else {}
-    return [
+    specs = [
         TopicSpec(events, partitions, replication, dict(durable)),
         TopicSpec(dlq, 1 if partitions < 3 else 3, replication, dict(durable)),
         TopicSpec(enrichment, partitions, replication, {"cleanup.policy": "compact", **durable}),
     ]
+    if status is not None:
+        specs.append(TopicSpec(status, 1, replication, {"cleanup.policy": "compact", **durable}))
+    return specs
+
+
+def topics_for(settings: WorkerSettings) -> list[TopicSpec]:
+    """Every topic the workers of these settings read or write."""
+    return pipeline_topics(settings.events_topic, settings.dlq_topic, settings.enrichment_topic,
+                           settings.topic_partitions, settings.topic_replication,
+                           settings.status_topic)  # fmt: skip
+
+
+async def ensure_pipeline_topics(settings: WorkerSettings) -> list[str]:
+    """``ensure_topics`` for ``topics_for(settings)`` with the settings' Kafka timeout."""
+    return await ensure_topics(settings.kafka_kwargs(), topics_for(settings),
+                               settings.kafka_timeout_s)  # fmt: skip

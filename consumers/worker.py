@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from consumers.http import serve
-from consumers.runner import GroupRunner, Sink
+from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
+from consumers.sinks.base import Sink
 from consumers.sinks.metrics import MetricsSink
 from schemas.errors import SettingsError
 from schemas.records import VectorTarget
@@ -23,7 +25,7 @@ def build_runners(settings: WorkerSettings, groups: list[str]) -> list[GroupRunn
     ``all`` includes the memory group only when Chroma is configured (URL or path);
     asking for ``memory`` explicitly without Chroma is an error.
     """
-    chroma = settings.chroma_url is not None or settings.chroma_path is not None
+    chroma = settings.chroma_configured
     wanted = list(GROUPS) if "all" in groups else groups
     if "all" in groups and not chroma:
         log.warning("no TOOLTRAIL_CHROMA_URL or TOOLTRAIL_CHROMA_PATH: memory and enrich "
@@ -70,9 +72,26 @@ async def run_groups(settings: WorkerSettings, groups: list[str], http_port: int
     )
     log.info("worker started", extra={"groups": [r.group for r in runners], "http_port": http_port})
     try:
-        await asyncio.gather(*(r.run(stop) for r in runners))
+        await _run_until_stopped(runners, stop, settings.shutdown_grace_s)
     finally:
         if server is not None:
             server.close()
             await server.wait_closed()
     log.info("worker stopped", extra={"written": {r.group: r.stats.written for r in runners}})
+
+
+async def _run_until_stopped(runners: list[GroupRunner], stop: asyncio.Event, grace: float) -> None:
+    """Run every group; once ``stop`` is set, give them ``grace`` seconds, then cancel."""
+    tasks = [asyncio.create_task(r.run(stop)) for r in runners]
+    everything: asyncio.Future[Any] = asyncio.gather(*tasks, return_exceptions=True)
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([everything, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    try:
+        await asyncio.wait_for(asyncio.shield(everything), grace + 1.0)
+    except TimeoutError:
+        log.error("groups did not stop within the grace period; leaving them",  # noqa: TRY400 - no exception to show: it is a deadline
+                  extra={"grace_s": grace})  # fmt: skip
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=2.0)

@@ -139,3 +139,6 @@ class DeadLetter(WireModel):
     key: str | None = None
     value_b64: str = ""
     size: int = 0
+    key_size: int = 0
+    truncated: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)

@@ -89,6 +89,8 @@ class KafkaSettings(TooltrailSettings):
     """Dead-letter topic: messages a group could not process, with the reason."""
     enrichment_topic: str = Field("tooltrail.enrichment", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     """Compacted topic of pre-search cache entries."""
+    status_topic: str = Field("tooltrail.status", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    """Compacted topic where workers report their state and last error (`tooltrail stats`)."""
     cache_key_args: str = ""
     """Arguments scoping the pre-search cache key per tool, `tool=a,b;tool2=c` (default: all)."""
 

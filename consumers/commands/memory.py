@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from consumers.chroma_client import close_client, open_client
+from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import embedder_id, make_embedder
 from consumers.settings import WorkerSettings
 from consumers.sinks.memory import KINDS, collection_names
@@ -22,9 +22,7 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 
 
 def _client(settings: WorkerSettings) -> Any:
-    token = settings.chroma_token
-    return open_client(settings.chroma_url, path=settings.chroma_path,
-                       token=token.get_secret_value() if token else None)  # fmt: skip
+    return open_chroma(settings)
 
 
 def _dump(data: object) -> None:

@@ -7,27 +7,57 @@ if the memory group is behind), and the top ``TOOLTRAIL_ENRICH_K`` memories by c
 distance are published as an ``EnrichmentEntry`` keyed by the cache key to the (compacted)
 enrichment topic; the runner commits only after Kafka acknowledged every entry. The entry is
 what the *next* call with that key sees, so it includes the triggering call's memory;
-``TOOLTRAIL_ENRICH_EXCLUDE_SAME_SESSION`` leaves the caller's own session out.
+``TOOLTRAIL_ENRICH_EXCLUDE_SAME_SESSION`` leaves the caller's own session out. A stored
+memory whose metadata cannot make a hit is left out of the entry (never fails the event).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
+from consumers.blocking import Lane
 from consumers.embedders import HashingEF, MiniLMOnnxEF
 from consumers.errors import RetriableSinkError
-from consumers.runner import Delivered
+from consumers.memory_store import MemoryStore, Row
 from consumers.settings import WorkerSettings
-from consumers.sinks.memory import MemorySink, to_memory
+from consumers.sinks.base import Delivered
+from consumers.sinks.memory import to_memory
 from schemas.codec import encode
 from schemas.events import ToolExecutionEvent
 from schemas.keys import cache_key
-from schemas.records import EnrichmentEntry, EnrichmentHit
+from schemas.records import EnrichmentEntry, EnrichmentHit, MemoryRecord
+
+log = logging.getLogger(__name__)
+
+
+def hit_of(row: Row) -> EnrichmentHit | None:
+    """The hit a stored memory makes, or None if its metadata is unusable."""
+    try:
+        meta = row.metadata
+        return EnrichmentHit(
+            id=row.id, summary=row.document.splitlines()[0][:300] if row.document else "",
+            distance=row.distance, kind=str(meta.get("kind", ""))[:32],
+            severity=str(meta.get("severity", "info"))[:16],
+            timestamp=datetime.fromtimestamp(int(meta.get("ts", 0)) / 1000, tz=UTC),
+        )  # fmt: skip
+    except (ValueError, TypeError, OverflowError, OSError):
+        log.warning("enrich: a stored memory has unusable metadata", extra={"id": row.id[:200]})
+        return None
+
+
+def entry_for(key: str, event: ToolExecutionEvent, rows: Sequence[Row], k: int) -> EnrichmentEntry:
+    """The entry for ``key``: the ``k`` nearest usable memories, newest computation time."""
+    hits = [h for h in (hit_of(r) for r in sorted(rows, key=lambda r: r.distance)) if h]
+    return EnrichmentEntry(key=key, tool_id=event.tool_id, hits=tuple(hits[:k]),
+                           computed_at=datetime.now(UTC),
+                           source_event_id=event.event_id)  # fmt: skip
 
 
 class EnrichSink:
@@ -37,79 +67,75 @@ class EnrichSink:
 
     def __init__(self, settings: WorkerSettings, embedder: MiniLMOnnxEF | HashingEF) -> None:
         self.settings = settings
-        self.embedder = embedder
-        self.memory = MemorySink(settings, embedder)
+        self.store = MemoryStore(settings, embedder)
         self.scope = settings.key_scope
+        self.lane = Lane("enrich")
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        """Connect to Chroma (retried later if down) and start the entry producer."""
-        await self.memory.start()
-        self._producer = AIOKafkaProducer(**self.settings.kafka_kwargs(), acks="all",
-                                          enable_idempotence=False)  # fmt: skip
-        await self._producer.start()
+        """Start the entry producer and connect to Chroma (either is retried by writes)."""
+        await self._start_producer()
+        await self.lane.run(self.store.ensure)
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            s = self.settings
+            timeout_ms = int(s.kafka_timeout_s * 1000)
+            producer = AIOKafkaProducer(**s.kafka_kwargs(), acks="all", enable_idempotence=False,
+                                        request_timeout_ms=timeout_ms)  # fmt: skip
+            try:
+                await asyncio.wait_for(producer.start(), s.kafka_timeout_s)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(producer.stop(), s.kafka_timeout_s)
+                raise RetriableSinkError(f"enrichment producer: {exc!r}") from exc
+            self._producer = producer
+        return self._producer
 
     async def write(self, batch: list[Delivered]) -> None:
         """Publish one entry per distinct key in the batch; return once Kafka has them."""
         latest: dict[str, ToolExecutionEvent] = {}
         for item in batch:
             latest[cache_key(item.event.tool_id, item.event.args, self.scope)] = item.event
-        entries = await asyncio.to_thread(self._compute, latest)
-        if self._producer is None:
-            raise RetriableSinkError("enrichment producer not started")
-        topic = self.settings.enrichment_topic
-        futures = [await self._producer.send(topic, encode(entry), key=entry.key.encode())
-                   for entry in entries]  # fmt: skip
-        for future in futures:
-            await future
-
-    def _compute(self, latest: dict[str, ToolExecutionEvent]) -> list[EnrichmentEntry]:
-        self.memory.ensure()
         records = {key: to_memory(event) for key, event in latest.items()}
-        vectors = dict(
-            zip(records, self.embedder([r.document for r in records.values()]), strict=True)
-        )
+        entries = await self.lane.run(self._compute, latest, records)
+        producer = await self._start_producer()
+        s = self.settings
         try:
-            if self.settings.enable_vector_writes:
-                for key, record in records.items():
-                    name = self.memory.names[str(record.metadata["kind"])]
-                    collection = self.memory.collection(name)
-                    collection.upsert(ids=[record.id], embeddings=[vectors[key]],
-                                      documents=[record.document],
-                                      metadatas=[record.metadata])  # fmt: skip
-            return [self._entry(key, latest[key], vectors[key]) for key in latest]
-        except (httpx.TransportError, OSError, TimeoutError) as exc:
-            raise RetriableSinkError(f"chroma unreachable: {exc}") from exc
+            async with asyncio.timeout(s.kafka_timeout_s):
+                futures = [await producer.send(s.enrichment_topic, encode(e), key=e.key.encode())
+                           for e in entries]  # fmt: skip
+                for future in futures:
+                    await future
+        except (KafkaError, TimeoutError) as exc:
+            raise RetriableSinkError(f"enrichment topic: {type(exc).__name__}: {exc}") from exc
 
-    def _entry(self, key: str, event: ToolExecutionEvent, vector: Any) -> EnrichmentEntry:
-        where = (
-            {"sessionId": {"$ne": event.session_id}}
-            if self.settings.enrich_exclude_same_session
-            else None
-        )
-        found: list[EnrichmentHit] = []
-        for name in sorted(set(self.memory.names.values())):
-            res = self.memory.collection(name).query(
-                query_embeddings=[vector], n_results=self.settings.enrich_k, where=where,
-                include=["documents", "metadatas", "distances"],
-            )  # fmt: skip
-            rows = zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                       res["distances"][0], strict=True)  # fmt: skip
-            for hit_id, doc, meta, dist in rows:
-                found.append(EnrichmentHit(
-                    id=hit_id, summary=(doc or "").splitlines()[0][:300] if doc else "",
-                    distance=float(dist), kind=str(meta.get("kind", "")),
-                    severity=str(meta.get("severity", "info")),
-                    timestamp=datetime.fromtimestamp(int(meta.get("ts", 0)) / 1000, tz=UTC),
-                ))  # fmt: skip
-        hits = tuple(sorted(found, key=lambda h: h.distance)[: self.settings.enrich_k])
-        return EnrichmentEntry(key=key, tool_id=event.tool_id, hits=hits,
-                               computed_at=datetime.now(UTC),
-                               source_event_id=event.event_id)  # fmt: skip
+    def _compute(self, latest: dict[str, ToolExecutionEvent],
+                 records: dict[str, MemoryRecord]) -> list[EnrichmentEntry]:  # fmt: skip
+        vectors = dict(zip(records, self.store.embed([r.document for r in records.values()]),
+                           strict=True))  # fmt: skip
+        if self.settings.enable_vector_writes:
+            self.store.upsert(records.values(), [vectors[key] for key in records])
+        s = self.settings
+        entries = []
+        for key, event in latest.items():
+            where = (
+                {"sessionId": {"$ne": event.session_id}} if s.enrich_exclude_same_session else None
+            )
+            rows = self.store.query(vectors[key], s.enrich_k, where)
+            entries.append(entry_for(key, event, rows, s.enrich_k))
+        return entries
+
+    async def reload(self) -> None:
+        """Nothing to reload: Chroma and the topic are shared by every member."""
 
     async def close(self) -> None:
         """Stop the producer and close Chroma."""
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
-        await self.memory.close()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), self.settings.kafka_timeout_s)
+        try:
+            await self.lane.run(self.store.close)
+        finally:
+            self.lane.close()

@@ -3,39 +3,30 @@
 Each event becomes a ``MemoryRecord``: a deterministic id (replays upsert, never duplicate),
 a summary of at most 1.5 KB that leads with what matters (tool, outcome, error, object and
 namespace — MiniLM only reads the first ~256 tokens), and scalar metadata keys (kind, domain,
-environment, tool, severity, opType, outcome, sessionId, timestamp, ts, eventId). Embedding
-and upsert run in a worker thread. Collections: one (``UNIFIED_MEMORY=true``, with a ``kind``
-key) or one per kind (``<prefix><kind>``); each records its embedder in its metadata, and a
-collection made with another embedder is refused. Chroma unreachable → ``RetriableSinkError``
-(the runner pauses and retries; other groups are unaffected).
+environment, tool, severity, opType, outcome, sessionId, timestamp, ts, eventId). Building
+records is a pure function of the event (a failure there is about that event); embedding and
+upsert go through the ``MemoryStore`` in the sink's lane, where Chroma being unreachable,
+slow or misconfigured is a ``RetriableSinkError`` (the runner pauses only this group).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
-from typing import Any
 
-import httpx
-
-from consumers.chroma_client import close_client, open_client
-from consumers.embedders import HashingEF, MiniLMOnnxEF, embedder_id
-from consumers.errors import RetriableSinkError, SinkError
-from consumers.runner import Delivered
+from consumers.blocking import Lane
+from consumers.embedders import HashingEF, MiniLMOnnxEF
+from consumers.memory_store import KINDS, EmbedderMismatchError, MemoryStore, collection_names
 from consumers.settings import WorkerSettings
+from consumers.sinks.base import Delivered
 from schemas.base import MAX_SUMMARY_BYTES, clip_utf8, iso_ms_z
 from schemas.events import Outcome, ToolExecutionEvent
 from schemas.ids import memory_id
 from schemas.records import MemoryRecord
 
 log = logging.getLogger(__name__)
-KINDS = ("tool_exec", "failure", "incident")
 _SALIENT_ARGS = ("namespace", "pod", "name", "deployment", "node", "selector", "resource")
-
-
-class EmbedderMismatchError(SinkError):
-    """The collection's vectors were made by another embedder."""
+__all__ = ["KINDS", "EmbedderMismatchError", "MemorySink", "collection_names", "summarize",
+           "to_memory"]  # fmt: skip
 
 
 def kind_of(event: ToolExecutionEvent) -> str:
@@ -85,102 +76,37 @@ def to_memory(event: ToolExecutionEvent) -> MemoryRecord:
     )
 
 
-def collection_names(settings: WorkerSettings) -> dict[str, str]:
-    """``{kind: collection name}`` for the configured strategy."""
-    if settings.unified_memory:
-        return dict.fromkeys(KINDS, settings.chroma_collection)
-    return {kind: f"{settings.chroma_collection_prefix}{kind}" for kind in KINDS}
-
-
 class MemorySink:
     """Embeds and upserts memories into Chroma (see module docstring)."""
 
     name = "memory"
 
-    def __init__(
-        self,
-        settings: WorkerSettings,
-        embedder: MiniLMOnnxEF | HashingEF,
-        names: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, settings: WorkerSettings, embedder: MiniLMOnnxEF | HashingEF,
+                 names: dict[str, str] | None = None) -> None:  # fmt: skip
         self.settings = settings
-        self.embedder = embedder
-        self.embedder_id = embedder_id(embedder)
-        self.names = names or collection_names(settings)
-        self._client: Any = None
-        self._collections: dict[str, Any] = {}
+        self.store = MemoryStore(settings, embedder, names)
+        self.lane = Lane("memory")
 
     async def start(self) -> None:
         """Connect and ensure every collection now; if Chroma is down, the first write retries."""
-        try:
-            await asyncio.to_thread(self.ensure)
-        except RetriableSinkError as exc:
-            log.warning("chroma not reachable at start; will retry", extra={"error": str(exc)})
-
-    def ensure(self) -> None:
-        """Connect and open every collection (blocking; call from a thread)."""
-        try:
-            if self._client is None:
-                token = self.settings.chroma_token
-                self._client = open_client(
-                    self.settings.chroma_url, path=self.settings.chroma_path,
-                    token=token.get_secret_value() if token else None,
-                )  # fmt: skip
-            for name in sorted(set(self.names.values())):
-                if name not in self._collections:
-                    self._collections[name] = self._open(name)
-        except (httpx.TransportError, OSError, TimeoutError) as exc:
-            raise RetriableSinkError(f"chroma unreachable: {exc}") from exc
-
-    def _open(self, name: str) -> Any:
-        try:
-            collection = self._client.get_or_create_collection(
-                name, embedding_function=self.embedder,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedder": self.embedder_id, "tooltrail": "memory/1"},
-            )  # fmt: skip
-        except ValueError as exc:  # chroma refuses a different embedding function itself
-            if "conflict" not in str(exc).lower():
-                raise
-            collection = self._client.get_collection(name)
-        found = (collection.metadata or {}).get("embedder")
-        if found != self.embedder_id:
-            raise EmbedderMismatchError(
-                f"collection {name!r} was built with embedder {found!r}, this worker uses "
-                f"{self.embedder_id!r}: rebuild it with 'tooltrail replay memory' or set "
-                "TOOLTRAIL_EMBEDDER to match"
-            )
-        return collection
+        await self.lane.run(self.store.ensure)
 
     async def write(self, batch: list[Delivered]) -> None:
         """Embed and upsert the batch's memories (idempotent by deterministic id)."""
         if not self.settings.enable_vector_writes:
             return
-        by_collection: dict[str, dict[str, MemoryRecord]] = defaultdict(dict)
+        records = {}
         for item in batch:
             record = to_memory(item.event)
-            by_collection[self.names[str(record.metadata["kind"])]][record.id] = record
-        await asyncio.to_thread(self._upsert, by_collection)
+            records[record.id] = record
+        await self.lane.run(self.store.upsert, list(records.values()))
 
-    def _upsert(self, by_collection: dict[str, dict[str, MemoryRecord]]) -> None:
-        self.ensure()
-        try:
-            for name, records in by_collection.items():
-                items = list(records.values())
-                documents = [r.document for r in items]
-                self._collections[name].upsert(
-                    ids=[r.id for r in items], documents=documents,
-                    embeddings=self.embedder(documents), metadatas=[r.metadata for r in items],
-                )  # fmt: skip
-        except (httpx.TransportError, OSError, TimeoutError) as exc:
-            raise RetriableSinkError(f"chroma unreachable: {exc}") from exc
-
-    def collection(self, name: str) -> Any:
-        """An opened collection by name (after ``ensure``)."""
-        return self._collections[name]
+    async def reload(self) -> None:
+        """Nothing to reload: Chroma is shared by every member."""
 
     async def close(self) -> None:
-        """Close the Chroma client and its HTTP sessions."""
-        if self._client is not None:
-            close_client(self._client)
-            self._client = None
+        """Close the Chroma client (in the lane, after any call still running there)."""
+        try:
+            await self.lane.run(self.store.close)
+        finally:
+            self.lane.close()

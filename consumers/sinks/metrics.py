@@ -16,7 +16,6 @@ skip it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -28,8 +27,9 @@ from pathlib import Path
 
 import orjson
 
+from consumers.blocking import Lane
 from consumers.errors import RetriableSinkError
-from consumers.runner import Delivered
+from consumers.sinks.base import Delivered
 from schemas.codec import encode
 from schemas.records import MetricRecord, VectorTarget
 
@@ -76,14 +76,15 @@ class MetricsSink:
         self._indexed: dict[str, int] = {}  # segment name -> bytes already indexed
         self._current: Path | None = None
         self._fresh = True  # after a start, never append behind a tail a crash may have torn
+        self.lane = Lane("metrics")
 
     async def start(self) -> None:
         """Index the event ids of the newest records (the dedup window)."""
-        await asyncio.to_thread(self._index)
+        await self.lane.run(self._index)
 
     async def reload(self) -> None:
         """Index what other members appended since (after a rebalance, in a shared directory)."""
-        await asyncio.to_thread(self._index)
+        await self.lane.run(self._index)
 
     def _index(self) -> None:
         try:
@@ -130,7 +131,7 @@ class MetricsSink:
                 continue
             fresh[eid] = encode(MetricRecord.from_event(item.event, self.vector)) + b"\n"
         if fresh:
-            await asyncio.to_thread(self._append, fresh)
+            await self.lane.run(self._append, fresh)
 
     def _target(self, incoming: int) -> Path:
         today = datetime.now(UTC).strftime("%Y%m%d")
@@ -173,4 +174,5 @@ class MetricsSink:
             self._remember(eid)
 
     async def close(self) -> None:
-        """Nothing to release: every batch is already closed and fsynced."""
+        """Nothing to release (every batch is already closed and fsynced): end the lane."""
+        self.lane.close()

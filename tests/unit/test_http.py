@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from consumers.http import serve
-from consumers.runner import GroupStats
+from consumers.group_stats import GroupStats
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:
@@ -26,11 +26,11 @@ async def test_probes_report_what_kubernetes_should_act_on() -> None:
     port = server.sockets[0].getsockname()[1]
     try:
         assert await _get(port, "/readyz") == (
-            503, "not ready: tooltrail-metrics, tooltrail-memory\n")  # fmt: skip
+            503, "not ready: tooltrail-metrics (starting), tooltrail-memory (starting)\n")  # fmt: skip
         assert (await _get(port, "/healthz"))[0] == 200  # starting is not stalled
-        metrics.ready = True
-        assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory\n")
-        memory.ready = True
+        metrics.connected = True
+        assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory (starting)\n")
+        memory.connected = True
         assert await _get(port, "/readyz") == (200, "ready\n")
         memory.last_poll = time.monotonic() - 31  # e.g. a sink call that never returns
         status, body = await _get(port, "/healthz")
@@ -42,6 +42,31 @@ async def test_probes_report_what_kubernetes_should_act_on() -> None:
         assert status == 200
         assert 'tooltrail_ready{group="tooltrail-memory"} 1' in body
         assert (await _get(port, "/nope"))[0] == 404
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_group_stuck_retrying_is_not_ready_and_says_why() -> None:
+    stats = GroupStats("tooltrail-memory", "memory", stuck_after_s=60)
+    stats.connected = True
+    server = await serve(0, lambda: [stats], host="127.0.0.1", stall_s=30)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        stats.failed('RetriableSinkError: chroma "down"\nsecond line')
+        assert await _get(port, "/readyz") == (200, "ready\n")  # retrying, not stuck yet
+        body = (await _get(port, "/metrics"))[1]
+        assert 'tooltrail_group_retrying{group="tooltrail-memory"} 0' in body
+        assert 'tooltrail_healthy{group="tooltrail-memory"} 0' in body
+        stats.retrying_since = time.monotonic() - 61
+        assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory (stuck)\n")
+        body = (await _get(port, "/metrics"))[1]
+        assert 'tooltrail_group_retrying{group="tooltrail-memory"} 1' in body
+        assert ('tooltrail_last_error_info{group="tooltrail-memory",error="RetriableSinkError: '
+                'chroma \\"down\\"\\nsecond line"} 1') in body
+        assert (await _get(port, "/healthz"))[0] == 200  # stuck is not dead: no restart
+        stats.recovered()
+        assert await _get(port, "/readyz") == (200, "ready\n")
     finally:
         server.close()
         await server.wait_closed()
