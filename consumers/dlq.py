@@ -3,8 +3,9 @@
 A dead letter carries the original key and value and, next to the original headers, the
 headers ``error``, ``group``, ``source-topic``, ``source-partition``, ``source-offset``. It
 always fits: the whole letter stays under ``TOOLTRAIL_DLQ_MAX_BYTES`` — original headers
-beyond 16 KiB are dropped (``headers-dropped``), a key over 4 KiB and then the value are cut
-(``key-truncated`` / ``value-truncated`` hold the original sizes). An original header whose
+beyond 16 KiB (or a quarter of the budget) are dropped (``headers-dropped``), a key over
+4 KiB (or a quarter of the budget) and then the value are cut (``key-truncated`` /
+``value-truncated`` hold the original sizes). An original header whose
 name clashes with ours is kept as ``original-<name>``. If the broker still refuses a letter
 as too large (its own limit may be lower), the letter is sent again with only the first KiB
 of the value; any other refusal is an error the runner retries (nothing is committed past it).
@@ -56,15 +57,17 @@ def build_letter(record: ConsumerRecord[Any, Any], group: str, error: str, budge
     ]
     originals = [(f"original-{k}" if k in OURS else k, v or b"") for k, v in record.headers or ()]
     size = sum(len(k) + len(v) for k, v in originals)
-    if size > MAX_ORIGINAL_HEADER_BYTES:
+    if size > min(MAX_ORIGINAL_HEADER_BYTES, budget // 4):
         headers.append(("headers-dropped", str(len(originals)).encode()))
         originals, size = [], 0
     key: bytes | None = record.key
-    if key is not None and len(key) > MAX_KEY_BYTES:
+    key_limit = min(MAX_KEY_BYTES, budget // 4)
+    if key is not None and len(key) > key_limit:
         headers.append(("key-truncated", str(len(key)).encode()))
-        key = key[:MAX_KEY_BYTES]
+        key = key[:key_limit]
     value: bytes | None = record.value
-    room = budget - _RECORD_OVERHEAD - size - len(key or b"") - sum(len(v) for _, v in headers)
+    ours = sum(len(k) + len(v) for k, v in headers) + 40  # and a value-truncated header
+    room = budget - _RECORD_OVERHEAD - size - len(key or b"") - ours
     limit = max(min(room, value_limit if value_limit is not None else room), 0)
     if value is not None and len(value) > limit:
         headers.append(("value-truncated", str(len(value)).encode()))

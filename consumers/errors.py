@@ -4,6 +4,7 @@ Hierarchy::
 
     schemas.TooltrailError
     └── ConsumerError              anything a worker raises on purpose
+        ├── UsageError             what the user typed is not usable (the CLI exits 2)
         ├── LaunchError            the embedded broker or chroma server could not start
         ├── DeadLetterError        a dead letter was not accepted (``retriable``)
         └── SinkError              a sink could not write some events of a batch: the runner
@@ -20,6 +21,10 @@ from schemas.errors import TooltrailError
 
 class ConsumerError(TooltrailError):
     """Root of the workers' errors."""
+
+
+class UsageError(ConsumerError):
+    """An argument or input the user gave cannot be used; the message names it."""
 
 
 class LaunchError(ConsumerError):

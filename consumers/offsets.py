@@ -8,6 +8,7 @@ true end of a partition is read from the ``highwater`` of a fetch positioned jus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -15,18 +16,30 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 
-async def partitions_of(kafka_kwargs: dict[str, Any], topic: str) -> list[TopicPartition]:
-    """The partitions of ``topic`` (empty if it does not exist)."""
-    consumer = AIOKafkaConsumer(**kafka_kwargs, group_id=None)
-    await consumer.start()
+async def partitions_of(
+    kafka_kwargs: dict[str, Any], topic: str, wait_s: float = 15.0
+) -> list[TopicPartition]:
+    """The partitions of ``topic`` (empty if it does not exist).
+
+    Raises:
+        KafkaError, OSError, TimeoutError: Kafka did not answer within ``wait_s``.
+    """
+    consumer = AIOKafkaConsumer(**kafka_kwargs, group_id=None,
+                                request_timeout_ms=int(wait_s * 1000))  # fmt: skip
     try:
-        if topic not in await consumer.topics():  # refreshes metadata
-            return []
-        return [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        async with asyncio.timeout(wait_s):
+            await consumer.start()
+            if topic not in await consumer.topics():  # refreshes metadata
+                return []
+            found = consumer.partitions_for_topic(topic) or ()
+        return [TopicPartition(topic, p) for p in sorted(found)]
     finally:
-        await consumer.stop()
+        await _stop(consumer, wait_s)
+
+
+async def _stop(consumer: AIOKafkaConsumer, wait_s: float) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(consumer.stop(), wait_s)
 
 
 async def true_end_offsets(
@@ -36,11 +49,13 @@ async def true_end_offsets(
     if not partitions:
         return {}
     consumer = AIOKafkaConsumer(**kafka_kwargs, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=50)  # fmt: skip
-    await consumer.start()
+                                fetch_max_wait_ms=50,
+                                request_timeout_ms=int(wait_s * 1000))  # fmt: skip
     try:
-        consumer.assign(partitions)
-        reported = await consumer.end_offsets(partitions)
+        async with asyncio.timeout(wait_s):
+            await consumer.start()
+            consumer.assign(partitions)
+            reported = await consumer.end_offsets(partitions)
         for tp in partitions:
             consumer.seek(tp, max(reported[tp] - 1, 0))
         deadline = time.monotonic() + wait_s
@@ -50,19 +65,21 @@ async def true_end_offsets(
             await consumer.getmany(timeout_ms=100)
         return {tp: consumer.highwater(tp) or reported[tp] for tp in partitions}
     finally:
-        await consumer.stop()
+        await _stop(consumer, wait_s)
 
 
 async def committed_offsets(
-    kafka_kwargs: dict[str, Any], group: str, partitions: list[TopicPartition]
+    kafka_kwargs: dict[str, Any], group: str, partitions: list[TopicPartition], wait_s: float = 15.0
 ) -> dict[TopicPartition, int | None]:
     """The group's committed offset per partition (None: nothing committed yet)."""
-    admin = AIOKafkaAdminClient(**kafka_kwargs)
-    await admin.start()
+    admin = AIOKafkaAdminClient(**kafka_kwargs, request_timeout_ms=int(wait_s * 1000))
     try:
-        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        async with asyncio.timeout(wait_s):
+            await admin.start()
+            offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
     finally:
-        await admin.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(admin.close(), wait_s)
     return {tp: (meta.offset if meta is not None and meta.offset >= 0 else None)
             for tp, meta in ((tp, offsets.get(tp)) for tp in partitions)}  # fmt: skip
 

@@ -85,6 +85,7 @@ class GroupRunner:
         reporter = StatusReporter(dlq, self.settings.status_topic, self.settings.kafka_timeout_s)
         watcher = Watcher(self, reporter)
         watch = asyncio.create_task(watcher.run(stop))
+        deadline = asyncio.create_task(self._deadline_on(stop))
         try:
             while not stop.is_set():
                 try:
@@ -94,10 +95,11 @@ class GroupRunner:
                     self.stats.failed(f"{type(exc).__name__}: {exc}")
                     await self._pause(consumer, self.settings.retry_backoff_max_s, stop, -1)
         finally:
-            self._stop_at = self._stop_at or time.monotonic() + self.settings.shutdown_grace_s
+            self._stop_at = self._stop_at or time.monotonic() + self._budget()
             self.stats.connected = False
-            watch.cancel()
-            await asyncio.gather(watch, return_exceptions=True)
+            for task in (watch, deadline):
+                task.cancel()
+            await asyncio.gather(watch, deadline, return_exceptions=True)
             await self._shutdown(consumer, dlq, watcher, reporter)
 
     async def _connect(
@@ -261,11 +263,21 @@ class GroupRunner:
                                 s.kafka_timeout_s)  # fmt: skip
         self.stats.dead_lettered += len(failures)
 
+    async def _deadline_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._stop_at = time.monotonic() + self._budget()
+
+    def _budget(self) -> float:
+        """Of the grace period, what the group may spend (the rest is the process's exit)."""
+        grace = self.settings.shutdown_grace_s
+        return max(grace - 1.0, grace / 2)
+
     def _grace_left(self) -> float:
-        """Seconds a stopping group may still wait for a write in hand."""
+        """Seconds a stopping group may still wait for a write in hand (half of what is left:
+        the other half is for committing and leaving the group)."""
         if self._stop_at is None:
-            self._stop_at = time.monotonic() + self.settings.shutdown_grace_s / 2
-        return max(self._stop_at - time.monotonic(), 0.0)
+            self._stop_at = time.monotonic() + self._budget()
+        return max((self._stop_at - time.monotonic()) / 2, 0.0)
 
     async def _pause(self, consumer: AIOKafkaConsumer, delay: float, stop: asyncio.Event,
                      seen: int) -> bool:  # fmt: skip

@@ -62,10 +62,10 @@ class StatusReporter:
         if mark == self._last and time.monotonic() - self._sent_at < interval:
             return
         body = orjson.dumps(status_record(stats, state))
+        key = f"{stats.group}/{MEMBER}".encode()
         with contextlib.suppress(Exception):  # status is best effort; the group goes on
-            future = await self.producer.send(self.topic, body,
-                                              key=f"{stats.group}/{MEMBER}".encode())  # fmt: skip
-            await asyncio.wait_for(future, self.timeout)
+            async with asyncio.timeout(self.timeout):  # send() itself waits for metadata
+                await (await self.producer.send(self.topic, body, key=key))
             self._last, self._sent_at = mark, time.monotonic()
 
 

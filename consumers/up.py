@@ -22,7 +22,7 @@ from consumers.figures import pct
 from consumers.launcher import ChromaServer, EmbeddedBroker
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
-from consumers.topics import ensure_topics, pipeline_topics
+from consumers.topics import ensure_pipeline_topics
 from consumers.worker import build_runners
 from producer.recorder import META_KEY
 
@@ -150,9 +150,7 @@ async def run(
     stop: asyncio.Event,
 ) -> dict[str, Any]:
     """Run the groups (and the demo traffic) until ``stop``, or until ``events`` are processed."""
-    topics = pipeline_topics(settings.events_topic, settings.dlq_topic, settings.enrichment_topic,
-                             settings.topic_partitions, settings.topic_replication)  # fmt: skip
-    await ensure_topics(settings.kafka_kwargs(), topics)
+    await ensure_pipeline_topics(settings)
     runners = build_runners(settings, ["all"])
     tasks = [asyncio.create_task(r.run(stop)) for r in runners]
     traffic = Traffic()

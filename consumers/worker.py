@@ -88,7 +88,7 @@ async def _run_until_stopped(runners: list[GroupRunner], stop: asyncio.Event, gr
     await asyncio.wait([everything, stopping], return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
     try:
-        await asyncio.wait_for(asyncio.shield(everything), grace + 1.0)
+        await asyncio.wait_for(asyncio.shield(everything), grace)
     except TimeoutError:
         log.error("groups did not stop within the grace period; leaving them",  # noqa: TRY400 - no exception to show: it is a deadline
                   extra={"grace_s": grace})  # fmt: skip

@@ -5,27 +5,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaProducer
 
-from consumers.dlq import read_dead_letter
-from consumers.offsets import gather_stats, partitions_of, true_end_offsets
+from consumers.dlq import original_headers, read_dead_letter
+from consumers.errors import UsageError
+from consumers.offsets import gather_stats
 from consumers.settings import WorkerSettings
 from consumers.sinks.metrics_export import export
+from consumers.status import read_status
+from consumers.topic_reader import fetch, parse_ref, stream
+
+_JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 
 
 def stats(settings: WorkerSettings, *, as_json: bool) -> int:
-    """Print committed offset, highwater and lag per group and partition, and the DLQ size."""
-    groups = [settings.metrics_group, settings.memory_group, settings.enrich_group]
-    data = asyncio.run(gather_stats(settings.kafka_kwargs(), settings.events_topic,
-                                    settings.dlq_topic, groups))  # fmt: skip
+    """Print lag per group and partition, each group's members and last error, the DLQ size."""
+    data = asyncio.run(_stats(settings))
     if as_json:
-        print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        print(orjson.dumps(data, option=_JSON).decode())
         return 0
     print(f"topic {data['topic']}")
     for group, info in data["groups"].items():
@@ -33,90 +36,157 @@ def stats(settings: WorkerSettings, *, as_json: bool) -> int:
         for row in info["partitions"]:
             print(f"    p{row['partition']}: committed {row['committed']} "
                   f"highwater {row['highwater']} lag {row['lag']}")  # fmt: skip
+        for member in info["members"]:
+            print(f"    member {member['member']}: {member['state']} "
+                  f"(reported {member['ageS']:.0f}s ago)")  # fmt: skip
+        if info["lastError"]:
+            error = info["lastError"]
+            print(f"    last error ({error['ageS']:.0f}s ago, {error['member']}): {error['error']}")
     print(f"dead letters in {data['dlq']['topic']}: {data['dlq']['messages']}")
     return 0
 
 
-async def _read_all(settings: WorkerSettings, topic: str) -> list[ConsumerRecord[Any, Any]]:
-    kwargs = settings.kafka_kwargs()
-    parts = await partitions_of(kwargs, topic)
-    ends = await true_end_offsets(kwargs, parts)
-    consumer = AIOKafkaConsumer(**kwargs, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=50)  # fmt: skip
-    await consumer.start()
-    records: list[ConsumerRecord[Any, Any]] = []
-    try:
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        deadline = time.monotonic() + 60
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            if time.monotonic() > deadline:
-                break
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return sorted(records, key=lambda r: (r.partition, r.offset))
+async def _stats(settings: WorkerSettings) -> dict[str, Any]:
+    groups = [settings.metrics_group, settings.memory_group, settings.enrich_group]
+    kwargs, wait = settings.kafka_kwargs(), settings.kafka_timeout_s
+    data = await gather_stats(kwargs, settings.events_topic, settings.dlq_topic, groups)
+    status = await read_status(kwargs, settings.status_topic, wait)
+    now = time.time()
+    stale_after = 3 * settings.status_interval_s
+    for group, info in data["groups"].items():
+        mine = [s for s in status.values() if s.get("group") == group]
+        info["members"] = [
+            {"member": s.get("member"), "state": s.get("state"), "ageS": now - _num(s, "updatedAt")}
+            for s in mine
+            if s.get("state") != "stopped" and now - _num(s, "updatedAt") < stale_after
+        ]  # fmt: skip
+        errors = sorted(
+            (s for s in mine if s.get("lastError")), key=lambda s: _num(s, "lastErrorAt")
+        )
+        info["lastError"] = (
+            {"error": errors[-1]["lastError"], "member": errors[-1].get("member"),
+             "ageS": now - _num(errors[-1], "lastErrorAt")} if errors else None
+        )  # fmt: skip
+    return data
+
+
+def _num(record: dict[str, Any], key: str) -> float:
+    value = record.get(key)
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def dlq_list(settings: WorkerSettings, *, limit: int, as_json: bool) -> int:
-    """Print the dead letters (newest last)."""
-    letters = [(r.partition, r.offset, read_dead_letter(r))
-               for r in asyncio.run(_read_all(settings, settings.dlq_topic))][-limit:]  # fmt: skip
+    """Print the newest ``limit`` dead letters (memory bounded by ``limit``, not the topic)."""
+    letters, total = asyncio.run(_newest(settings, limit))
     if as_json:
         rows = [{"partition": p, "offset": o, **d.model_dump(mode="json", by_alias=True,
                  exclude={"value_b64"})} for p, o, d in letters]  # fmt: skip
-        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        print(orjson.dumps(rows, option=_JSON).decode())
         return 0
     for p, o, d in letters:
         print(f"{p}:{o}  {d.group}  {d.source_topic}[{d.source_partition}]@{d.source_offset}  "
               f"{d.size} B  {d.error}")  # fmt: skip
-    print(f"{len(letters)} dead letter(s)")
+    print(f"{len(letters)} of {total} dead letter(s)")
     return 0
+
+
+async def _newest(settings: WorkerSettings, limit: int) -> tuple[list[Any], int]:
+    newest: deque[Any] = deque(maxlen=max(limit, 0))
+    total = 0
+    async for batch in stream(settings.kafka_kwargs(), settings.dlq_topic,
+                              wait_s=settings.kafka_timeout_s):  # fmt: skip
+        total += len(batch)
+        for record in batch:
+            newest.append((record.partition, record.offset,
+                           read_dead_letter(record, with_value=False)))  # fmt: skip
+    return sorted(newest, key=lambda x: x[2].failed_at), total
 
 
 def dlq_show(settings: WorkerSettings, ref: str) -> int:
     """Print one dead letter (``partition:offset``) in full, value included."""
-    partition, offset = (int(x) for x in ref.split(":", 1))
-    for r in asyncio.run(_read_all(settings, settings.dlq_topic)):
-        if (r.partition, r.offset) == (partition, offset):
-            letter = read_dead_letter(r).model_dump(mode="json", by_alias=True)
-            letter["value"] = base64.b64decode(letter.pop("valueB64")).decode(errors="replace")
-            print(orjson.dumps(letter, option=orjson.OPT_INDENT_2).decode())
-            return 0
-    print(f"no dead letter at {ref}")
-    return 1
+    partition, offset = parse_ref(ref)
+    record = asyncio.run(fetch(settings.kafka_kwargs(), settings.dlq_topic, partition, offset,
+                               settings.kafka_timeout_s))  # fmt: skip
+    if record is None:
+        raise UsageError(f"no dead letter at {ref} in {settings.dlq_topic}")
+    letter = read_dead_letter(record).model_dump(mode="json", by_alias=True)
+    letter["value"] = base64.b64decode(letter.pop("valueB64")).decode(errors="replace")
+    print(orjson.dumps(letter, option=_JSON).decode())
+    return 0
 
 
 def dlq_replay(settings: WorkerSettings, refs: list[str], *, dry_run: bool) -> int:
-    """Re-publish the selected dead letters (or ``all``) to the events topic, unchanged."""
-    return asyncio.run(_replay(settings, refs, dry_run))
-
-
-async def _replay(settings: WorkerSettings, refs: list[str], dry_run: bool) -> int:
-    wanted = None if refs == ["all"] else {tuple(int(x) for x in r.split(":", 1)) for r in refs}
-    chosen = [r for r in await _read_all(settings, settings.dlq_topic)
-              if wanted is None or (r.partition, r.offset) in wanted]  # fmt: skip
-    if dry_run:
-        print(f"would re-publish {len(chosen)} dead letter(s) to {settings.events_topic}")
-        return 0
-    producer = AIOKafkaProducer(**settings.kafka_kwargs(), acks="all", enable_idempotence=False)
-    await producer.start()
-    try:
-        for r in chosen:
-            await producer.send_and_wait(settings.events_topic, r.value, key=r.key)
-    finally:
-        await producer.stop()
-    print(f"re-published {len(chosen)} dead letter(s) to {settings.events_topic}")
+    """Re-publish the selected dead letters (or ``all``) to the events topic, as they were."""
+    if not refs:
+        raise UsageError("dlq replay needs PARTITION:OFFSET references or 'all'")
+    wanted = None if refs == ["all"] else [parse_ref(r) for r in refs]
+    sent, skipped = asyncio.run(_replay(settings, wanted, dry_run))
+    verb = "would re-publish" if dry_run else "re-published"
+    note = f"; {skipped} skipped: cut to fit the dead-letter topic" if skipped else ""
+    print(f"{verb} {sent} dead letter(s) to {settings.events_topic}{note}")
     return 0
+
+
+async def _replay(settings: WorkerSettings, wanted: list[tuple[int, int]] | None,
+                  dry_run: bool) -> tuple[int, int]:  # fmt: skip
+    kwargs, wait = settings.kafka_kwargs(), settings.kafka_timeout_s
+    producer = None
+    if not dry_run:
+        producer = AIOKafkaProducer(**kwargs, acks="all", enable_idempotence=False,
+                                    request_timeout_ms=int(wait * 1000))  # fmt: skip
+    sent = skipped = 0
+    if producer is not None:
+        await asyncio.wait_for(producer.start(), wait)
+    try:
+        async for batch in _chosen(settings, wanted):
+            for record in batch:
+                if read_dead_letter(record, with_value=False).truncated:
+                    skipped += 1
+                    continue
+                if producer is not None:
+                    await asyncio.wait_for(producer.send(
+                        settings.events_topic, record.value, key=record.key,
+                        headers=original_headers(record)), wait)  # fmt: skip
+                sent += 1
+        if producer is not None:
+            await asyncio.wait_for(producer.flush(), wait)
+    finally:
+        if producer is not None:
+            await asyncio.wait_for(producer.stop(), wait)
+    return sent, skipped
+
+
+async def _chosen(settings: WorkerSettings, wanted: list[tuple[int, int]] | None) -> Any:
+    kwargs, topic, wait = settings.kafka_kwargs(), settings.dlq_topic, settings.kafka_timeout_s
+    if wanted is None:
+        async for batch in stream(kwargs, topic, wait_s=wait):
+            yield batch
+        return
+    for partition, offset in wanted:
+        record = await fetch(kwargs, topic, partition, offset, wait)
+        if record is None:
+            raise UsageError(f"no dead letter at {partition}:{offset} in {topic}")
+        yield [record]
 
 
 def metrics_export(
     settings: WorkerSettings, out: Path, since: str | None, until: str | None
 ) -> int:
     """Write the seed-compatible JSON array of metrics records atomically."""
-    lo = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-    hi = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None
+    lo = _time(since, "--since") if since else None
+    hi = _time(until, "--until") if until else None
     count = export(settings.metrics_dir, out, since=lo, until=hi)
     print(f"wrote {count} record(s) to {out}")
     return 0
+
+
+def _time(text: str, flag: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{flag} {text!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)"
+        ) from None
+    if value.tzinfo is None:
+        raise UsageError(f"{flag} {text!r} needs a timezone (e.g. 2026-11-23T10:00:00Z)")
+    return value

@@ -33,6 +33,12 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return out.stdout
 
 
+def _cli_fails(env: dict[str, str], *args: str) -> tuple[int, str]:
+    out = subprocess.run([sys.executable, "-m", "consumers.cli", *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    return out.returncode, out.stderr
+
+
 async def test_endpoint_stats_and_dead_letter_replay(
     kafka: KafkaEndpoint, names: Names, tmp_path: Path
 ) -> None:
@@ -80,10 +86,31 @@ async def test_endpoint_stats_and_dead_letter_replay(
             assert sum(p["highwater"] for p in group["partitions"]) == 22
             assert stats["dlq"]["messages"] == 2
 
+            members = stats["groups"][names.group]["members"]
+            assert [m["state"] for m in members] == ["running"]
+            assert stats["groups"][names.group]["lastError"] is None
+
             letters = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "list", "--json"))
             assert len(letters) == 2
             assert {letter["sourceTopic"] for letter in letters} == {names.events}
             assert any("not valid JSON" in letter["error"] for letter in letters)
+            newest = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "list", "--json",
+                                                          "--limit", "1"))  # fmt: skip
+            assert len(newest) == 1
+            ref = f"{newest[0]['partition']}:{newest[0]['offset']}"
+            shown = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "show", ref))
+            assert shown["value"] in ("oops", '{"schemaVersion": 2}')
+            assert shown["sourceOffset"] == newest[0]["sourceOffset"]
+            for args, message in ((("dlq", "show", "garbage"), "expected PARTITION:OFFSET"),
+                                  (("dlq", "show", "9:0"), "has no partition 9"),
+                                  (("dlq", "show", f"{newest[0]['partition']}:999"),
+                                   "no dead letter at"),
+                                  (("dlq", "replay"), "needs PARTITION:OFFSET")):  # fmt: skip
+                code, err = await asyncio.to_thread(_cli_fails, env, *args)
+                assert code == 2, (args, err)
+                assert message in err
+                assert "Traceback" not in err
+                assert len(err.strip().splitlines()) == 1, err
 
             out = await asyncio.to_thread(_cli, env, "dlq", "replay", "all")
             assert "re-published 2 dead letter(s)" in out

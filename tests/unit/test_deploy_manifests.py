@@ -46,7 +46,8 @@ def _topics_for(config: dict[str, str]) -> list[object]:
     return pipeline_topics(config["TOOLTRAIL_EVENTS_TOPIC"], config["TOOLTRAIL_DLQ_TOPIC"],
                            config["TOOLTRAIL_ENRICHMENT_TOPIC"],
                            int(config["TOOLTRAIL_TOPIC_PARTITIONS"]),
-                           int(config["TOOLTRAIL_TOPIC_REPLICATION"]))  # fmt: skip
+                           int(config["TOOLTRAIL_TOPIC_REPLICATION"]),
+                           config["TOOLTRAIL_STATUS_TOPIC"])  # fmt: skip
 
 
 @pytest.fixture
@@ -200,7 +201,7 @@ def test_topic_manifest_matches_what_the_workers_create() -> None:
 def test_compose_runs_kraft_kafka_chroma_each_group_and_the_demo() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     expected = pipeline_topics("tooltrail.events.v2", "tooltrail.events.dlq",
-                               "tooltrail.enrichment", 6, 1)  # fmt: skip
+                               "tooltrail.enrichment", 6, 1, "tooltrail.status")  # fmt: skip
     assert check_compose(compose, expected) == []
     example = dict(
         line.split("=", 1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from consumers.http import serve
 from consumers.group_stats import GroupStats
+from consumers.http import serve
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:
@@ -25,8 +25,8 @@ async def test_probes_report_what_kubernetes_should_act_on() -> None:
     server = await serve(0, lambda: [metrics, memory], host="127.0.0.1", stall_s=30)
     port = server.sockets[0].getsockname()[1]
     try:
-        assert await _get(port, "/readyz") == (
-            503, "not ready: tooltrail-metrics (starting), tooltrail-memory (starting)\n")  # fmt: skip
+        assert await _get(port, "/readyz") == (503, "not ready: tooltrail-metrics (starting), "
+                                                    "tooltrail-memory (starting)\n")  # fmt: skip
         assert (await _get(port, "/healthz"))[0] == 200  # starting is not stalled
         metrics.connected = True
         assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory (starting)\n")
@@ -62,8 +62,10 @@ async def test_a_group_stuck_retrying_is_not_ready_and_says_why() -> None:
         assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory (stuck)\n")
         body = (await _get(port, "/metrics"))[1]
         assert 'tooltrail_group_retrying{group="tooltrail-memory"} 1' in body
-        assert ('tooltrail_last_error_info{group="tooltrail-memory",error="RetriableSinkError: '
-                'chroma \\"down\\"\\nsecond line"} 1') in body
+        assert (
+            'tooltrail_last_error_info{group="tooltrail-memory",error="RetriableSinkError: '
+            'chroma \\"down\\"\\nsecond line"} 1'
+        ) in body
         assert (await _get(port, "/healthz"))[0] == 200  # stuck is not dead: no restart
         stats.recovered()
         assert await _get(port, "/readyz") == (200, "ready\n")

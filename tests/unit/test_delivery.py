@@ -1,0 +1,148 @@
+"""Isolating what a sink rejects, dead letters that fit, and the blocking lane."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.structs import ConsumerRecord
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.blocking import Lane
+from consumers.delivery import Writer
+from consumers.dlq import MAX_KEY_BYTES, OURS, build_letter, original_headers, read_dead_letter
+from consumers.errors import RetriableSinkError
+from consumers.sinks.base import Delivered
+from consumers.sinks.inmemory import InMemorySink
+from tests.factories import make_event
+from tests.kafka_helpers import wait_for
+
+
+def _batch(n: int, poison: set[int] = frozenset()) -> list[Delivered]:  # type: ignore[assignment]
+    return [Delivered(make_event(tool_id="poison" if i in poison else "oc_read_get_pods"), 0, i)
+            for i in range(n)]  # fmt: skip
+
+
+def _never() -> float:
+    return 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 120), data=st.data())
+async def test_exactly_the_rejected_events_are_isolated(n: int, data: st.DataObject) -> None:
+    poison = data.draw(st.sets(st.integers(0, n - 1), max_size=min(n, 6)))
+    sink = InMemorySink(reject=lambda e: e.tool_id == "poison")
+    batch = _batch(n, poison)
+    rejected = await Writer(sink, 5).write(batch, asyncio.Event(), _never)
+    assert rejected is not None
+    assert sorted(d.offset for d, _ in rejected) == sorted(poison)
+    assert all(why.startswith("sink:inmemory: SinkError: refused event ") for _, why in rejected)
+    assert set(sink.written) == {d.event.event_id for d in batch if d.offset not in poison}
+    if len(poison) == 1:  # a lone poison event costs about two writes per halving
+        assert sink.writes <= 2 * n.bit_length() + 1
+
+
+async def test_an_unavailable_sink_is_retried_not_blamed_on_events() -> None:
+    sink = InMemorySink()
+    sink.unavailable = 1
+    with pytest.raises(RetriableSinkError):
+        await Writer(sink, 5).write(_batch(10), asyncio.Event(), _never)
+    assert sink.writes == 1  # no splitting on a retriable failure
+    assert await Writer(sink, 5).write(_batch(10), asyncio.Event(), _never) == []
+    assert len(sink.written) == 10
+
+
+async def test_a_hung_write_times_out_as_retriable_and_stop_abandons_it() -> None:
+    sink = InMemorySink()
+    sink.hang = asyncio.Event()
+    with pytest.raises(RetriableSinkError, match="did not finish a write within"):
+        await Writer(sink, 0.05).write(_batch(3), asyncio.Event(), _never)
+    stop = asyncio.Event()
+    stop.set()
+    started = time.monotonic()
+    assert await Writer(sink, 30).write(_batch(3), stop, lambda: 0.05) is None
+    assert time.monotonic() - started < 5  # the grace, not the sink timeout
+    assert sink.written == {}
+
+
+def _record(key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
+    return ConsumerRecord("t.events", 2, 41, 0, 0, key, value, None, len(key or b""),
+                          len(value or b""), headers)  # fmt: skip
+
+
+def _size(letter: Any) -> int:
+    """What aiokafka's producer compares with ``max_request_size`` before sending."""
+    return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(
+        letter.key, letter.value, letter.headers))  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.none() | st.integers(0, 20_000).map(lambda n: b"k" * n),
+       value=st.none() | st.integers(0, 60_000).map(lambda n: b"v" * n),
+       headers=st.lists(st.tuples(st.sampled_from(["trace", "error", "group", "x"]),
+                                  st.integers(0, 9_000).map(lambda n: b"h" * n)), max_size=4),
+       budget=st.integers(4_096, 50_000))  # fmt: skip
+def test_a_dead_letter_always_fits_and_keeps_what_it_can(
+    key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]], budget: int
+) -> None:
+    letter = build_letter(_record(key, value, headers), "g", "not valid JSON", budget)
+    assert _size(letter) <= budget
+    names = dict(letter.headers)
+    assert names["error"] == b"not valid JSON"
+    assert names["source-offset"] == b"41"
+    if key is not None and len(key) > min(MAX_KEY_BYTES, budget // 4):
+        assert names["key-truncated"] == str(len(key)).encode()
+        assert key.startswith(letter.key or b"")
+    else:
+        assert letter.key == key
+    if value is not None and letter.value != value:
+        assert names["value-truncated"] == str(len(value)).encode()
+        assert value.startswith(letter.value or b"")
+    if "headers-dropped" not in names:  # originals kept, clashing names prefixed
+        kept = [(k, v) for k, v in letter.headers if k not in OURS]
+        assert kept == [(f"original-{k}" if k in OURS else k, v) for k, v in headers]
+        replayed = _record(letter.key, letter.value, letter.headers)
+        assert original_headers(replayed) == headers
+    view = read_dead_letter(_record(letter.key, letter.value, letter.headers))
+    assert view.size == len(value or b"")
+    assert view.truncated == (letter.value != value or letter.key != key)
+
+
+def test_a_900_kb_key_is_cut_to_fit() -> None:
+    letter = build_letter(_record(b"k" * 900_000, b"{}", []), "g", "bad", 1_000_000)
+    assert len(letter.key or b"") == MAX_KEY_BYTES
+    assert dict(letter.headers)["key-truncated"] == b"900000"
+    assert letter.value == b"{}"
+
+
+async def test_lane_runs_calls_in_order_on_a_daemon_thread_and_survives_a_cancelled_waiter() -> (
+    None
+):
+    lane = Lane("t")
+    seen: list[str] = []
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(5)
+        seen.append("slow")
+        return "slow"
+
+    waiter = asyncio.ensure_future(lane.run(slow))
+    await wait_for(lambda: lane.busy, 5, "the slow call to start")
+    waiter.cancel()  # the waiting stops; the call goes on in the lane
+    follow = asyncio.ensure_future(lane.run(lambda: seen.append("next") or "next"))
+    await asyncio.sleep(0.05)
+    assert seen == []  # "next" waits behind the running call
+    assert not follow.done()
+    release.set()
+    assert await follow == "next"
+    assert seen == ["slow", "next"]
+    assert all(t.daemon for t in threading.enumerate() if t.name == "lane-t")
+    with pytest.raises(ZeroDivisionError):
+        await lane.run(lambda: 1 / 0)
+    lane.close()
