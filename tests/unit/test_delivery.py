@@ -8,6 +8,11 @@ import time
 from typing import Any
 
 import pytest
+from aiokafka.errors import (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import ConsumerRecord
 from hypothesis import given, settings
@@ -15,8 +20,15 @@ from hypothesis import strategies as st
 
 from consumers.blocking import Lane
 from consumers.delivery import Writer
-from consumers.dlq import MAX_KEY_BYTES, OURS, build_letter, original_headers, read_dead_letter
-from consumers.errors import RetriableSinkError
+from consumers.dlq import (
+    MAX_KEY_BYTES,
+    OURS,
+    build_letter,
+    original_headers,
+    read_dead_letter,
+    send_dead_letters,
+)
+from consumers.errors import DeadLetterError, RetriableSinkError
 from consumers.sinks.base import Delivered
 from consumers.sinks.inmemory import InMemorySink
 from tests.factories import make_event
@@ -146,3 +158,44 @@ async def test_lane_runs_calls_in_order_on_a_daemon_thread_and_survives_a_cancel
     with pytest.raises(ZeroDivisionError):
         await lane.run(lambda: 1 / 0)
     lane.close()
+
+
+class _Broker:
+    """Stands in for a broker whose size limit is lower than ours (answers via the future)."""
+
+    def __init__(self, limit: int, error: type[Exception]) -> None:
+        self.limit, self.error = limit, error
+        self.accepted: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
+
+    async def send(self, topic: str, value: bytes | None, *, key: bytes | None,
+                   headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:  # fmt: skip
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if len(value or b"") > self.limit:
+            future.set_exception(self.error("too large for this broker"))
+        else:
+            self.accepted.append((value, headers))
+            future.set_result(None)
+        return future
+
+
+@pytest.mark.parametrize("error", [MessageSizeTooLargeError, RecordTooLargeError])
+async def test_a_letter_the_broker_finds_too_large_is_resent_small(error: type[Exception]) -> None:
+    broker = _Broker(limit=2048, error=error)
+    record = _record(b"k", b"v" * 500_000, [("trace", b"t")])
+    await send_dead_letters(broker, "dlq", "g", [(record, "over the limit")], 1_000_000, 5)  # type: ignore[arg-type]
+    [(value, headers)] = broker.accepted
+    assert value == b"v" * 1024
+    assert dict(headers)["value-truncated"] == b"500000"
+    assert dict(headers)["trace"] == b"t"
+
+
+async def test_a_letter_refused_for_another_reason_is_a_dead_letter_error() -> None:
+    class Refusing(_Broker):
+        async def send(self, topic: str, value: bytes | None, *, key: bytes | None,
+                       headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:  # fmt: skip
+            raise TopicAuthorizationFailedError("not allowed")
+
+    with pytest.raises(DeadLetterError, match="TopicAuthorizationFailedError") as info:
+        await send_dead_letters(Refusing(0, Exception), "dlq", "g",  # type: ignore[arg-type]
+                                [(_record(None, b"x", []), "bad")], 10_000, 5)  # fmt: skip
+    assert info.value.retriable is False
