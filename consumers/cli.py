@@ -6,6 +6,7 @@ stdout carries only what the user asked for (tables, JSON); logs go to stderr as
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -292,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tooltrail`` console script."""
     args = build_parser().parse_args(argv)
+    os.umask(0o077)  # data, logs and spill files hold tool data: owner only
     logs.configure(args.log_level)
     handler: Handler = args.handler
     try:

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from consumers.errors import LaunchError
+from consumers.files import private_binary, private_dir
 
 log = logging.getLogger(__name__)
 _TANSU_ENV = ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID",
@@ -37,7 +38,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _child_setup() -> None:  # runs in the child between fork and exec
+    os.umask(0o077)  # what the broker and Chroma write is for their owner only
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
@@ -83,11 +85,11 @@ class _Managed:
         self._log: IO[bytes] | None = None
 
     def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
+        private_dir(self.log_path.parent)
+        self._log = private_binary(self.log_path, append=True)
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            env=env, preexec_fn=_child_setup if sys.platform == "linux" else None,
             start_new_session=True,  # Ctrl-C reaches the parent, which stops us in order
         )  # fmt: skip
 
@@ -203,7 +205,7 @@ class ChromaServer(_Managed):
 
     def start(self, timeout: float = 60.0) -> ChromaServer:
         """Start the server and wait until its heartbeat answers."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         env = dict(os.environ, ANONYMIZED_TELEMETRY="False", NO_COLOR="1")
         argv = [str(chroma_binary()), "run", "--path", str(self.data_dir),
                 "--host", "127.0.0.1", "--port", str(self.port)]  # fmt: skip

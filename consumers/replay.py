@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import make_embedder
 from consumers.errors import ConsumerError
+from consumers.files import private_binary, private_dir, write_private
 from consumers.offsets import partitions_of, true_end_offsets
 from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered
@@ -126,14 +127,14 @@ def _int_keys(mapping: dict[str, int]) -> dict[int, int]:
 
 
 def _save(settings: WorkerSettings, state: ReplayState, new_ids: list[str]) -> None:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.state_dir)
     if new_ids:  # ids first: a resumed replay may re-add some, never miss one
-        with _ids_path(settings).open("a") as f:
-            f.write("".join(i + "\n" for i in new_ids))
+        with private_binary(_ids_path(settings), append=True) as f:
+            f.write("".join(i + "\n" for i in new_ids).encode())
     path = _state_path(settings)
     tmp = path.with_suffix(".tmp")
     fields = {k: v for k, v in state.__dict__.items() if k != "memory_ids"}
-    tmp.write_bytes(orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS))
+    write_private(tmp, orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS))
     tmp.replace(path)
 
 

@@ -71,12 +71,14 @@ class WorkerSettings(KafkaSettings):
     metrics_dedup_window: int = Field(500_000, ge=1_000, le=100_000_000)
     """How many recent records' event ids the metrics writer remembers (about 60 B each)."""
 
-    chroma_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
-    """Chroma server URL, e.g. `http://127.0.0.1:8000`."""
+    chroma_url: str | None = Field(None, pattern=r"^https?://[^\s/@]+(:\d+)?/?$")
+    """Chroma server URL, e.g. `http://127.0.0.1:8000` (no credentials: use the token)."""
     chroma_path: Path | None = None
     """Embedded Chroma directory, used when no URL is set."""
     chroma_token: SecretStr | None = None
     """Bearer token for the Chroma server (secret)."""
+    chroma_allow_http_token: bool = False
+    """Allow `TOOLTRAIL_CHROMA_TOKEN` over an `http://` URL (it travels in clear text)."""
     chroma_tenant: str = "default_tenant"
     """Chroma tenant."""
     chroma_database: str = "default_database"
@@ -118,6 +120,17 @@ class WorkerSettings(KafkaSettings):
     def chroma_configured(self) -> bool:
         """True if a Chroma URL or directory is set."""
         return self.chroma_url is not None or self.chroma_path is not None
+
+    @model_validator(mode="after")
+    def _token_over_tls(self) -> WorkerSettings:
+        url = self.chroma_url or ""
+        if self.chroma_token and url.startswith("http://") and not self.chroma_allow_http_token:
+            raise ValueError(
+                "TOOLTRAIL_CHROMA_TOKEN is set but TOOLTRAIL_CHROMA_URL is http://: the token "
+                "would travel in clear text; use https:// or set "
+                "TOOLTRAIL_CHROMA_ALLOW_HTTP_TOKEN=true"
+            )
+        return self
 
     @model_validator(mode="after")
     def _timeouts_consistent(self) -> WorkerSettings:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from consumers.figures import pct
+from consumers.files import private_text
 from consumers.launcher import ChromaServer, EmbeddedBroker
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
@@ -74,7 +75,7 @@ async def demo_client(settings: WorkerSettings, data_dir: Path) -> AsyncIterator
                os.environ.get("TOOLTRAIL_DEMO_LATENCY_SCALE", "1")}  # fmt: skip
     params = StdioServerParameters(command=sys.executable, args=["-m", "consumers.cli",
                                    "--log-level", "WARNING", "demo-server"], env=env)  # fmt: skip
-    with (data_dir / "logs" / "demo-server.log").open("a") as err:
+    with private_text(data_dir / "logs" / "demo-server.log", append=True) as err:
         async with (
             stdio_client(params, errlog=err) as (read, write),
             ClientSession(read, write) as s,

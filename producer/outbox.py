@@ -114,7 +114,11 @@ class Outbox:
 
     def _save_cursor(self) -> None:
         tmp = self.directory / "cursor.tmp"
-        tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, f"{self._cursor[0]} {self._cursor[1]}".encode())
+        finally:
+            os.close(fd)
         tmp.replace(self.directory / "cursor")
 
     def _count_pending(self) -> int:

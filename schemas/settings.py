@@ -8,6 +8,7 @@ is allowed, so a misconfigured process fails at start with a message a human can
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -27,6 +28,15 @@ from schemas.keys import parse_key_args
 
 S = TypeVar("S", bound="TooltrailSettings")
 ENV_PREFIX = "TOOLTRAIL_"
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})$")
+_SASL_FIELDS = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+_SSL_FIELDS = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_password")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
+
+
+def mask_credentials(text: str) -> str:
+    """``https://user:pw@host`` → ``https://***@host`` (and likewise inside any text)."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def _split_csv(value: Any) -> Any:
@@ -65,6 +75,18 @@ class KafkaSettings(TooltrailSettings):
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", min_length=1)
     """Kafka bootstrap servers, `host:port[,host:port]`."""
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _valid_bootstrap(cls, value: str) -> str:
+        for part in value.split(","):
+            m = _HOST_PORT.match(part.strip())
+            if m is None or not 1 <= int(m.group(2)) <= 65_535:
+                raise ValueError(
+                    "expected host:port[,host:port…] with ports 1-65535, e.g. 127.0.0.1:9092"
+                )
+        return value
+
     kafka_client_id: str = "tooltrail"
     """Client id sent to the broker."""
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -107,7 +129,20 @@ class KafkaSettings(TooltrailSettings):
 
     @_model_validator(mode="after")
     def _security_is_complete(self) -> KafkaSettings:
-        sasl = self.kafka_security_protocol.startswith("SASL")
+        protocol = self.kafka_security_protocol
+        unused_sasl = [f"TOOLTRAIL_{n.upper()}" for n in _SASL_FIELDS if getattr(self, n)]
+        if unused_sasl and not protocol.startswith("SASL"):
+            raise ValueError(
+                f"{', '.join(unused_sasl)} set, but TOOLTRAIL_KAFKA_SECURITY_PROTOCOL={protocol}"
+                " would connect without SASL (and in plaintext): set it to SASL_SSL"
+            )
+        unused_ssl = [f"TOOLTRAIL_{n.upper()}" for n in _SSL_FIELDS if getattr(self, n)]
+        if unused_ssl and not protocol.endswith("SSL"):
+            raise ValueError(
+                f"{', '.join(unused_ssl)} set, but TOOLTRAIL_KAFKA_SECURITY_PROTOCOL={protocol}"
+                " would connect in plaintext: set it to SSL or SASL_SSL"
+            )
+        sasl = protocol.startswith("SASL")
         if sasl and not (self.kafka_sasl_mechanism and self.kafka_sasl_username):
             raise ValueError(
                 "TOOLTRAIL_KAFKA_SASL_MECHANISM and TOOLTRAIL_KAFKA_SASL_USERNAME are required "
@@ -181,10 +216,10 @@ def _describe(cls: type[TooltrailSettings], exc: ValidationError) -> list[str]:
         loc = str(err["loc"][0]) if err["loc"] else ""
         field = by_alias.get(loc.lower(), loc)
         if not field:
-            problems.append(str(err["msg"]).removeprefix("Value error, "))
+            problems.append(mask_credentials(str(err["msg"]).removeprefix("Value error, ")))
             continue
         secret = "password" in field or "token" in field
-        value = "<hidden>" if secret else repr(err.get("input"))
+        value = "<hidden>" if secret else mask_credentials(repr(err.get("input")))
         names = " / ".join(env_names(cls, field)) if field in cls.model_fields else field
         problems.append(f"{names} = {value}: {err['msg']}")
     return problems

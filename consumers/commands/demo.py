@@ -16,6 +16,7 @@ import orjson
 
 from consumers import up
 from consumers.figures import pct
+from consumers.files import private_dir
 from consumers.settings import WorkerSettings
 from schemas.settings import load_settings
 
@@ -29,7 +30,8 @@ def main(*, data_dir: str, events: int | None, rate: float, progress_s: float = 
     """
     settings = load_settings(WorkerSettings)
     root = Path(data_dir)
-    (root / "logs").mkdir(parents=True, exist_ok=True)
+    private_dir(root)
+    private_dir(root / "logs")
     traffic = asyncio.run(_drive(settings, root, events, rate, progress_s))
     print(orjson.dumps({
         "events": traffic.calls, "tool_errors": traffic.errors,

@@ -9,7 +9,13 @@ from pydantic import SecretStr
 
 from consumers.settings import WorkerSettings
 from producer.settings import ProducerSettings
-from schemas.settings import KafkaSettings, TooltrailSettings, env_names, load_settings
+from schemas.settings import (
+    KafkaSettings,
+    TooltrailSettings,
+    env_names,
+    load_settings,
+    mask_credentials,
+)
 
 
 def effective(cls: type[TooltrailSettings]) -> dict[str, Any]:
@@ -20,6 +26,8 @@ def effective(cls: type[TooltrailSettings]) -> dict[str, Any]:
         value = getattr(settings, field)
         if isinstance(value, SecretStr):
             value = "********"
+        elif isinstance(value, str):
+            value = mask_credentials(value)
         out[env_names(cls, field)[0]] = value
     return out
 

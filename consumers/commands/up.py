@@ -15,6 +15,7 @@ from rich.table import Table
 
 from consumers import up
 from consumers.figures import pct
+from consumers.files import private_dir
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from schemas.settings import load_settings
@@ -42,7 +43,8 @@ def main(*, data_dir: str, demo: bool, events: int | None, as_json: bool, rate: 
          timeout: float) -> int:  # fmt: skip
     """Run until Ctrl-C (or until ``events`` are processed); print the summary."""
     root = Path(data_dir)
-    (root / "logs").mkdir(parents=True, exist_ok=True)
+    private_dir(root)
+    private_dir(root / "logs")
     base = load_settings(WorkerSettings)
     with up.infrastructure(root) as (bootstrap, url):
         settings = base.model_copy(update={

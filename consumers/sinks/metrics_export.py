@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from consumers.files import private_binary
 from consumers.sinks.metrics import segments
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,11 @@ def _stamp(line: bytes) -> datetime | None:
 def export(directory: Path, out: Path, *, since: datetime | None = None,
            until: datetime | None = None) -> int:  # fmt: skip
     """Write every record with ``since <= timestamp < until`` to ``out``; return the count."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     count = 0
     try:
-        with tmp.open("wb") as f:
+        with private_binary(tmp, append=False) as f:
             f.write(b"[")
             for path in segments(directory):
                 with path.open("rb") as seg:

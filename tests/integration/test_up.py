@@ -53,6 +53,16 @@ def test_up_demo_events_json_reaches_every_group_and_leaves_no_orphans(tmp_path:
     assert result["tool_errors"] > 0  # the demo's flaky health check and bad scale requests
     assert list((data / "metrics").glob("metrics-*.jsonl"))
     assert _processes_using(data) == []  # broker, chroma and demo server are gone
+    assert_private(data)
+
+
+def assert_private(root: Path) -> None:
+    """Every directory under ``root`` is 0700 and every file 0600 (or stricter)."""
+    found = [root, *root.rglob("*")]
+    assert len(found) > 10
+    loose = [f"{p.relative_to(root)} {oct(p.stat().st_mode & 0o777)}" for p in found
+             if not p.is_symlink() and p.stat().st_mode & 0o077]  # fmt: skip
+    assert loose == [], loose
 
 
 def _children_of(pid: int) -> set[int]:

@@ -67,3 +67,21 @@ def test_files_are_private(tmp_path: Path) -> None:
     for path in (tmp_path / "ob").glob("seg-*.log"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "ob").stat().st_mode) == 0o700
+
+
+def test_outbox_files_and_cursor_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        box = Outbox(tmp_path / "ob", 1 << 20, 1 << 16)
+        box.append([(b"k", b"v")])
+        box.ack(box.peek(1)[0], 1)
+        box.append([(b"k", b"w")])
+        box.close()
+    finally:
+        os.umask(old)
+    paths = [tmp_path / "ob", *(tmp_path / "ob").iterdir()]
+    assert any(p.name == "cursor" for p in paths)
+    assert {oct(p.stat().st_mode & 0o777) for p in paths if p.is_file()} == {"0o600"}
+    assert oct((tmp_path / "ob").stat().st_mode & 0o777) == "0o700"

@@ -96,3 +96,64 @@ def test_replicated_topics_refuse_single_copy_writes() -> None:
     assert [t.configs.get("min.insync.replicas") for t in durable] == ["2", "2", "2"]
     assert durable[2].configs["cleanup.policy"] == "compact"
     assert all("min.insync.replicas" not in t.configs for t in pipeline_topics("e", "d", "x", 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [({"TOOLTRAIL_KAFKA_SASL_USERNAME": "svc", "TOOLTRAIL_KAFKA_SASL_PASSWORD": "pw-1"},
+      "TOOLTRAIL_KAFKA_SASL_USERNAME, TOOLTRAIL_KAFKA_SASL_PASSWORD set, but "
+      "TOOLTRAIL_KAFKA_SECURITY_PROTOCOL=PLAINTEXT"),
+     ({"TOOLTRAIL_KAFKA_SSL_PASSWORD": "pw-2",
+       "TOOLTRAIL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+       "TOOLTRAIL_KAFKA_SASL_MECHANISM": "PLAIN", "TOOLTRAIL_KAFKA_SASL_USERNAME": "svc"},
+      "TOOLTRAIL_KAFKA_SSL_PASSWORD set, but TOOLTRAIL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT")],
+)  # fmt: skip
+def test_credentials_with_a_plaintext_protocol_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], names: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings(WorkerSettings)
+    assert names in str(info.value)
+    assert "pw-1" not in str(info.value)
+    assert "pw-2" not in str(info.value)
+
+
+def test_a_chroma_token_over_http_needs_an_explicit_allowance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOOLTRAIL_CHROMA_URL", "http://chroma.internal:8000")
+    monkeypatch.setenv("TOOLTRAIL_CHROMA_TOKEN", "tok-secret-1")
+    with pytest.raises(SettingsError, match="TOOLTRAIL_CHROMA_ALLOW_HTTP_TOKEN=true") as info:
+        load_settings(WorkerSettings)
+    assert "tok-secret-1" not in str(info.value)
+    monkeypatch.setenv("TOOLTRAIL_CHROMA_ALLOW_HTTP_TOKEN", "true")
+    assert load_settings(WorkerSettings).chroma_token_value() == "tok-secret-1"
+    monkeypatch.setenv("TOOLTRAIL_CHROMA_ALLOW_HTTP_TOKEN", "false")
+    monkeypatch.setenv("TOOLTRAIL_CHROMA_URL", "https://chroma.internal")
+    assert load_settings(WorkerSettings).chroma_url == "https://chroma.internal"
+
+
+def test_credentials_in_a_url_are_masked_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLTRAIL_CHROMA_URL", "https://admin:s3cr3t-pw@chroma.internal/path")
+    with pytest.raises(SettingsError) as info:
+        load_settings(WorkerSettings)
+    assert "s3cr3t" not in str(info.value)
+    assert "https://***@chroma.internal/path" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["nonsense", "host:notaport", "host:0", "host:70000", "a:1,,b:2",
+                                 "host :9092", ""])  # fmt: skip
+def test_bootstrap_must_be_host_port_pairs(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    monkeypatch.setenv("TOOLTRAIL_KAFKA_BOOTSTRAP", bad)
+    if bad == "":  # an empty variable means the default
+        assert load_settings(WorkerSettings).kafka_bootstrap == "127.0.0.1:9092"
+        return
+    with pytest.raises(SettingsError, match=r"TOOLTRAIL_KAFKA_BOOTSTRAP = .*expected host:port"):
+        load_settings(WorkerSettings)
+
+
+def test_good_bootstraps_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLTRAIL_KAFKA_BOOTSTRAP", "k1.internal:9092, k2:9093,[::1]:9094")
+    assert load_settings(WorkerSettings).kafka_bootstrap.startswith("k1")

@@ -1,0 +1,43 @@
+"""Files and directories only their owner can read: what tooltrail writes may hold tool data.
+
+Directories are created 0700 and files 0600 whatever the process umask; the CLI also sets
+its umask to 077 at start, which covers files that libraries and child processes (Chroma,
+the broker) create on their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import BinaryIO, TextIO, cast
+
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+_REPLACE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) mode 0700; tighten it if it exists and is ours."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # not ours (e.g. a mounted volume): leave it
+        if path.stat().st_uid == os.getuid():
+            path.chmod(0o700)
+    return path
+
+
+def private_binary(path: Path, *, append: bool) -> BinaryIO:
+    """Open ``path`` for binary writing (appending or replacing), created mode 0600."""
+    mode = "ab" if append else "wb"
+    return cast(BinaryIO, os.fdopen(os.open(path, _APPEND if append else _REPLACE, 0o600), mode))
+
+
+def private_text(path: Path, *, append: bool) -> TextIO:
+    """Open ``path`` for text writing (appending or replacing), created mode 0600."""
+    mode = "a" if append else "w"
+    return cast(TextIO, os.fdopen(os.open(path, _APPEND if append else _REPLACE, 0o600), mode))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (mode 0600)."""
+    with private_binary(path, append=False) as f:
+        f.write(data)
