@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from consumers.errors import RetriableSinkError, SinkError
 from schemas.base import first_line
+from schemas.errors import SettingsError
 
 #: Chroma answers about the request itself (the data), not about its own health.
 _DATA_ERRORS = {400, 409, 413}
@@ -40,7 +41,7 @@ def open_chroma(settings: _ChromaSettings) -> Any:
     """A chromadb client for the configured server or directory (see module docstring).
 
     Raises:
-        ValueError: neither a URL nor a path is configured.
+        SettingsError: neither a URL nor a path is configured.
     """
     return open_client(settings.chroma_url, path=settings.chroma_path,
                        token=settings.chroma_token_value(), tenant=settings.chroma_tenant,
@@ -60,9 +61,8 @@ def open_client(url: str | None = None, *, path: Path | None = None, token: str 
     settings = Settings(anonymized_telemetry=False)
     if url is None:
         if path is None:
-            raise ValueError(
-                "no Chroma configured: set TOOLTRAIL_CHROMA_URL or TOOLTRAIL_CHROMA_PATH"
-            )
+            raise SettingsError(["no Chroma configured: set TOOLTRAIL_CHROMA_URL (a server) or "
+                                 "TOOLTRAIL_CHROMA_PATH (a local directory)"])  # fmt: skip
         return chromadb.PersistentClient(path=str(path), settings=settings, tenant=tenant,
                                          database=database)  # fmt: skip
     parts = urlsplit(url)

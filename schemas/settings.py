@@ -221,5 +221,5 @@ def _describe(cls: type[TooltrailSettings], exc: ValidationError) -> list[str]:
         secret = "password" in field or "token" in field
         value = "<hidden>" if secret else mask_credentials(repr(err.get("input")))
         names = " / ".join(env_names(cls, field)) if field in cls.model_fields else field
-        problems.append(f"{names} = {value}: {err['msg']}")
+        problems.append(f"{names} = {value}: {str(err['msg']).removeprefix('Value error, ')}")
     return problems

@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
+from consumers.commands import add, port
 from consumers.launcher import ChromaServer, EmbeddedBroker
 
 
@@ -27,3 +29,15 @@ def run(data_dir: str, *, kafka_port: int | None, chroma_port: int | None) -> in
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def register(commands: Any) -> None:
+    """``tooltrail infra``."""
+    p = add(commands, "infra", "run the embedded Kafka broker and a chroma server",
+            "Run the embedded Tansu broker and a 'chroma run' server on loopback until "
+            "Ctrl-C; print the TOOLTRAIL_* variables that point the rest at them.")  # fmt: skip
+    p.add_argument("--data-dir", default="tooltrail-data", help="where chroma data and logs go")
+    p.add_argument("--kafka-port", type=port, default=None, help="broker port (default: free)")
+    p.add_argument("--chroma-port", type=port, default=None, help="chroma port (default: free)")
+    p.set_defaults(handler=lambda a: run(a.data_dir, kafka_port=a.kafka_port,
+                                         chroma_port=a.chroma_port))  # fmt: skip

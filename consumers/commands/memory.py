@@ -10,7 +10,9 @@ from typing import Any
 import orjson
 
 from consumers.chroma_client import close_client, open_chroma
+from consumers.commands import add, positive_int, subcommands, worker_settings
 from consumers.embedders import embedder_id, make_embedder
+from consumers.errors import ConsumerError
 from consumers.settings import WorkerSettings
 from consumers.sinks.memory import KINDS, collection_names
 from schemas.ids import MEMORY_ID_PATTERN, memory_id
@@ -22,7 +24,17 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 
 
 def _client(settings: WorkerSettings) -> Any:
-    return open_chroma(settings)
+    """A Chroma client, or one clear error: not configured (exit 2) or unreachable (exit 1)."""
+    if not settings.chroma_configured:
+        open_chroma(settings)  # raises SettingsError naming the variables
+    try:
+        return open_chroma(settings)
+    except Exception as exc:
+        where = settings.chroma_url or str(settings.chroma_path)
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConsumerError(
+            f"cannot reach Chroma at {where} (TOOLTRAIL_CHROMA_URL): {detail}"
+        ) from exc
 
 
 def _dump(data: object) -> None:
@@ -48,8 +60,8 @@ def search(settings: WorkerSettings, text: str, *, tool: str | None, kind: str |
     if kind and settings.unified_memory:
         filters.append({"kind": kind})
     where = filters[0] if len(filters) == 1 else ({"$and": filters} if filters else None)
-    vector = make_embedder(settings.embedder, settings.embed_threads)([text])
     client = _client(settings)
+    vector = make_embedder(settings.embedder, settings.embed_threads)([text])
     hits = []
     try:
         existing = {c.name for c in client.list_collections()}
@@ -175,3 +187,25 @@ def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
                 print(f"  {item_id}: {'; '.join(problems)}")
         print("audit ok" if ok else "audit found problems")
     return 0 if ok else 1
+
+
+def register(commands: Any) -> None:
+    """``tooltrail memory search|stats|audit``."""
+    memory = subcommands(add(commands, "memory", "search, count and audit the vector memories"),
+                   "action")  # fmt: skip
+    p = add(memory, "search", "the memories nearest to a text")
+    p.add_argument("text", nargs="+", help="what to look for")
+    p.add_argument("--tool", help="only this tool")
+    p.add_argument("--kind", choices=list(KINDS), help="only this kind")
+    p.add_argument("--k", type=positive_int, default=3, help="how many")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=lambda a: search(worker_settings(), " ".join(a.text), tool=a.tool,
+                                            kind=a.kind, k=a.k, as_json=a.json))  # fmt: skip
+    p = add(memory, "stats", "count and embedder per collection")
+    p.add_argument("--detailed", action="store_true", help="also per kind and tool, newest item")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=lambda a: stats(worker_settings(), detailed=a.detailed,
+                                           as_json=a.json))  # fmt: skip
+    p = add(memory, "audit", "check collections and every memory against the schema (exit 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=lambda a: audit(worker_settings(), as_json=a.json))

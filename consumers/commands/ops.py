@@ -6,13 +6,13 @@ import asyncio
 import base64
 import time
 from collections import deque
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from consumers.commands import add, iso_time, positive_int, subcommands, worker_settings
 from consumers.dlq import original_headers, read_dead_letter
 from consumers.errors import UsageError
 from consumers.offsets import gather_stats
@@ -173,20 +173,41 @@ def metrics_export(
     settings: WorkerSettings, out: Path, since: str | None, until: str | None
 ) -> int:
     """Write the seed-compatible JSON array of metrics records atomically."""
-    lo = _time(since, "--since") if since else None
-    hi = _time(until, "--until") if until else None
+    lo = iso_time(since, "--since") if since else None
+    hi = iso_time(until, "--until") if until else None
     count = export(settings.metrics_dir, out, since=lo, until=hi)
     print(f"wrote {count} record(s) to {out}")
     return 0
 
 
-def _time(text: str, flag: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{flag} {text!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)"
-        ) from None
-    if value.tzinfo is None:
-        raise UsageError(f"{flag} {text!r} needs a timezone (e.g. 2026-11-23T10:00:00Z)")
-    return value
+def register(commands: Any) -> None:
+    """``tooltrail stats``, ``dlq list|show|replay`` and ``metrics export``."""
+    p = add(commands, "stats", "lag per group and partition, members, last errors, dead letters",
+            "Per group: committed offset, highwater and lag per partition (read from Kafka), "
+            "live members and their state, and the last error (from the status topic); "
+            "the number of dead letters.")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=lambda a: stats(worker_settings(), as_json=a.json))
+    dlq = subcommands(add(commands, "dlq", "inspect and re-publish dead letters"), "action")
+    p = add(dlq, "list", "the newest dead letters (streams the topic; memory bounded by --limit)")
+    p.add_argument("--limit", type=positive_int, default=100, help="show the newest N")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=lambda a: dlq_list(worker_settings(), limit=a.limit, as_json=a.json))
+    p = add(dlq, "show", "one dead letter in full, value included")
+    p.add_argument("ref", metavar="PARTITION:OFFSET", help="which letter, e.g. 0:17")
+    p.set_defaults(handler=lambda a: dlq_show(worker_settings(), a.ref))
+    p = add(dlq, "replay", "re-publish dead letters to the events topic after a fix",
+            "Re-publish the given dead letters (or all) to the events topic with their original "
+            "key and headers; letters that were cut to fit are skipped.")  # fmt: skip
+    p.add_argument("refs", nargs="+", metavar="PARTITION:OFFSET|all", help="which letters")
+    p.add_argument("--dry-run", action="store_true", help="only count")
+    p.set_defaults(handler=lambda a: dlq_replay(worker_settings(), a.refs, dry_run=a.dry_run))
+    metrics = subcommands(add(commands, "metrics", "metrics records"), "action")
+    p = add(metrics, "export", "write the seed-compatible JSON array of metrics records",
+            "Stream every metrics record (optionally of a time window) into one JSON array, "
+            "written atomically (temporary file, fsync, rename).")  # fmt: skip
+    p.add_argument("--out", required=True, help="the JSON file to write")
+    p.add_argument("--since", default=None, help="ISO 8601 time with zone, inclusive")
+    p.add_argument("--until", default=None, help="ISO 8601 time with zone, exclusive")
+    p.set_defaults(handler=lambda a: metrics_export(worker_settings(), Path(a.out), a.since,
+                                                    a.until))  # fmt: skip

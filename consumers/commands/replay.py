@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from consumers import replay
+from consumers.commands import add, iso_time, subcommands, worker_settings
+from consumers.errors import UsageError
 from consumers.settings import WorkerSettings
 
 _JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
@@ -23,17 +25,15 @@ def parse_offsets(text: str | None) -> dict[int, int] | None:
     try:
         return {int(p): int(o) for p, o in (part.split(":", 1) for part in text.split(","))}
     except ValueError:
-        raise SystemExit(
-            f"tooltrail: error: --offsets {text!r}: expected partition:offset[,…]"
+        raise UsageError(
+            f"--offsets {text!r}: expected PARTITION:OFFSET[,…], e.g. 0:120,1:80"
         ) from None
 
 
 def main(settings: WorkerSettings, *, since: str | None, offsets: str | None, swap: bool,
          drop_old: bool, dry_run: bool, fresh: bool, as_json: bool) -> int:  # fmt: skip
     """Run the whole replay; print one summary (JSON with ``--json``) on stdout."""
-    when = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
-    if when is not None and when.tzinfo is None:
-        raise SystemExit("tooltrail: error: --since needs a timezone (e.g. 2026-11-23T10:00:00Z)")
+    when = iso_time(since, "--since") if since else None
     state = asyncio.run(replay.plan(settings, when, parse_offsets(offsets), fresh))
     summary: dict[str, object] = {"targets": state.targets, "start": state.start, "end": state.end,
                                   "to_read": state.total - state.done}  # fmt: skip
@@ -68,3 +68,24 @@ def main(settings: WorkerSettings, *, since: str | None, offsets: str | None, sw
         for action in summary.get("swapped", []):  # type: ignore[attr-defined]
             print(f"  {action}")
     return 0 if check["ok"] else 1
+
+
+def register(commands: Any) -> None:
+    """``tooltrail replay memory``."""
+    parser = add(commands, "replay", "rebuild vector memories from the events topic")
+    replay_cmd = subcommands(parser, "target")
+    p = add(replay_cmd, "memory", "rebuild the memory collections from the events topic",
+            "Read the events topic (no consumer group: live groups are untouched) into new "
+            "<collection>__rebuild_<stamp> collections, with progress on stderr; resumable; "
+            "verified; --swap makes the rebuild live.")  # fmt: skip
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--since", help="ISO 8601 time with zone: events appended after it")
+    start.add_argument("--offsets", help="PARTITION:OFFSET[,…] to start from")
+    p.add_argument("--swap", action="store_true", help="after verifying, make the rebuild live")
+    p.add_argument("--drop-old", action="store_true", help="with --swap: delete the old ones")
+    p.add_argument("--dry-run", action="store_true", help="only print the plan")
+    p.add_argument("--fresh", action="store_true", help="ignore an interrupted replay's progress")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=lambda a: main(worker_settings(), since=a.since, offsets=a.offsets,
+                                          swap=a.swap, drop_old=a.drop_old, dry_run=a.dry_run,
+                                          fresh=a.fresh, as_json=a.json))  # fmt: skip

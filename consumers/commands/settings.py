@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
+from consumers.commands import add, subcommands
 from consumers.settings import WorkerSettings
 from producer.settings import ProducerSettings
 from schemas.settings import (
@@ -68,3 +69,34 @@ def show(*, as_json: bool, markdown: bool = False) -> int:
         for name, value in values.items():
             print(f"  {name} = {value}")
     return 0
+
+
+def register(commands: Any) -> None:
+    """``tooltrail settings`` and ``tooltrail schemas dump|check``."""
+    p = add(commands, "settings", "validate the environment and show every effective setting",
+            "Validate every TOOLTRAIL_* variable and print the effective settings (secrets and "
+            "URL credentials masked); exit 2 naming each bad variable.")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--markdown", action="store_true", help="print the README's settings table")
+    p.set_defaults(handler=lambda a: show(as_json=a.json, markdown=a.markdown))
+    p = add(commands, "schemas", "JSON Schema snapshots of the wire models")
+    actions = subcommands(p, "action")
+    add(actions, "dump", "rewrite schemas/jsonschema/*.json from the models").set_defaults(
+        handler=lambda a: _schemas(dump=True))  # fmt: skip
+    add(actions, "check", "check the snapshots match the models (exit 1 if not)").set_defaults(
+        handler=lambda a: _schemas(dump=False))  # fmt: skip
+
+
+def _schemas(*, dump: bool) -> int:
+    from schemas import jsonschemas
+
+    if dump:
+        for path in jsonschemas.write():
+            print(path)
+        return 0
+    stale = jsonschemas.drift()
+    for name in stale:
+        print(f"stale: {name} (run 'tooltrail schemas dump')")
+    if not stale:
+        print(f"ok: {len(jsonschemas.WIRE_MODELS)} snapshots match the models")
+    return 1 if stale else 0

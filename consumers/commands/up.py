@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from rich.live import Live
 from rich.table import Table
 
 from consumers import up
+from consumers.commands import add, positive_float, positive_int
+from consumers.demo.traffic import Traffic
+from consumers.errors import UsageError
 from consumers.figures import pct
 from consumers.files import private_dir
 from consumers.runner import GroupRunner
@@ -21,7 +25,7 @@ from consumers.settings import WorkerSettings
 from schemas.settings import load_settings
 
 
-def _table(runners: list[GroupRunner], traffic: up.Traffic) -> Table:
+def _table(runners: list[GroupRunner], traffic: Traffic) -> Table:
     table = Table(title="tooltrail up — Ctrl-C to stop")
     table.add_column("group", no_wrap=True, min_width=17)
     for column in ("processed", "ev/s", "lag", "DLQ", "retries", "fresh p50 ms", "last error"):
@@ -51,15 +55,12 @@ def main(*, data_dir: str, demo: bool, events: int | None, as_json: bool, rate: 
             "kafka_bootstrap": bootstrap, "chroma_url": url,
             "metrics_dir": root / "metrics", "state_dir": root / "state",
         })  # fmt: skip
-        try:
-            result = asyncio.run(_run(settings, root, demo, events, as_json, rate, timeout))
-        except TimeoutError as exc:
-            report: Any = exc.args[0] if exc.args else {}
-            print(orjson.dumps({"error": f"not every group caught up within {timeout:.0f}s",
-                                **report}, option=orjson.OPT_INDENT_2).decode())  # fmt: skip
-            return 1
+        result = asyncio.run(_run(settings, root, demo, events, as_json, rate, timeout))
     if as_json or events is not None:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    if "error" in result:
+        print(f"tooltrail: error: {result['error']}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -78,3 +79,43 @@ async def _run(settings: WorkerSettings, root: Path, demo: bool, events: int | N
     with Live(console=console, refresh_per_second=2) as live:
         return await up.run(settings, root, demo=demo, events=events, rate=rate, timeout=timeout,
                             view=lambda rs, t: live.update(_table(rs, t)), stop=stop)  # fmt: skip
+
+
+def register(commands: Any) -> None:
+    """``tooltrail up``."""
+    p = add(
+        commands,
+        "up",
+        "the whole pipeline locally: broker, chroma, every group, demo traffic",
+        "Start the embedded Tansu broker and a 'chroma run' server on loopback (or use "
+        "TOOLTRAIL_KAFKA_BOOTSTRAP / TOOLTRAIL_CHROMA_URL), create the topics, run the "
+        "metrics, memory and enrich groups in this process and show them live on stderr; "
+        "with --demo, drive demo tool calls over MCP stdio. Ctrl-C stops everything.",
+    )
+    p.add_argument("--demo", action="store_true", help="drive demo tool calls over MCP stdio")
+    p.add_argument("--events", type=positive_int, default=None,
+                   help="with --demo: stop after N calls are processed by every group and print "
+                   "a JSON summary")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="no live view; print the summary as JSON")
+    p.add_argument("--data-dir", default="tooltrail-data", help="chroma data, metrics, logs")
+    p.add_argument(
+        "--rate",
+        type=positive_float,
+        default=None,
+        help="demo calls per second, open loop (default 5; 50 with --events)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=600.0,
+        help="with --events: give up after this many seconds (exit 1, summary)",
+    )
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: Any) -> int:
+    if args.events is not None and not args.demo:
+        raise UsageError("--events counts demo calls: add --demo")
+    rate = args.rate if args.rate is not None else (50.0 if args.events else 5.0)
+    return main(data_dir=args.data_dir, demo=args.demo, events=args.events, as_json=args.json,
+                rate=rate, timeout=args.timeout)  # fmt: skip

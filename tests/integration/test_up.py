@@ -103,3 +103,18 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_up_timeout_prints_the_summary_and_the_reason_and_exits_1(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "consumers.cli", "--log-level", "WARNING", "up", "--demo",
+            "--events", "400", "--json", "--rate", "20", "--timeout", "3",
+            "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    out = subprocess.run(argv, cwd=ROOT, env=_env(tmp_path), capture_output=True, timeout=300)
+    stderr = out.stderr.decode()
+    assert out.returncode == 1, stderr[-2000:]
+    result = orjson.loads(out.stdout)
+    assert result["error"].startswith("not every group caught up within 3s")
+    assert 0 < result["events"] < 400
+    assert set(result["groups"]) == {"metrics", "memory", "enrich"}
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("tooltrail: error: not every group")
