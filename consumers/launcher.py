@@ -86,6 +86,7 @@ class _Managed:
 
     def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
         private_dir(self.log_path.parent)
+        _rotate(self.log_path)
         self._log = private_binary(self.log_path, append=True)
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
@@ -152,6 +153,16 @@ class _Managed:
         self.stop()
 
 
+#: A child's log is rotated at start past this size; one older generation (``.1``) is kept.
+MAX_LOG_BYTES = 10 * 1024 * 1024
+
+
+def _rotate(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.stat().st_size > MAX_LOG_BYTES:
+            path.replace(path.with_name(path.name + ".1"))
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -206,7 +217,10 @@ class ChromaServer(_Managed):
     def start(self, timeout: float = 60.0) -> ChromaServer:
         """Start the server and wait until its heartbeat answers."""
         private_dir(self.data_dir)
+        # the server logs every request at INFO (~2 MB a minute under the demo): warnings only,
+        # unless RUST_LOG asks for more
         env = dict(os.environ, ANONYMIZED_TELEMETRY="False", NO_COLOR="1")
+        env.setdefault("RUST_LOG", "warn")
         argv = [str(chroma_binary()), "run", "--path", str(self.data_dir),
                 "--host", "127.0.0.1", "--port", str(self.port)]  # fmt: skip
         self._spawn(argv, env)

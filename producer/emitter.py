@@ -25,6 +25,7 @@ from producer.sender import Sender
 from producer.settings import ProducerSettings
 from producer.stats import Counters, ProducerStats
 from schemas.codec import encode
+from schemas.errors import SettingsError
 from schemas.events import ToolExecutionEvent
 from schemas.settings import load_settings
 
@@ -41,7 +42,15 @@ class TrailProducer:
     """
 
     def __init__(self, settings: ProducerSettings | None = None, **overrides: object) -> None:
-        self.settings = settings or load_settings(ProducerSettings, **overrides)
+        """Never raises: invalid settings disable instrumentation (``disabled`` says why, one
+        error is logged) and an unusable outbox directory leaves the producer memory-only."""
+        self.disabled: str | None = None
+        try:
+            self.settings = settings or load_settings(ProducerSettings, **overrides)
+        except SettingsError as exc:
+            self.disabled = "invalid settings: " + "; ".join(exc.problems)
+            log.error("tooltrail: instrumentation disabled: %s", self.disabled)  # noqa: TRY400 - one line, not a traceback
+            self.settings = ProducerSettings.model_construct(enable_instrumentation=False)
         self._queue: collections.deque[Item] = collections.deque()
         self._lock = threading.Lock()
         self._counters = Counters()
@@ -50,6 +59,10 @@ class TrailProducer:
             self.settings.outbox_max_bytes,
             self.settings.outbox_segment_bytes,
         )
+        if self._outbox.unusable is not None and self.disabled is None:
+            log.warning("tooltrail: the outbox is unusable, events wait in memory only "
+                        "(set TOOLTRAIL_OUTBOX_DIR to a writable directory)",
+                        extra={"reason": self._outbox.unusable})  # fmt: skip
         self._sender: Sender | None = None
         self.enrichment: EnrichmentCache | None = (
             EnrichmentCache(self.settings) if self.settings.enable_presearch else None
@@ -77,6 +90,9 @@ class TrailProducer:
         is written to the outbox instead (a buffered file append); if even that fails it is
         dropped and counted. Nothing is logged per call (one warning per interval at most).
         """
+        if self.disabled is not None:
+            self._counters.add("dropped:disabled")
+            return
         try:
             with self._lock:
                 self._emitted += 1
@@ -130,7 +146,7 @@ class TrailProducer:
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Self:
         """Start the sender thread and return at once (Kafka may be down: events spill)."""
-        if self._sender is None and not self._closed:
+        if self._sender is None and not self._closed and self.disabled is None:
             self._sender = Sender(self, self._outbox, self._counters)
             self._sender.start()
             if self.enrichment is not None:
@@ -194,6 +210,7 @@ class TrailProducer:
             outbox_pending=self._outbox.pending,
             outbox_bytes=self._outbox.size_bytes,
             connected=self._sender is not None and self._sender.connected,
+            outbox_usable=self._outbox.unusable is None,
             internal_errors=c.get("internal_errors"),
             restarts=c.get("restarts"),
         )

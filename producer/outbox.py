@@ -6,7 +6,9 @@ fsynced in batches (``sync``); reads start at a persisted cursor (``cursor`` fil
 restart resends only what was not acknowledged. The total size is bounded: when an append
 would exceed it, the oldest segment is dropped and its unread records are counted.
 A torn or corrupt record (crash mid-write) is skipped by resynchronising on the next
-``MAGIC``; it never stops a start. Files are created with mode 0600. Thread-safe.
+``MAGIC``; it never stops a start. A directory that cannot be created or read makes the
+outbox unusable (``unusable`` says why): appends fail (the caller counts them dropped) and
+nothing is pending. Files are created with mode 0600. Thread-safe.
 """
 
 from __future__ import annotations
@@ -87,10 +89,16 @@ class Outbox:
         self._fd: int | None = None
         self._write_seg: int | None = None  # a restart never appends after a torn tail
         self._dirty = False
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._segments: dict[int, int] = {n: self._path(n).stat().st_size for n in self._scan()}
-        self._cursor = self._load_cursor()
-        self._pending = self._count_pending()
+        self.unusable: str | None = None  # why the directory cannot be used (memory-only)
+        self._segments: dict[int, int] = {}
+        self._cursor, self._pending = (0, 0), 0
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._segments = {n: self._path(n).stat().st_size for n in self._scan()}
+            self._cursor = self._load_cursor()
+            self._pending = self._count_pending()
+        except OSError as exc:
+            self.unusable = f"{directory}: {exc.strerror or exc}"
 
     # --- state -------------------------------------------------------------------------------
     def _path(self, n: int) -> Path:
@@ -146,6 +154,8 @@ class Outbox:
         Raises:
             OSError: if the disk refuses the write (the caller counts the records dropped).
         """
+        if self.unusable is not None:
+            raise OSError(f"outbox unusable: {self.unusable}")
         data = b"".join(frame(k, v) for k, v in records)
         with self._lock:
             self._make_room(len(data))

@@ -26,6 +26,7 @@ class ProducerStats:
     connected: bool
     internal_errors: int
     restarts: int = 0
+    outbox_usable: bool = True  # False: the outbox directory is unusable, memory-only
 
     @property
     def dropped_total(self) -> int:

@@ -97,3 +97,40 @@ def test_raw_calls_are_redacted_when_they_become_events(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_operation_type_is_classified_from_the_tool_name(tool: str, op: str) -> None:
     assert classify_op(tool) == op
+
+
+def test_an_unusable_outbox_directory_leaves_the_producer_memory_only(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the outbox directory's parent should be")
+    producer = TrailProducer(outbox_dir=blocker / "outbox", kafka_bootstrap="127.0.0.1:1",
+                             queue_size=5, shutdown_timeout_s=0.2)  # fmt: skip
+    producer.start()  # does not raise either
+    try:
+        for _ in range(8):
+            producer.emit(make_event())
+        stats = producer.stats()
+        assert stats.outbox_usable is False
+        assert stats.emitted == 8
+        # the queue holds at most 5; what left it for the disk had nowhere to go
+        assert stats.dropped.get("outbox_error", 0) >= 3
+        assert stats.dropped["outbox_error"] + stats.queue_depth == 8
+    finally:
+        producer.close()
+
+
+def test_invalid_settings_disable_instrumentation_instead_of_raising(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TOOLTRAIL_QUEUE_SIZE", "lots")
+    monkeypatch.chdir(tmp_path)
+    producer = TrailProducer()
+    producer.start()
+    try:
+        assert producer.disabled is not None
+        assert "TOOLTRAIL_QUEUE_SIZE = 'lots'" in producer.disabled
+        assert any("instrumentation disabled" in r.getMessage() for r in caplog.records)
+        producer.emit(make_event())
+        assert producer.stats().dropped == {"disabled": 1}
+        assert not producer.settings.instruments("oc_read_get_pods")
+    finally:
+        producer.close()
