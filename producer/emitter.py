@@ -24,6 +24,7 @@ from producer.outbox import Outbox
 from producer.sender import Sender
 from producer.settings import ProducerSettings
 from producer.stats import Counters, ProducerStats
+from producer.stdio import keep_logs_off_stdout
 from schemas.codec import encode
 from schemas.errors import SettingsError
 from schemas.events import ToolExecutionEvent
@@ -146,6 +147,8 @@ class TrailProducer:
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Self:
         """Start the sender thread and return at once (Kafka may be down: events spill)."""
+        if self.settings.strict_stdio_logs:
+            keep_logs_off_stdout()
         if self._sender is None and not self._closed and self.disabled is None:
             self._sender = Sender(self, self._outbox, self._counters)
             self._sender.start()

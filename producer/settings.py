@@ -36,7 +36,7 @@ class ProducerSettings(KafkaSettings):
     strict_stdio_logs: bool = Field(
         True, validation_alias=env_alias("strict_stdio_logs", "STRICT_STDIO_LOGS")
     )
-    """Keep every producer log on stderr (stdio MCP servers own stdout)."""
+    """At start, move every log handler writing to stdout to stderr (stdio servers own stdout)."""
     server_name: str = "tool-server"
     """Name of the tool server, stored with each event."""
     server_host: str = Field(default_factory=socket.gethostname)

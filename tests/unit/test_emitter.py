@@ -134,3 +134,21 @@ def test_invalid_settings_disable_instrumentation_instead_of_raising(
         assert not producer.settings.instruments("oc_read_get_pods")
     finally:
         producer.close()
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_strict_stdio_logs_moves_stdout_handlers_to_stderr(strict: bool, tmp_path: Path) -> None:
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stdout)
+    logger = logging.getLogger("a.tool.server")
+    logger.addHandler(handler)
+    try:
+        producer = TrailProducer(strict_stdio_logs=strict, outbox_dir=tmp_path / "ob",
+                                 kafka_bootstrap="127.0.0.1:1", shutdown_timeout_s=0.1)  # fmt: skip
+        producer.start()
+        producer.close()
+        assert (handler.stream is sys.stderr) is strict
+    finally:
+        logger.removeHandler(handler)
