@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from consumers import logs
 from consumers.commands import Parser
 from consumers.errors import ConsumerError, LaunchError, UsageError
+from consumers.log_limits import limit_repeats, quiet_libraries
 from schemas.errors import SettingsError, TooltrailError
 
 DESCRIPTION = """\
@@ -88,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tooltrail`` console script."""
     args = build_parser().parse_args(argv)
     os.umask(0o077)  # data, logs and spill files hold tool data: owner only
-    logs.configure(_log_level(args.log_level))
+    level = _log_level(args.log_level)
+    logs.configure(level)
+    quiet_libraries(level)
+    limit_repeats()
     if args.command not in LONG_RUNNING:  # a one-shot command reports its failure itself
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:

@@ -6,41 +6,22 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
-from consumers import up
+from consumers import live, up
 from consumers.commands import add, positive_float, positive_int
 from consumers.demo.traffic import Traffic
 from consumers.errors import UsageError
-from consumers.figures import pct
 from consumers.files import private_dir
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from schemas.settings import load_settings
-
-
-def _table(runners: list[GroupRunner], traffic: Traffic) -> Table:
-    table = Table(title="tooltrail up — Ctrl-C to stop")
-    table.add_column("group", no_wrap=True, min_width=17)
-    for column in ("processed", "ev/s", "lag", "DLQ", "retries", "fresh p50 ms", "last error"):
-        table.add_column(column)
-    for r in runners:
-        rate = up.processed(r) / max(time.monotonic() - r.stats.started, 1e-9)
-        fresh = str(pct(list(r.stats.freshness_ms), 0.5)) if r.stats.freshness_ms else "-"
-        table.add_row(r.group, str(up.processed(r)), f"{rate:.0f}",
-                      str(sum(r.stats.lag().values())), str(r.stats.dead_lettered),
-                      str(r.stats.retries), fresh, (r.stats.last_error or "")[:60])  # fmt: skip
-    p50 = pct(traffic.latency_ms, 0.5) if traffic.latency_ms else "-"
-    calls = f"demo tool calls: {traffic.calls} ({traffic.errors} tool errors), p50 {p50} ms"
-    presearch = f"pre-search: {traffic.presearch_calls} calls got {traffic.presearch_hits} hits"
-    table.caption = f"{calls} · {presearch}"
-    return table
 
 
 def main(*, data_dir: str, demo: bool, events: int | None, as_json: bool, rate: float,
@@ -76,9 +57,26 @@ async def _run(settings: WorkerSettings, root: Path, demo: bool, events: int | N
     if as_json:
         return await up.run(settings, root, demo=demo, events=events, rate=rate,
                             timeout=timeout, view=None, stop=stop)  # fmt: skip
-    with Live(console=console, refresh_per_second=2) as live:
+    if not console.is_terminal:  # a log file or a pipe: a plain line every 10 s
+        every = _Every(10.0, lambda rs, t: console.print(live.status_line(rs, t), soft_wrap=True))
+        return await up.run(settings, root, demo=demo, events=events, rate=rate,
+                            timeout=timeout, view=every, stop=stop)  # fmt: skip
+    with Live(console=console, refresh_per_second=2) as view, live.logs_through(console):
         return await up.run(settings, root, demo=demo, events=events, rate=rate, timeout=timeout,
-                            view=lambda rs, t: live.update(_table(rs, t)), stop=stop)  # fmt: skip
+                            view=lambda rs, t: view.update(live.table(rs, t)),
+                            stop=stop)  # fmt: skip
+
+
+class _Every:
+    """Calls ``show`` at most once per ``interval`` seconds."""
+
+    def __init__(self, interval: float, show: Callable[[list[GroupRunner], Traffic], None]) -> None:
+        self.interval, self.show, self.last = interval, show, 0.0
+
+    def __call__(self, runners: list[GroupRunner], traffic: Traffic) -> None:
+        if time.monotonic() - self.last >= self.interval:
+            self.last = time.monotonic()
+            self.show(runners, traffic)
 
 
 def register(commands: Any) -> None:
