@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.umask(0o077)  # data, logs and spill files hold tool data: owner only
     level = _log_level(args.log_level)
-    logs.configure(level)
+    logs.configure(level, json=not sys.stderr.isatty())  # JSON for files and pipes
     quiet_libraries(level)
     limit_repeats()
     if args.command not in LONG_RUNNING:  # a one-shot command reports its failure itself

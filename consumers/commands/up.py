@@ -53,7 +53,8 @@ async def _run(settings: WorkerSettings, root: Path, demo: bool, events: int | N
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     console = Console(stderr=True)
-    console.print(f"kafka {settings.kafka_bootstrap}  chroma {settings.chroma_url}  data {root}")
+    console.print(f"kafka {settings.kafka_bootstrap}  chroma {settings.chroma_url}  data {root}",
+                  soft_wrap=not console.is_terminal)  # fmt: skip
     if as_json:
         return await up.run(settings, root, demo=demo, events=events, rate=rate,
                             timeout=timeout, view=None, stop=stop)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,3 +119,88 @@ def test_up_timeout_prints_the_summary_and_the_reason_and_exits_1(tmp_path: Path
     assert set(result["groups"]) == {"metrics", "memory", "enrich"}
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1].startswith("tooltrail: error: not every group")
+
+
+def test_up_demo_on_an_80_column_terminal_shows_a_table_and_no_json_log_lines(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
+    env = {**_env(tmp_path), "TERM": "xterm-256color", "TOOLTRAIL_DEMO_LATENCY_SCALE": "1"}
+    argv = [sys.executable, "-m", "consumers.cli", "up", "--demo", "--rate", "20",
+            "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    screen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and b"calls (" not in screen.split(b"demo:")[-1]:
+            screen += _read(master, 0.5)
+        later = time.monotonic() + 8  # a few seconds of traffic, logs included
+        while time.monotonic() < later:
+            screen += _read(master, 0.5)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        screen += _read(master, 0.5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    assert proc.returncode == 0
+    assert "tooltrail up" in text
+    assert all(name in text for name in ("group", "done", "ev/s", "lag", "dlq", "fresh ms"))
+    assert re.search(r"demo: \d+ calls \(", text)
+    assert '{"ts"' not in text  # no JSON log line tore through the table
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def _read(fd: int, wait: float) -> bytes:
+    import select
+
+    data = b""
+    end = time.monotonic() + wait
+    while (left := end - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "consumers.cli", "up", "--demo", "--rate", "5",
+            "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    err = tmp_path / "stderr.txt"
+    with err.open("wb") as sink:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                                stderr=sink)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not re.search(r"demo: [1-9]", err.read_text()):
+                time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    lines = err.read_text().splitlines()
+    status = [line for line in lines if " | demo: " in line]
+    assert status, lines[-20:]
+    assert status[0].startswith("metrics ")
+    assert " done lag " in status[0]
+    assert all(
+        line.startswith(("{", "kafka ")) or line in status for line in lines if line.strip()
+    )  # JSON logs and status lines, nothing else
