@@ -109,6 +109,17 @@ class MemoryStore:
         with self._chroma("embed", about_data=True):
             return list(self.embedder(list(texts)))
 
+    def _resolve(self) -> None:
+        """Open every collection again by name (a replay ``--swap`` may have renamed them).
+
+        Called right before each upsert and query, after the slow embedding, so a write goes
+        to whatever collection has the live name now; one small request per collection.
+        """
+        self.ensure()
+        with self._chroma("chroma connect"):
+            for name in list(self._collections):
+                self._collections[name] = self._open(name)
+
     def upsert(self, records: Iterable[MemoryRecord], vectors: Sequence[Any] | None = None) -> None:
         """Embed (unless ``vectors`` are given) and upsert; idempotent by memory id."""
         items = list(records)
@@ -116,6 +127,7 @@ class MemoryStore:
             return
         self.ensure()
         vectors = list(vectors) if vectors is not None else self.embed([r.document for r in items])
+        self._resolve()
         groups: dict[str, list[int]] = defaultdict(list)
         for i, record in enumerate(items):
             groups[self.names[str(record.metadata["kind"])]].append(i)
@@ -129,7 +141,7 @@ class MemoryStore:
 
     def query(self, vector: Any, k: int, where: dict[str, Any] | None = None) -> list[Row]:
         """The ``k`` nearest memories over every collection of the strategy."""
-        self.ensure()
+        self._resolve()
         rows: list[Row] = []
         with self._chroma("chroma query", about_data=True):
             for name in sorted(set(self.names.values())):

@@ -6,7 +6,9 @@ collections ``<name>__rebuild_<stamp>``. Progress is saved after every batch in
 ``TOOLTRAIL_STATE_DIR``, so an interrupted replay resumes where it stopped. At the end the
 new collections are verified (count equals the distinct memories read; a sample of ids is
 retrievable). ``swap`` renames live → ``<name>__old_<stamp>`` and rebuilt → ``<name>``;
-the old ones stay until ``drop_old``.
+the old ones stay until ``drop_old``. Live memory groups follow the rename (they resolve
+their collections by name before each write) and ``catch_up`` replays what they wrote
+around the swap into the new live collections, so nothing written meanwhile is lost.
 """
 
 from __future__ import annotations
@@ -138,7 +140,8 @@ def _save(settings: WorkerSettings, state: ReplayState, new_ids: list[str]) -> N
     tmp.replace(path)
 
 
-async def run(settings: WorkerSettings, state: ReplayState, progress: Progress) -> None:
+async def run(settings: WorkerSettings, state: ReplayState, progress: Progress,
+              *, save: bool = True) -> None:  # fmt: skip
     """Read until the planned end, upserting into the target collections; resumable."""
     sink = MemorySink(
         settings, make_embedder(settings.embedder, settings.embed_threads), state.targets
@@ -179,7 +182,8 @@ async def run(settings: WorkerSettings, state: ReplayState, progress: Progress) 
                 hw = consumer.highwater(tp)
                 if hw is not None and hw <= state.position[tp.partition] < state.end[tp.partition]:
                     state.end[tp.partition] = state.position[tp.partition]
-            await asyncio.to_thread(_save, settings, state, new_ids)
+            if save:
+                await asyncio.to_thread(_save, settings, state, new_ids)
             progress(state.done, state.total)
     finally:
         await consumer.stop()
@@ -224,6 +228,25 @@ def swap(settings: WorkerSettings, state: ReplayState, drop_old: bool) -> list[s
         close_client(client)
     forget(settings)
     return actions
+
+
+async def catch_up(settings: WorkerSettings, state: ReplayState, progress: Progress) -> int:
+    """After a swap, replay into the live collections what arrived since the rebuild's end.
+
+    A live memory group resolves its collection by name right before each upsert; a write
+    that resolved the old one just before the rename lands there and is committed. It ends
+    within ``TOOLTRAIL_CHROMA_TIMEOUT_S``, so after that wait every such event is at an
+    offset between the rebuild's end and the topic's end now: this pass writes them again
+    (idempotent ids) into the collections that now have the live names. Returns the count.
+    """
+    await asyncio.sleep(settings.chroma_timeout_s + 1.0)
+    kwargs = settings.kafka_kwargs()
+    parts = await partitions_of(kwargs, settings.events_topic, settings.kafka_timeout_s)
+    ends = {tp.partition: end for tp, end in (await true_end_offsets(kwargs, parts)).items()}
+    start = {p: min(state.end.get(p, 0), end) for p, end in ends.items()}
+    tail = ReplayState(state.stamp, collection_names(settings), start, ends, dict(start))
+    await run(settings, tail, progress, save=False)
+    return tail.done
 
 
 def forget(settings: WorkerSettings) -> None:

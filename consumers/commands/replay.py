@@ -59,6 +59,9 @@ def main(settings: WorkerSettings, *, since: str | None, offsets: str | None, sw
         summary["error"] = "verification failed: not swapped; re-run to resume or --fresh"
     elif swap:
         summary["swapped"] = replay.swap(settings, state, drop_old)
+        console.print(f"swapped; catching up with live writes (waits "
+                      f"{settings.chroma_timeout_s + 1:.0f}s for writes in flight)")  # fmt: skip
+        summary["caught_up"] = asyncio.run(replay.catch_up(settings, state, lambda d, t: None))
     if as_json:
         print(orjson.dumps(summary, option=_JSON).decode())
     else:
