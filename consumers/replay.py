@@ -158,7 +158,10 @@ async def run(settings: WorkerSettings, state: ReplayState, progress: Progress,
             consumer.seek(tp, state.position[tp.partition])
         progress(state.done, state.total)
         while any(state.position[p] < state.end[p] for p in state.end):
-            batch = await consumer.getmany(timeout_ms=500, max_records=settings.max_poll_records)
+            batch = await consumer.getmany(
+                timeout_ms=500,
+                max_records=min(settings.max_poll_records, settings.embed_batch_records),
+            )
             records = [
                 r for recs in batch.values() for r in recs if r.offset < state.end[r.partition]
             ]

@@ -57,8 +57,10 @@ __all__ = ["Delivered", "GroupRunner", "GroupStats", "Sink"]
 class GroupRunner:
     """Runs one consumer group over the events topic into one sink."""
 
-    def __init__(self, settings: WorkerSettings, group: str, sink: Sink) -> None:
+    def __init__(self, settings: WorkerSettings, group: str, sink: Sink,
+                 max_records: int | None = None) -> None:  # fmt: skip
         self.settings = settings
+        self.max_records = max_records or settings.max_poll_records
         self.group = group
         self.sink = sink
         self.stats = GroupStats(group, sink.name, settings.stuck_after_s)
@@ -186,7 +188,7 @@ class GroupRunner:
     # --- one turn ----------------------------------------------------------------------------
     async def _turn(self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer,
                     stop: asyncio.Event) -> None:  # fmt: skip
-        data = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_poll_records)
+        data = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
         self.stats.last_poll = time.monotonic()
         self._note_highwater(consumer)
         records = [r for batch in data.values() for r in batch]

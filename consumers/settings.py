@@ -30,7 +30,9 @@ class WorkerSettings(KafkaSettings):
     fetch_max_wait_ms: int = Field(50, ge=1, le=10_000)
     """Fetch long-poll wait; keep low, Tansu never returns a fetch early."""
     max_poll_records: int = Field(2_000, ge=1, le=100_000)
-    """Most records handed to a sink per batch."""
+    """Most records handed to the metrics sink per batch."""
+    embed_batch_records: int = Field(64, ge=1, le=100_000)
+    """Most records the memory and enrich groups embed per batch (small: fresh, quick to stop)."""
     max_message_bytes: int = Field(1_048_576, ge=1024)
     """Larger messages go to the dead-letter topic."""
     retry_backoff_initial_s: float = Field(0.5, gt=0, le=60)

@@ -51,10 +51,12 @@ def build_runners(settings: WorkerSettings, groups: list[str]) -> list[GroupRunn
         embedder = make_embedder(settings.embedder, settings.embed_threads)
         if name == "memory":
             sink: Sink = MemorySink(settings, embedder)
-            runners.append(GroupRunner(settings, settings.memory_group, sink))
+            runners.append(GroupRunner(settings, settings.memory_group, sink,
+                                       settings.embed_batch_records))  # fmt: skip
         else:
             sink = EnrichSink(settings, embedder)
-            runners.append(GroupRunner(settings, settings.enrich_group, sink))
+            runners.append(GroupRunner(settings, settings.enrich_group, sink,
+                                       settings.embed_batch_records))  # fmt: skip
     return runners
 
 
