@@ -34,7 +34,8 @@ Doc = dict[str, Any]
 
 #: KEDA kafka scaler trigger metadata and TriggerAuthentication parameters (KEDA 2.x docs).
 KEDA_KAFKA_METADATA = {
-    "bootstrapServers", "consumerGroup", "topic", "lagThreshold", "activationLagThreshold",
+    "bootstrapServers", "bootstrapServersFromEnv", "consumerGroup", "topic", "lagThreshold",
+    "activationLagThreshold",
     "offsetResetPolicy", "allowIdleConsumers", "scaleToZeroOnInvalidOffset",
     "excludePersistentLag", "limitToPartitionsWithLag", "partitionLimitation", "sasl", "tls",
     "version",
@@ -224,6 +225,12 @@ def _check_deployment(
     groups[name] = args.group
     if name != f"tooltrail-{args.group}":
         problems.append(f"{name}: runs group {args.group}")
+    if "replicas" in dep["spec"]:
+        problems.append(f"{name}: sets replicas, which KEDA owns (an apply would reset them)")
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if float(env.get("TOOLTRAIL_SHUTDOWN_GRACE_S", "25")) >= grace:
+        problems.append(f"{name}: TOOLTRAIL_SHUTDOWN_GRACE_S is not under its "
+                        f"terminationGracePeriodSeconds ({grace})")  # fmt: skip
     ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
     if args.metrics_port != ports.get("http"):
         problems.append(f"{name}: --metrics-port {args.metrics_port} but http port {ports}")
@@ -297,12 +304,15 @@ def _check_scaled_objects(
         [trigger] = spec["triggers"]
         meta = trigger["metadata"]
         group_var = f"TOOLTRAIL_{groups[target].upper()}_GROUP"
+        bootstrap = env.get(str(meta.get("bootstrapServersFromEnv")), meta.get("bootstrapServers"))
         expected = {
             "type": ("kafka", trigger["type"]),
             "consumerGroup": (env.get(group_var), meta.get("consumerGroup")),
             "topic": (env.get("TOOLTRAIL_EVENTS_TOPIC"), meta.get("topic")),
-            "bootstrapServers": (env.get("TOOLTRAIL_KAFKA_BOOTSTRAP"),
-                                 meta.get("bootstrapServers")),
+            "bootstrapServers": (env.get("TOOLTRAIL_KAFKA_BOOTSTRAP"), bootstrap),
+            "bootstrapServersFromEnv": ("TOOLTRAIL_KAFKA_BOOTSTRAP",
+                                        meta.get("bootstrapServersFromEnv")),
+            "limitToPartitionsWithLag": ("true", meta.get("limitToPartitionsWithLag")),
         }  # fmt: skip
         problems += [f"ScaledObject {name}: {k} {got!r}, settings say {want!r}"
                      for k, (want, got) in expected.items() if want != got]  # fmt: skip
@@ -332,7 +342,7 @@ def check_topics(topics: list[Doc], expected: list[TopicSpec]) -> list[str]:
         return [f"topics {sorted(got)}, want {sorted(s.name for s in expected)}"]
     for spec in expected:
         t = got[spec.name]
-        if t["apiVersion"] != "kafka.strimzi.io/v1beta2" or "strimzi.io/cluster" not in t[
+        if t["apiVersion"] != "kafka.strimzi.io/v1" or "strimzi.io/cluster" not in t[
             "metadata"].get("labels", {}):  # fmt: skip
             problems.append(f"{spec.name}: not a Strimzi KafkaTopic with a cluster label")
         config = {k: str(v) for k, v in t["spec"].get("config", {}).items()}
@@ -386,8 +396,12 @@ def check_compose(compose: Doc, expected_topics: list[TopicSpec]) -> list[str]:
             seen_groups.add(args.group)
             if name != f"worker-{args.group}":
                 problems.append(f"compose {name}: runs group {args.group}")
-            if not any(str(p).endswith(f":{args.metrics_port}") for p in svc.get("ports", [])):
+            published = [str(p) for p in svc.get("ports", [])]
+            if not any(p.endswith(f":{args.metrics_port}") for p in published):
                 problems.append(f"compose {name}: port {args.metrics_port} is not published")
+            if any("-" not in p.split(":")[0] for p in published):
+                problems.append(f"compose {name}: a fixed host port clashes when scaled; "
+                                "publish a range (e.g. 9120-9129:9100)")  # fmt: skip
             test = " ".join(svc.get("healthcheck", {}).get("test", []))
             if f":{args.metrics_port}/readyz" not in test:
                 problems.append(f"compose {name}: healthcheck does not ask /readyz")
@@ -454,7 +468,48 @@ def check_dockerfile(text: str, pyproject: Doc) -> list[str]:
         for extras in re.findall(r"\[([a-z,]+)\]", arg if op == "RUN" else ""):
             unknown = set(extras.split(",")) - set(pyproject["project"]["optional-dependencies"])
             problems += [f"Dockerfile: unknown extra {e}" for e in unknown]
+    for op, arg in instructions:
+        if op == "FROM" and not re.search(r"@sha256:[0-9a-f]{64}\b", arg):
+            problems.append(f"Dockerfile: FROM {arg} is not pinned by digest")
+        if op == "RUN" and "pip wheel" in arg and "-c deploy/constraints.txt" not in arg:
+            problems.append("Dockerfile: pip wheel without -c deploy/constraints.txt")
     exposed = [arg for op, arg in instructions if op == "EXPOSE"]
     if exposed != [str(HTTP_PORT)]:
         problems.append(f"Dockerfile: EXPOSE {exposed}, want the worker port {HTTP_PORT}")
     return problems
+
+
+def check_compose_mounts(compose: Doc, dockerfile: str) -> list[str]:
+    """Named volumes of tooltrail services mount at directories the image creates for uid
+    10001 (Docker copies the image's ownership into a fresh named volume)."""
+    created: set[str] = set()
+    for line in re.sub(r"\\\n", " ", dockerfile).splitlines():
+        for command in line.split("&&"):
+            if "install -d" in command and "-o 10001" in command:
+                created.update(w for w in command.split() if w.startswith("/"))
+    problems = []
+    for name, svc in compose["services"].items():
+        if svc.get("image") != "tooltrail:local":
+            continue
+        for mount in svc.get("volumes", []):
+            source, _, target = mount.partition(":")
+            target = target.split(":")[0]
+            if not source.startswith((".", "/")) and target not in created:
+                problems.append(f"compose {name}: volume at {target}, which the image does not "
+                                "create for its user (uid 10001)")  # fmt: skip
+    return problems
+
+
+def check_constraints(constraints: str, pyproject: Doc, extras: tuple[str, ...]) -> list[str]:
+    """Every dependency the image installs (base and ``extras``) has an exact version."""
+    pinned = {}
+    for line in constraints.splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[re.sub(r"[-_.]+", "-", name.lower())] = version
+    wanted = list(pyproject["project"]["dependencies"])
+    for extra in extras:
+        wanted += pyproject["project"]["optional-dependencies"][extra]
+    names = {re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ;]", w, maxsplit=1)[0].lower())
+             for w in wanted}  # fmt: skip
+    return [f"constraints: {n} has no pinned version" for n in sorted(names - set(pinned))]

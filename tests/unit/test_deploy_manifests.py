@@ -10,6 +10,7 @@ create) are checked by ``tests.deploy_checks``. Each check is also shown to catc
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 import tomllib
@@ -27,6 +28,8 @@ from tests.deploy_checks import (
     ROOT,
     by_kind,
     check_compose,
+    check_compose_mounts,
+    check_constraints,
     check_dockerfile,
     check_kubernetes,
     check_topics,
@@ -162,6 +165,16 @@ BREAKS: dict[str, Callable[[list[Doc]], object]] = {
         "matchLabels"
     ].update({"app.kubernetes.io/name": "nope"}),
     "metrics dir not writable": lambda d: _container(d, 0)["volumeMounts"].pop(),
+    "replicas on a scaled Deployment": lambda d: by_kind(d, "Deployment")[1]["spec"].update(
+        replicas=1
+    ),
+    "bootstrap repeated in a scaler": lambda d: _scaled(d, 1)["triggers"][0]["metadata"].pop(
+        "bootstrapServersFromEnv"
+    ),
+    "scaler adding idle pods": lambda d: _scaled(d, 2)["triggers"][0]["metadata"].pop(
+        "limitToPartitionsWithLag"
+    ),
+    "grace past the pod's": lambda d: _settings(d).update(TOOLTRAIL_SHUTDOWN_GRACE_S="90"),
 }
 
 
@@ -174,6 +187,10 @@ CAUGHT_AS = {
     "more replicas than partitions": "must fit the topic's 12 partitions",
     "PDB selecting nothing": "PDB tooltrail-metrics selects []",
     "metrics dir not writable": "/var/lib/tooltrail/metrics is not writable",
+    "replicas on a scaled Deployment": "sets replicas, which KEDA owns",
+    "bootstrap repeated in a scaler": "bootstrapServersFromEnv None",
+    "scaler adding idle pods": "limitToPartitionsWithLag None",
+    "grace past the pod's": "TOOLTRAIL_SHUTDOWN_GRACE_S is not under",
 }
 
 
@@ -217,10 +234,22 @@ def test_compose_runs_kraft_kafka_chroma_each_group_and_the_demo() -> None:
         lambda c: c["services"]["topics"].update(command=["true"]),
         lambda c: c["services"]["demo"]["environment"].update(TOOLTRAIL_RATE="5"),
         lambda c: c["services"].pop("worker-memory"),
+        lambda c: c["services"]["worker-memory"].update(ports=["9102:9100"]),
     ):
         broken = copy.deepcopy(compose)
         break_it(broken)
         assert check_compose(broken, expected) != []
+
+
+def test_compose_volumes_mount_where_the_image_user_can_write() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert check_compose_mounts(compose, dockerfile) == []
+    mounted = {m.split(":")[1] for s in compose["services"].values() for m in s.get("volumes", [])
+               if s.get("image") == "tooltrail:local"}  # fmt: skip
+    assert "/var/lib/tooltrail/metrics" in mounted
+    without = dockerfile.replace(" /var/lib/tooltrail/metrics", "")
+    assert any("/var/lib/tooltrail/metrics" in p for p in check_compose_mounts(compose, without))
 
 
 def test_dockerfile_builds_one_non_root_image_with_the_cli_as_entrypoint() -> None:
@@ -232,6 +261,24 @@ def test_dockerfile_builds_one_non_root_image_with_the_cli_as_entrypoint() -> No
     assert check_dockerfile(text.replace("USER 10001:10001", "USER root"), pyproject) != []
     assert check_dockerfile(text.replace('["tooltrail"]', '["python"]'), pyproject) != []
     assert check_dockerfile(text.replace("COPY schemas/", "COPY schema/"), pyproject) != []
+    unpinned = re.sub(r"@sha256:[0-9a-f]{64}", "", text)
+    assert any("not pinned by digest" in p for p in check_dockerfile(unpinned, pyproject))
+    loose = text.replace("-c deploy/constraints.txt ", "")
+    assert any("without -c" in p for p in check_dockerfile(loose, pyproject))
+    assert "!deploy/constraints.txt" in ignored  # the build context keeps the constraints
+
+
+def test_the_image_build_pins_every_dependency_and_images_by_digest() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    constraints = (DEPLOY / "constraints.txt").read_text()
+    assert check_constraints(constraints, pyproject, ("mcp", "memory")) == []
+    assert "aiokafka==" in constraints
+    assert check_constraints("pydantic==2.14.3\n", pyproject, ("memory",)) != []
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    foreign = {s["image"] for s in compose["services"].values()
+               if s.get("image", "tooltrail:local") != "tooltrail:local"}  # fmt: skip
+    assert foreign
+    assert all(re.search(r"@sha256:[0-9a-f]{64}$", image) for image in foreign)
 
 
 def test_replay_job_rebuilds_memory_with_the_workers_settings() -> None:
