@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 
 from consumers.errors import RetriableSinkError
@@ -23,9 +24,11 @@ Rejected = list[tuple[Delivered, str]]
 class Writer:
     """Writes batches into one sink (see module docstring)."""
 
-    def __init__(self, sink: Sink, timeout: float) -> None:
+    def __init__(self, sink: Sink, timeout: float,
+                 timed: Callable[[float], None] | None = None) -> None:  # fmt: skip
         self.sink = sink
         self.timeout = timeout
+        self.timed = timed  # told the seconds of each write that went through
         self._inflight: asyncio.Future[None] | None = None
 
     async def write(self, items: list[Delivered], stop: asyncio.Event,
@@ -59,6 +62,7 @@ class Writer:
     async def _once(self, items: list[Delivered], stop: asyncio.Event,
                     grace_left: Callable[[], float]) -> bool:  # fmt: skip
         """One sink write; False if the group stopped and the grace ran out first."""
+        started = time.monotonic()
         task = asyncio.ensure_future(self.sink.write(items))
         self._inflight = task
         stopping = asyncio.ensure_future(stop.wait())
@@ -74,6 +78,8 @@ class Writer:
                 raise RetriableSinkError(f"sink {self.sink.name} did not finish a write "
                                          f"within {self.timeout:.0f}s")  # fmt: skip
             task.result()
+            if self.timed is not None:
+                self.timed(time.monotonic() - started)
             return True
         finally:
             stopping.cancel()

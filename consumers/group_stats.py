@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+#: Seconds from a call's end until its event is durably written (freshness).
+FRESHNESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: Seconds one sink write takes.
+WRITE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+
+
+@dataclass
+class Histogram:
+    """Counts of observations per upper bound (Prometheus histogram semantics)."""
+
+    bounds: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * len(self.bounds)
+
+    def observe(self, value: float) -> None:
+        """Count one observation."""
+        i = bisect.bisect_left(self.bounds, value)
+        if i < len(self.counts):
+            self.counts[i] += 1
+        self.total += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        """``[(le, count of observations <= le), …, ("+Inf", count)]``."""
+        out, running = [], 0
+        for bound, n in zip(self.bounds, self.counts, strict=True):
+            running += n
+            out.append((repr(bound), float(running)))
+        return [*out, ("+Inf", float(self.count))]
 
 
 @dataclass
@@ -30,6 +65,8 @@ class GroupStats:
     committed: dict[int, int] = field(default_factory=dict)
     highwater: dict[int, int] = field(default_factory=dict)
     freshness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    freshness: Histogram = field(default_factory=lambda: Histogram(FRESHNESS_BUCKETS))
+    write_seconds: Histogram = field(default_factory=lambda: Histogram(WRITE_BUCKETS))
     started: float = field(default_factory=time.monotonic)
     connected: bool = False  # consumer connected and sink started
     last_poll: float = field(default_factory=time.monotonic)  # the loop's last turn

@@ -67,7 +67,7 @@ class GroupRunner:
         self.rebalances = 0
         self.assigned: set[int] = set()  # partitions this member owns now
         self.consumer: AIOKafkaConsumer | None = None
-        self.writer = Writer(sink, settings.sink_timeout_s)
+        self.writer = Writer(sink, settings.sink_timeout_s, self.stats.write_seconds.observe)
         self._pending: dict[TopicPartition, int] = {}
         self._stop_at: float | None = None  # monotonic deadline once stop was asked
 
@@ -253,9 +253,12 @@ class GroupRunner:
     def _note_written(self, items: list[Delivered], rejected: list[tuple[Delivered, str]]) -> None:
         skip = {(d.partition, d.offset) for d, _ in rejected}
         done = [d for d in items if (d.partition, d.offset) not in skip]
-        now = time.time() * 1000  # durable now: freshness = event end -> here
+        now = time.time()  # durable now: freshness = event end -> here
         self.stats.written += len(done)
-        self.stats.freshness_ms.extend(now - d.event.ended_at.timestamp() * 1000 for d in done)
+        for d in done:
+            age = max(now - d.event.ended_at.timestamp(), 0.0)
+            self.stats.freshness_ms.append(age * 1000)
+            self.stats.freshness.observe(age)
 
     async def _dead_letter(self, dlq: AIOKafkaProducer, failures: list[tuple[Record, str]]) -> None:
         if not failures:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import json
 import os
 import re
 import shlex
@@ -513,3 +514,82 @@ def check_constraints(constraints: str, pyproject: Doc, extras: tuple[str, ...])
     names = {re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ;]", w, maxsplit=1)[0].lower())
              for w in wanted}  # fmt: skip
     return [f"constraints: {n} has no pinned version" for n in sorted(names - set(pinned))]
+
+
+# ---------------------------------------------------------------- monitoring
+
+MONITORING = DEPLOY / "monitoring"
+_METRIC = re.compile(r"\b((?:tooltrail|process)_[a-z0-9_]+)")
+
+
+def monitoring_queries(root: Path = MONITORING) -> dict[str, str]:
+    """``{where: PromQL}`` of every alert rule and dashboard target."""
+    queries = {}
+    rule = yaml.safe_load((root / "prometheusrule.yaml").read_text())
+    for group in rule["spec"]["groups"]:
+        for r in group["rules"]:
+            queries[f"alert {r['alert']}"] = str(r["expr"])
+    dashboard = json.loads((root / "tooltrail-dashboard.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            queries[f"panel {panel['title']!r} {target['refId']}"] = target["expr"]
+    return queries
+
+
+def used_metrics(queries: dict[str, str]) -> set[str]:
+    """The metric families the queries read (histogram series folded into their family)."""
+    names = set()
+    for expr in queries.values():
+        for name in _METRIC.findall(expr):
+            names.add(re.sub(r"_(bucket|sum|count)$", "", name))
+    return names
+
+
+def exported_families(exposition: str) -> set[str]:
+    """Family names in a Prometheus text exposition (counters under their _total name)."""
+    names = set()
+    for line in exposition.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            names.add(
+                name + "_total" if kind == "counter" and not name.endswith("_total") else name
+            )
+    return names
+
+
+def check_monitoring(root: Path = MONITORING) -> list[str]:
+    """Alert rules and dashboard parse as PromQL and are well formed; the PodMonitor scrapes
+    the worker pods' http port."""
+    import promql_parser
+
+    problems = []
+    for where, expr in monitoring_queries(root).items():
+        try:
+            promql_parser.parse(expr)
+        except ValueError as exc:
+            problems.append(f"{where}: not PromQL: {exc}")
+    rule = yaml.safe_load((root / "prometheusrule.yaml").read_text())
+    if (rule["apiVersion"], rule["kind"]) != ("monitoring.coreos.com/v1", "PrometheusRule"):
+        problems.append("prometheusrule.yaml: not a monitoring.coreos.com/v1 PrometheusRule")
+    for group in rule["spec"]["groups"]:
+        for r in group["rules"]:
+            if not re.fullmatch(r"\d+[smh]", str(r.get("for", ""))):
+                problems.append(f"alert {r['alert']}: 'for' is not a duration")
+            if r.get("labels", {}).get("severity") not in ("warning", "critical"):
+                problems.append(f"alert {r['alert']}: severity must be warning or critical")
+            if not {"summary", "description"} <= set(r.get("annotations", {})):
+                problems.append(f"alert {r['alert']}: needs a summary and a description")
+    dashboard = json.loads((root / "tooltrail-dashboard.json").read_text())
+    ids = [p["id"] for p in dashboard["panels"]]
+    if len(ids) != len(set(ids)) or not all("gridPos" in p for p in dashboard["panels"]):
+        problems.append("dashboard: panel ids must be unique and every panel placed")
+    monitor = yaml.safe_load((root / "podmonitor.yaml").read_text())
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    for dep in by_kind(render(DEPLOY / "k8s" / "base"), "Deployment"):
+        template = dep["spec"]["template"]
+        if not wanted.items() <= template["metadata"]["labels"].items():
+            problems.append(f"PodMonitor does not select {dep['metadata']['name']}")
+        ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+        if monitor["spec"]["podMetricsEndpoints"][0]["port"] not in ports:
+            problems.append(f"PodMonitor port not on {dep['metadata']['name']}")
+    return problems

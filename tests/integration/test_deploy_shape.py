@@ -25,6 +25,7 @@ from consumers import free_port
 from consumers.launcher import ChromaServer
 from consumers.sinks.metrics import segments
 from tests.conftest import KafkaEndpoint, Names
+from tests.deploy_checks import exported_families, monitoring_queries, used_metrics
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -49,8 +50,9 @@ def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def _counter(port: int, name: str, group: str) -> int:
-    m = re.search(rf'^{name}{{group="{re.escape(group)}"}} (\d+)$', _get(port, "/metrics")[1], re.M)
-    return int(m.group(1)) if m else -1
+    pattern = rf'^{name}{{group="{re.escape(group)}"}} ([0-9.e+]+)$'
+    m = re.search(pattern, _get(port, "/metrics")[1], re.M)
+    return int(float(m.group(1))) if m else -1
 
 
 def test_one_worker_per_group_behind_probes_fed_by_the_demo_service(
@@ -98,6 +100,11 @@ def test_one_worker_per_group_behind_probes_fed_by_the_demo_service(
         assert len(lines) == 24
         assert procs["memory"].poll() is None
         assert procs["enrich"].poll() is None
+        # what the dashboard and the alert rules read, every running worker exports
+        wanted = {m for m in used_metrics(monitoring_queries()) if "_producer_" not in m}
+        for group, port in ports.items():
+            missing = wanted - exported_families(_get(port, "/metrics")[1])
+            assert not missing, (group, missing)
 
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)

@@ -40,7 +40,7 @@ async def test_probes_report_what_kubernetes_should_act_on() -> None:
         assert await _get(port, "/healthz") == (200, "ok\n")
         status, body = await _get(port, "/metrics")
         assert status == 200
-        assert 'tooltrail_ready{group="tooltrail-memory"} 1' in body
+        assert 'tooltrail_ready{group="tooltrail-memory"} 1.0' in body
         assert (await _get(port, "/nope"))[0] == 404
     finally:
         server.close()
@@ -56,15 +56,15 @@ async def test_a_group_stuck_retrying_is_not_ready_and_says_why() -> None:
         stats.failed('RetriableSinkError: chroma "down"\nsecond line')
         assert await _get(port, "/readyz") == (200, "ready\n")  # retrying, not stuck yet
         body = (await _get(port, "/metrics"))[1]
-        assert 'tooltrail_group_retrying{group="tooltrail-memory"} 0' in body
-        assert 'tooltrail_healthy{group="tooltrail-memory"} 0' in body
+        assert 'tooltrail_group_retrying{group="tooltrail-memory"} 0.0' in body
+        assert 'tooltrail_healthy{group="tooltrail-memory"} 0.0' in body
         stats.retrying_since = time.monotonic() - 61
         assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory (stuck)\n")
         body = (await _get(port, "/metrics"))[1]
         assert 'tooltrail_group_retrying{group="tooltrail-memory"} 1' in body
         assert (
-            'tooltrail_last_error_info{group="tooltrail-memory",error="RetriableSinkError: '
-            'chroma \\"down\\"\\nsecond line"} 1'
+            'tooltrail_last_error_info{error="RetriableSinkError: chroma \\"down\\"\\nsecond '
+            'line",group="tooltrail-memory"} 1.0'
         ) in body
         assert (await _get(port, "/healthz"))[0] == 200  # stuck is not dead: no restart
         stats.recovered()
@@ -72,3 +72,23 @@ async def test_a_group_stuck_retrying_is_not_ready_and_says_why() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+
+def test_exposition_is_typed_in_seconds_with_histograms_and_process_metrics() -> None:
+    from consumers.http import prometheus_text
+
+    stats = GroupStats("g")
+    for age in (0.02, 0.3, 7.0):
+        stats.freshness.observe(age)
+    stats.write_seconds.observe(0.004)
+    text = prometheus_text([stats])
+    assert "# TYPE tooltrail_freshness_seconds histogram" in text
+    assert 'tooltrail_freshness_seconds_bucket{group="g",le="0.025"} 1.0' in text
+    assert 'tooltrail_freshness_seconds_bucket{group="g",le="0.5"} 2.0' in text
+    assert 'tooltrail_freshness_seconds_bucket{group="g",le="+Inf"} 3.0' in text
+    assert 'tooltrail_freshness_seconds_count{group="g"} 3.0' in text
+    assert "# TYPE tooltrail_sink_write_seconds histogram" in text
+    assert "# TYPE tooltrail_written_total counter" in text
+    assert "process_resident_memory_bytes" in text
+    assert "_ms" not in text  # every duration is in seconds

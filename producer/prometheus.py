@@ -1,0 +1,48 @@
+"""The producer's counters for a tool server's own Prometheus registry (optional).
+
+``REGISTRY.register(ProducerCollector(trail))`` (``prometheus_client`` is not a dependency of
+the producer: import this module only where it is installed). Families:
+``tooltrail_producer_{emitted,sent,spilled,resent,internal_errors}_total``,
+``tooltrail_producer_dropped_total{reason}``, and the gauges ``tooltrail_producer_queue_depth``,
+``tooltrail_producer_outbox_pending``, ``tooltrail_producer_outbox_bytes`` and
+``tooltrail_producer_connected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from producer.emitter import TrailProducer
+
+
+class ProducerCollector(Collector):
+    """Reads ``producer.stats()`` at each scrape (a lock-free snapshot; never blocks emit)."""
+
+    def __init__(self, producer: TrailProducer) -> None:
+        self.producer = producer
+
+    def collect(self) -> Iterator[Metric]:
+        """The producer's metric families, as they are now."""
+        s = self.producer.stats()
+        counters = (("emitted", s.emitted, "Tool calls handed to the producer."),
+                    ("sent", s.sent, "Events Kafka acknowledged."),
+                    ("spilled", s.spilled, "Events written to the on-disk outbox."),
+                    ("resent", s.resent, "Outbox events that later reached Kafka."),
+                    ("internal_errors", s.internal_errors,
+                     "Failures inside instrumentation."))  # fmt: skip
+        for name, value, doc in counters:
+            yield CounterMetricFamily(f"tooltrail_producer_{name}", doc, value=value)
+        dropped = CounterMetricFamily("tooltrail_producer_dropped", "Events lost, by reason.",
+                                      labels=["reason"])  # fmt: skip
+        for reason, count in sorted(s.dropped.items()):
+            dropped.add_metric([reason], count)
+        yield dropped
+        gauges = (("queue_depth", s.queue_depth, "Events waiting in memory."),
+                  ("outbox_pending", s.outbox_pending, "Events waiting in the outbox."),
+                  ("outbox_bytes", s.outbox_bytes, "Bytes of the outbox on disk."),
+                  ("connected", int(s.connected), "1 while Kafka answers."))  # fmt: skip
+        for name, value, doc in gauges:
+            yield GaugeMetricFamily(f"tooltrail_producer_{name}", doc, value=value)
