@@ -16,6 +16,7 @@ from schemas.events import ToolExecutionEvent
 from schemas.records import DeadLetter, EnrichmentEntry, MemoryRecord, MetricRecord
 
 SNAPSHOT_DIR = Path(__file__).with_name("jsonschema")
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
 WIRE_MODELS: tuple[type[BaseModel], ...] = (
     ToolExecutionEvent,
     MetricRecord,
@@ -30,8 +31,12 @@ def generate() -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for model in WIRE_MODELS:
         schema: dict[str, Any] = model.model_json_schema(by_alias=True, mode="validation")
-        schema["$id"] = f"https://tooltrail.dev/schemas/{model.__name__}.json"
-        schema["x-schema-version"] = int(getattr(model, "version", 1))
+        version = int(getattr(model, "version", 1))
+        schema["$schema"] = DIALECT
+        schema["$id"] = f"https://tooltrail.dev/schemas/{model.__name__}/v{version}.json"
+        # the version goes in $id and $comment: strict validators (Ajv) refuse x- keywords
+        note = f"tooltrail wire schema {model.__name__} version {version}"
+        schema["$comment"] = f"{note}; {schema['$comment']}" if "$comment" in schema else note
         text = orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
         out[f"{model.__name__}.json"] = text
     return out

@@ -88,15 +88,16 @@ def register(commands: Any) -> None:
 
 
 def _schemas(*, dump: bool) -> int:
-    from schemas import jsonschemas
+    from schemas import jsonschemas, typescript
 
     if dump:
-        for path in jsonschemas.write():
+        for path in [*jsonschemas.write(), typescript.write()]:
             print(path)
         return 0
-    stale = jsonschemas.drift()
+    stale = jsonschemas.drift() + (["typescript/tooltrail.d.ts"] if typescript.drifted() else [])
     for name in stale:
         print(f"stale: {name} (run 'tooltrail schemas dump')")
     if not stale:
-        print(f"ok: {len(jsonschemas.WIRE_MODELS)} snapshots match the models")
+        print(f"ok: {len(jsonschemas.WIRE_MODELS)} snapshots and the TypeScript declarations "
+              "match the models")  # fmt: skip
     return 1 if stale else 0
