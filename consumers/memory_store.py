@@ -81,10 +81,12 @@ class MemoryStore:
                     self._collections[name] = self._open(name)
 
     def _open(self, name: str) -> Any:
+        # No embedding function in the collection's configuration: tooltrail always sends
+        # vectors, and a plain chromadb client (without tooltrail) then opens the collection
+        # with Chroma's default function, which is the same all-MiniLM-L6-v2 model.
         try:
             collection = self._client.get_or_create_collection(
-                name, embedding_function=self.embedder,
-                configuration={"hnsw": {"space": "cosine"}},
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
                 metadata={"embedder": self.embedder_id, "tooltrail": "memory/1"},
             )  # fmt: skip
         except ValueError as exc:  # chroma refuses a different embedding function itself

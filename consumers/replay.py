@@ -143,6 +143,9 @@ def _save(settings: WorkerSettings, state: ReplayState, new_ids: list[str]) -> N
 async def run(settings: WorkerSettings, state: ReplayState, progress: Progress,
               *, save: bool = True) -> None:  # fmt: skip
     """Read until the planned end, upserting into the target collections; resumable."""
+    if all(state.position[p] >= state.end[p] for p in state.end):
+        progress(state.done, state.total)  # nothing to read (aiokafka's stop fails unassigned)
+        return
     sink = MemorySink(
         settings, make_embedder(settings.embedder, settings.embed_threads), state.targets
     )

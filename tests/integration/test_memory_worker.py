@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from consumers.chroma_client import close_client, open_client
@@ -88,8 +91,8 @@ async def test_events_become_searchable_memories_and_rereads_do_not_duplicate(
     assert meta["outcome"] == "tool_error"
     assert by_event[events[2].event_id][1]["kind"] == "incident"
     assert collection.metadata["embedder"] == "tooltrail_hashing/hashing-384-v1"
-    hits = collection.query(query_texts=["describe pod web-4 not found"], n_results=3,
-                            where={"kind": "failure"})  # fmt: skip
+    hits = collection.query(query_embeddings=HashingEF()(["describe pod web-4 not found"]),
+                            n_results=3, where={"kind": "failure"})  # fmt: skip
     assert to_memory(events[4]).id in hits["ids"][0]
 
     again = settings.model_copy(update={"memory_group": settings.memory_group + "-again"})
@@ -174,7 +177,43 @@ async def test_real_model_finds_a_paraphrase_without_shared_keywords(
     queries = {"disk": "the machine is running out of room to store files",
                "cert": "the TLS credentials stopped being valid",
                "crash": "the app keeps starting over and over after failing"}  # fmt: skip
+    model = MiniLMOnnxEF()
     for key, query in queries.items():
-        top3 = collection.query(query_texts=[query], n_results=3)["ids"][0]
+        top3 = collection.query(query_embeddings=model([query]), n_results=3)["ids"][0]
         assert to_memory(events[key]).id in top3, (key, query, top3)
     await asyncio.sleep(0)
+
+
+async def test_a_plain_chroma_client_reads_and_queries_the_memories(
+    names: Names, chroma: ChromaServer, tmp_path: Path
+) -> None:
+    settings = WorkerSettings(chroma_url=chroma.url, chroma_collection=names.collection,
+                              embedder="minilm")  # fmt: skip
+    event = make_event(tool_id="oc_read_logs", outcome="tool_error",
+                       error_summary="container web crashed: OOMKilled")  # fmt: skip
+    sink = MemorySink(settings, MiniLMOnnxEF())
+    await sink.start()
+    await sink.write([Delivered(event, 0, 0)])
+    await sink.close()
+    vector = [float(x) for x in MiniLMOnnxEF()(["the container ran out of memory"])[0]]
+    script = f"""
+import json, sys, chromadb
+assert "consumers" not in sys.modules  # no tooltrail: only chromadb
+c = chromadb.HttpClient(host="127.0.0.1", port={chroma.port})
+col = c.get_collection({names.collection!r})
+got = col.get(include=["documents", "metadatas"])
+hits = col.query(query_embeddings=[{vector!r}], n_results=1)["ids"][0]
+ef = col._model.configuration_json.get("embedding_function") or {{}}
+print(json.dumps({{"ids": got["ids"], "kind": got["metadatas"][0]["kind"], "hits": hits,
+                  "ef": ef.get("name") or ef.get("type")}}))
+"""
+    argv = [sys.executable, "-c", script]
+    out = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True,
+                                  timeout=120, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = orjson.loads(out.stdout)
+    assert seen["ids"] == [to_memory(event).id]
+    assert seen["kind"] == "failure"
+    assert seen["hits"] == [to_memory(event).id]
+    # no tooltrail function is stored: a text query uses Chroma's default, all-MiniLM-L6-v2
+    assert seen["ef"] in ("legacy", "default")
