@@ -1,4 +1,8 @@
-"""JSON-lines logging to stderr for entry points (never stdout: it may carry a protocol)."""
+"""JSON-lines logging to stderr for entry points (never stdout: it may carry a protocol).
+
+Every handler installed here carries ``RedactingFilter``: records of any logger, third-party
+ones included, are redacted by the producer's engine before they are written.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any
 
 import orjson
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+from schemas.redact_logging import MARK, RedactingFilter
+
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", MARK}
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,17 +30,20 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         data.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc"] = record.exc_text
         return orjson.dumps(data, default=str).decode()
 
 
 def configure(level: str = "INFO", json: bool = True) -> None:
-    """Send the root logger to stderr, as JSON lines unless ``json`` is False."""
+    """Send the root logger to stderr, as JSON lines unless ``json`` is False; redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter() if json else logging.Formatter("%(levelname)s %(message)s")
     )
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

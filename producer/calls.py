@@ -14,16 +14,28 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from producer.settings import ProducerSettings
 from schemas.base import MAX_ERROR_SUMMARY_CHARS, MAX_SUMMARY_BYTES, clip_utf8, first_line
-from schemas.events import OpType, Outcome, Severity, Tags, ToolExecutionEvent
+from schemas.events import (
+    MAX_ANCHOR_CHARS,
+    MAX_ANCHORS,
+    OpType,
+    Outcome,
+    Severity,
+    Tags,
+    ToolExecutionEvent,
+)
 from schemas.ids import new_event_id
 from schemas.redact import RedactionLimits, redact, redact_text
 
 #: One id per process: a stdio server serves exactly one client.
 PROCESS_SESSION_ID = f"proc-{uuid.uuid4().hex[:12]}"
+_MAX_CONTENT_ITEMS = 64
 _OP_WORDS: tuple[tuple[OpType, re.Pattern[str]], ...] = (
     (OpType.DIAGNOSTIC, re.compile(r"(^|_)(diag|diagnostic|health|check|debug|inspect)(_|$)")),
     (OpType.WRITE, re.compile(
@@ -87,51 +99,106 @@ class ToolCall:
 
 
 def summarize_result(result: Any, limits: RedactionLimits) -> str | None:
-    """A redacted text of at most 1.5 KB describing a tool's result (MCP content or any value)."""
+    """A redacted text of at most 1.5 KB (UTF-8) describing a tool's result. Never raises.
+
+    MCP results (the SDK's wire dict or a fastmcp ``ToolResult``) give the text of their text
+    and resource items, or, when there is none, their structured content; any other value
+    gives its text, or the JSON of its redacted copy. Every text is redacted within its scan
+    window first; only then is the summary cut.
+    """
     if result is None:
         return None
-    texts: list[str] = []
+    try:
+        texts = _content_texts(result)
+        if texts:
+            parts: list[str] = []
+            for text in texts:
+                parts.append(redact_text(text, limits))
+                if sum(map(len, parts)) > MAX_SUMMARY_BYTES:
+                    break
+            raw = "\n".join(parts)
+        else:
+            value = _structured(result)
+            value = result if value is None else value
+            raw = redact_text(value, limits) if isinstance(value, str) else _json(value, limits)
+    except Exception:  # noqa: BLE001 - an odd result object must not cost the event
+        raw = f"<{type(result).__name__} result>"
+    return clip_utf8(raw, MAX_SUMMARY_BYTES)
+
+
+def _content_texts(result: Any) -> list[str]:
+    """Texts of an MCP result's content items (text items and embedded text resources)."""
     content = (
         result.get("content") if isinstance(result, Mapping) else getattr(result, "content", None)
     )
-    if isinstance(content, list):
-        for item in content:
-            text = item.get("text") if isinstance(item, Mapping) else getattr(item, "text", None)
+    texts: list[str] = []
+    if not isinstance(content, list):
+        return texts
+    for item in content[:_MAX_CONTENT_ITEMS]:
+        for holder in (item, _field(item, "resource")):
+            text = _field(holder, "text")
             if isinstance(text, str):
                 texts.append(text)
-    raw = "\n".join(texts) if texts else (result if isinstance(result, str) else repr(result))
-    return clip_utf8(redact_text(raw[: limits.scan_window]), MAX_SUMMARY_BYTES)
+    return texts
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def _structured(result: Any) -> Any:
+    if isinstance(result, Mapping):
+        return result.get("structuredContent")
+    return getattr(result, "structured_content", None)
+
+
+def _json(value: Any, limits: RedactionLimits) -> str:
+    return orjson.dumps(redact(value, limits)).decode()
+
+
+@lru_cache(maxsize=1024)
+def _label(text: str, limit: int) -> str:
+    """A name that leaves the process (tool, session, server, tags): redacted, then cut."""
+    return redact_text(text)[:limit]
 
 
 def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> ToolExecutionEvent:
-    """Redact, bound and validate one call into its wire event (runs off the call path)."""
+    """Redact, bound and validate one call into its wire event (runs off the call path).
+
+    Every field that leaves the process goes through the one redaction engine: arguments,
+    result, error, anchors, incident id, tool, session and server names and the tags.
+    """
     limits = settings.redaction_limits
     started = datetime.fromtimestamp(call.started_wall, tz=UTC)
     ended = datetime.fromtimestamp(call.started_wall + call.elapsed_ms / 1000, tz=UTC)
     args = redact(call.args, limits) if call.args is not None else {}
-    error = first_line(redact_text(call.error), MAX_ERROR_SUMMARY_CHARS) if call.error else None
+    error = call.error
+    error = first_line(redact_text(error, limits), MAX_ERROR_SUMMARY_CHARS) if error else None
+    anchors = tuple(redact_text(str(a), limits)[:MAX_ANCHOR_CHARS]
+                    for a in call.anchors[:MAX_ANCHORS])  # fmt: skip
+    incident = redact_text(call.incident_id, limits)[:200] if call.incident_id else None
     return ToolExecutionEvent(
         event_id=new_event_id(int(call.started_wall * 1000)),
-        tool_id=call.tool_id[:200] or "unknown",
+        tool_id=_label(call.tool_id, 200) if call.tool_id else "unknown",
         op_type=call.op_type or classify_op(call.tool_id),
-        session_id=call.session_id[:200] or PROCESS_SESSION_ID,
-        incident_id=call.incident_id[:200] if call.incident_id else None,
+        session_id=_label(call.session_id, 200) if call.session_id else PROCESS_SESSION_ID,
+        incident_id=incident,
         outcome=call.outcome,
         started_at=started,
         ended_at=ended,
         elapsed_ms=max(call.elapsed_ms, 0.0),
         error_summary=error,
-        anchors=tuple(a[:200] for a in call.anchors[:32]),
+        anchors=anchors,
         args=args if isinstance(args, dict) else {"value": args},
         result_summary=summarize_result(call.result, limits),
         tags=Tags(
-            domain=settings.domain,
-            environment=settings.environment,
+            domain=_label(settings.domain, 64),
+            environment=_label(settings.environment, 64),
             severity=_SEVERITY[call.outcome],
         ),
         flags=flags_snapshot(settings),
-        server_name=settings.server_name[:200],
-        server_host=settings.server_host[:200],
+        server_name=_label(settings.server_name, 200),
+        server_host=_label(settings.server_host, 200),
         producer_seq=seq,
     )
 

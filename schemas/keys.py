@@ -1,22 +1,34 @@
 """The enrichment cache key: the same in the tool server (raw args) and in the enrich group
-(the event's redacted args), because values are reduced the same way on both sides.
+(the event's redacted args), because both sides key what the wire carries.
 
 Key = ``<tool id>:<16 hex>`` over the tool id and its scope: by default every scalar
 argument (sorted by name); with a per-tool list (``TOOLTRAIL_CACHE_KEY_ARGS``, e.g.
-``oc_read_get_pods=namespace,selector;oc_read_logs=namespace,pod``) only those. Arguments
-under sensitive names are left out; a string that holds a secret counts as ``<redacted>``
-(exactly what redaction makes of it on the wire), so the key never depends on a secret.
+``oc_read_get_pods=namespace,selector;oc_read_logs=namespace,pod``) only those. The
+arguments are first put through the redaction engine (``redact``, top level only), as the
+producer does before sending them; redacting is idempotent, so the consumer, which sees the
+already-redacted arguments, gets the same values. Arguments under sensitive names are left
+out, and a value that lost a secret counts as ``<redacted>``: no key depends on a secret.
+
+The key runs on the tool call's path, so a string is scanned over its first 256 characters
+only (the key uses 200). Both sides cut the same way; they disagree only when the wire
+redacted something in those characters that a 256-character window cannot see (a secret
+crossing character 256, say): a cache miss, never a secret in a key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.redact import REDACTED, is_sensitive_key, redact_text
+from schemas.redact import REDACTED, RedactionLimits, is_sensitive_key, redact
 
 MAX_VALUE_CHARS = 200
+#: Top level only (containers are not part of the key); strings scanned over 256 characters.
+_KEY_LIMITS = RedactionLimits(max_depth=1, max_string=256, scan_margin=0)
+_CONTAINER = "<nested too deep>"
+_CUT_MARK = re.compile(r"…\(\+\d+ chars\)\Z")
 
 
 def parse_key_args(spec: str) -> dict[str, tuple[str, ...]]:
@@ -37,20 +49,18 @@ def parse_key_args(spec: str) -> dict[str, tuple[str, ...]]:
 def _scalar(value: Any) -> str | None:
     if isinstance(value, bool | int | float):
         return repr(value)
-    if isinstance(value, str):
-        clipped = value[:MAX_VALUE_CHARS]
-        if REDACTED in clipped or redact_text(clipped) != clipped:  # raw side and wire side agree
-            return REDACTED
-        return clipped
+    if isinstance(value, str) and value != _CONTAINER:
+        value = _CUT_MARK.sub("", value)  # its count depends on the length seen on each side
+        return REDACTED if REDACTED in value else value[:MAX_VALUE_CHARS]
     return None
 
 
 def cache_key(tool_id: str, args: Any, scope: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """The cache key of one call (see module docstring). Never raises."""
-    items = args.items() if isinstance(args, Mapping) else ()
+    wire = redact(args, _KEY_LIMITS) if isinstance(args, Mapping) else {}
     wanted = (scope or {}).get(tool_id)
     parts = []
-    for name, value in sorted((str(k), v) for k, v in items):
+    for name, value in sorted((wire if isinstance(wire, dict) else {}).items()):
         if (wanted is not None and name not in wanted) or is_sensitive_key(name):
             continue
         text = _scalar(value)

@@ -6,7 +6,9 @@ Measured in one run, on the same machine:
   array file plus a Chroma ``add``);
 * MCP round trip with and without the middleware (in-memory transport, paired rounds);
 * sustained throughput to the broker against a raw aiokafka send loop of the same events;
-* a 10x burst with the broker down: queue and outbox stay within their bounds.
+* a 10x burst with the broker down: queue and outbox stay within their bounds;
+* the redaction cost of building one event (``emit_redaction``), against the previous
+  redaction engine in paired rounds.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from consumers.bench.common import kafka_for_bench, machine, median, report, summary, until, workdir
+from consumers.bench.emit_redaction import redaction_cost
 from consumers.chroma_client import close_client
 from consumers.launcher import free_port
 from consumers.topics import TopicSpec, ensure_topics
@@ -173,6 +176,7 @@ def _burst(root: Path, queue_size: int) -> dict[str, Any]:
 async def run(*, quick: bool) -> dict[str, Any]:
     """Run every measurement and return the figures."""
     n_emit, n_inline, rounds, n_tp = (2000, 50, 3, 5000) if quick else (20_000, 300, 7, 50_000)
+    redaction = redaction_cost(quick=quick)  # CPU only: before the broker and its threads start
     with workdir() as root, kafka_for_bench(root) as bootstrap:
         topic = f"bench.emit.{uuid.uuid4().hex[:8]}"
         await ensure_topics({"bootstrap_servers": bootstrap}, [TopicSpec(topic, 6)])
@@ -192,6 +196,7 @@ async def run(*, quick: bool) -> dict[str, Any]:
             "mcp": await _mcp_overhead(root, rounds, 300 if quick else 1000),
             "throughput": await _throughput(root, bootstrap, n_tp),
             "burst_10x": _burst(root, 1000),
+            "redaction_us": redaction,
             "machine": machine(),
         }
     worst_p50 = max(result["emit_us"]["broker_up"]["p50"], result["emit_us"]["broker_down"]["p50"])
@@ -222,6 +227,10 @@ def main(*, as_json: bool, quick: bool) -> int:
         f"10x burst (broker down): queue {b['queue_depth']}/{b['queue_size']}, outbox "
         f"{b['outbox_bytes']}/{b['outbox_max_bytes']} B, dropped {b['dropped']}, "
         f"all accounted: {b['accounted']}",
+        *(f"build_event {label} ({c['chars']} chars): p50 {c['new_us']['p50']} us  "
+          f"p99 {c['new_us']['p99']} us; previous engine p50 {c['previous_us']['p50']} us  "
+          f"p99 {c['previous_us']['p99']} us -> {c['ratio_p50']}x"
+          for label, c in r["redaction_us"].items()),
     ]  # fmt: skip
     report(r, as_json, lines)
     return 0

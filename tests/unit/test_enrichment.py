@@ -19,15 +19,49 @@ SCALARS = st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.float
 
 
 NAMES = st.sampled_from(["namespace", "pod", "selector", "token", "password", "limit", "url",
-                         "api_key", "query"])  # fmt: skip
-SECRETS = st.sampled_from(["Bearer abcdefgh123", "postgres://u:pw123@h/d", "token=abcdefgh",
-                           "sha256~" + "a" * 43])  # fmt: skip
+                         "api_key", "query", "AccountKey", "ssh_key", "master_key", "name",
+                         "value", "conn", "command", "kind", "note", "primary_key"])  # fmt: skip
+#: Templates of every redaction family; ``{s}`` is where the secret goes.
+TEMPLATES = st.sampled_from([
+    "Bearer {s}", "postgres://u:{s}@h/d", "token={s}", "sha256~{s}", "ghp_{s}", "sk_live_{s}",
+    "xoxb-{s}", "glpat-{s}", "AKIA{s:.16}", "https://ci:pa/{s}@repo/x", "app:{s}@tcp(db:3306)/x",
+    "AccountName=a;AccountKey={s};EndpointSuffix=x", "https://b/k?sv=1&sig={s}&se=2",
+    "mysql -uroot -p{s} db", "password {s}", "API key: {s}", "DB_PASSWORD={s}",
+    'auth:\n  password: {s}\n', '{{"name": "GITHUB_TOKEN", "value": "{s}"}}', "eyJhbGc.eyJ{s}.x",
+])  # fmt: skip
+SECRET_PARTS = st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ0123456789", min_size=36, max_size=40)
+SECRETS = st.builds(lambda t, s: t.format(s=s), TEMPLATES, SECRET_PARTS)
+STRUCTURED = st.builds(
+    lambda name, s: [{"name": name, "value": s}],
+    st.sampled_from(["TOKEN", "AWS_SECRET_KEY"]),
+    SECRET_PARTS,
+)
+
+
+LONG_TEXT = st.text(alphabet=st.characters(codec="utf-8"), min_size=200, max_size=700)
 
 
 @settings(max_examples=300, deadline=None)
-@given(args=st.dictionaries(NAMES, SCALARS | SECRETS))
+@given(args=st.dictionaries(NAMES, SCALARS | SECRETS | STRUCTURED | LONG_TEXT))
 def test_key_from_raw_args_equals_key_from_the_redacted_event(args: dict[str, Any]) -> None:
     assert cache_key("oc_read_get_pods", args) == cache_key("oc_read_get_pods", redact(args))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.dictionaries(NAMES, SCALARS, max_size=3), name=NAMES, template=TEMPLATES,
+    one=SECRET_PARTS, other=SECRET_PARTS, pair=st.booleans(),
+)  # fmt: skip
+def test_no_key_depends_on_a_secret(
+    base: dict[str, Any], name: str, template: str, one: str, other: str, pair: bool
+) -> None:
+    def planted(secret: str) -> dict[str, Any]:
+        if pair:  # a top-level name/value pair: the name says the value is secret
+            return {**base, "name": "DB_PASSWORD", "value": secret}
+        return {**base, name: template.format(s=secret)}
+
+    assert cache_key("t", planted(one)) == cache_key("t", planted(other))
+    assert one[:8] not in cache_key("t", planted(one))
 
 
 def test_key_ignores_secrets_and_respects_the_per_tool_scope() -> None:

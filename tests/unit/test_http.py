@@ -74,7 +74,6 @@ async def test_a_group_stuck_retrying_is_not_ready_and_says_why() -> None:
         await server.wait_closed()
 
 
-
 def test_exposition_is_typed_in_seconds_with_histograms_and_process_metrics() -> None:
     from consumers.http import prometheus_text
 

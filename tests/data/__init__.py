@@ -1,0 +1,1 @@
+"""Test data: the redaction corpus (synthetic secrets only)."""
