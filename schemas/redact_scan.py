@@ -61,7 +61,11 @@ _QUALIFIER = re.compile(
     r"|signing|encryption|personal access|id|sas|storage|deploy|webhook)[ _-]?\Z"
 )
 #: Gate literals: looked for in the lower-cased text, then (case kept) in the text itself.
-_GATE_TERMS = (*KEY_TERMS, *TOOL_TERMS, "putty-user", "apiversion", "@tcp", "@unix(", "@udp(")
+_GATE_TERMS = (*KEY_TERMS, *TOOL_TERMS, "putty-user", "apiversion", "@tcp", "@unix(", "@udp(",
+               "input_value=")  # fmt: skip
+#: pydantic's validation errors echo the raw input, cut in the middle when long
+#: (``'ghp_Q7xQ...xQ7x'``): no token pattern matches a fragment, so the whole echo goes.
+_INPUT_ECHO = re.compile(r"input_value=(?:[^\n]{0,4096}?(?=, input_type=)|[^\n]{0,4096})")
 _GATE = re.compile("|".join(map(re.escape, _GATE_TERMS)))
 _GATE_LITERALS = ("://", ":\\/\\/", *(fmt.prefixes[0] for fmt in ANYWHERE_FORMATS))
 _STOP = {"is", "was", "are", "were", "be", "been", "the", "a", "an", "and", "or", "for", "of",
@@ -109,6 +113,8 @@ def needs_scan(text: str, lower: str) -> bool:
 
 def scan_text(text: str, lower: str) -> str:
     """Run every pass whose gate ``lower`` opens; return the redacted text."""
+    if "input_value=" in lower:
+        text, lower = _relower(text, _INPUT_ECHO.sub("input_value=" + REDACTED, text), lower)
     if "private key" in lower or "putty-user" in lower:
         text, lower = _relower(text, _PRIVATE.sub(REDACTED, text), lower)
     text, lower = _relower(text, redact_vendor_tokens(text), lower)

@@ -8,6 +8,7 @@ Latency is ``scale`` times a per-tool base (``TOOLTRAIL_DEMO_LATENCY_SCALE``, 0 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 from collections import Counter
@@ -103,7 +104,34 @@ async def oc_write_scale_deployment(namespace: str, deployment: str, replicas: i
     return f"deployment.apps/{deployment} scaled to {replicas} in {namespace} (dry run)"
 
 
+def demo_secret(name: str) -> dict[str, str]:
+    """The fake credentials of secret ``name`` (deterministic, so tests can look for them)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    key = base64.b64encode(digest * 3).decode()
+    return {
+        "password": "Pw-" + digest.hex()[:20],
+        "token": "sha256~" + base64.urlsafe_b64encode(digest + digest[:2]).decode().rstrip("="),
+        "pem": "-----BEGIN RSA PRIVATE KEY-----\n" + key + "\n-----END RSA PRIVATE KEY-----",
+    }
+
+
+async def oc_read_get_secret(namespace: str, name: str) -> str:
+    """Show a Secret as ``oc get secret -o yaml`` does (base64 data: it must be redacted).
+
+    A name starting with ``forbidden`` fails the way RBAC does, echoing the caller's token.
+    """
+    await _work("describe_pod")
+    fake = demo_secret(name)
+    if name.startswith("forbidden"):
+        who = f'User "system:serviceaccount:ci:bot" (token {fake["token"]})'
+        raise ToolFailure(f'secrets "{name}" is forbidden: {who} cannot get secrets in {namespace}')
+    data = {"username": "app", "password": fake["password"], "tls.key": fake["pem"]}
+    lines = [f"  {k}: {base64.b64encode(v.encode()).decode()}" for k, v in data.items()]
+    return (f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: "
+            f"{namespace}\ntype: Opaque\ndata:\n" + "\n".join(lines))  # fmt: skip
+
+
 TOOLS = (
     oc_read_get_pods, oc_read_describe_pod, oc_read_logs, oc_diagnostic_cluster_health,
-    oc_read_get_events, oc_write_scale_deployment,
+    oc_read_get_events, oc_write_scale_deployment, oc_read_get_secret,
 )  # fmt: skip

@@ -174,3 +174,21 @@ def test_json_text_is_walked_with_the_key_rules() -> None:
     )
     clean = '{ "pods" : [ "web-1", "web-2" ], "key": "app" }'
     assert redact_text(clean) == clean  # untouched JSON keeps its own layout
+
+
+def test_a_pydantic_validation_error_never_echoes_the_input() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Arguments(BaseModel):
+        namespace: str
+
+    token = "ghp_" + "Q7x" * 12
+    try:
+        Arguments.model_validate({"namespace": ["payments", token]})
+    except ValidationError as exc:
+        message = f"Error executing tool oc_read_get_pods: {exc}"
+    assert token[:11] in message  # pydantic cuts the repr in the middle: no pattern matches it
+    out = redact_text(message)
+    assert token[:8] not in out
+    assert "input_value=<redacted>, input_type=list" in out
+    assert out.startswith("Error executing tool oc_read_get_pods: 1 validation error")
