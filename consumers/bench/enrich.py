@@ -19,7 +19,7 @@ from typing import Any
 
 from consumers.bench.common import kafka_for_bench, machine, report, summary, workdir
 from consumers.bench.memory import chroma_for_bench
-from consumers.chroma_client import close_client, open_client
+from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import make_embedder
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
@@ -72,7 +72,8 @@ def _inline(url: str, collection: str, rounds: int) -> list[float]:
     settings = load_settings(WorkerSettings)
     embedder = make_embedder(settings.embedder, settings.embed_threads)
     embedder(["warm up"])
-    setup = open_client(url)
+    settings = settings.model_copy(update={"chroma_url": url})
+    setup = open_chroma(settings)
     try:
         col = setup.get_or_create_collection(collection, embedding_function=None)
         docs = [f"oc_read_get_pods tool_error: pod web-{i} CrashLoopBackOff" for i in range(200)]
@@ -82,7 +83,7 @@ def _inline(url: str, collection: str, rounds: int) -> list[float]:
     out = []
     for r in range(rounds):
         t0 = time.perf_counter_ns()
-        client = open_client(url)  # the old middleware built a client per call
+        client = open_chroma(settings)  # the old middleware built a client per call
         try:
             client.get_collection(collection).query(
                 query_embeddings=embedder([f"oc_read_get_pods namespace=ns-{r}"]), n_results=3

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from consumers.bench.common import kafka_for_bench, machine, report, summary, until, workdir
-from consumers.chroma_client import close_client, open_client
+from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import make_embedder
 from consumers.launcher import ChromaServer
 from consumers.runner import GroupRunner
@@ -62,7 +62,7 @@ def _events(n: int) -> list[ToolExecutionEvent]:
 def _raw(settings: WorkerSettings, events: list[ToolExecutionEvent], batch: int) -> float:
     embedder = make_embedder(settings.embedder, settings.embed_threads)
     embedder(["warm up"])
-    client = open_client(settings.chroma_url)
+    client = open_chroma(settings)
     try:
         col = client.get_or_create_collection(
             f"{settings.chroma_collection}_raw", embedding_function=None
@@ -81,7 +81,7 @@ def _raw(settings: WorkerSettings, events: list[ToolExecutionEvent], batch: int)
 
 def _queries(settings: WorkerSettings, rounds: int) -> list[float]:
     embedder = make_embedder(settings.embedder, settings.embed_threads)
-    client = open_client(settings.chroma_url)
+    client = open_chroma(settings)
     out = []
     try:
         col = client.get_collection(settings.chroma_collection)
