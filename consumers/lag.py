@@ -10,10 +10,11 @@ multi-record batches, a fetch's high watermark is right) and reads the high wate
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.aio import settle
 
 
 class LagProbe:
@@ -58,5 +59,4 @@ class LagProbe:
         """Stop the probe's consumer. Never raises."""
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), self.timeout)
+            await settle(consumer.stop(), self.timeout)

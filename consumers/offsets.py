@@ -8,12 +8,13 @@ true end of a partition is read from the ``highwater`` of a fetch positioned jus
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.aio import settle
 
 
 async def partitions_of(
@@ -38,8 +39,7 @@ async def partitions_of(
 
 
 async def _stop(consumer: AIOKafkaConsumer, wait_s: float) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(consumer.stop(), wait_s)
+    await settle(consumer.stop(), wait_s)
 
 
 async def true_end_offsets(
@@ -78,8 +78,7 @@ async def committed_offsets(
             await admin.start()
             offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(admin.close(), wait_s)
+        await settle(admin.close(), wait_s)
     return {tp: (meta.offset if meta is not None and meta.offset >= 0 else None)
             for tp, meta in ((tp, offsets.get(tp)) for tp in partitions)}  # fmt: skip
 

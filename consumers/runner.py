@@ -39,8 +39,9 @@ from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered, Sink
 from consumers.status import StatusReporter
 from consumers.tansu_compat import patch_leave_group_generation_zero
-from consumers.topics import disable_auto_creation, ensure_pipeline_topics
+from consumers.topics import creations, disable_auto_creation, ensure_pipeline_topics
 from consumers.watch import Watcher
+from schemas.aio import cancelled_here, settle
 from schemas.codec import decode_batch
 from schemas.errors import SchemaDecodeError
 from schemas.events import ToolExecutionEvent
@@ -69,6 +70,8 @@ class GroupRunner:
         self.consumer: AIOKafkaConsumer | None = None
         self.writer = Writer(sink, settings.sink_timeout_s, self.stats.write_seconds.observe)
         self._pending: dict[TopicPartition, int] = {}
+        self._next: dict[TopicPartition, int] = {}  # offset after the last record read
+        self._creations = 0  # creations of the events topic this runner has accounted for
         self._stop_at: float | None = None  # monotonic deadline once stop was asked
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -92,7 +95,9 @@ class GroupRunner:
             while not stop.is_set():
                 try:
                     await self._turn(consumer, dlq, stop)
-                except Exception as exc:  # last resort: nothing ends the group
+                except (Exception, asyncio.CancelledError) as exc:  # nothing ends the group
+                    if isinstance(exc, asyncio.CancelledError) and cancelled_here():
+                        raise  # a stray CancelledError (aiokafka re-raising its own) is an error
                     log.exception("group loop failed; retrying", extra={"group": self.group})
                     self.stats.failed(f"{type(exc).__name__}: {exc}")
                     await self._pause(consumer, self.settings.retry_backoff_max_s, stop, -1)
@@ -132,6 +137,7 @@ class GroupRunner:
                 backoff = min(backoff * 2, s.connect_backoff_max_s)
                 continue
             self.consumer = consumer
+            self._creations = creations(s.events_topic)
             await self._start_sink()
             self.stats.recovered()
             self.stats.connected = True
@@ -180,25 +186,26 @@ class GroupRunner:
         limit = self.settings.kafka_timeout_s
         if self._stop_at is not None:
             limit = max(min(limit, self._stop_at - time.monotonic()), 0.01)
-        try:
-            await asyncio.wait_for(step, limit)
-        except Exception as exc:  # noqa: BLE001 - shutting down: note it and go on
-            log.warning("%s failed", what, extra={"group": self.group, "error": repr(exc)})
+        failure = await settle(step, limit)
+        if failure is not None:  # shutting down: note it and go on
+            log.warning("%s failed", what, extra={"group": self.group, "error": repr(failure)})
 
     # --- one turn ----------------------------------------------------------------------------
     async def _turn(self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer,
                     stop: asyncio.Event) -> None:  # fmt: skip
+        if await self.recreated(consumer):
+            return
         data = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
         self.stats.last_poll = time.monotonic()
-        self._note_highwater(consumer)
+        await self._note_highwater(consumer, data)
         records = [r for batch in data.values() for r in batch]
         if not records:
-            if self._pending:  # an earlier commit failed: try again
-                await self.commit_pending()
             return
         self.stats.consumed += len(records)
         valid, failures = self._decode(records)
         if not await self._deliver(consumer, dlq, records, valid, failures, stop):
+            return
+        if await self.recreated(consumer):  # these offsets belong to the topic that is gone
             return
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
@@ -302,7 +309,13 @@ class GroupRunner:
             consumer.resume(*[tp for tp in partitions if tp in consumer.assignment()])
 
     async def commit_pending(self) -> None:
-        """Commit offsets of everything durably written. Never raises (retried later)."""
+        """Commit offsets of everything durably written. Never raises.
+
+        A failed commit is dropped, not retried: after a broker restart the topic may have
+        been created again, and an old offset committed there would skip its first events.
+        Its records are read again after the next rebalance or restart (writers skip what
+        they already hold); the next batch's commit covers the same partitions anyway.
+        """
         consumer = self.consumer
         if not self._pending or consumer is None:
             return
@@ -314,9 +327,9 @@ class GroupRunner:
         try:
             await asyncio.wait_for(consumer.commit(offsets), self.settings.kafka_timeout_s)
         except (KafkaError, TimeoutError) as exc:
-            log.warning(
-                "commit failed; will retry", extra={"group": self.group, "error": repr(exc)}
-            )
+            self._pending.clear()
+            log.warning("commit failed; the next batch's commit covers it",
+                        extra={"group": self.group, "error": repr(exc)})  # fmt: skip
             return
         for tp, off in offsets.items():
             self.stats.committed[tp.partition] = off
@@ -325,9 +338,51 @@ class GroupRunner:
     def drop_pending(self) -> None:
         """Forget offsets written but not committed (their events are read again)."""
         self._pending.clear()
+        self._next.clear()
 
-    def _note_highwater(self, consumer: AIOKafkaConsumer) -> None:
+    async def recreated(self, consumer: AIOKafkaConsumer) -> bool:
+        """If the events topic was created again here, read it from the start; True if so.
+
+        A broker that lost its topics (Tansu keeps them in memory) gets them back from a
+        watcher, empty. The consumer would go on fetching at its old positions and skip the
+        new topic's first events, and its pending offsets would skip them for good once
+        committed there. The new topic holds only events nobody has read: start over.
+        """
+        now = creations(self.settings.events_topic)
+        if now == self._creations:
+            return False
+        self._creations = now
+        await self._restart(consumer, list(consumer.assignment()), "was created again")
+        return True
+
+    async def _restart(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
+                       why: str) -> None:  # fmt: skip
+        self.drop_pending()
+        if partitions:  # the reset is requested at once; waiting for it is only a courtesy
+            failure = await settle(consumer.seek_to_beginning(*partitions),
+                                   self.settings.kafka_timeout_s)  # fmt: skip
+            if failure is not None:
+                log.warning("seek to the start failed", extra={"group": self.group,
+                            "error": repr(failure)})  # fmt: skip
+        owned = sorted(tp.partition for tp in partitions)
+        log.warning("events topic %s; reading it from the start", why,
+                    extra={"group": self.group, "partitions": owned})  # fmt: skip
+
+    async def _note_highwater(self, consumer: AIOKafkaConsumer,
+                        data: dict[TopicPartition, list[Record]]) -> None:  # fmt: skip
+        """Note each end; a partition now shorter than what was read was created again."""
+        shorter = []
         for tp in consumer.assignment():
             hw = consumer.highwater(tp)
-            if hw is not None:
-                self.stats.highwater[tp.partition] = hw
+            if hw is None:
+                continue
+            self.stats.highwater[tp.partition] = hw
+            if hw < self._next.get(tp, 0):
+                shorter.append(tp)
+        if shorter:  # created again elsewhere: drop what this poll read from it, start over
+            for tp in shorter:
+                data.pop(tp, None)
+            await self._restart(consumer, shorter, "is shorter than what was read (created again)")
+        for tp, batch in data.items():
+            if batch:
+                self._next[tp] = batch[-1].offset + 1

@@ -19,6 +19,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from consumers.group_stats import GroupStats
+from schemas.aio import cancelled_here, settle
 
 MEMBER = f"{socket.gethostname()[:100]}-{os.getpid()}"
 
@@ -63,10 +64,14 @@ class StatusReporter:
             return
         body = orjson.dumps(status_record(stats, state))
         key = f"{stats.group}/{MEMBER}".encode()
-        with contextlib.suppress(Exception):  # status is best effort; the group goes on
+        try:  # status is best effort; the group goes on
             async with asyncio.timeout(self.timeout):  # send() itself waits for metadata
                 await (await self.producer.send(self.topic, body, key=key))
-            self._last, self._sent_at = mark, time.monotonic()
+        except (Exception, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and cancelled_here():
+                raise
+            return
+        self._last, self._sent_at = mark, time.monotonic()
 
 
 async def read_status(kafka_kwargs: dict[str, Any], topic: str, wait_s: float = 5.0,
@@ -93,8 +98,7 @@ async def read_status(kafka_kwargs: dict[str, Any], topic: str, wait_s: float = 
             if await _caught_up(consumer, tps):
                 break
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(consumer.stop(), wait_s)
+        await settle(consumer.stop(), wait_s)
     return latest
 
 

@@ -8,7 +8,6 @@ the topic holds. ``fetch`` seeks straight to one ``partition:offset``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
@@ -18,6 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from consumers.errors import UsageError
 from consumers.offsets import partitions_of, true_end_offsets
+from schemas.aio import settle
 
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
 
@@ -55,8 +55,7 @@ async def stream(kafka_kwargs: dict[str, Any], topic: str, *, batch: int = 500,
                 idle_since = time.monotonic()
                 yield records
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(consumer.stop(), wait_s)
+        await settle(consumer.stop(), wait_s)
 
 
 async def fetch(kafka_kwargs: dict[str, Any], topic: str, partition: int, offset: int,
@@ -89,8 +88,7 @@ async def fetch(kafka_kwargs: dict[str, Any], topic: str, partition: int, offset
                     return None
         return None
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(consumer.stop(), wait_s)
+        await settle(consumer.stop(), wait_s)
 
 
 def parse_ref(text: str) -> tuple[int, int]:

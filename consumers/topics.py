@@ -3,7 +3,9 @@
 Tansu auto-creates a topic with 4 partitions when a client merely asks for its metadata, and
 its memory storage forgets every topic on restart. So workers ask for metadata with
 ``allow_auto_topic_creation=false`` (``disable_auto_creation``), notice when a topic is gone
-and create it again with the configured partitions (``ensure_topics``).
+and create it again with the configured partitions (``ensure_topics``). Every creation is
+counted (``creations``): a group whose topic was created again must not go on reading it at
+the positions it had in the old one.
 """
 
 from __future__ import annotations
@@ -19,9 +21,16 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from consumers.errors import ConsumerError
 from consumers.settings import WorkerSettings
+from schemas.aio import settle
 
 log = logging.getLogger(__name__)
 _EXISTS = 36
+_creations: dict[str, int] = {}
+
+
+def creations(topic: str) -> int:
+    """How many times this process has created ``topic`` (see ``GroupRunner.recreated``)."""
+    return _creations.get(topic, 0)
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ async def ensure_topics(
                  for s in wanted]
             )  # fmt: skip
     finally:
-        await asyncio.wait_for(admin.close(), wait_s)
+        await settle(admin.close(), wait_s)
     created = []
     for name, code, *rest in response.topic_errors:
         if code == 0:
@@ -80,6 +89,8 @@ async def ensure_topics(
             raise ConsumerError(
                 f"cannot create topic {name!r}: error {code} {rest[0] if rest else ''}"
             )
+    for name in created:
+        _creations[name] = _creations.get(name, 0) + 1
     if created:
         log.info("topics created", extra={"topics": created})
     return created

@@ -19,6 +19,7 @@ from aiokafka import TopicPartition
 from consumers.lag import LagProbe
 from consumers.status import StatusReporter
 from consumers.topics import ensure_pipeline_topics
+from schemas.aio import cancelled_here
 
 if TYPE_CHECKING:
     from consumers.runner import GroupRunner
@@ -52,8 +53,10 @@ class Watcher:
             owned = set(runner.assigned)
             ends = await self.probe.highwater(owned)
             runner.stats.highwater.update({p: hw for p, hw in ends.items() if p in runner.assigned})
-        except Exception as exc:  # noqa: BLE001 - Kafka may be away; the next tick tries again
-            log.debug("watch tick failed", extra={"group": runner.group, "error": repr(exc)})
+        except (Exception, asyncio.CancelledError) as exc:  # the next tick retries
+            if isinstance(exc, asyncio.CancelledError) and cancelled_here():
+                raise  # stopping; a stray one (aiokafka re-raising its own) is just a failure
+            log.warning("watch tick failed", extra={"group": runner.group, "error": repr(exc)})
             await self.probe.close()
         await self.reporter.report(runner.stats, s.status_interval_s)
 

@@ -10,7 +10,6 @@ cache or an unreachable broker all give "no hits", never an error.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from producer.settings import ProducerSettings
+from schemas.aio import settle
 from schemas.codec import decode
 from schemas.errors import SchemaDecodeError
 from schemas.keys import cache_key
@@ -132,8 +132,7 @@ class EnrichmentCache:
                     for record in records:
                         self._apply_record(record.key, record.value)
         finally:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
+            await settle(consumer.stop(), 5.0)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         topic = self.settings.enrichment_topic

@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from producer.outbox import Outbox
 from producer.stats import Counters
+from schemas.aio import settle
 from schemas.codec import encode
 
 if TYPE_CHECKING:
@@ -121,8 +122,7 @@ class Sender:
             await asyncio.to_thread(self._outbox.sync)
             if producer is not None:
                 remaining = max(self._deadline - time.monotonic(), 0.1)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(producer.stop(), min(remaining, 5.0))
+                await settle(producer.stop(), min(remaining, 5.0))
 
     async def _idle(self) -> None:
         wake = self._wake
@@ -148,8 +148,7 @@ class Sender:
             await asyncio.wait_for(producer.start(), s.request_timeout_ms / 1000)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.debug("kafka not reachable yet: %s", exc)
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            await settle(producer.stop(), s.request_timeout_ms / 1000)
             return None
         log.info("tooltrail producer connected", extra={"bootstrap": s.kafka_bootstrap})
         return producer

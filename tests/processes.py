@@ -100,5 +100,19 @@ def worker(group: str, env: dict[str, str], log: Path) -> Iterator[Worker]:
     w = Worker(group, env, log)
     try:
         yield w
+    except BaseException:
+        _show_tail(log)  # pytest shows captured output with the failure
+        raise
     finally:
         w.kill()
+
+
+def _show_tail(log: Path, lines: int = 40) -> None:
+    """The last lines of a worker's log (long lines cut), for a failing test's report."""
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return
+    print(f"--- last {len(tail)} lines of {log.name}:")
+    for line in tail:
+        print(line[:400])

@@ -14,7 +14,6 @@ memory whose metadata cannot make a hit is left out of the entry (never fails th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from consumers.memory_store import MemoryStore, Row
 from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered
 from consumers.sinks.memory import to_memory
+from schemas.aio import settle
 from schemas.codec import encode
 from schemas.events import ToolExecutionEvent
 from schemas.keys import cache_key
@@ -86,8 +86,7 @@ class EnrichSink:
             try:
                 await asyncio.wait_for(producer.start(), s.kafka_timeout_s)
             except (KafkaError, OSError, TimeoutError) as exc:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(producer.stop(), s.kafka_timeout_s)
+                await settle(producer.stop(), s.kafka_timeout_s)
                 raise RetriableSinkError(f"enrichment producer: {exc!r}") from exc
             self._producer = producer
         return self._producer
@@ -133,8 +132,7 @@ class EnrichSink:
         """Stop the producer and close Chroma."""
         producer, self._producer = self._producer, None
         if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), self.settings.kafka_timeout_s)
+            await settle(producer.stop(), self.settings.kafka_timeout_s)
         try:
             await self.lane.run(self.store.close)
         finally:
