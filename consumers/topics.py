@@ -15,14 +15,22 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import client as _client
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.protocol.metadata import MetadataRequest
 
 from consumers.errors import ConsumerError
 from consumers.settings import WorkerSettings
+from producer.kafka_meta import disable_auto_creation
 from schemas.aio import settle
 
+__all__ = [
+    "TopicSpec",
+    "creations",
+    "disable_auto_creation",
+    "ensure_pipeline_topics",
+    "ensure_topics",
+    "pipeline_topics",
+    "topics_for",
+]
 log = logging.getLogger(__name__)
 _EXISTS = 36
 _creations: dict[str, int] = {}
@@ -41,21 +49,6 @@ class TopicSpec:
     partitions: int
     replication: int = 1
     configs: dict[str, str] = field(default_factory=dict)
-
-
-class _NoAutoCreate(MetadataRequest):  # type: ignore[misc]
-    def __init__(self, topics: list[str] | None = None,
-                 allow_auto_topic_creation: bool | None = False) -> None:  # fmt: skip
-        super().__init__(topics, allow_auto_topic_creation)
-
-
-def disable_auto_creation() -> None:
-    """Make every aiokafka client in this process ask for metadata without auto-creation.
-
-    aiokafka builds its metadata requests through the name ``MetadataRequest`` in
-    ``aiokafka.client``; the replacement only changes the flag's default to ``False``.
-    """
-    _client.MetadataRequest = _NoAutoCreate
 
 
 async def ensure_topics(
