@@ -1,42 +1,45 @@
 """``TrailProducer``: the never-blocking event emitter embedded in tool servers.
 
-``emit`` appends to a bounded in-memory queue under a short lock and returns. One daemon
-thread runs its own asyncio loop that owns the ``AIOKafkaProducer``: it takes batches from
-the queue, encodes them, sends them keyed by session id, and spills them to the on-disk
-outbox when Kafka is unreachable or slow; when Kafka answers again it resends the outbox in
-order. The tool server's own event loop never awaits Kafka. A crashed sender is restarted.
+``emit`` puts the call into the ``Accumulator`` (a deque append: no lock shared with the
+sender, no I/O whatever the state) and returns. Everything else happens in the sender
+thread (``producer.sender``): building events, sending, spilling to the outbox, resending
+it, and following the enrichment topic, on one asyncio loop. The tool server's own event
+loop never awaits Kafka.
+
+**Overflow policy.** When the accumulator holds ``TOOLTRAIL_QUEUE_SIZE`` calls, ``emit``
+drops the call and counts it (``dropped["queue_full"]``), as OpenTelemetry's batch span
+processor does: the alternative, writing it on the caller's thread, would put redaction and
+disk I/O on the tool call. The accumulator fills only when the sender cannot even build
+events as fast as calls arrive (it never waits for Kafka: while Kafka stalls it writes to
+the outbox at disk speed), i.e. when the machine is out of CPU. A call after ``close`` is
+dropped the same way (``dropped["closed"]``).
 """
 
 from __future__ import annotations
 
 import atexit
-import collections
 import logging
-import threading
-import time
-from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from producer.calls import ToolCall, build_event
+from producer.accumulator import Accumulator
+from producer.calls import ToolCall
 from producer.enrichment import EnrichmentCache
-from producer.outbox import Outbox
-from producer.sender import Sender
+from producer.outbox import AnyOutbox, MemoryOutbox, Outbox
+from producer.sender import Item, Sender
 from producer.settings import ProducerSettings
 from producer.stats import Counters, ProducerStats
 from producer.stdio import keep_logs_off_stdout
-from schemas.codec import encode
 from schemas.errors import SettingsError
 from schemas.events import ToolExecutionEvent
 from schemas.settings import load_settings
 
 log = logging.getLogger(__name__)
-#: What the queue holds: a finished event, or a raw call the sender turns into one.
-Item = ToolExecutionEvent | ToolCall
+__all__ = ["Item", "ToolCall", "ToolExecutionEvent", "TrailProducer"]
 
 
 class TrailProducer:
-    """Facade over the queue, the outbox and the sender thread (see module docstring).
+    """Facade over the accumulator, the outbox and the sender thread (see module docstring).
 
     Usable from async code (``async with TrailProducer() as p``) and from sync code
     (``p.start()`` … ``p.close()``); ``emit`` may be called from any thread.
@@ -44,7 +47,7 @@ class TrailProducer:
 
     def __init__(self, settings: ProducerSettings | None = None, **overrides: object) -> None:
         """Never raises: invalid settings disable instrumentation (``disabled`` says why, one
-        error is logged) and an unusable outbox directory leaves the producer memory-only."""
+        error is logged) and an unusable outbox directory leaves the outbox in memory."""
         self.disabled: str | None = None
         try:
             self.settings = settings or load_settings(ProducerSettings, **overrides)
@@ -52,28 +55,23 @@ class TrailProducer:
             self.disabled = "invalid settings: " + "; ".join(exc.problems)
             log.error("tooltrail: instrumentation disabled: %s", self.disabled)  # noqa: TRY400 - one line, not a traceback
             self.settings = ProducerSettings.model_construct(enable_instrumentation=False)
-        self._queue: collections.deque[Item] = collections.deque()
-        self._lock = threading.Lock()
+        s = self.settings
         self._counters = Counters()
-        self._outbox = Outbox(
-            self.settings.outbox_dir,
-            self.settings.outbox_max_bytes,
-            self.settings.outbox_segment_bytes,
-        )
-        if self._outbox.unusable is not None and self.disabled is None:
-            log.warning("tooltrail: the outbox is unusable, events wait in memory only "
-                        "(set TOOLTRAIL_OUTBOX_DIR to a writable directory)",
-                        extra={"reason": self._outbox.unusable})  # fmt: skip
-        self._sender: Sender | None = None
-        self.enrichment: EnrichmentCache | None = (
-            EnrichmentCache(self.settings) if self.settings.enable_presearch else None
-        )
+        self._accumulator: Accumulator[Item] = Accumulator(s.queue_size)
+        self._accumulator.closed = self.disabled is not None
+        disk = Outbox(s.outbox_dir, s.outbox_max_bytes, s.outbox_segment_bytes)
+        self._outbox: AnyOutbox = disk
+        if disk.unusable is not None:
+            self._outbox = MemoryOutbox(s.outbox_max_bytes, disk.unusable)
+            if self.disabled is None:
+                log.warning("tooltrail: the outbox directory is unusable, spilled events are kept "
+                            "in memory only (set TOOLTRAIL_OUTBOX_DIR to a writable directory)",
+                            extra={"reason": disk.unusable})  # fmt: skip
+        self.enrichment: EnrichmentCache | None = EnrichmentCache(s) if s.enable_presearch else None
+        follower = self.enrichment.follow if self.enrichment is not None else None
+        self._sender = Sender(s, self._accumulator, self._outbox, self._counters, follower)
+        self._started = False
         self._closed = False
-        self._last_overflow_warning = 0.0
-        self._built = 0
-        self._emitted = 0
-        self._queue_size = self.settings.queue_size
-        self._batch_size = self.settings.batch_size
 
     @staticmethod
     def default_settings() -> ProducerSettings:
@@ -82,63 +80,26 @@ class TrailProducer:
 
     # --- hot path ------------------------------------------------------------------------------
     def emit(self, event: Item) -> None:
-        """Queue ``event`` for Kafka. Any thread; never blocks on I/O, never raises, O(1).
+        """Hand ``event`` to the sender. Any thread; no I/O, no lock, never raises, O(1).
 
         ``event`` is a ``ToolExecutionEvent`` or a raw ``ToolCall`` (adapters pass calls, so
         redaction and validation run in the sender thread, not on the tool call's path).
-
-        Overflow: when the queue holds ``queue_size`` events (or after ``close``), the event
-        is written to the outbox instead (a buffered file append); if even that fails it is
-        dropped and counted. Nothing is logged per call (one warning per interval at most).
+        When the accumulator is full, or after ``close``, the event is dropped and counted
+        (see the module docstring); the sender logs at most one warning per interval.
         """
-        if self.disabled is not None:
-            self._counters.add("dropped:disabled")
-            return
         try:
-            with self._lock:
-                self._emitted += 1
-                if not self._closed and len(self._queue) < self._queue_size:
-                    self._queue.append(event)
-                    if len(self._queue) == self._batch_size and self._sender is not None:
-                        self._sender.wake()
-                    return
-            self._spill([event], reason="queue_full" if not self._closed else "closed")
+            if self._accumulator.put(event):
+                return
+            if self.disabled is not None:
+                self._counters.add("dropped:disabled")
+            else:
+                self._counters.add("dropped:closed" if self._closed else "dropped:queue_full")
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self._counters.add("internal_errors")
 
-    def materialize(self, items: Sequence[Item]) -> list[ToolExecutionEvent]:
-        """Turn queued items into events; an item that cannot become one is counted dropped."""
-        events = []
-        for item in items:
-            if isinstance(item, ToolExecutionEvent):
-                events.append(item)
-                continue
-            try:
-                self._built += 1
-                events.append(build_event(item, self.settings, self._built))
-            except Exception:
-                self._counters.add("dropped:invalid_event")
-                log.exception("tooltrail: could not build an event for %s", item.tool_id)
-        return events
-
-    def _spill(self, items: Sequence[Item], reason: str) -> None:
-        events = self.materialize(items)
-        try:
-            self._outbox.append([(e.session_id.encode(), encode(e)) for e in events])
-            self._counters.add("spilled", len(events))
-        except Exception:  # noqa: BLE001 - disk full/unwritable: count it, never raise
-            self._counters.add("dropped:outbox_error", len(events))
-            reason = "outbox_error"
-        now = time.monotonic()
-        if now - self._last_overflow_warning >= self.settings.overflow_warn_interval_s:
-            self._last_overflow_warning = now
-            log.warning("tooltrail: events spilled or dropped", extra={"reason": reason})
-
     def take(self, limit: int) -> list[Item]:
-        """Remove and return up to ``limit`` queued events, oldest first (sender thread)."""
-        with self._lock:
-            n = min(limit, len(self._queue))
-            return [self._queue.popleft() for _ in range(n)]
+        """Remove up to ``limit`` waiting calls (tests and benchmarks that time ``emit`` alone)."""
+        return self._accumulator.drain(limit)
 
     def count_internal_error(self) -> None:
         """Count a failure inside instrumentation (adapters call this; it never raises)."""
@@ -149,30 +110,32 @@ class TrailProducer:
         """Start the sender thread and return at once (Kafka may be down: events spill)."""
         if self.settings.strict_stdio_logs:
             keep_logs_off_stdout()
-        if self._sender is None and not self._closed and self.disabled is None:
-            self._sender = Sender(self, self._outbox, self._counters)
+        if not self._started and not self._closed and self.disabled is None:
+            self._started = True
             self._sender.start()
-            if self.enrichment is not None:
-                self.enrichment.start()
             atexit.register(self.close)
         return self
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush within ``timeout`` (default ``shutdown_timeout_s``); spill the rest. Idempotent."""
+        """Flush within ``timeout`` (default ``shutdown_timeout_s``); the rest stays in the
+        outbox for the next start. Idempotent."""
         deadline = self.settings.shutdown_timeout_s if timeout is None else timeout
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        if self._closed:
+            return
+        self._closed = True
+        self._accumulator.closed = True
         atexit.unregister(self.close)
-        if self.enrichment is not None:
-            self.enrichment.close()
-        if self._sender is not None:
-            self._sender.stop(deadline)
-        leftover = self.take(len(self._queue))  # whatever the sender could not take in time
-        if leftover:
-            self._spill(leftover, reason="shutdown")
-        self._outbox.close()
+        try:
+            if self._started:
+                self._sender.stop(deadline)
+            if not self._sender.alive:  # never started, or done: keep what it could not take
+                leftover = self._accumulator.drain(len(self._accumulator))
+                if leftover:
+                    self._sender.keep(leftover)
+            self._outbox.close()
+        except Exception:  # closing telemetry must never fail the tool server
+            self._counters.add("internal_errors")
+            log.exception("tooltrail: closing the producer failed")
 
     async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the documented API
         """``close`` for async callers: waits in a worker thread, not on the event loop."""
@@ -198,22 +161,27 @@ class TrailProducer:
 
     # --- observation ---------------------------------------------------------------------------
     def stats(self) -> ProducerStats:
-        """A snapshot of every counter."""
+        """A snapshot of every counter (no lock shared with ``emit``)."""
         c = self._counters
+        dropped = c.dropped()
+        if self._outbox.dropped:
+            dropped["outbox_full"] = self._outbox.dropped
+        at_emit = sum(dropped.get(k, 0) for k in ("queue_full", "closed", "disabled"))
+        queued = len(self._accumulator)
         return ProducerStats(
-            emitted=self._emitted,
+            emitted=self._sender.taken + queued + at_emit,
             sent=c.get("sent"),
             spilled=c.get("spilled"),
             resent=c.get("resent"),
-            dropped={
-                **c.dropped(),
-                **({"outbox_full": self._outbox.dropped} if self._outbox.dropped else {}),
-            },
-            queue_depth=len(self._queue),
+            dropped=dropped,
+            queue_depth=queued,
             outbox_pending=self._outbox.pending,
             outbox_bytes=self._outbox.size_bytes,
-            connected=self._sender is not None and self._sender.connected,
+            connected=self._sender.live,
             outbox_usable=self._outbox.unusable is None,
             internal_errors=c.get("internal_errors"),
             restarts=c.get("restarts"),
+            in_flight=self._sender.in_flight + self._sender.unconfirmed,
+            late_acks=c.get("late_acks"),
+            unconfirmed_acks=c.get("unconfirmed_acks"),
         )

@@ -10,6 +10,7 @@ cache or an unreachable broker all give "no hits", never an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -91,34 +92,52 @@ class EnrichmentCache:
         return len(self._entries)
 
     def start(self) -> EnrichmentCache:
-        """Start following the topic; returns at once."""
+        """Follow the topic in a thread of its own; returns at once. (A ``TrailProducer`` runs
+        ``follow`` on its sender's loop instead: one thread for both.)"""
         if not self._thread.is_alive():
             self._thread.start()
         return self
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop following. Idempotent."""
+        """Stop a cache started with ``start``. Idempotent."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
     def _main(self) -> None:
+        async def run() -> None:
+            stop = asyncio.Event()
+
+            async def watch() -> None:
+                while not self._stop.is_set():  # noqa: ASYNC110 - a threading.Event
+                    await asyncio.sleep(0.2)
+                stop.set()
+
+            watcher = asyncio.create_task(watch())
+            await self.follow(stop)
+            await watcher
+
+        asyncio.run(run())
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Read the topic from the beginning, then follow it, until ``stop``; retried with a
+        backoff while Kafka or the topic is missing. Never raises."""
         backoff = 0.5
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
-                asyncio.run(self._follow())
+                await self._follow(stop)
             except (KafkaError, OSError, TimeoutError) as exc:
                 log.debug("enrichment cache: kafka unavailable: %s", exc)
-            except Exception:
+            except Exception:  # restarted after the backoff
                 log.exception("enrichment cache crashed; restarting")
-            if self._stop.wait(backoff):
-                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
             backoff = min(backoff * 2, 10.0)
 
-    async def _follow(self) -> None:
+    async def _follow(self, stop: asyncio.Event) -> None:
         s = self.settings
         consumer = AIOKafkaConsumer(**s.kafka_kwargs(), group_id=None, enable_auto_commit=False,
-                                    fetch_max_wait_ms=50,
+                                    fetch_max_wait_ms=200,
                                     request_timeout_ms=s.request_timeout_ms)  # fmt: skip
         try:
             await asyncio.wait_for(consumer.start(), s.request_timeout_ms / 1000)
@@ -127,7 +146,7 @@ class EnrichmentCache:
                 return  # the topic does not exist yet: retried after a backoff
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
-            while not self._stop.is_set():
+            while not stop.is_set():
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for record in records:
                         self._apply_record(record.key, record.value)

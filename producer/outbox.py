@@ -7,12 +7,13 @@ restart resends only what was not acknowledged. The total size is bounded: when 
 would exceed it, the oldest segment is dropped and its unread records are counted.
 A torn or corrupt record (crash mid-write) is skipped by resynchronising on the next
 ``MAGIC``; it never stops a start. A directory that cannot be created or read makes the
-outbox unusable (``unusable`` says why): appends fail (the caller counts them dropped) and
-nothing is pending. Files are created with mode 0600. Thread-safe.
+outbox unusable (``unusable`` says why); the producer then uses a ``MemoryOutbox`` of the same
+size bound instead. Files are created with mode 0600. Thread-safe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
@@ -148,15 +149,18 @@ class Outbox:
         return sum(self._segments.values())
 
     # --- writing -----------------------------------------------------------------------------
-    def append(self, records: list[tuple[bytes | None, bytes]]) -> None:
+    def append(self, records: list[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
         """Append records (buffered by the OS; call ``sync`` to make them durable).
+
+        Returns where each record ends (``(segment, end)``, as in ``OutboxRecord``).
 
         Raises:
             OSError: if the disk refuses the write (the caller counts the records dropped).
         """
         if self.unusable is not None:
             raise OSError(f"outbox unusable: {self.unusable}")
-        data = b"".join(frame(k, v) for k, v in records)
+        frames = [frame(k, v) for k, v in records]
+        data = b"".join(frames)
         with self._lock:
             self._make_room(len(data))
             seg = self._write_seg
@@ -169,9 +173,15 @@ class Outbox:
             if self._fd is None:
                 self._fd = os.open(self._path(seg), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             os.write(self._fd, data)
+            at = self._segments[seg]
             self._segments[seg] += len(data)
             self._pending += len(records)
             self._dirty = True
+        ends = []
+        for f in frames:
+            at += len(f)
+            ends.append((seg, at))
+        return ends
 
     def _rotate(self) -> int:
         if self._fd is not None:
@@ -215,8 +225,11 @@ class Outbox:
                 if n < self._cursor[0]:
                     continue
                 start = self._cursor[1] if n == self._cursor[0] else 0
-                for _, key, value, end in parse(self._path(n).read_bytes(), start):
-                    out.append(OutboxRecord(key, value, n, end))
+                with self._path(n).open("rb") as f:  # from the cursor, not the segment's start
+                    f.seek(start)
+                    data = f.read()
+                for _, key, value, end in parse(data):
+                    out.append(OutboxRecord(key, value, n, start + end))
                     if len(out) >= limit:
                         return out
             return out
@@ -239,9 +252,93 @@ class Outbox:
             self._save_cursor()
 
     def close(self) -> None:
-        """fsync and close the open segment. Idempotent."""
+        """fsync and close the open segment. Idempotent; never raises (a failing disk is
+        logged: what it did not keep is lost either way)."""
         with self._lock:
-            if self._fd is not None:
-                os.fsync(self._fd)
-                os.close(self._fd)
-                self._fd = None
+            fd, self._fd = self._fd, None
+            if fd is None:
+                return
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                log.warning("outbox: fsync at close failed: %s", exc)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+class MemoryOutbox:
+    """The outbox's stand-in when its directory is unusable: the same interface, in memory.
+
+    Bounded by the same ``max_bytes`` (the oldest records are dropped and counted); lost
+    when the process ends. ``unusable`` keeps the reason the directory could not be used.
+    """
+
+    def __init__(self, max_bytes: int, unusable: str) -> None:
+        self.max_bytes = max_bytes
+        self.unusable: str | None = unusable
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._records: dict[int, tuple[bytes | None, bytes]] = {}  # position -> record
+        self._next = 1  # position of the next record (a record's "end")
+        self._first = 1  # oldest position still held
+        self._bytes = 0
+
+    @property
+    def pending(self) -> int:
+        """Records held and not yet acknowledged."""
+        return len(self._records)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held."""
+        return self._bytes
+
+    def append(self, records: list[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
+        """Keep records; return their positions. Never raises."""
+        ends = []
+        with self._lock:
+            for key, value in records:
+                size = len(value) + len(key or b"")
+                while self._records and self._bytes + size > self.max_bytes:
+                    old = self._records.pop(self._first, None)
+                    self._first += 1
+                    if old is not None:
+                        self._bytes -= len(old[1]) + len(old[0] or b"")
+                        self.dropped += 1
+                self._records[self._next] = (key, value)
+                self._bytes += size
+                ends.append((0, self._next))
+                self._next += 1
+        return ends
+
+    def peek(self, limit: int) -> list[OutboxRecord]:
+        """Up to ``limit`` records, oldest first."""
+        with self._lock:
+            out = []
+            for pos in range(self._first, self._next):
+                rec = self._records.get(pos)
+                if rec is not None:
+                    out.append(OutboxRecord(rec[0], rec[1], 0, pos))
+                    if len(out) >= limit:
+                        break
+            return out
+
+    def ack(self, last: OutboxRecord, count: int) -> None:
+        """Forget everything up to and including ``last``."""
+        with self._lock:
+            for pos in range(self._first, last.end + 1):
+                rec = self._records.pop(pos, None)
+                if rec is not None:
+                    self._bytes -= len(rec[1]) + len(rec[0] or b"")
+            self._first = max(self._first, last.end + 1)
+
+    def sync(self) -> None:
+        """Nothing to make durable."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+#: Either outbox: on disk, or in memory when the directory is unusable.
+AnyOutbox = Outbox | MemoryOutbox

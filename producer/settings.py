@@ -47,11 +47,15 @@ class ProducerSettings(KafkaSettings):
     """Domain tag of events (e.g. `openshift`)."""
 
     queue_size: int = Field(10_000, ge=1, le=10_000_000)
-    """Events held in memory before spilling to the outbox."""
+    """Calls held in memory for the sender; past it a call is dropped and counted (`queue_full`)."""
     batch_size: int = Field(500, ge=1, le=100_000)
-    """Most events sent per producer batch."""
+    """Most events the sender takes, builds and sends at once."""
     linger_ms: int = Field(5, ge=0, le=60_000)
-    """How long the Kafka client waits to fill a batch."""
+    """How often the sender takes the calls that arrived while calls flow (it sleeps when idle)."""
+    max_in_flight: int = Field(5_000, ge=1, le=1_000_000)
+    """Most events sent and not yet acknowledged; past it new batches go to the outbox."""
+    ack_confirm_interval_ms: int = Field(200, ge=10, le=60_000)
+    """How often acknowledgements are checked against the topic's id before counting as sent."""
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
     """Kafka compression: `none`, `gzip`, `snappy`, `lz4` or `zstd`."""
     acks: Literal["0", "1", "all"] = "all"
@@ -62,8 +66,8 @@ class ProducerSettings(KafkaSettings):
     """Kafka request timeout; the broker counts as down after it."""
     max_request_size: int = Field(1_048_576, ge=1024)
     """Largest Kafka request in bytes."""
-    send_timeout_s: float = Field(10.0, gt=0, le=600)
-    """Longest wait for one batch to be acknowledged before spilling it."""
+    send_timeout_s: float = Field(2.0, gt=0, le=600)
+    """Longest an event waits in memory for Kafka's acknowledgement before going to the outbox."""
     reconnect_backoff_max_s: float = Field(10.0, gt=0, le=600)
     """Longest pause between reconnect attempts while the broker is down."""
 

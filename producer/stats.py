@@ -11,8 +11,11 @@ from dataclasses import dataclass
 class ProducerStats:
     """A snapshot of the producer's counters.
 
-    ``emitted`` = ``sent`` + ``spilled`` (to the outbox) + ``dropped`` + still queued;
-    ``resent`` counts outbox records that later reached Kafka.
+    ``emitted`` = ``sent`` + ``spilled`` (to the outbox) + ``dropped`` + ``queue_depth`` +
+    ``in_flight`` (sent, not yet acknowledged and confirmed). ``resent`` counts outbox
+    records that later reached Kafka; ``late_acks`` those of them a timed-out send had
+    delivered after all (not sent twice); ``unconfirmed_acks`` acknowledgements that could
+    not be confirmed on the topic (the broker lost it) and were sent again.
     """
 
     emitted: int
@@ -26,7 +29,10 @@ class ProducerStats:
     connected: bool
     internal_errors: int
     restarts: int = 0
-    outbox_usable: bool = True  # False: the outbox directory is unusable, memory-only
+    outbox_usable: bool = True  # False: the outbox directory is unusable, kept in memory
+    in_flight: int = 0
+    late_acks: int = 0
+    unconfirmed_acks: int = 0
 
     @property
     def dropped_total(self) -> int:

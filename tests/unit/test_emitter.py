@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -25,39 +26,50 @@ def _outbox_events(tmp_path: Path) -> list[ToolExecutionEvent]:
     return [decode(r.value, ToolExecutionEvent) for r in outbox.peek(10**6)]
 
 
-def test_queue_overflow_spills_to_outbox_and_close_spills_the_rest(tmp_path: Path) -> None:
+def test_a_full_accumulator_drops_and_counts_and_close_keeps_what_it_held(
+    tmp_path: Path,
+) -> None:
     producer = _producer(tmp_path, queue_size=100)
     events = [make_event() for _ in range(250)]
     for event in events:
         producer.emit(event)
     stats = producer.stats()
-    assert stats.queue_depth == 100
-    assert stats.spilled == 150
-    assert stats.emitted == 250
+    assert (stats.queue_depth, stats.emitted, stats.spilled) == (100, 250, 0)
+    assert stats.dropped == {"queue_full": 150}  # never written on the caller's thread
+    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").iterdir())
     producer.close(timeout=0)
-    assert producer.stats().spilled == 250
+    assert producer.stats().spilled == 100
     stored = _outbox_events(tmp_path)
-    assert {e.event_id for e in stored} == {e.event_id for e in events}
+    assert [e.event_id for e in stored] == [e.event_id for e in events[:100]]
 
 
-def test_emit_after_close_is_kept_in_the_outbox(tmp_path: Path) -> None:
+def test_emit_after_close_is_dropped_and_counted_without_touching_the_disk(
+    tmp_path: Path,
+) -> None:
     producer = _producer(tmp_path)
     producer.close(timeout=0)
-    event = make_event()
-    producer.emit(event)
-    assert [e.event_id for e in _outbox_events(tmp_path)] == [event.event_id]
-
-
-def test_emit_never_raises_when_the_disk_is_full(tmp_path: Path) -> None:
-    producer = _producer(tmp_path, queue_size=1)
     producer.emit(make_event())
-    # the first segment the outbox will write is /dev/full: every write fails with ENOSPC
+    assert producer.stats().dropped == {"closed": 1}
+    assert producer.stats().emitted == 1
+    assert _outbox_events(tmp_path) == []
+
+
+def test_a_full_disk_costs_the_events_it_refuses_never_a_call(tmp_path: Path) -> None:
+    producer = _producer(tmp_path, request_timeout_ms=200, linger_ms=1)
+    # the first segment the outbox writes is /dev/full: every write fails with ENOSPC
     (tmp_path / "outbox" / "seg-000000000000.log").symlink_to("/dev/full")
-    for _ in range(5):
-        producer.emit(make_event())  # must not raise
-    stats = producer.stats()
-    assert stats.dropped == {"outbox_error": 5}
-    assert (stats.emitted, stats.spilled, stats.queue_depth) == (6, 0, 1)
+    producer.start()
+    try:
+        for _ in range(5):
+            producer.emit(make_event())  # must not raise
+        deadline = time.monotonic() + 10
+        while producer.stats().dropped.get("outbox_error", 0) < 5:
+            assert time.monotonic() < deadline, producer.stats()
+            time.sleep(0.01)
+        stats = producer.stats()
+        assert (stats.emitted, stats.spilled, stats.queue_depth) == (5, 0, 0)
+    finally:
+        producer.close(timeout=0.2)
 
 
 def test_emit_is_thread_safe(tmp_path: Path) -> None:
@@ -99,21 +111,34 @@ def test_operation_type_is_classified_from_the_tool_name(tool: str, op: str) -> 
     assert classify_op(tool) == op
 
 
-def test_an_unusable_outbox_directory_leaves_the_producer_memory_only(tmp_path: Path) -> None:
+def test_an_unusable_outbox_directory_keeps_spilled_events_in_memory(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the outbox directory's parent should be")
     producer = TrailProducer(outbox_dir=blocker / "outbox", kafka_bootstrap="127.0.0.1:1",
-                             queue_size=5, shutdown_timeout_s=0.2)  # fmt: skip
+                             queue_size=5, shutdown_timeout_s=0.2, linger_ms=1,
+                             outbox_max_bytes=8 * 1024, outbox_segment_bytes=4096)  # fmt: skip
     producer.start()  # does not raise either
     try:
-        for _ in range(8):
+        for _ in range(4):
             producer.emit(make_event())
+        deadline = time.monotonic() + 10
+        while producer.stats().spilled < 4:
+            assert time.monotonic() < deadline, producer.stats()
+            time.sleep(0.01)
         stats = producer.stats()
         assert stats.outbox_usable is False
-        assert stats.emitted == 8
-        # the queue holds at most 5; what left it for the disk had nowhere to go
-        assert stats.dropped.get("outbox_error", 0) >= 3
-        assert stats.dropped["outbox_error"] + stats.queue_depth == 8
+        assert (stats.emitted, stats.outbox_pending, stats.dropped) == (4, 4, {})
+        for _ in range(40):  # far more than 8 KiB: the oldest are dropped and counted
+            producer.emit(make_event())
+            time.sleep(0.002)
+        deadline = time.monotonic() + 10
+        while producer.stats().spilled < 44 - producer.stats().dropped_total:
+            assert time.monotonic() < deadline, producer.stats()
+            time.sleep(0.01)
+        stats = producer.stats()
+        assert stats.outbox_bytes <= 8 * 1024
+        assert stats.dropped.get("outbox_full", 0) > 0
+        assert stats.outbox_pending + stats.dropped["outbox_full"] == stats.spilled
     finally:
         producer.close()
 

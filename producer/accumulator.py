@@ -1,0 +1,55 @@
+"""``Accumulator``: where ``emit`` leaves a call, and the only thing ``emit`` touches.
+
+A ``deque`` (its ``append`` and ``popleft`` are atomic, so no lock is shared with the sender),
+a capacity, and a wake-up for a sender that went to sleep. ``put`` does no I/O and never
+blocks: when the accumulator is full or closed it returns False and the caller counts the
+call dropped (the OpenTelemetry batch processor's policy). The capacity is a soft bound:
+threads racing on the last free slot may overshoot it by one item each.
+
+The sender drains it every ``TOOLTRAIL_LINGER_MS`` while calls flow and sleeps when they
+stop; only a ``put`` into a sleeping sender pays for a wake-up (a write to the sender loop's
+self-pipe, a few microseconds), so steady traffic costs no system call per call.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Accumulator(Generic[T]):
+    """Bounded hand-off from any thread to the sender thread (see module docstring)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.closed = False
+        self.asleep = False  # set by the sender before it waits for a wake-up
+        self.waker: Callable[[], None] | None = None
+        self._items: deque[T] = deque()
+
+    def put(self, item: T) -> bool:
+        """Keep ``item`` for the sender; False if full or closed (nothing else happens)."""
+        items = self._items
+        if self.closed or len(items) >= self.capacity:
+            return False
+        items.append(item)
+        if self.asleep:
+            self.asleep = False
+            waker = self.waker
+            if waker is not None:
+                waker()
+        return True
+
+    def drain(self, limit: int) -> list[T]:
+        """Remove and return up to ``limit`` items, oldest first (the sender thread only)."""
+        items, out = self._items, []
+        popleft = items.popleft
+        for _ in range(min(limit, len(items))):
+            out.append(popleft())
+        return out
+
+    def __len__(self) -> int:
+        return len(self._items)
