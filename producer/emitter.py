@@ -184,4 +184,5 @@ class TrailProducer:
             in_flight=self._sender.in_flight + self._sender.unconfirmed,
             late_acks=c.get("late_acks"),
             unconfirmed_acks=c.get("unconfirmed_acks"),
+            maybe_duplicated=c.get("maybe_duplicated"),
         )

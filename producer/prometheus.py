@@ -2,10 +2,11 @@
 
 ``REGISTRY.register(ProducerCollector(trail))`` (``prometheus_client`` is not a dependency of
 the producer: import this module only where it is installed). Families:
-``tooltrail_producer_{emitted,sent,spilled,resent,internal_errors}_total``,
-``tooltrail_producer_dropped_total{reason}``, and the gauges ``tooltrail_producer_queue_depth``,
+``tooltrail_producer_{emitted,sent,spilled,resent,internal_errors,restarts,late_acks,
+unconfirmed_acks,maybe_duplicated}_total``, ``tooltrail_producer_dropped_total{reason}``, and
+the gauges ``tooltrail_producer_queue_depth``, ``tooltrail_producer_in_flight``,
 ``tooltrail_producer_outbox_pending``, ``tooltrail_producer_outbox_bytes`` and
-``tooltrail_producer_connected``.
+``tooltrail_producer_connected`` (see ``ProducerStats`` for what each counts).
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ class ProducerCollector(Collector):
                     ("spilled", s.spilled, "Events written to the on-disk outbox."),
                     ("resent", s.resent, "Outbox events that later reached Kafka."),
                     ("internal_errors", s.internal_errors,
-                     "Failures inside instrumentation."))  # fmt: skip
+                     "Failures inside instrumentation."),
+                    ("restarts", s.restarts, "Sender tasks restarted after a crash."),
+                    ("late_acks", s.late_acks,
+                     "Timed-out sends delivered after all (skipped, not resent)."),
+                    ("unconfirmed_acks", s.unconfirmed_acks,
+                     "Acknowledgements on a topic that was lost or recreated (resent)."),
+                    ("maybe_duplicated", s.maybe_duplicated,
+                     "Records sent again after a request with an unknown outcome."))  # fmt: skip
         for name, value, doc in counters:
             yield CounterMetricFamily(f"tooltrail_producer_{name}", doc, value=value)
         dropped = CounterMetricFamily("tooltrail_producer_dropped", "Events lost, by reason.",
@@ -40,7 +48,8 @@ class ProducerCollector(Collector):
         for reason, count in sorted(s.dropped.items()):
             dropped.add_metric([reason], count)
         yield dropped
-        gauges = (("queue_depth", s.queue_depth, "Events waiting in memory."),
+        gauges = (("queue_depth", s.queue_depth, "Calls waiting in the accumulator."),
+                  ("in_flight", s.in_flight, "Events sent, not yet acknowledged and confirmed."),
                   ("outbox_pending", s.outbox_pending, "Events waiting in the outbox."),
                   ("outbox_bytes", s.outbox_bytes, "Bytes of the outbox on disk."),
                   ("connected", int(s.connected), "1 while Kafka answers."))  # fmt: skip

@@ -25,7 +25,10 @@ counted (``restarts``) and started again.
   older ones; each event carries ``startedAt`` and ``producerSeq``, and no consumer relies on
   order). A send that timed out can still be delivered later; before resending, the sender
   waits for such late answers (up to ``TOOLTRAIL_REQUEST_TIMEOUT_MS``) and skips what they
-  delivered (``late_acks``), so no duplicate is written in that case.
+  delivered (``late_acks``), so no duplicate is written in that case. A request that failed
+  without telling whether the broker wrote it (timed out, connection lost) is resent, and
+  counted ``maybe_duplicated``: without idempotence (Tansu cannot do it) the topic may hold
+  two copies, which the sinks deduplicate by event id.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, RequestTimedOutError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.structs import TopicPartition
 
 from producer.accumulator import Accumulator
 from producer.calls import ToolCall, build_event
@@ -86,6 +90,7 @@ class _Group:
     partition: int
     recs: list[Rec]
     future: asyncio.Future[Any] | None = None
+    sent: Any = None  # the client's own record of the batch (how often it was sent)
 
 
 @dataclass(slots=True)
@@ -340,6 +345,7 @@ class Sender:
                 for group in groups:
                     group.future = await kafka.send_batch(group.batch, topic,
                                                           partition=group.partition)  # fmt: skip
+                    group.sent = _client_batch(kafka, topic, group)
                 await asyncio.wait([g.future for g in groups if g.future is not None])
         except (TimeoutError, KafkaError, OSError, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and not self._stopping.is_set():
@@ -384,6 +390,7 @@ class Sender:
             fut = group.future
             if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
                 acked.recs.extend(group.recs)
+                self._count_retried(group)
             else:
                 failed.append(group)
         if acked.recs:
@@ -395,17 +402,46 @@ class Sender:
         for group in failed:
             positions = self._spill(group.recs)
             fut = group.future
+            if fut is not None and fut.done():
+                self._count_ambiguous(group, fut)
             if positions and fut is not None and not fut.done():  # may still be delivered
                 for pos in positions:
                     self._late[pos] = fut
-                fut.add_done_callback(functools.partial(self._late_answer, positions))
+                fut.add_done_callback(functools.partial(self._late_answer, positions, group))
 
-    def _late_answer(self, positions: list[Position], fut: asyncio.Future[Any]) -> None:
+    def _late_answer(self, positions: list[Position], group: _Group,
+                     fut: asyncio.Future[Any]) -> None:  # fmt: skip
         delivered = not fut.cancelled() and fut.exception() is None
         for pos in positions:
             self._late.pop(pos, None)
             if delivered:
                 self._delivered_late.add(pos)
+        if delivered:
+            self._count_retried(group)
+        else:
+            self._count_ambiguous(group, fut)
+
+    def _count_retried(self, group: _Group) -> None:
+        """Count acknowledged records the client had sent more than once.
+
+        aiokafka retries a request that timed out on its own (while the batch is younger
+        than the request timeout); without idempotence (Tansu cannot do it) the broker may
+        then hold the first copy too. Sinks deduplicate by event id; this makes it visible.
+        """
+        attempts = getattr(group.sent, "retry_count", 1)
+        if isinstance(attempts, int) and attempts > 1:
+            self.counters.add("maybe_duplicated", len(group.recs))
+
+    def _count_ambiguous(self, group: _Group, fut: asyncio.Future[Any]) -> None:
+        """Count records whose request failed without telling whether the broker wrote them.
+
+        A request that timed out or lost its connection may still have been written (a
+        paused broker processes it when it resumes); the outbox sends them again.
+        """
+        if fut.cancelled():
+            return
+        if isinstance(fut.exception(), RequestTimedOutError | KafkaConnectionError):
+            self.counters.add("maybe_duplicated", len(group.recs))
 
     def _spill(self, recs: list[Rec]) -> list[Position] | None:
         """Append to the outbox; None (and counted dropped) if the disk refuses."""
@@ -567,12 +603,14 @@ class Sender:
 
     async def _resend_once(self) -> None:
         s = self.settings
-        if self._late:  # sends that timed out may still be answered: wait, then skip those
-            await asyncio.wait(list(self._late.values()), timeout=s.request_timeout_ms / 1000)
         room = max(min(s.batch_size, s.max_in_flight - self.in_flight), 1)
         records = self.outbox.peek(room)
         if not records:
             return
+        # sends of these records that timed out may still be answered: wait, then skip those
+        late = {id(f): f for r in records if (f := self._late.get((r.segment, r.end)))}
+        if late:
+            await asyncio.wait(late.values(), timeout=s.request_timeout_ms / 1000)
         recs, skipped = [], 0
         for r in records:
             if (r.segment, r.end) in self._delivered_late:
@@ -595,6 +633,21 @@ class Sender:
 
         self._launch(recs, on_done=finished)
         await done.wait()
+
+
+def _client_batch(kafka: AIOKafkaProducer, topic: str, group: _Group) -> Any:
+    """aiokafka's ``MessageBatch`` for ``group`` (it knows how often it was sent), or None.
+
+    ``send_batch`` queues it last for its partition without yielding to the loop, so it is
+    still there when ``send_batch`` returns. Private to aiokafka (pinned to 0.14): anything
+    unexpected gives None, and retries are then not counted.
+    """
+    try:
+        queued = kafka._message_accumulator._batches[TopicPartition(topic, group.partition)]
+        last = queued[-1] if queued else None
+        return last if getattr(last, "_builder", None) is group.batch else None
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def _append(group: _Group, rec: Rec) -> bool:

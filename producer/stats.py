@@ -15,7 +15,10 @@ class ProducerStats:
     ``in_flight`` (sent, not yet acknowledged and confirmed). ``resent`` counts outbox
     records that later reached Kafka; ``late_acks`` those of them a timed-out send had
     delivered after all (not sent twice); ``unconfirmed_acks`` acknowledgements that could
-    not be confirmed on the topic (the broker lost it) and were sent again.
+    not be confirmed on the topic (the broker lost it) and were sent again;
+    ``maybe_duplicated`` records sent again after a request whose outcome was unknown
+    (timed out or lost its connection, resent by the outbox or retried by the client):
+    without idempotence the topic may hold two copies, which the sinks deduplicate.
     """
 
     emitted: int
@@ -33,6 +36,7 @@ class ProducerStats:
     in_flight: int = 0
     late_acks: int = 0
     unconfirmed_acks: int = 0
+    maybe_duplicated: int = 0
 
     @property
     def dropped_total(self) -> int:
