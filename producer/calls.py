@@ -177,6 +177,7 @@ def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> Too
     anchors = tuple(redact_text(str(a), limits)[:MAX_ANCHOR_CHARS]
                     for a in call.anchors[:MAX_ANCHORS])  # fmt: skip
     incident = redact_text(call.incident_id, limits)[:200] if call.incident_id else None
+    static = _static(settings)
     return ToolExecutionEvent(
         event_id=new_event_id(int(call.started_wall * 1000)),
         tool_id=_label(call.tool_id, 200) if call.tool_id else "unknown",
@@ -191,16 +192,42 @@ def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> Too
         anchors=anchors,
         args=args if isinstance(args, dict) else {"value": args},
         result_summary=summarize_result(call.result, limits),
-        tags=Tags(
-            domain=_label(settings.domain, 64),
-            environment=_label(settings.environment, 64),
-            severity=_SEVERITY[call.outcome],
-        ),
-        flags=flags_snapshot(settings),
-        server_name=_label(settings.server_name, 200),
-        server_host=_label(settings.server_host, 200),
+        tags=static.tags[call.outcome],
+        flags=static.flags,
+        server_name=static.server_name,
+        server_host=static.server_host,
         producer_seq=seq,
     )
+
+
+class _Static:
+    """What every event of one producer shares: redacted labels, tags per outcome, flags."""
+
+    def __init__(self, settings: ProducerSettings) -> None:
+        domain, env = _label(settings.domain, 64), _label(settings.environment, 64)
+        self.tags = {o: Tags(domain=domain, environment=env, severity=_SEVERITY[o])
+                     for o in Outcome}  # fmt: skip
+        self.flags = flags_snapshot(settings)
+        self.server_name = _label(settings.server_name, 200)
+        self.server_host = _label(settings.server_host, 200)
+
+
+_statics: dict[int, tuple[ProducerSettings, _Static]] = {}
+
+
+def _static(settings: ProducerSettings) -> _Static:
+    """The shared part for ``settings`` (settings objects are immutable once loaded).
+
+    ``MCP_LOG_VERBOSE`` is read with it, once per settings object, not once per event.
+    """
+    known = _statics.get(id(settings))
+    if known is not None and known[0] is settings:
+        return known[1]
+    static = _Static(settings)
+    if len(_statics) > 64:  # tests and benchmarks build many settings objects
+        _statics.clear()
+    _statics[id(settings)] = (settings, static)
+    return static
 
 
 def flags_snapshot(settings: ProducerSettings) -> dict[str, bool]:

@@ -50,8 +50,10 @@ class ProducerSettings(KafkaSettings):
     """Calls held in memory for the sender; past it a call is dropped and counted (`queue_full`)."""
     batch_size: int = Field(500, ge=1, le=100_000)
     """Most events the sender takes, builds and sends at once."""
-    linger_ms: int = Field(5, ge=0, le=60_000)
-    """How often the sender takes the calls that arrived while calls flow (it sleeps when idle)."""
+    linger_ms: int = Field(50, ge=0, le=60_000)
+    """How often the sender takes the calls that arrived while calls flow (a call after a quiet
+    spell wakes it at once). Each wake-up costs a busy tool server CPU (README): smaller is
+    fresher, larger is cheaper."""
     max_in_flight: int = Field(5_000, ge=1, le=1_000_000)
     """Most events sent and not yet acknowledged; past it new batches go to the outbox."""
     ack_confirm_interval_ms: int = Field(200, ge=10, le=60_000)

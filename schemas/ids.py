@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import threading
 import time
@@ -40,9 +41,15 @@ def new_event_id(at_ms: int | None = None) -> str:
             _last_ms = now
             _counter = 0
         counter = _counter
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (now << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
-    return str(uuid.UUID(int=value))
+    value = (now << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | _random.getrandbits(62)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+#: The random bits of ids: seeded from the OS, re-seeded in a forked child (which would
+#: otherwise repeat its parent's sequence). Uniqueness, not secrecy, is what ids need.
+_random = random.Random(os.urandom(32))  # noqa: S311 - ids need uniqueness, not secrecy
+os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(32)))
 
 
 def event_id_time(event_id: str) -> datetime:

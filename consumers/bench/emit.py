@@ -4,7 +4,9 @@ Measured in one run, on the same machine:
 * ``emit`` p50/p99 with the broker up and with it unreachable (spill path);
 * the baseline: the older middleware's inline write per call (read-modify-write of a JSON
   array file plus a Chroma ``add``);
-* MCP round trip with and without the middleware (in-memory transport, paired rounds);
+* ``emit`` into a full accumulator (the overflow path: drop and count);
+* what instrumenting an MCP server costs, tooltrail against the SDK's own OpenTelemetry, on
+  the mcp SDK and fastmcp (``consumers.bench.overhead``: p50, p99, p99.9, max, CPU per call);
 * sustained throughput to the broker against a raw aiokafka send loop of the same events;
 * a 10x burst with the broker down: queue and outbox stay within their bounds;
 * the redaction cost of building one event (``emit_redaction``), against the previous
@@ -24,7 +26,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from consumers.bench.common import kafka_for_bench, machine, median, report, summary, until, workdir
+from consumers.bench import overhead
+from consumers.bench.common import kafka_for_bench, machine, report, summary, until, workdir
 from consumers.bench.emit_redaction import redaction_cost
 from consumers.chroma_client import close_client
 from consumers.launcher import free_port
@@ -81,30 +84,21 @@ def _inline_baseline(root: Path, n: int) -> list[float]:
     return out
 
 
-async def _mcp_overhead(root: Path, rounds: int, calls: int) -> dict[str, Any]:
-    os.environ["TOOLTRAIL_DEMO_LATENCY_SCALE"] = "0"
-    from mcp import Client
-
-    from consumers.demo.server import build_mcp
-
-    producer = TrailProducer(kafka_bootstrap=f"127.0.0.1:{free_port()}", queue_size=10_000_000,
-                             outbox_dir=root / "mcp-outbox")  # fmt: skip
-    servers = {"plain": build_mcp(None), "traced": build_mcp(producer)}
-    p50s: dict[str, list[float]] = {"plain": [], "traced": []}
-    for _ in range(rounds):
-        for label, server in servers.items():
-            async with Client(server, mode="legacy") as client:
-                samples = []
-                for _ in range(calls):
-                    t0 = time.perf_counter_ns()
-                    await client.call_tool("oc_read_get_pods", {"namespace": "payments"})
-                    samples.append((time.perf_counter_ns() - t0) / 1000)
-                p50s[label].append(summary(samples[calls // 10 :])["p50"])  # skip warm-up
-            producer.take(10**9)  # keep the queue from spilling; recording is what is timed
-    diffs = [t - p for t, p in zip(p50s["traced"], p50s["plain"], strict=True)]
-    return {"plain_p50_us": median(p50s["plain"]), "traced_p50_us": median(p50s["traced"]),
-            "overhead_p50_us": median(diffs), "rounds": rounds,
-            "calls_per_round": calls}  # fmt: skip
+def _overflow(n: int) -> dict[str, Any]:
+    """``emit`` into a full accumulator: the call is dropped and counted, nothing else."""
+    producer = TrailProducer(kafka_bootstrap=f"127.0.0.1:{free_port()}", queue_size=1,
+                             outbox_dir=Path(os.devnull))  # fmt: skip
+    call = _call(0)
+    producer.emit(call)  # the accumulator is now full (the producer is never started)
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(n):
+        t0 = clock()
+        producer.emit(call)
+        samples.append((clock() - t0) / 1000)
+    dropped = producer.stats().dropped.get("queue_full", 0)
+    producer.close(0)
+    return {**summary(samples), "dropped": dropped}
 
 
 async def _throughput(root: Path, bootstrap: str, n: int) -> dict[str, Any]:
@@ -145,6 +139,12 @@ async def _throughput(root: Path, bootstrap: str, n: int) -> dict[str, Any]:
             "ratio": round(raw_s / ours_s, 3), "events": n, "spilled": stats.spilled}  # fmt: skip
 
 
+async def _sdk_overhead(sdk: str, bootstrap: str, root: Path, quick: bool) -> dict[str, Any]:
+    await ensure_topics({"bootstrap_servers": bootstrap}, [TopicSpec(f"bench.overhead.{sdk}", 6)])
+    rounds, calls = (2, 300) if quick else (7, 2000)
+    return await overhead.measure(sdk, bootstrap, root, rounds=rounds, calls=calls)
+
+
 def _rss_kb() -> int:
     """Current resident memory of this process (Linux), in kB."""
     try:
@@ -175,7 +175,7 @@ def _burst(root: Path, queue_size: int) -> dict[str, Any]:
 
 async def run(*, quick: bool) -> dict[str, Any]:
     """Run every measurement and return the figures."""
-    n_emit, n_inline, rounds, n_tp = (2000, 50, 3, 5000) if quick else (20_000, 300, 7, 50_000)
+    n_emit, n_inline, n_tp = (2000, 50, 5000) if quick else (20_000, 300, 50_000)
     redaction = redaction_cost(quick=quick)  # CPU only: before the broker and its threads start
     with workdir() as root, kafka_for_bench(root) as bootstrap:
         topic = f"bench.emit.{uuid.uuid4().hex[:8]}"
@@ -193,7 +193,10 @@ async def run(*, quick: bool) -> dict[str, Any]:
         result: dict[str, Any] = {
             "emit_us": {"broker_up": summary(emit_up), "broker_down": summary(emit_down)},
             "inline_baseline_us": summary(inline),
-            "mcp": await _mcp_overhead(root, rounds, 300 if quick else 1000),
+            "overflow_us": _overflow(n_emit),
+            "sdk_overhead": {
+                sdk: await _sdk_overhead(sdk, bootstrap, root, quick) for sdk in ("mcp", "fastmcp")
+            },
             "throughput": await _throughput(root, bootstrap, n_tp),
             "burst_10x": _burst(root, 1000),
             "redaction_us": redaction,
@@ -212,16 +215,17 @@ def main(*, as_json: bool, quick: bool) -> int:
         r["emit_us"]["broker_down"],
         r["inline_baseline_us"],
     )
-    m, tp, b = r["mcp"], r["throughput"], r["burst_10x"]
+    tp, b, o = r["throughput"], r["burst_10x"], r["overflow_us"]
     lines = [
         f"emit, broker up:        p50 {up['p50']} us  p99 {up['p99']} us  (n={up['n']})",
         f"emit, broker down:      p50 {down['p50']} us  p99 {down['p99']} us  (spill path)",
         f"inline baseline:        p50 {inline['p50']} us  p99 {inline['p99']} us  "
         "(JSON rewrite + Chroma add)",
         f"  -> emit is {r['ratio_inline_over_emit_p50']}x cheaper at p50",
-        f"MCP round trip (in-memory): plain p50 {m['plain_p50_us']} us, instrumented "
-        f"{m['traced_p50_us']} us, overhead median {m['overhead_p50_us']} us over "
-        f"{m['rounds']} rounds",
+        f"emit into a full queue:  p50 {o['p50']} us  p99 {o['p99']} us  (dropped and counted:"
+        f" {o['dropped']})",
+        *(line for sdk, figures in r["sdk_overhead"].items()
+          for line in overhead.lines(sdk, figures)),
         f"throughput: tooltrail {tp['tooltrail_eps']} ev/s vs raw aiokafka "
         f"{tp['raw_aiokafka_eps']} ev/s -> ratio {tp['ratio']}",
         f"10x burst (broker down): queue {b['queue_depth']}/{b['queue_size']}, outbox "

@@ -51,7 +51,8 @@ def markdown_table() -> str:
             variable = " / ".join(f"`{n}`" for n in names)
             used = "both" if field in KafkaSettings.model_fields else user
             cell = f"`{shown}`" if shown != "" else "(unset)"
-            rows.append(f"| {variable} | {cell} | {used} | {info.description} |")
+            meaning = " ".join((info.description or "").split())  # one table row per setting
+            rows.append(f"| {variable} | {cell} | {used} | {meaning} |")
     return "\n".join(rows)
 
 

@@ -38,6 +38,22 @@ def test_bench_emit_reports_figures_and_ratios(tmp_path: Path) -> None:
     throughput = r["throughput"]
     assert isinstance(throughput, dict)
     assert throughput["spilled"] == 0
+    overflow = r["overflow_us"]
+    assert isinstance(overflow, dict)
+    assert overflow["dropped"] == overflow["n"] == 2000  # every call past a full queue counted
+    sdks = r["sdk_overhead"]
+    assert isinstance(sdks, dict)
+    assert set(sdks) == {"mcp", "fastmcp"}
+    for figures in sdks.values():
+        variants = figures["variants"]
+        assert set(variants) == {"plain", "otel", "tooltrail_up", "tooltrail_down"}
+        for name in ("otel", "tooltrail_up", "tooltrail_down"):
+            assert {"added_p50_us", "added_p99_us", "added_cpu_us", "p999_us", "max_us"} <= set(
+                variants[name]
+            )
+        up, down = variants["tooltrail_up"]["events"], variants["tooltrail_down"]["events"]
+        assert up["emitted"] == up["sent"] > 0  # the broker-up variant really reached Kafka
+        assert down["emitted"] == down["spilled"] > 0  # and the broker-down one the outbox
 
 
 def test_bench_metrics_reports_figures_and_ratios(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from producer.calls import ToolCall, build_event, classify_op
 from producer.emitter import TrailProducer
 from producer.outbox import Outbox
+from producer.settings import ProducerSettings
 from schemas import ToolExecutionEvent, decode
 from schemas.events import Outcome
 from tests.factories import make_event
@@ -177,3 +178,23 @@ def test_strict_stdio_logs_moves_stdout_handlers_to_stderr(strict: bool, tmp_pat
         assert (handler.stream is sys.stderr) is strict
     finally:
         logger.removeHandler(handler)
+
+
+def test_each_settings_object_stamps_its_own_tags_flags_and_server() -> None:
+    a = ProducerSettings(domain="openshift", server_name="srv-a", enable_presearch=False)
+    b = ProducerSettings(domain="billing", server_name="srv-b", enable_presearch=True)
+    for _ in range(2):  # the second round is served from the per-settings cache
+        for settings, domain, name in ((a, "openshift", "srv-a"), (b, "billing", "srv-b")):
+            for outcome in (Outcome.OK, Outcome.TOOL_ERROR):
+                event = build_event(ToolCall("t", {}, "s").finish(outcome), settings)
+                assert (event.tags.domain, event.server_name) == (domain, name)
+                assert (
+                    event.tags.severity
+                    == build_event(
+                        ToolCall("t", {}, "s").finish(outcome), ProducerSettings()
+                    ).tags.severity
+                )
+                assert event.flags["ENABLE_PRESEARCH"] is settings.enable_presearch
+    ok = build_event(ToolCall("t", {}, "s").finish(Outcome.OK), a).tags.severity
+    failed = build_event(ToolCall("t", {}, "s").finish(Outcome.TOOL_ERROR), a).tags.severity
+    assert ok != failed

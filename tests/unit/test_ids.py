@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -25,3 +26,19 @@ def test_memory_id_is_a_pure_function_of_the_event() -> None:
     assert first != memory_id("tool_exec", "sess/\u03b1 1", ended, "e2")
     assert first.startswith("tool-exec_sess-1_20261123T214254123Z_")  # "_" only separates
     assert MEMORY_ID_PATTERN.match(first)
+
+
+def test_a_forked_child_does_not_repeat_its_parents_random_bits() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id at a fixed moment, to the pipe, then out
+        os.write(write, new_event_id(1_000).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    parent = new_event_id(1_000)
+    # both continue from the same clock and counter state: only the random bits tell them apart
+    assert uuid.UUID(child).int >> 62 == uuid.UUID(parent).int >> 62
+    assert child != parent
