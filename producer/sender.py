@@ -120,6 +120,7 @@ class Sender:
         self._kafka: AIOKafkaProducer | None = None
         self._topic_id: bytes | None = None
         self._flights: set[asyncio.Task[None]] = set()
+        self._link_task: asyncio.Task[None] | None = None
         self._unconfirmed: list[_Acked] = []
         self._late: dict[Position, asyncio.Future[Any]] = {}
         self._delivered_late: set[Position] = set()
@@ -191,7 +192,8 @@ class Sender:
         if self._stopping.is_set():
             self._stop.set()
         self.acc.waker = self._poke
-        tasks = [asyncio.create_task(self._supervised("link", self._link)),
+        self._link_task = asyncio.create_task(self._supervised("link", self._link))
+        tasks = [self._link_task,
                  asyncio.create_task(self._supervised("resend", self._resend_loop))]  # fmt: skip
         if self.follower is not None:
             tasks.append(asyncio.create_task(self._supervised("enrichment", self._follow)))
@@ -267,11 +269,32 @@ class Sender:
         for task in list(self._flights):
             task.cancel()  # its unacknowledged events go to the outbox
         await asyncio.gather(*list(self._flights), return_exceptions=True)
+        await self._drain_at_stop()
         if self._unconfirmed and self.live:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._check(), max(self._left(), 0.5))
         self._respill_unconfirmed("stopping before they could be confirmed")
         self._warn_drops()
+
+    async def _drain_at_stop(self) -> None:
+        """Resend the outbox until it is empty or the deadline (a producer closed right after
+        it started has spilled what it got before Kafka answered)."""
+        link = self._link_task
+        while self.outbox.pending and self._left() > 0.05:
+            if self._kafka is None and link is not None and not link.done():
+                await asyncio.sleep(0.02)  # the link's connection attempt: let it finish
+                continue
+            try:
+                async with asyncio.timeout(self._left()):
+                    if self._kafka is None:  # stopped before the link ever connected
+                        self._kafka = await self._connect()
+                        if self._kafka is None:
+                            return
+                    if not self.live and not await self._check():
+                        return
+                    await self._resend_once()
+            except TimeoutError:
+                return
 
     def _warn_drops(self) -> None:
         """At most one warning per ``TOOLTRAIL_OVERFLOW_WARN_INTERVAL_S`` about lost events."""
@@ -574,6 +597,9 @@ class Sender:
             log.debug("kafka not reachable yet: %s", exc)
             await settle(producer.stop(), s.request_timeout_ms / 1000)
             return None
+        except asyncio.CancelledError:  # cut short (stop's deadline): leave nothing open
+            await settle(producer.stop(), 1.0)
+            raise
         return producer
 
     async def _reconnect(self) -> None:

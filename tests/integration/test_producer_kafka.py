@@ -50,6 +50,29 @@ async def test_broker_down_at_start_then_up_delivers_each_event_exactly_once(
     assert {r.key for r in records} == {f"s{i}".encode() for i in range(7)}
 
 
+async def test_closed_right_after_start_it_still_delivers_within_the_deadline(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    # a short-lived process (a CLI run, a test) emits and closes before Kafka ever answered:
+    # close must connect and send within its deadline, not leave everything in the outbox
+    own_broker.start()
+    await ensure_topics({"bootstrap_servers": own_broker.bootstrap}, [TopicSpec("events", 3)])
+    expected = []
+    for round_ in range(5):
+        producer = TrailProducer(kafka_bootstrap=own_broker.bootstrap, events_topic="events",
+                                 outbox_dir=tmp_path / f"ob{round_}").start()  # fmt: skip
+        events = [make_event() for _ in range(20)]
+        for event in events:
+            producer.emit(event)
+        producer.close(10)
+        stats = producer.stats()
+        assert (stats.sent + stats.resent, stats.outbox_pending) == (20, 0), stats
+        expected += [e.event_id for e in events]
+    records = await read_topic(own_broker.bootstrap, "events",
+                               until=lambda r: len(r) >= len(expected), settle=1.0)  # fmt: skip
+    assert _ids(records) == Counter(expected)
+
+
 async def test_broker_paused_mid_load_loses_nothing(
     own_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
