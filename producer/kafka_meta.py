@@ -93,6 +93,21 @@ def _partitions() -> CompactArray:
     )  # fmt: skip
 
 
+def _topics() -> CompactArray:
+    """The topics of a response (v10 and v12 alike)."""
+    return CompactArray(
+        ("error_code", Int16), ("name", CompactString("utf-8")), ("topic_id", _Uuid),
+        ("is_internal", Boolean), ("partitions", _partitions()),
+        ("topic_authorized_operations", Int32), ("tags", TaggedFields),
+    )  # fmt: skip
+
+
+def _asked() -> CompactArray:
+    """The topics of a request (v10 and v12 alike)."""
+    return CompactArray(("topic_id", _Uuid), ("name", CompactString("utf-8")),
+                        ("tags", TaggedFields))  # fmt: skip
+
+
 def _brokers() -> CompactArray:
     return CompactArray(("node_id", Int32), ("host", CompactString("utf-8")), ("port", Int32),
                         ("rack", CompactString("utf-8")), ("tags", TaggedFields))  # fmt: skip
@@ -104,10 +119,7 @@ class MetadataResponse_v10(Response):  # type: ignore[misc]
     SCHEMA = Schema(
         ("throttle_time_ms", Int32), ("brokers", _brokers()),
         ("cluster_id", CompactString("utf-8")), ("controller_id", Int32),
-        ("topics", CompactArray(
-            ("error_code", Int16), ("name", CompactString("utf-8")), ("topic_id", _Uuid),
-            ("is_internal", Boolean), ("partitions", _partitions()),
-            ("topic_authorized_operations", Int32), ("tags", TaggedFields))),
+        ("topics", _topics()),
         ("cluster_authorized_operations", Int32), ("tags", TaggedFields),
     )  # fmt: skip
 
@@ -118,10 +130,7 @@ class MetadataResponse_v12(Response):  # type: ignore[misc]
     SCHEMA = Schema(
         ("throttle_time_ms", Int32), ("brokers", _brokers()),
         ("cluster_id", CompactString("utf-8")), ("controller_id", Int32),
-        ("topics", CompactArray(
-            ("error_code", Int16), ("name", CompactString("utf-8")), ("topic_id", _Uuid),
-            ("is_internal", Boolean), ("partitions", _partitions()),
-            ("topic_authorized_operations", Int32), ("tags", TaggedFields))),
+        ("topics", _topics()),
         ("tags", TaggedFields),
     )  # fmt: skip
 
@@ -132,8 +141,7 @@ class MetadataRequest_v10(RequestStruct):  # type: ignore[misc]
     API_VERSION = 10
     RESPONSE_TYPE = MetadataResponse_v10
     SCHEMA = Schema(
-        ("topics", CompactArray(("topic_id", _Uuid), ("name", CompactString("utf-8")),
-                                ("tags", TaggedFields))),
+        ("topics", _asked()),
         ("allow_auto_topic_creation", Boolean),
         ("include_cluster_authorized_operations", Boolean),
         ("include_topic_authorized_operations", Boolean), ("tags", TaggedFields),
@@ -146,8 +154,7 @@ class MetadataRequest_v12(RequestStruct):  # type: ignore[misc]
     API_VERSION = 12
     RESPONSE_TYPE = MetadataResponse_v12
     SCHEMA = Schema(
-        ("topics", CompactArray(("topic_id", _Uuid), ("name", CompactString("utf-8")),
-                                ("tags", TaggedFields))),
+        ("topics", _asked()),
         ("allow_auto_topic_creation", Boolean),
         ("include_topic_authorized_operations", Boolean), ("tags", TaggedFields),
     )  # fmt: skip

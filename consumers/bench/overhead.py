@@ -20,6 +20,8 @@ calls of a variant. The client's own spans (mcp SDK) are recorded in every varia
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import gc
 import os
 import time
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from consumers.bench.common import median, pct
+from consumers.bench.common import median, pct, until
 from consumers.launcher import free_port
 from producer.emitter import TrailProducer
 
@@ -85,36 +87,29 @@ def _set_fastmcp_telemetry(variant: str) -> None:
 
 
 async def _round(sdk: str, server: Any, calls: int) -> list[float]:
-    samples: list[float] = []
-    clock = time.perf_counter_ns
     if sdk == "mcp":
         from mcp import Client
 
-        async with Client(server, mode="legacy") as client:
-            for _ in range(calls):
-                t0 = clock()
-                await client.call_tool("oc_read_get_pods", {"namespace": "payments"})
-                samples.append((clock() - t0) / 1000)
+        session: Any = Client(server, mode="legacy")
     else:
         from fastmcp import Client as FastClient
 
-        async with FastClient(server) as fclient:
-            for _ in range(calls):
-                t0 = clock()
-                await fclient.call_tool("oc_read_get_pods", {"namespace": "payments"})
-                samples.append((clock() - t0) / 1000)
+        session = FastClient(server)
+    samples: list[float] = []
+    clock = time.perf_counter_ns
+    async with session as client:
+        for _ in range(calls):
+            t0 = clock()
+            await client.call_tool("oc_read_get_pods", {"namespace": "payments"})
+            samples.append((clock() - t0) / 1000)
     return samples[calls // 10 :]  # the first tenth warms the session up
 
 
-async def _settled(producer: TrailProducer | None, limit_s: float = 30.0) -> None:
-    """Wait until the producer has taken, sent or spilled everything emitted so far."""
-    deadline = time.monotonic() + limit_s
-    while producer is not None and time.monotonic() < deadline:
-        s = producer.stats()
-        accounted = s.emitted == s.sent + s.spilled + s.dropped_total + s.in_flight
-        if s.queue_depth == 0 and accounted and (s.in_flight == 0 or not s.connected):
-            return
-        await asyncio.sleep(0.005)
+def _settled(producer: TrailProducer) -> bool:
+    """The producer has taken, and sent or spilled, everything emitted so far."""
+    s = producer.stats()
+    accounted = s.emitted == s.sent + s.spilled + s.dropped_total + s.in_flight
+    return s.queue_depth == 0 and accounted and (s.in_flight == 0 or not s.connected)
 
 
 async def measure(sdk: str, bootstrap: str, root: Path, *, rounds: int,
@@ -144,7 +139,10 @@ async def measure(sdk: str, bootstrap: str, root: Path, *, rounds: int,
                 gc.collect()
                 cpu0 = time.process_time()
                 samples = await _round(sdk, servers[variant], calls)
-                await _settled(producers.get(variant))
+                producer = producers.get(variant)
+                if producer is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(until(functools.partial(_settled, producer)), 30)
                 if variant == "otel":
                     provider.force_flush()
                 cpu = (time.process_time() - cpu0) * 1e6 / calls
