@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -70,7 +71,7 @@ class ToolCall:
 
     __slots__ = ("anchors", "args", "elapsed_ms", "error", "hits", "incident_id", "op_type",
                  "outcome", "result", "session_id", "started_perf", "started_wall",
-                 "tool_id")  # fmt: skip
+                 "tool_id", "trace")  # fmt: skip
 
     def __init__(
         self, tool_id: str, args: Any, session_id: str, op_type: OpType | None = None
@@ -88,6 +89,7 @@ class ToolCall:
         self.incident_id: str | None = None
         self.anchors: list[str] = []
         self.hits: tuple[Any, ...] = ()  # pre-search hits shown to the tool
+        self.trace = current_trace()
 
     def finish(self, outcome: Outcome, *, error: str | None = None, result: Any = None) -> ToolCall:
         """Stop the clock and record how the call ended; returns ``self``."""
@@ -96,6 +98,24 @@ class ToolCall:
         self.error = error
         self.result = result
         return self
+
+
+def current_trace() -> tuple[int, int, int] | None:
+    """(trace id, span id, flags) of the OpenTelemetry span current in this context, or None.
+
+    Looked up only if the application has imported ``opentelemetry.trace`` itself: tooltrail
+    never imports OpenTelemetry. Never raises (an odd tracer must not cost the call).
+    """
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        return None
+    try:
+        ctx = otel.get_current_span().get_span_context()
+        if ctx.is_valid and type(ctx.trace_id) is int and type(ctx.span_id) is int:
+            return ctx.trace_id, ctx.span_id, int(ctx.trace_flags)
+    except Exception:  # noqa: BLE001, S110 - no trace ids rather than a failed call
+        pass
+    return None
 
 
 def summarize_result(result: Any, limits: RedactionLimits) -> str | None:
@@ -197,7 +217,22 @@ def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> Too
         server_name=static.server_name,
         server_host=static.server_host,
         producer_seq=seq,
+        **_trace_fields(call.trace),
     )
+
+
+def _trace_fields(trace: tuple[int, int, int] | None) -> dict[str, Any]:
+    """The event's trace fields; ids out of the W3C ranges (an odd tracer) are left out."""
+    if trace is None:
+        return {}
+    trace_id, span_id, flags = trace
+    if not (0 < trace_id < 1 << 128 and 0 < span_id < 1 << 64):
+        return {}
+    return {
+        "trace_id": f"{trace_id:032x}",
+        "span_id": f"{span_id:016x}",
+        "trace_flags": flags & 0xFF,
+    }
 
 
 class _Static:

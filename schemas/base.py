@@ -61,8 +61,8 @@ def _clip_summary(value: Any) -> Any:
 
 def iso_ms_z(value: datetime) -> str:
     """Format an aware datetime as ISO 8601 in UTC with milliseconds and a ``Z``."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat of a UTC datetime always ends in "+00:00"; about twice as fast as strftime
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 #: Error text: first line only, at most 240 characters.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 
 from schemas.base import MAX_ERROR_SUMMARY_CHARS, MAX_SUMMARY_CHARS, WireModel
 from schemas.wire import INTEGER, MAX_ELAPSED_MS, MAX_INT, NUMBER, WireBool, WireTimestamp
@@ -14,6 +14,20 @@ EVENT_SCHEMA_VERSION = 2
 MAX_ANCHORS = 32
 MAX_ANCHOR_CHARS = 200
 MAX_FLAGS = 64
+
+
+def _hex_id(digits: int) -> Any:
+    """Lowercase hex as in a W3C ``traceparent``; all zeros (the invalid id) is refused too.
+
+    The snapshot's pattern ends with ``$(?!\n)`` as wire.py explains; pydantic's (Rust)
+    engine has no look-ahead, and its ``$`` already means the end of the text.
+    """
+    return Field(pattern=rf"^[0-9a-f]{{{digits}}}$", json_schema_extra={
+        "pattern": rf"^[0-9a-f]{{{digits}}}$(?!\n)", "not": {"const": "0" * digits}})  # fmt: skip
+
+
+#: Optional fields added within version 2 are left out of the JSON when unset.
+_ABSENT: Any = Field(None, exclude_if=lambda value: value is None)
 
 
 class OpType(StrEnum):
@@ -92,12 +106,23 @@ class ToolExecutionEvent(WireModel):
     server_name: Annotated[str, Field(max_length=200)] = "unknown"
     server_host: Annotated[str, Field(max_length=200)] = "unknown"
     producer_seq: Annotated[int, Field(ge=0, le=MAX_INT), INTEGER] = 0
+    # W3C trace context of the OpenTelemetry span that was current in the tool call, if any
+    trace_id: Annotated[str, _hex_id(32)] | None = _ABSENT
+    span_id: Annotated[str, _hex_id(16)] | None = _ABSENT
+    trace_flags: Annotated[int, Field(ge=0, le=255), INTEGER] | None = _ABSENT
 
     @model_validator(mode="after")
     def _ended_after_started(self) -> ToolExecutionEvent:
         if self.ended_at < self.started_at:
             raise ValueError("endedAt is before startedAt")
         return self
+
+    @field_validator("trace_id", "span_id")
+    @classmethod
+    def _not_invalid_id(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip("0"):
+            raise ValueError("an all-zero trace or span id is the invalid id")
+        return value
 
     @property
     def scope(self) -> str:

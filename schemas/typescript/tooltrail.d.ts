@@ -41,9 +41,12 @@ export interface ToolExecutionEvent {
   serverHost?: string;
   serverName?: string;
   sessionId: string;
+  spanId?: string | null;
   startedAt: string;
   tags?: Tags;
   toolId: string;
+  traceFlags?: number | null;
+  traceId?: string | null;
   [key: string]: unknown;  // newer minor versions add fields
 }
 
