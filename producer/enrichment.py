@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 
 from producer.settings import ProducerSettings
 from schemas.aio import settle
+from schemas.backoff import Backoff
 from schemas.codec import decode
 from schemas.errors import SchemaDecodeError
 from schemas.keys import cache_key
@@ -122,7 +123,7 @@ class EnrichmentCache:
     async def follow(self, stop: asyncio.Event) -> None:
         """Read the topic from the beginning, then follow it, until ``stop``; retried with a
         backoff while Kafka or the topic is missing. Never raises."""
-        backoff = 0.5
+        backoff = Backoff(0.5, 10.0)
         while not stop.is_set():
             try:
                 await self._follow(stop)
@@ -131,8 +132,7 @@ class EnrichmentCache:
             except Exception:  # restarted after the backoff
                 log.exception("enrichment cache crashed; restarting")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, 10.0)
+                await asyncio.wait_for(stop.wait(), backoff.next())
 
     async def _follow(self, stop: asyncio.Event) -> None:
         s = self.settings

@@ -50,13 +50,15 @@ from aiokafka.structs import TopicPartition
 
 from producer.accumulator import Accumulator
 from producer.calls import ToolCall, build_event
-from producer.kafka_meta import no_auto_create_here, topic_ids
 from producer.outbox import AnyOutbox
 from producer.settings import ProducerSettings
 from producer.stats import Counters
 from schemas.aio import settle
+from schemas.backoff import Backoff
 from schemas.codec import encode
 from schemas.events import ToolExecutionEvent
+from schemas.headers import Header, event_headers, event_headers_of
+from schemas.kafka_meta import no_auto_create_here, topic_ids
 
 log = logging.getLogger(__name__)
 #: What ``emit`` hands over: a finished event, or a raw call the sender turns into one.
@@ -65,7 +67,7 @@ Position = tuple[int, int]  # where a record ends in the outbox: (segment, end)
 _IDLE_AFTER_S = 0.1  # no call for this long: the pump sleeps until the next one wakes it
 _BACKOFF_START_S = 0.2
 _PARTITIONER = DefaultPartitioner()
-_RECORD_OVERHEAD = 512  # batch and request headers around one record
+_RECORD_OVERHEAD = 512  # batch and request framing around one record (headers counted apart)
 
 
 @dataclass(slots=True)
@@ -76,6 +78,7 @@ class Rec:
     value: bytes
     resent: bool = False
     ts: int | None = None  # record timestamp (ms): when the call ended; None = broker's time
+    headers: list[Header] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -115,6 +118,7 @@ class Sender:
         # created here, bound to the sender's loop when first awaited there
         self._wake, self._link_wake, self._stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self._resend_wake = asyncio.Event()
+        self._room = asyncio.Event()  # set whenever a flight ends (its events leave in_flight)
         self._stopping = threading.Event()
         self._deadline = float("inf")
         self._kafka: AIOKafkaProducer | None = None
@@ -126,6 +130,10 @@ class Sender:
         self._delivered_late: set[Position] = set()
         self._sync_due: asyncio.TimerHandle | None = None
         self._partition_of: dict[bytes | None, int] = {}
+        # one batch at a time per partition into aiokafka: its add_batch subtracts the time
+        # already waited again on every wait (aiokafka 0.13/0.14), so batches queued behind
+        # several others time out early (KafkaTimeoutError) on a healthy broker
+        self._handover: dict[int, asyncio.Lock] = {}
         self._partition_count = 0
         self._seq = 0
         self._warned_at = -1e9
@@ -237,6 +245,10 @@ class Sender:
         linger = max(s.linger_ms / 1000, 0.001)
         last_items = time.monotonic()
         while True:
+            if self._wait_for_room():  # Kafka is answering: wait for a flight to end
+                self._room.clear()
+                await _first(self._room.wait(), self._stop.wait(), timeout=linger)
+                continue
             items = acc.drain(s.batch_size)
             if items:
                 self.taken += len(items)
@@ -320,15 +332,35 @@ class Sender:
                     self._seq += 1
                     item = build_event(item, self.settings, self._seq)
                 key, value = item.session_id.encode(), encode(item)
+                headers = event_headers(item)
             except Exception:  # one bad call must not cost the others
                 self.counters.add("dropped:invalid_event")
                 log.exception("tooltrail: could not build an event")
                 continue
-            if len(key) + len(value) > largest:  # Kafka would refuse it on every attempt
+            size = len(key) + len(value) + sum(len(k) + len(v) for k, v in headers)
+            if size > largest:  # Kafka would refuse it on every attempt
                 self.counters.add("dropped:too_large")
                 continue
-            out.append(Rec(key, value, ts=int(item.ended_at.timestamp() * 1000)))
+            out.append(Rec(key, value, ts=int(item.ended_at.timestamp() * 1000),
+                           headers=headers))  # fmt: skip
         return out
+
+    def _wait_for_room(self) -> bool:
+        """True while a burst should wait in memory for acknowledgements instead of spilling.
+
+        With ``TOOLTRAIL_MAX_IN_FLIGHT`` events unacknowledged on a live link, new batches
+        would go to the outbox (disk, then a resend). They wait instead while the accumulator
+        is less than half full; a broker that stops answering ends the wait within
+        ``TOOLTRAIL_SEND_TIMEOUT_S`` (the flights time out and the link goes down), and a
+        filling accumulator spills rather than drop calls.
+        """
+        return (
+            self.in_flight >= self.settings.max_in_flight
+            and self.live
+            and self._kafka is not None
+            and not self._stop.is_set()
+            and len(self.acc) < self.acc.capacity // 2
+        )
 
     def _route(self, recs: list[Rec]) -> None:
         late = self._stopping.is_set() and self._left() <= 0
@@ -363,8 +395,11 @@ class Sender:
                 partitions = sorted(await kafka.partitions_for(topic))
                 groups = self._batches(kafka, partitions, recs)
                 for group in groups:
-                    group.future = await kafka.send_batch(group.batch, topic,
-                                                          partition=group.partition)  # fmt: skip
+                    lock = self._handover.setdefault(group.partition, asyncio.Lock())
+                    async with lock:
+                        group.future = await kafka.send_batch(
+                            group.batch, topic, partition=group.partition
+                        )
                     group.sent = _client_batch(kafka, topic, group)
                 await asyncio.wait([g.future for g in groups if g.future is not None])
         except (TimeoutError, KafkaError, OSError, asyncio.CancelledError) as exc:
@@ -372,6 +407,7 @@ class Sender:
                 raise
         finally:
             self.in_flight -= len(recs)
+            self._room.set()
             if not groups:  # failed before the records were in batches
                 groups.append(_Group(None, -1, recs))
             self._settle_flight(groups)
@@ -503,14 +539,13 @@ class Sender:
 
     async def _link(self) -> None:
         s = self.settings
-        backoff = _BACKOFF_START_S
+        backoff = Backoff(_BACKOFF_START_S, max(s.reconnect_backoff_max_s, _BACKOFF_START_S))
         while not self._stop.is_set():
             self._link_wake.clear()
             if not await self._check():
-                await _first(self._stop.wait(), timeout=backoff)
-                backoff = min(backoff * 2, s.reconnect_backoff_max_s)
+                await _first(self._stop.wait(), timeout=backoff.next())
                 continue
-            backoff = _BACKOFF_START_S
+            backoff.reset()
             if not self._unconfirmed:  # nothing to confirm: wait for an ack or a failure
                 await _first(self._stop.wait(), self._link_wake.wait())
                 if not self.live:
@@ -640,7 +675,8 @@ class Sender:
                 self._delivered_late.discard((r.segment, r.end))
                 skipped += 1
             else:
-                recs.append(Rec(r.key, r.value, resent=True))
+                headers, ts = event_headers_of(r.value)
+                recs.append(Rec(r.key, r.value, resent=True, ts=ts, headers=headers))
         if skipped:
             self.counters.add("late_acks", skipped)
             self.counters.add("resent", skipped)
@@ -676,7 +712,7 @@ def _client_batch(kafka: AIOKafkaProducer, topic: str, group: _Group) -> Any:
 def _append(group: _Group, rec: Rec) -> bool:
     """Add ``rec`` to the group's batch; False if the batch is full."""
     return group.batch.append(key=rec.key, value=rec.value, timestamp=rec.ts,
-                              headers=[]) is not None  # fmt: skip
+                              headers=rec.headers) is not None  # fmt: skip
 
 
 async def _first(*aws: Awaitable[Any], timeout: float | None = None) -> None:  # noqa: ASYNC109

@@ -55,7 +55,8 @@ class ProducerSettings(KafkaSettings):
     spell wakes it at once). Each wake-up costs a busy tool server CPU (README): smaller is
     fresher, larger is cheaper."""
     max_in_flight: int = Field(5_000, ge=1, le=1_000_000)
-    """Most events sent and not yet acknowledged; past it new batches go to the outbox."""
+    """Most events sent and not yet acknowledged; past it new calls wait while Kafka answers and
+    the queue is under half full, else their batches go to the outbox."""
     ack_confirm_interval_ms: int = Field(200, ge=10, le=60_000)
     """How often acknowledgements are checked against the topic's id before counting as sent."""
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"

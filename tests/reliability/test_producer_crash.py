@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from consumers import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from consumers import TopicSpec, ensure_topics
+from consumers.app.launcher import EmbeddedBroker, free_port
 from producer.emitter import TrailProducer
 from producer.outbox import frame, parse
 from schemas import ToolExecutionEvent, decode

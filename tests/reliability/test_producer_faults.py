@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers.launcher import EmbeddedBroker
+from consumers.app.launcher import EmbeddedBroker
 from schemas import ToolExecutionEvent, decode
 from tests.conftest import Names
 from tests.kafka_helpers import read_topic, wait_for
