@@ -31,7 +31,11 @@ class LagProbe:
             consumer = AIOKafkaConsumer(**self._kwargs, group_id=None, enable_auto_commit=False,
                                         fetch_max_wait_ms=50, max_partition_fetch_bytes=65_536,
                                         request_timeout_ms=int(self.timeout * 1000))  # fmt: skip
-            await asyncio.wait_for(consumer.start(), self.timeout)
+            try:
+                await asyncio.wait_for(consumer.start(), self.timeout)
+            except BaseException:  # a start that failed or timed out still holds connections
+                await settle(consumer.stop(), self.timeout)
+                raise
             self._consumer = consumer
         return self._consumer
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeAlias
@@ -30,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from consumers.delivery import Writer
+from consumers.delivery import Writer, decode_records
 from consumers.dlq import send_dead_letters
 from consumers.errors import ConsumerError, DeadLetterError, RetriableSinkError
 from consumers.group_stats import GroupStats
@@ -38,13 +37,11 @@ from consumers.rebalance import Listener
 from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered, Sink
 from consumers.status import StatusReporter
-from consumers.tansu_compat import patch_leave_group_generation_zero
+from consumers.tansu_compat import patch_leave_group_if_tansu
 from consumers.topics import creations, disable_auto_creation, ensure_pipeline_topics
 from consumers.watch import Watcher
 from schemas.aio import cancelled_here, settle
-from schemas.codec import decode_batch
-from schemas.errors import SchemaDecodeError
-from schemas.events import ToolExecutionEvent
+from schemas.backoff import Backoff
 
 log = logging.getLogger(__name__)
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
@@ -80,7 +77,6 @@ class GroupRunner:
 
         Never raises for anything Kafka, Chroma, the disk or a message does.
         """
-        patch_leave_group_generation_zero()
         disable_auto_creation()
         clients = await self._connect(stop)
         if clients is None:
@@ -92,6 +88,7 @@ class GroupRunner:
         watch = asyncio.create_task(watcher.run(stop))
         deadline = asyncio.create_task(self._deadline_on(stop))
         try:
+            await patch_leave_group_if_tansu(consumer, self.settings.kafka_timeout_s)
             while not stop.is_set():
                 try:
                     await self._turn(consumer, dlq, stop)
@@ -114,7 +111,8 @@ class GroupRunner:
     ) -> tuple[AIOKafkaConsumer, AIOKafkaProducer] | None:
         """Topics, consumer, dead-letter producer and sink, retried until Kafka answers."""
         s, logged = self.settings, 0.0
-        backoff = s.retry_backoff_initial_s
+        backoff = Backoff(s.retry_backoff_initial_s, max(s.connect_backoff_max_s,
+                                                         s.retry_backoff_initial_s))  # fmt: skip
         while not stop.is_set():
             consumer, dlq = self._clients()
             try:
@@ -122,9 +120,11 @@ class GroupRunner:
                 async with asyncio.timeout(s.kafka_timeout_s):
                     await consumer.start()
                     await dlq.start()
-            except _UNREACHABLE as exc:
+            except (asyncio.CancelledError, *_UNREACHABLE) as exc:
                 await self._bounded("consumer stop", consumer.stop())
                 await self._bounded("producer stop", dlq.stop())
+                if isinstance(exc, asyncio.CancelledError):
+                    raise  # cancelled while starting: the clients are closed, nothing is left
                 self.stats.failed(f"kafka unreachable: {type(exc).__name__}: {exc}")
                 if time.monotonic() - logged >= s.connect_backoff_max_s:
                     logged = time.monotonic()
@@ -133,8 +133,7 @@ class GroupRunner:
                         "error": self.stats.last_error})  # fmt: skip
                 self.stats.last_poll = time.monotonic()  # waiting is not a stall
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, s.connect_backoff_max_s)
+                    await asyncio.wait_for(stop.wait(), backoff.next())
                 continue
             self.consumer = consumer
             self._creations = creations(s.events_topic)
@@ -213,22 +212,14 @@ class GroupRunner:
         await self.commit_pending()
 
     def _decode(self, records: list[Record]) -> tuple[list[Delivered], list[tuple[Record, str]]]:
-        valid, failures = [], []
-        decoded = decode_batch([r.value for r in records], ToolExecutionEvent,
-                               max_bytes=self.settings.max_message_bytes)  # fmt: skip
-        for record, result in zip(records, decoded, strict=True):
-            if isinstance(result, SchemaDecodeError):
-                failures.append((record, result.reason))
-            else:
-                valid.append(Delivered(result, record.partition, record.offset))
-        return valid, failures
+        return decode_records(records, self.settings.max_message_bytes)
 
     async def _deliver(self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer,
                        records: list[Record], valid: list[Delivered],
                        failures: list[tuple[Record, str]],
                        stop: asyncio.Event) -> bool:  # fmt: skip
         """Dead-letter and write the batch, retrying; False if abandoned (stop/rebalance)."""
-        backoff, seen = self.settings.retry_backoff_initial_s, self.rebalances
+        seen, backoff = self.rebalances, self.settings.write_backoff()
         by_offset = {(r.partition, r.offset): r for r in records}
         while True:
             try:
@@ -245,7 +236,7 @@ class GroupRunner:
                     self._note_written(valid, rejected)
                     valid = []
             except TRANSIENT as exc:
-                delay = getattr(exc, "retry_after", None) or backoff
+                delay = getattr(exc, "retry_after", None) or backoff.next()
                 self.stats.failed(f"{type(exc).__name__}: {exc}")
                 log.warning("write failed; pausing and retrying", extra={
                     "group": self.group, "error": self.stats.last_error,
@@ -253,9 +244,8 @@ class GroupRunner:
             else:
                 self.stats.recovered()
                 return True
-            if not await self._pause(consumer, delay * random.uniform(0.8, 1.2), stop, seen):  # noqa: S311 - jitter
+            if not await self._pause(consumer, delay, stop, seen):
                 return False
-            backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
 
     def _note_written(self, items: list[Delivered], rejected: list[tuple[Delivered, str]]) -> None:
         skip = {(d.partition, d.offset) for d, _ in rejected}

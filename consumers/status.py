@@ -79,9 +79,9 @@ async def read_status(kafka_kwargs: dict[str, Any], topic: str, wait_s: float = 
     """The newest status record per ``group/member`` (empty if the topic does not exist)."""
     consumer = AIOKafkaConsumer(**kafka_kwargs, group_id=None, enable_auto_commit=False,
                                 fetch_max_wait_ms=50)  # fmt: skip
-    await asyncio.wait_for(consumer.start(), wait_s)
     latest: dict[str, dict[str, Any]] = {}
     try:
+        await asyncio.wait_for(consumer.start(), wait_s)
         if topic not in await consumer.topics():
             return latest
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

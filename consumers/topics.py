@@ -19,8 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from consumers.errors import ConsumerError
 from consumers.settings import WorkerSettings
-from producer.kafka_meta import disable_auto_creation
 from schemas.aio import settle
+from schemas.kafka_meta import disable_auto_creation
 
 __all__ = [
     "TopicSpec",

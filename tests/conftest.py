@@ -10,6 +10,7 @@ Kafka, in order of preference:
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import socket
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from consumers.launcher import ChromaServer, EmbeddedBroker
+from consumers.app.launcher import ChromaServer, EmbeddedBroker
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,21 @@ def names() -> Names:
         group=f"g-{tag}",
         collection=f"c_{tag}",
     )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Collect garbage after each test that talks to real services, once its loop is closed.
+
+    A Kafka client or socket left open is reported (``ResourceWarning``, an error here) when it
+    is collected; without this that happens in whichever later test the collector runs, which
+    made such leaks fail an unrelated test at random. This runs after every fixture of the test
+    was torn down (its event loop closed too, which is what frees what a task still held) and
+    before pytest reports unraisable exceptions (a conftest ``trylast`` hook runs before the
+    built-in one), so a leak fails the test that made it.
+    """
+    if item.get_closest_marker("integration") or item.get_closest_marker("reliability"):
+        gc.collect()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -23,9 +23,9 @@ async def read_topic(
         topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
         enable_auto_commit=False, fetch_max_wait_ms=50,
     )  # fmt: skip
-    await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
+        await consumer.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not until(records):
             for batch in (await consumer.getmany(timeout_ms=200)).values():
