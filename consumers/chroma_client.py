@@ -63,6 +63,10 @@ def open_client(url: str | None = None, *, path: Path | None = None, token: str 
         if path is None:
             raise SettingsError(["no Chroma configured: set TOOLTRAIL_CHROMA_URL (a server) or "
                                  "TOOLTRAIL_CHROMA_PATH (a local directory)"])  # fmt: skip
+        if getattr(chromadb, "is_client", False):  # the chromadb-client package ([worker])
+            raise SettingsError(["TOOLTRAIL_CHROMA_PATH needs the full chromadb "
+                                 "(pip install 'tooltrail[memory]'); this install has "
+                                 "chromadb-client only: set TOOLTRAIL_CHROMA_URL"])  # fmt: skip
         return chromadb.PersistentClient(path=str(path), settings=settings, tenant=tenant,
                                          database=database)  # fmt: skip
     parts = urlsplit(url)

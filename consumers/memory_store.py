@@ -20,6 +20,7 @@ from consumers.chroma_client import close_client, open_chroma, sink_error
 from consumers.embedders import HashingEF, MiniLMOnnxEF, embedder_id
 from consumers.errors import RetriableSinkError, SinkError
 from consumers.settings import WorkerSettings
+from consumers.vector_cache import shared_cache
 from schemas.records import MemoryRecord
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class MemoryStore:
         self.embedder = embedder
         self.embedder_id = embedder_id(embedder)
         self.names = names or collection_names(settings)
+        self.cache = shared_cache(settings.embed_cache_size)
         self._client: Any = None
         self._collections: dict[str, Any] = {}
 
@@ -107,9 +109,19 @@ class MemoryStore:
         return self._collections[self.names[kind]]
 
     def embed(self, texts: Sequence[str]) -> list[Any]:
-        """One vector per text."""
+        """One vector per text; each distinct text once per process (``VectorCache``)."""
         with self._chroma("embed", about_data=True):
-            return list(self.embedder(list(texts)))
+            if self.cache is None:
+                return list(self.embedder(list(texts)))
+            return self.cache.embed(self.embedder_id, texts, self.embedder)  # id names max_length
+
+    def warm(self) -> None:
+        """Load the model now (about a second for MiniLM) rather than on the first event.
+
+        Called on the embedder itself, not through the shared cache: each store has its own.
+        """
+        with self._chroma("embed", about_data=True):
+            self.embedder(["tooltrail warm-up"])
 
     def _resolve(self) -> None:
         """Open every collection again by name (a replay ``--swap`` may have renamed them).

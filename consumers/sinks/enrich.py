@@ -31,6 +31,7 @@ from consumers.sinks.memory import to_memory
 from schemas.aio import settle
 from schemas.codec import encode
 from schemas.events import ToolExecutionEvent
+from schemas.headers import entry_headers
 from schemas.keys import cache_key
 from schemas.records import EnrichmentEntry, EnrichmentHit, MemoryRecord
 
@@ -75,6 +76,7 @@ class EnrichSink:
     async def start(self) -> None:
         """Start the entry producer and connect to Chroma (either is retried by writes)."""
         await self._start_producer()
+        await self.lane.run(self.store.warm)  # the model loads even while Chroma is down
         await self.lane.run(self.store.ensure)
 
     async def _start_producer(self) -> AIOKafkaProducer:
@@ -102,7 +104,8 @@ class EnrichSink:
         s = self.settings
         try:
             async with asyncio.timeout(s.kafka_timeout_s):
-                futures = [await producer.send(s.enrichment_topic, encode(e), key=e.key.encode())
+                futures = [await producer.send(s.enrichment_topic, encode(e), key=e.key.encode(),
+                                               headers=entry_headers(e))
                            for e in entries]  # fmt: skip
                 for future in futures:
                     await future

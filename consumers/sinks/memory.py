@@ -89,6 +89,7 @@ class MemorySink:
 
     async def start(self) -> None:
         """Connect and ensure every collection now; if Chroma is down, the first write retries."""
+        await self.lane.run(self.store.warm)  # the model loads even while Chroma is down
         await self.lane.run(self.store.ensure)
 
     async def write(self, batch: list[Delivered]) -> None:
