@@ -5,6 +5,8 @@ A non-retriable failure of a batch splits it in halves until the failing events 
 rewriting the good halves is harmless). A single failing event is returned with the reason
 ``sink:<name>: <error>`` for the dead-letter topic. A retriable failure, or a write that
 outlasts the sink timeout, is raised as ``RetriableSinkError`` for the runner to retry.
+
+``decode_records`` is the group loop's decoding step; replay shares it and the ``Writer``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,46 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from consumers.errors import RetriableSinkError
 from consumers.sinks.base import Delivered, Sink
 from schemas.base import first_line
+from schemas.codec import decode_batch
+from schemas.errors import SchemaDecodeError
+from schemas.events import ToolExecutionEvent
 
 Rejected = list[tuple[Delivered, str]]
+
+
+class _Record(Protocol):
+    """What ``decode_records`` reads of a record (aiokafka's ``ConsumerRecord`` has it)."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> Any: ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
+def decode_records(records: list[R], max_bytes: int) -> tuple[list[Delivered], list[tuple[R, str]]]:
+    """The events among ``records`` (one batched decode), and each other record with its reason.
+
+    The group loop dead-letters the failures; a replay counts them.
+    """
+    valid: list[Delivered] = []
+    failures: list[tuple[R, str]] = []
+    decoded = decode_batch([r.value for r in records], ToolExecutionEvent, max_bytes=max_bytes)
+    for record, result in zip(records, decoded, strict=True):
+        if isinstance(result, SchemaDecodeError):
+            failures.append((record, result.reason))
+        else:
+            valid.append(Delivered(result, record.partition, record.offset))
+    return valid, failures
 
 
 class Writer:

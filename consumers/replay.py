@@ -14,6 +14,7 @@ around the swap into the new live collections, so nothing written meanwhile is l
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -26,18 +27,19 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.chroma_client import close_client, open_chroma
+from consumers.delivery import Writer, decode_records
 from consumers.embedders import make_embedder
-from consumers.errors import ConsumerError
+from consumers.errors import ConsumerError, RetriableSinkError
 from consumers.files import private_binary, private_dir, write_private
 from consumers.offsets import partitions_of, true_end_offsets
 from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered
 from consumers.sinks.memory import MemorySink, collection_names, to_memory
-from schemas.codec import decode_batch
-from schemas.errors import SchemaDecodeError
-from schemas.events import ToolExecutionEvent
+from schemas.aio import settle
 
 Progress = Callable[[int, int], None]  # (events read so far, total to read)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class ReplayState:
     start: dict[int, int]
     end: dict[int, int]
     position: dict[int, int]
-    skipped: int = 0
+    skipped: int = 0  # events not written: undecodable, or rejected by the sink
     memory_ids: set[str] = field(default_factory=set)  # also appended to ``<state>.ids``
 
     @property
@@ -79,13 +81,13 @@ async def start_offsets(
     if since > datetime.now(UTC):
         return dict(ends)  # guard: Tansu returns offset 0 (replay everything) for future times
     consumer = AIOKafkaConsumer(**settings.kafka_kwargs(), group_id=None)
-    await consumer.start()
     try:
+        await consumer.start()
         found = await consumer.offsets_for_times(
             {tp: int(since.timestamp() * 1000) for tp in parts}
         )
     finally:
-        await consumer.stop()
+        await settle(consumer.stop(), settings.kafka_timeout_s)
     return {tp.partition: (ends[tp.partition] if found.get(tp) is None else found[tp].offset)
             for tp in parts}  # fmt: skip
 
@@ -150,10 +152,11 @@ async def run(settings: WorkerSettings, state: ReplayState, progress: Progress,
         settings, make_embedder(settings.embedder, settings.embed_threads), state.targets
     )
     await sink.start()
+    writer = Writer(sink, settings.sink_timeout_s)
     consumer = AIOKafkaConsumer(**settings.kafka_kwargs(), group_id=None, enable_auto_commit=False,
                                 fetch_max_wait_ms=settings.fetch_max_wait_ms)  # fmt: skip
-    await consumer.start()
     try:
+        await consumer.start()
         todo = [TopicPartition(settings.events_topic, p) for p in state.end
                 if state.position[p] < state.end[p]]  # fmt: skip
         consumer.assign(todo)
@@ -168,16 +171,12 @@ async def run(settings: WorkerSettings, state: ReplayState, progress: Progress,
             records = [
                 r for recs in batch.values() for r in recs if r.offset < state.end[r.partition]
             ]
-            decoded = decode_batch([r.value for r in records], ToolExecutionEvent,
-                                   max_bytes=settings.max_message_bytes)  # fmt: skip
-            pairs = zip(records, decoded, strict=True)
-            valid = [Delivered(e, r.partition, r.offset) for r, e in pairs
-                     if not isinstance(e, SchemaDecodeError)]  # fmt: skip
-            state.skipped += len(records) - len(valid)
+            valid, _ = decode_records(records, settings.max_message_bytes)
+            written = await _write(writer, valid, settings) if valid else []
+            state.skipped += len(records) - len(written)  # undecodable, or rejected by the sink
             new_ids = []
-            if valid:
-                await sink.write(valid)
-                for item in valid:
+            if written:
+                for item in written:
                     memory = to_memory(item.event).id
                     if memory not in state.memory_ids:
                         state.memory_ids.add(memory)
@@ -192,8 +191,31 @@ async def run(settings: WorkerSettings, state: ReplayState, progress: Progress,
                 await asyncio.to_thread(_save, settings, state, new_ids)
             progress(state.done, state.total)
     finally:
-        await consumer.stop()
+        await settle(consumer.stop(), settings.kafka_timeout_s)
         await sink.close()
+
+
+async def _write(writer: Writer, items: list[Delivered], settings: WorkerSettings,
+                 ) -> list[Delivered]:  # fmt: skip
+    """Write as a group does (``Writer``): what the sink rejects is isolated and skipped with a
+    warning naming it, an outage is waited out with the groups' backoff. Returns what landed."""
+    backoff = settings.write_backoff()
+    running = asyncio.Event()  # never set: a replay is stopped by cancelling it (resumable)
+    while True:
+        try:
+            rejected = await writer.write(items, running, lambda: 0.0) or []
+        except (RetriableSinkError, OSError, TimeoutError) as exc:
+            delay = backoff.next()
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("replay: write failed; retrying",
+                        extra={"error": error, "retry_in_s": round(delay, 2)})  # fmt: skip
+            await asyncio.sleep(delay)
+            continue
+        for item, why in rejected:
+            log.warning("replay: skipped an event the sink rejected", extra={
+                "partition": item.partition, "offset": item.offset, "reason": why})  # fmt: skip
+        skip = {(d.partition, d.offset) for d, _ in rejected}
+        return [d for d in items if (d.partition, d.offset) not in skip]
 
 
 def verify(settings: WorkerSettings, state: ReplayState, sample: int = 20) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from schemas.backoff import Backoff
 from schemas.settings import KafkaSettings, env_alias
 
 
@@ -113,6 +114,15 @@ class WorkerSettings(KafkaSettings):
     """`minilm` (offline MiniLM int8 ONNX) or `hashing` (tests)."""
     embed_threads: int = Field(1, ge=0, le=64)
     """onnxruntime threads per embedder (0 = onnxruntime decides)."""
+    embed_cache_size: int = Field(4096, ge=0, le=1_000_000)
+    """Vectors kept per process so groups sharing it embed each document once (0 = off)."""
+
+    def write_backoff(self) -> Backoff:
+        """The jittered backoff between retries of a write that failed for a transient reason
+        (the group loop and replay). The maximum is never below the first delay, also for
+        settings copied without validation."""
+        initial = self.retry_backoff_initial_s
+        return Backoff(initial, max(self.retry_backoff_max_s, initial), jitter=0.2)
 
     def chroma_token_value(self) -> str | None:
         """The Chroma token in clear (for the client factory only)."""

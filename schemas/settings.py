@@ -9,6 +9,7 @@ is allowed, so a misconfigured process fails at start with a message a human can
 from __future__ import annotations
 
 import re
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -167,16 +168,22 @@ class KafkaSettings(TooltrailSettings):
             password = self.kafka_sasl_password
             kwargs["sasl_plain_password"] = password.get_secret_value() if password else None
         if self.kafka_security_protocol.endswith("SSL"):
-            from aiokafka.helpers import create_ssl_context
-
-            ssl_password = self.kafka_ssl_password
-            kwargs["ssl_context"] = create_ssl_context(
-                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None,
-                certfile=str(self.kafka_ssl_certfile) if self.kafka_ssl_certfile else None,
-                keyfile=str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
-                password=ssl_password.get_secret_value() if ssl_password else None,
-            )
+            kwargs["ssl_context"] = self.ssl_context()
         return kwargs
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS for Kafka: the CA file (else the system's), hostname checked, a client cert."""
+        context = ssl.create_default_context(
+            cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+        )
+        if self.kafka_ssl_certfile is not None:
+            password = self.kafka_ssl_password
+            context.load_cert_chain(
+                str(self.kafka_ssl_certfile),
+                str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
+                password.get_secret_value() if password else None,
+            )
+        return context
 
 
 def load_settings(cls: type[S], **overrides: Any) -> S:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from consumers.cli import build_parser
+from consumers.app.cli import build_parser
 from consumers.settings import WorkerSettings
 from consumers.topics import TopicSpec
 from producer.settings import ProducerSettings

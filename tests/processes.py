@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from consumers.launcher import free_port
+from consumers.app.launcher import free_port
 from tests.conftest import Names
 
 ROOT = Path(__file__).parents[1]
@@ -49,7 +49,7 @@ class Worker:
         self.log = log
         with log.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "consumers.cli", "worker", group,
+                [sys.executable, "-m", "consumers.app.cli", "worker", group,
                  "--metrics-port", str(self.port)],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
             )  # fmt: skip

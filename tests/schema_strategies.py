@@ -21,7 +21,7 @@ ANNOTATIONS = {"title", "description", "default", "format", "$id", "$comment",
                "x-schema-version", "$schema", "examples"}  # fmt: skip
 HANDLED = {"type", "properties", "required", "additionalProperties", "items", "maxItems",
            "minItems", "maxLength", "minLength", "pattern", "minimum", "maximum", "enum",
-           "const", "anyOf", "$ref", "$defs", "maxProperties", "propertyNames"}  # fmt: skip
+           "const", "anyOf", "$ref", "$defs", "maxProperties", "propertyNames", "not"}  # fmt: skip
 JSON_SCALARS = (
     st.none()
     | st.booleans()
@@ -58,6 +58,10 @@ def _strategy(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[A
         raise NotImplementedError(f"schema keywords not covered by the generator: {unknown}")
     if "$ref" in node:
         return _strategy(defs[node["$ref"].rsplit("/", 1)[1]], defs)
+    if "not" in node:
+        refused = validator(node["not"])
+        rest = {k: v for k, v in node.items() if k != "not"}
+        return _strategy(rest, defs).filter(lambda value: not refused.is_valid(value))
     if "anyOf" in node:
         return st.one_of([_strategy(option, defs) for option in node["anyOf"]])
     if "const" in node:

@@ -17,7 +17,7 @@ def _bench(target: str, tmp_path: Path) -> dict[str, object]:
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),
            "TMPDIR": str(tmp_path), "TOOLTRAIL_DEMO_LATENCY_SCALE": "0"}  # fmt: skip
     out = subprocess.run(
-        [sys.executable, "-m", "consumers.cli", "--log-level", "CRITICAL", "bench", target,
+        [sys.executable, "-m", "consumers.app.cli", "--log-level", "CRITICAL", "bench", target,
          "--quick", "--json"], cwd=ROOT, env=env, capture_output=True, timeout=600, check=True,
     )  # fmt: skip
     result: dict[str, object] = orjson.loads(out.stdout)  # stdout is exactly one JSON object

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.launcher import free_port
+from consumers.app.launcher import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -47,7 +47,7 @@ def test_a_bad_input_gives_one_line_and_the_right_exit_code(
     args: list[str], env: dict[str, str], code: int, message: str, tmp_path: Path
 ) -> None:
     full_env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), **env}
-    out = subprocess.run([sys.executable, "-m", "consumers.cli", *args], cwd=tmp_path,
+    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", *args], cwd=tmp_path,
                          env=full_env, capture_output=True, text=True, timeout=120)  # fmt: skip
     lines = out.stderr.strip().splitlines()
     assert out.returncode == code, out.stderr
@@ -59,7 +59,7 @@ def test_a_bad_input_gives_one_line_and_the_right_exit_code(
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), **DEAD_KAFKA}
-    argv = [sys.executable, "-m", "consumers.cli", "--debug", "stats"]
+    argv = [sys.executable, "-m", "consumers.app.cli", "--debug", "stats"]
     out = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert out.returncode == 1

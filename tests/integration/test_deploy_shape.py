@@ -21,8 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumers import free_port
-from consumers.launcher import ChromaServer
+from consumers.app.launcher import ChromaServer, free_port
 from consumers.sinks.metrics import segments
 from tests.conftest import KafkaEndpoint, Names
 from tests.deploy_checks import exported_families, monitoring_queries, used_metrics
@@ -76,14 +75,14 @@ def test_one_worker_per_group_behind_probes_fed_by_the_demo_service(
         for group, port in ports.items():
             with (tmp_path / f"{group}.log").open("ab") as err:
                 procs[group] = subprocess.Popen(
-                    [sys.executable, "-m", "consumers.cli", "worker", group,
+                    [sys.executable, "-m", "consumers.app.cli", "worker", group,
                      "--metrics-port", str(port)],
                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
         for group, port in ports.items():
             _until(lambda p=port: _get(p, "/readyz") == (200, "ready\n"), 90, f"{group} ready")
             assert _get(port, "/healthz") == (200, "ok\n")
         demo = subprocess.run(
-            [sys.executable, "-m", "consumers.cli", "--log-level", "WARNING", "demo",
+            [sys.executable, "-m", "consumers.app.cli", "--log-level", "WARNING", "demo",
              "--events", "24", "--rate", "50", "--data-dir", str(tmp_path / "demo")],
             cwd=ROOT, env=env, capture_output=True, timeout=120)  # fmt: skip
         assert demo.returncode == 0, demo.stderr.decode()[-2000:]

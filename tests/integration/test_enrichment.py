@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from consumers.app.launcher import ChromaServer
 from consumers.embedders import HashingEF
-from consumers.launcher import ChromaServer
 from consumers.runner import GroupRunner
 from consumers.sinks.enrich import EnrichSink
 from consumers.sinks.memory import to_memory
@@ -15,7 +15,8 @@ from consumers.topics import ensure_topics, pipeline_topics
 from producer.emitter import TrailProducer
 from producer.enrichment import current_enrichment
 from producer.instrument import instrument
-from schemas import EnrichmentHit, ToolExecutionEvent, decode
+from schemas import EnrichmentEntry, EnrichmentHit, ToolExecutionEvent, decode
+from schemas.headers import entry_headers
 from tests.conftest import KafkaEndpoint, Names
 from tests.integration.test_memory_worker import memory_settings
 from tests.integration.test_metrics_worker import running
@@ -65,6 +66,9 @@ async def test_second_related_call_sees_the_first_calls_memory(
     presearch = [a for a in second.anchors if a.startswith("presearch:")]
     assert presearch
     assert presearch[0].startswith(f"presearch:hits={len(seen[1])};us=")
+    entries = await read_topic(kafka.bootstrap, names.enrichment, until=lambda r: len(r) >= 1)
+    entry = decode(entries[0].value, EnrichmentEntry)
+    assert list(entries[0].headers) == entry_headers(entry)  # self-describing entries
 
 
 async def test_chroma_down_pauses_enrichment_but_never_the_tool(

@@ -9,7 +9,8 @@ from collections import Counter
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from consumers import ChromaServer, EmbeddedBroker, TopicSpec, ensure_topics
+from consumers import TopicSpec, ensure_topics
+from consumers.app.launcher import ChromaServer, EmbeddedBroker
 from consumers.chroma_client import close_client, open_client
 from schemas import ToolExecutionEvent, decode, encode
 from tests.conftest import KafkaEndpoint, Names

@@ -49,7 +49,7 @@ def _server_env(kafka: KafkaEndpoint, names: Names, tmp_path: Path) -> dict[str,
 
 
 def _argv(sdk: str, instrument: bool) -> list[str]:
-    args = ["-m", "consumers.cli", "--log-level", "WARNING", "demo-server", "--sdk", sdk]
+    args = ["-m", "consumers.app.cli", "--log-level", "WARNING", "demo-server", "--sdk", sdk]
     return [*args, *([] if instrument else ["--no-instrument"])]
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
+from consumers.app.launcher import ChromaServer
 from consumers.chroma_client import close_client, open_client
 from consumers.embedders import HashingEF
-from consumers.launcher import ChromaServer
 from consumers.runner import Delivered
 from consumers.settings import WorkerSettings
 from consumers.sinks.memory import MemorySink, to_memory
@@ -24,7 +24,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def _cli(env: dict[str, str], *args: str) -> tuple[int, Any]:
-    out = subprocess.run([sys.executable, "-m", "consumers.cli", "memory", *args, "--json"],
+    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", "memory", *args, "--json"],
                          cwd=ROOT, env=env, capture_output=True, timeout=120)  # fmt: skip
     assert out.stdout, out.stderr.decode()[-2000:]
     return out.returncode, orjson.loads(out.stdout)

@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from consumers.app.launcher import ChromaServer
 from consumers.chroma_client import close_client, open_client
 from consumers.embedders import HashingEF, MiniLMOnnxEF
-from consumers.launcher import ChromaServer
 from consumers.runner import Delivered, GroupRunner
 from consumers.settings import WorkerSettings
 from consumers.sinks.memory import EmbedderMismatchError, MemorySink, to_memory

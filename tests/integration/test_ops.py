@@ -12,8 +12,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from consumers.app.launcher import free_port
 from consumers.http import serve
-from consumers.launcher import free_port
 from consumers.runner import GroupRunner
 from consumers.sinks.metrics import MetricsSink
 from consumers.topics import TopicSpec, ensure_topics
@@ -28,13 +28,13 @@ ROOT = Path(__file__).parents[2]
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "consumers.cli", *args], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", *args], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
     return out.stdout
 
 
 def _cli_fails(env: dict[str, str], *args: str) -> tuple[int, str]:
-    out = subprocess.run([sys.executable, "-m", "consumers.cli", *args], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", *args], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     return out.returncode, out.stderr
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from consumers import EmbeddedBroker, TopicSpec, ensure_topics, free_port
+from consumers import TopicSpec, ensure_topics
+from consumers.app.launcher import EmbeddedBroker, free_port
 from producer.emitter import TrailProducer
 from schemas import ToolExecutionEvent, decode
+from schemas.headers import event_headers
 from tests.factories import make_event
 from tests.kafka_helpers import read_topic, wait_for
 
@@ -48,6 +50,12 @@ async def test_broker_down_at_start_then_up_delivers_each_event_exactly_once(
                                settle=1.0)  # fmt: skip
     assert _ids(records) == Counter(e.event_id for e in events)  # each exactly once
     assert {r.key for r in records} == {f"s{i}".encode() for i in range(7)}
+    # live and resent records alike describe themselves and are stamped with the call's end
+    by_id = {e.event_id: e for e in events}
+    for record in records:
+        event = by_id[decode(record.value, ToolExecutionEvent).event_id]
+        assert list(record.headers) == event_headers(event)
+        assert record.timestamp == int(event.ended_at.timestamp() * 1000)
 
 
 async def test_closed_right_after_start_it_still_delivers_within_the_deadline(
@@ -119,3 +127,31 @@ async def test_tool_server_starts_when_kafka_is_absent(tmp_path: Path) -> None:
     await producer.aclose(1)
     assert producer.stats().outbox_pending == 1
     assert not producer.stats().connected
+
+
+async def test_a_burst_on_a_healthy_broker_waits_for_room_instead_of_spilling(
+    own_broker: EmbeddedBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """20k events at once (a tenth of the queue): all sent live, none to disk, no alarm.
+
+    Before: flights queued behind each other inside aiokafka timed out early
+    (KafkaTimeoutError), the sender declared Kafka down and spilled ~88 % of a burst; and past
+    ``max_in_flight`` every new batch went to the outbox although acks were flowing.
+    """
+    own_broker.start()
+    await ensure_topics({"bootstrap_servers": own_broker.bootstrap}, [TopicSpec("burst", 6)])
+    producer = TrailProducer(kafka_bootstrap=own_broker.bootstrap, events_topic="burst",
+                             outbox_dir=tmp_path / "ob", queue_size=200_000,
+                             max_in_flight=2_000).start()  # fmt: skip
+    await wait_for(lambda: producer.stats().connected, 15, "the producer to connect")
+    events = [make_event(session_id=f"s{i % 50}") for i in range(20_000)]
+    with caplog.at_level("WARNING", "producer.sender"):
+        for event in events:
+            producer.emit(event)
+        await wait_for(lambda: producer.stats().sent == 20_000, 120, "every event sent live")
+    stats = producer.stats()
+    await producer.aclose(10)
+    assert (stats.spilled, stats.resent, stats.dropped_total) == (0, 0, 0)
+    assert not [r for r in caplog.records if "not answering" in r.getMessage()]
+    records = await read_topic(own_broker.bootstrap, "burst", until=lambda r: len(r) >= 20_000)
+    assert _ids(records) == Counter(e.event_id for e in events)

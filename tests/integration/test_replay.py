@@ -14,13 +14,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from consumers import replay
+from consumers.app.launcher import ChromaServer
 from consumers.chroma_client import close_client, open_client
 from consumers.embedders import HashingEF
-from consumers.launcher import ChromaServer
+from consumers.errors import RetriableSinkError
 from consumers.runner import GroupRunner
 from consumers.sinks.memory import MemorySink
 from consumers.topics import TopicSpec, ensure_topics
-from schemas import encode
+from schemas import ToolExecutionEvent, encode
 from tests.conftest import KafkaEndpoint, Names
 from tests.integration.test_memory_worker import memory_settings, varied_events
 from tests.integration.test_metrics_worker import running
@@ -38,11 +39,26 @@ def client(chroma: ChromaServer) -> Iterator[Any]:
 
 
 def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "consumers.cli", "replay", "memory", "--json", *args]
+    argv = [sys.executable, "-m", "consumers.app.cli", "replay", "memory", "--json", *args]
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     result: dict[str, Any] = orjson.loads(out.stdout)
     return result
+
+
+async def _send(kafka: KafkaEndpoint, topic: str, events: list[ToolExecutionEvent],
+                *raw: tuple[bytes, bytes]) -> None:  # fmt: skip
+    """Each event keyed by its session, then each raw (value, key) record; all flushed."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(topic, encode(event), key=event.session_id.encode())
+        for value, key in raw:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 def _contents(client: Any, name: str) -> dict[str, str]:
@@ -57,15 +73,8 @@ async def test_replay_equals_live_resumes_and_swaps(
                                state_dir=tmp_path / "state", max_poll_records=10)  # fmt: skip
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
     events = varied_events(40)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
-    await producer.start()
-    try:
-        for event in [*events, *events[:5]]:  # 5 resent by the producer: same memories
-            await producer.send(names.events, encode(event), key=event.session_id.encode())
-        await producer.send(names.events, b"not an event", key=b"x")
-        await producer.flush()
-    finally:
-        await producer.stop()
+    # 5 resent by the producer (same memories), then one record that is no event
+    await _send(kafka, names.events, [*events, *events[:5]], (b"not an event", b"x"))
     live = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))
     async with running(live):
         await wait_for(lambda: live.stats.written == 45, 60, "the live memories")
@@ -108,3 +117,44 @@ async def test_replay_equals_live_resumes_and_swaps(
     assert _contents(client, names.collection) == live_contents
     names_now = {c.name for c in client.list_collections()}
     assert len([n for n in names_now if n.startswith(names.collection + "__old_")]) == 2
+
+
+async def test_replay_waits_out_an_outage_and_skips_what_the_sink_rejects(
+    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, client: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """The replay writes as a group does: one outage is retried, one poison event is isolated."""
+    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
+                               state_dir=tmp_path / "state", max_poll_records=10,
+                               retry_backoff_initial_s=0.1, retry_backoff_max_s=0.2)  # fmt: skip
+    await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 2)])
+    events = varied_events(20)
+    poison = events[7].event_id
+    await _send(kafka, names.events, events)
+    writes = 0
+
+    class Flaky(MemorySink):
+        async def write(self, batch: list[Any]) -> None:
+            nonlocal writes
+            writes += 1
+            if writes == 1:
+                raise RetriableSinkError("chroma unavailable (injected)")
+            if any(d.event.event_id == poison for d in batch):
+                raise ValueError("this event cannot be stored (injected)")
+            await super().write(batch)
+
+    monkeypatch.setattr(replay, "MemorySink", Flaky)
+    state = await replay.plan(settings, None, None, fresh=True)
+    with caplog.at_level("WARNING", "consumers.replay"):
+        await replay.run(settings, state, lambda done, total: None)
+    assert state.done == state.total == 20
+    assert state.skipped == 1
+    stored = {i for name in set(state.targets.values()) for i in _contents(client, name)}
+    check = replay.verify(settings, state)
+    assert check["ok"], check
+    assert check["count"] == 19 == len(stored)
+    rejected = [r for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(rejected) == 1
+    assert "cannot be stored" in rejected[0].__dict__["reason"]
+    assert any("retrying" in r.getMessage() for r in caplog.records)
+    replay.forget(settings)

@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 import pytest
 
+from consumers.app.demo.tools import demo_secret
+from consumers.app.launcher import ChromaServer
 from consumers.chroma_client import close_client, open_client
-from consumers.demo.tools import demo_secret
-from consumers.launcher import ChromaServer
 from consumers.sinks.metrics import segments
 from consumers.topics import TopicSpec, ensure_topics
 from tests.conftest import KafkaEndpoint, Names
@@ -56,7 +56,7 @@ async def _call_demo(env: dict[str, str], errlog: Path) -> list[bool]:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    argv = ["-m", "consumers.cli", "demo-server", "--sdk", "mcp"]
+    argv = ["-m", "consumers.app.cli", "demo-server", "--sdk", "mcp"]
     params = StdioServerParameters(command=sys.executable, args=argv, env=env)
     errors = []
     with errlog.open("w") as err:

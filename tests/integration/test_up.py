@@ -39,7 +39,7 @@ def _processes_using(path: Path) -> list[int]:
 
 def test_up_demo_events_json_reaches_every_group_and_leaves_no_orphans(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    argv = [sys.executable, "-m", "consumers.cli", "--log-level", "WARNING", "up", "--demo",
+    argv = [sys.executable, "-m", "consumers.app.cli", "--log-level", "WARNING", "up", "--demo",
             "--events", "60", "--json", "--rate", "10", "--data-dir", str(data),
             "--timeout", "240"]  # fmt: skip
     out = subprocess.run(argv, cwd=ROOT, env=_env(tmp_path), capture_output=True, timeout=300)
@@ -48,6 +48,10 @@ def test_up_demo_events_json_reaches_every_group_and_leaves_no_orphans(tmp_path:
     assert result["events"] == 60
     assert set(result["groups"]) == {"metrics", "memory", "enrich"}
     assert all(g["processed"] >= 60 and g["lag"] == 0 for g in result["groups"].values())
+    # the memory and enrich groups share one embedding per document: at most one pass per event
+    # (plus the warm-up text both groups embed at start, once)
+    embedding = result["embedding"]
+    assert 0 < embedding["embedded"] <= 61 < embedding["embedded"] + embedding["reused"]
     # repeated calls (the same health check every 6th call) were handed earlier ones' memories
     presearch = result["presearch"]
     assert 0 < presearch["calls_with_hits"] <= presearch["hits"] <= 3 * presearch["calls_with_hits"]
@@ -85,7 +89,7 @@ def _alive(pids: set[int]) -> set[int]:
 
 def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    argv = [sys.executable, "-m", "consumers.cli", "up", "--json", "--data-dir", str(data)]
+    argv = [sys.executable, "-m", "consumers.app.cli", "up", "--json", "--data-dir", str(data)]
     parent = subprocess.Popen(argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -107,7 +111,7 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
 
 
 def test_up_timeout_prints_the_summary_and_the_reason_and_exits_1(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "consumers.cli", "--log-level", "WARNING", "up", "--demo",
+    argv = [sys.executable, "-m", "consumers.app.cli", "--log-level", "WARNING", "up", "--demo",
             "--events", "400", "--json", "--rate", "20", "--timeout", "3",
             "--data-dir", str(tmp_path / "data")]  # fmt: skip
     out = subprocess.run(argv, cwd=ROOT, env=_env(tmp_path), capture_output=True, timeout=300)
@@ -133,7 +137,7 @@ def test_up_demo_on_an_80_column_terminal_shows_a_table_and_no_json_log_lines(
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
     env = {**_env(tmp_path), "TERM": "xterm-256color", "TOOLTRAIL_DEMO_LATENCY_SCALE": "1"}
-    argv = [sys.executable, "-m", "consumers.cli", "up", "--demo", "--rate", "20",
+    argv = [sys.executable, "-m", "consumers.app.cli", "up", "--demo", "--rate", "20",
             "--data-dir", str(tmp_path / "data")]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
@@ -181,7 +185,7 @@ def _read(fd: int, wait: float) -> bytes:
 
 
 def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "consumers.cli", "up", "--demo", "--rate", "5",
+    argv = [sys.executable, "-m", "consumers.app.cli", "up", "--demo", "--rate", "5",
             "--data-dir", str(tmp_path / "data")]  # fmt: skip
     err = tmp_path / "stderr.txt"
     with err.open("wb") as sink:

@@ -29,7 +29,7 @@ def lag_series(w: Worker, group: str) -> dict[int, float]:
 
 
 def group_lag(env: dict[str, str], group: str) -> int:
-    argv = [sys.executable, "-m", "consumers.cli", "stats", "--json"]
+    argv = [sys.executable, "-m", "consumers.app.cli", "stats", "--json"]
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
                          check=True)  # fmt: skip
     return int(orjson.loads(out.stdout)["groups"][group]["lag"])

@@ -51,7 +51,7 @@ def workers(env: dict[str, str], log_dir: Path) -> Iterator[list[subprocess.Pope
 def start_worker(procs: list[subprocess.Popen[bytes]], env: dict[str, str], log: Path) -> None:
     with log.open("ab") as err:
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "consumers.cli", "worker", "metrics"], cwd=ROOT, env=env,
+            [sys.executable, "-m", "consumers.app.cli", "worker", "metrics"], cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=err,
         ))  # fmt: skip
 

@@ -21,8 +21,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from consumers.app.launcher import ChromaServer, EmbeddedBroker, free_port
 from consumers.chroma_client import close_client, open_client
-from consumers.launcher import ChromaServer, EmbeddedBroker, free_port
 from consumers.offsets import partitions_of
 from consumers.sinks.metrics import segments
 from consumers.topics import disable_auto_creation
@@ -228,7 +228,7 @@ async def test_a_hung_chroma_keeps_metrics_flowing_and_its_lag_and_error_true(
 
 
 def _stats(env: dict[str, str]) -> dict[str, object]:
-    argv = [sys.executable, "-m", "consumers.cli", "stats", "--json"]
+    argv = [sys.executable, "-m", "consumers.app.cli", "stats", "--json"]
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
                          check=True)  # fmt: skip
     data: dict[str, object] = orjson.loads(out.stdout)

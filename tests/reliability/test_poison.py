@@ -19,9 +19,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from consumers.app.launcher import ChromaServer
 from consumers.chroma_client import close_client, open_client
 from consumers.dlq import read_dead_letter
-from consumers.launcher import ChromaServer
 from consumers.sinks.memory import to_memory
 from consumers.sinks.metrics import segments
 from consumers.topics import TopicSpec, ensure_topics

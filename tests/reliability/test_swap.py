@@ -12,8 +12,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from consumers.app.launcher import ChromaServer
 from consumers.chroma_client import close_client, open_client
-from consumers.launcher import ChromaServer
 from consumers.sinks.memory import to_memory
 from schemas import ToolExecutionEvent, encode
 from tests.conftest import KafkaEndpoint, Names
@@ -40,7 +40,7 @@ async def _steady(bootstrap: str, topic: str, sent: list[ToolExecutionEvent],
 
 
 def _replay(env: dict[str, str]) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "consumers.cli", "replay", "memory", "--swap", "--json"]
+    argv = [sys.executable, "-m", "consumers.app.cli", "replay", "memory", "--swap", "--json"]
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     result: dict[str, Any] = orjson.loads(out.stdout)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers import logs
+from consumers.app import logs
 from schemas.redact_logging import RedactingFilter
 
 TOKEN = "ghp_" + "Qw3rTy9UiOp2AsDfGh4JkLzX7cVbNm1PoIuY"
@@ -21,7 +21,7 @@ PASSWORD = "hunter2-Xk9q"
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    """The root logger as ``consumers.logs.configure`` sets it up, writing to a buffer."""
+    """The root logger as ``consumers.app.logs.configure`` sets it up, writing to a buffer."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     logs.configure("DEBUG", json=True)

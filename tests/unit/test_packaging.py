@@ -40,7 +40,10 @@ def test_drift_is_detected(tmp_path: Path) -> None:
 def test_cli_bad_setting_fails_on_stderr_only() -> None:
     env = {"PATH": "", "TOOLTRAIL_FETCH_MAX_WAIT_MS": "0", "HOME": "/tmp"}
     out = subprocess.run(
-        [sys.executable, "-m", "consumers.cli", "settings"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "consumers.app.cli", "settings"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert out.returncode == 2
     assert out.stdout == ""
@@ -50,7 +53,7 @@ def test_cli_bad_setting_fails_on_stderr_only() -> None:
 def test_cli_settings_json_masks_secrets() -> None:
     env = {"PATH": "", "HOME": "/tmp", "TOOLTRAIL_CHROMA_TOKEN": "tok-hunter2"}
     out = subprocess.run(
-        [sys.executable, "-m", "consumers.cli", "settings", "--json"],
+        [sys.executable, "-m", "consumers.app.cli", "settings", "--json"],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
     data = orjson.loads(out.stdout)
@@ -60,7 +63,7 @@ def test_cli_settings_json_masks_secrets() -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    from consumers.commands.settings import markdown_table
+    from consumers.app.commands.settings import markdown_table
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     table = markdown_table()

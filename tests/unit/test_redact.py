@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from schemas import REDACTED, RedactionLimits, is_sensitive_key, redact
+from schemas.redact_keys import inherit_keeps
 
 B64URL = string.ascii_letters + string.digits + "-_"
 UPPER_DIGITS = string.ascii_uppercase + string.digits
@@ -51,15 +52,22 @@ SEPARATORS = st.sampled_from([" ", "\n", "\t", "'", '"', ", ", "(", ") ", "; "])
 
 
 @st.composite
-def nested_with(draw: st.DrawFn, leaf: Any) -> Any:
-    """Wrap ``leaf`` in up to four random lists/dicts with noise siblings."""
+def nested_with(draw: st.DrawFn, leaf: Any, describing_keys: bool = True) -> Any:
+    """Wrap ``leaf`` in up to four random lists/dicts with noise siblings.
+
+    ``describing_keys=False`` never puts ``leaf`` under a key that only describes (``name``,
+    ``namespace``, ``secretName``): inside a redacted container those are kept on purpose.
+    """
     value = leaf
+    keys = st.text(min_size=1, max_size=10)
+    if not describing_keys:
+        keys = keys.filter(lambda k: not inherit_keeps(k))
     for _ in range(draw(st.integers(0, 4))):
         if draw(st.booleans()):
             value = [*draw(st.lists(NOISE, max_size=3)), value, *draw(st.lists(NOISE, max_size=2))]
         else:
             noise = draw(st.dictionaries(st.text(max_size=8), NOISE, max_size=3))
-            value = {**noise, draw(st.text(min_size=1, max_size=10)): value}
+            value = {**noise, draw(keys): value}
     return value
 
 
@@ -91,12 +99,18 @@ SENSITIVE_KEYS = st.sampled_from([
 ])  # fmt: skip
 
 
+@pytest.mark.parametrize("describing", ["namespace", "NAMESPACE", "name", "secretName", "key"])
+def test_inside_a_sensitive_container_what_only_describes_is_kept(describing: str) -> None:
+    out = redact({"password": {describing: "db-credentials", "value": "Zq81mKp2Xw"}})
+    assert out == {"password": {describing: "db-credentials", "value": REDACTED}}
+
+
 @settings(max_examples=300, deadline=None)
 @given(key=SENSITIVE_KEYS, secret=_tok(ALNUM, 12, 30), data=st.data())
 def test_values_under_sensitive_keys_never_survive(
     key: str, secret: str, data: st.DataObject
 ) -> None:
-    value = data.draw(nested_with(secret))
+    value = data.draw(nested_with(secret, describing_keys=False))
     structure = data.draw(nested_with({key: value, "namespace": "prod"}))
     assume(_occurrences(secret, structure) == 1)  # noise must not repeat it
     out = redact(structure)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from consumers.settings import WorkerSettings
@@ -77,6 +79,34 @@ def test_sasl_settings_become_client_arguments() -> None:
     assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512"
     assert kwargs["sasl_plain_password"] == "pw"
     assert "ssl_context" not in kwargs
+
+
+def test_ssl_settings_become_a_verifying_context_with_the_client_certificate(
+    tmp_path: Path,
+) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "client.key", tmp_path / "client.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=tooltrail-test"],
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    settings = load_settings(
+        WorkerSettings, kafka_security_protocol="SSL", kafka_ssl_cafile=cert,
+        kafka_ssl_certfile=cert, kafka_ssl_keyfile=key,
+    )  # fmt: skip
+    context = settings.kafka_kwargs()["ssl_context"]
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    subjects = [c["subject"] for c in context.get_ca_certs()]
+    assert subjects == [((("commonName", "tooltrail-test"),),)]
+    wrong = load_settings(WorkerSettings, kafka_security_protocol="SSL", kafka_ssl_cafile=key)
+    with pytest.raises(ssl.SSLError):  # a key is not a CA certificate
+        wrong.kafka_kwargs()
 
 
 def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

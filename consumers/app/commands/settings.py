@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
-from consumers.commands import add, subcommands
+from consumers.app.commands import add, subcommands
+from consumers.app.settings import AppSettings
 from consumers.settings import WorkerSettings
 from producer.settings import ProducerSettings
 from schemas.settings import (
@@ -37,7 +38,8 @@ def markdown_table() -> str:
     """The configuration table of the README: every variable, its default and meaning."""
     rows = ["| variable | default | used by | meaning |", "|---|---|---|---|"]
     seen: set[str] = set()
-    for cls, user in ((ProducerSettings, "producer"), (WorkerSettings, "workers")):
+    for cls, user in ((ProducerSettings, "producer"), (WorkerSettings, "workers"),
+                      (AppSettings, "cli")):  # fmt: skip
         for field, info in cls.model_fields.items():
             names = env_names(cls, field)
             if names[0] in seen:
@@ -57,11 +59,12 @@ def markdown_table() -> str:
 
 
 def show(*, as_json: bool, markdown: bool = False) -> int:
-    """Print producer and worker settings; a bad value raises ``SettingsError`` (exit 2)."""
+    """Print producer, worker and CLI settings; a bad value raises ``SettingsError`` (exit 2)."""
     if markdown:
         print(markdown_table())
         return 0
-    data = {"producer": effective(ProducerSettings), "worker": effective(WorkerSettings)}
+    data = {"producer": effective(ProducerSettings), "worker": effective(WorkerSettings),
+            "cli": effective(AppSettings)}  # fmt: skip
     if as_json:
         print(orjson.dumps(data, default=str, option=orjson.OPT_INDENT_2).decode())
         return 0

@@ -1,18 +1,20 @@
-"""``tooltrail bench emit|metrics|memory|enrich``: figures against a same-run baseline."""
+"""``tooltrail bench emit|metrics|memory|enrich|embed``: figures against a same-run baseline."""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from consumers.commands import add, subcommands
+from consumers.app.commands import add, subcommands
 
 TARGETS = {
     "emit": "producer cost per call against the old inline write; throughput against raw aiokafka",
     "metrics": "the metrics writer against a raw consume loop; freshness at a steady rate",
     "memory": "the memory group against a raw embed + upsert loop; freshness; query latency",
     "enrich": "the cache lookup against the old inline search; staleness in another process",
+    "embed": "embedder variants: docs/s against today's MiniLM, recall@3 on incident memories",
 }
+MODULES = {"embed": "retrieval"}  # target -> consumers.app.bench module, where they differ
 
 
 def register(commands: Any) -> None:
@@ -30,6 +32,6 @@ def register(commands: Any) -> None:
 
 
 def _run(target: str, args: Any) -> int:
-    module = importlib.import_module(f"consumers.bench.{target}")
+    module = importlib.import_module(f"consumers.app.bench.{MODULES.get(target, target)}")
     result: int = module.main(as_json=args.json, quick=args.quick)
     return result

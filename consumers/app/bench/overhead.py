@@ -23,14 +23,14 @@ import asyncio
 import contextlib
 import functools
 import gc
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from consumers.bench.common import median, pct, until
-from consumers.launcher import free_port
+from consumers.app.bench.common import median, pct, until
+from consumers.app.demo.tools import set_latency_scale
+from consumers.app.launcher import free_port
 from producer.emitter import TrailProducer
 
 VARIANTS = ("plain", "otel", "tooltrail_up", "tooltrail_down")
@@ -62,7 +62,7 @@ def _otel_provider() -> Any:
 def _mcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
     from mcp.server._otel import OpenTelemetryMiddleware
 
-    from consumers.demo.server import build_mcp
+    from consumers.app.demo.server import build_mcp
 
     def without_otel(server: Any) -> Any:
         server.middleware[:] = [m for m in server.middleware
@@ -74,7 +74,7 @@ def _mcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
 
 
 def _fastmcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
-    from consumers.demo.server import build_fastmcp
+    from consumers.app.demo.server import build_fastmcp
 
     return {"plain": build_fastmcp(None), "otel": build_fastmcp(None),
             **{v: build_fastmcp(p) for v, p in producers.items()}}  # fmt: skip
@@ -115,7 +115,7 @@ def _settled(producer: TrailProducer) -> bool:
 async def measure(sdk: str, bootstrap: str, root: Path, *, rounds: int,
                   calls: int) -> dict[str, Any]:  # fmt: skip
     """Run the interleaved rounds for ``sdk`` ("mcp" or "fastmcp") and return the figures."""
-    os.environ["TOOLTRAIL_DEMO_LATENCY_SCALE"] = "0"
+    set_latency_scale(0)  # the tools' own fake latency would hide what the layers add
     provider = _otel_provider()
     producers = {
         "tooltrail_up": TrailProducer(kafka_bootstrap=bootstrap, outbox_dir=root / f"{sdk}-up",

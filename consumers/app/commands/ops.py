@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from consumers.commands import add, iso_time, positive_int, subcommands, worker_settings
+from consumers.app.commands import add, iso_time, positive_int, subcommands, worker_settings
 from consumers.dlq import original_headers, read_dead_letter
 from consumers.errors import UsageError
 from consumers.offsets import gather_stats
@@ -135,9 +135,9 @@ async def _replay(settings: WorkerSettings, wanted: list[tuple[int, int]] | None
         producer = AIOKafkaProducer(**kwargs, acks="all", enable_idempotence=False,
                                     request_timeout_ms=int(wait * 1000))  # fmt: skip
     sent = skipped = 0
-    if producer is not None:
-        await asyncio.wait_for(producer.start(), wait)
     try:
+        if producer is not None:
+            await asyncio.wait_for(producer.start(), wait)
         async for batch in _chosen(settings, wanted):
             for record in batch:
                 if read_dead_letter(record, with_value=False).truncated:
@@ -151,7 +151,7 @@ async def _replay(settings: WorkerSettings, wanted: list[tuple[int, int]] | None
         if producer is not None:
             await asyncio.wait_for(producer.flush(), wait)
     finally:
-        if producer is not None:
+        if producer is not None:  # also after a start that failed: it may hold connections
             await asyncio.wait_for(producer.stop(), wait)
     return sent, skipped
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import orjson
 
-from consumers.figures import median, pct, summary
-from consumers.launcher import EmbeddedBroker
+from consumers.app.figures import median, pct, summary
+from consumers.app.launcher import EmbeddedBroker
+from consumers.app.settings import explicitly_set
+from schemas.settings import KafkaSettings, load_settings
 
 __all__ = ["kafka_for_bench", "machine", "median", "pct", "report", "summary", "until", "workdir"]
 
@@ -28,8 +30,9 @@ def machine() -> dict[str, Any]:
 @contextlib.contextmanager
 def kafka_for_bench(workdir: Path) -> Iterator[str]:
     """``TOOLTRAIL_KAFKA_BOOTSTRAP`` if set, else an embedded Tansu broker for the run."""
-    if external := os.environ.get("TOOLTRAIL_KAFKA_BOOTSTRAP"):
-        yield external
+    settings = load_settings(KafkaSettings)
+    if explicitly_set(settings, "kafka_bootstrap"):
+        yield settings.kafka_bootstrap
         return
     with EmbeddedBroker(workdir / "tansu.log", None).start() as broker:
         yield broker.bootstrap

@@ -18,27 +18,29 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from consumers.demo.traffic import Traffic
-from consumers.figures import pct
+from consumers.app.demo.traffic import Traffic
+from consumers.app.figures import pct
+from consumers.app.launcher import ChromaServer, EmbeddedBroker
+from consumers.app.settings import explicitly_set
 from consumers.files import private_text
-from consumers.launcher import ChromaServer, EmbeddedBroker
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from consumers.topics import ensure_pipeline_topics
+from consumers.vector_cache import current_cache
 from consumers.worker import build_runners
 
 
 @contextlib.contextmanager
-def infrastructure(data_dir: Path) -> Iterator[tuple[str, str]]:
+def infrastructure(data_dir: Path, settings: WorkerSettings) -> Iterator[tuple[str, str]]:
     """(bootstrap, chroma url): the configured ones, or embedded ones started here."""
     with contextlib.ExitStack() as stack:
-        bootstrap = os.environ.get("TOOLTRAIL_KAFKA_BOOTSTRAP")
-        if not bootstrap:
+        bootstrap = settings.kafka_bootstrap
+        if not explicitly_set(settings, "kafka_bootstrap"):
             broker = stack.enter_context(
                 EmbeddedBroker(data_dir / "logs" / "tansu.log", None).start()
             )
             bootstrap = broker.bootstrap
-        url = os.environ.get("TOOLTRAIL_CHROMA_URL")
+        url = settings.chroma_url
         if not url:
             chroma = ChromaServer(data_dir / "chroma", data_dir / "logs" / "chroma.log")
             url = stack.enter_context(chroma.start()).url
@@ -52,17 +54,14 @@ async def demo_client(settings: WorkerSettings, data_dir: Path) -> AsyncIterator
     from mcp.client.stdio import stdio_client
 
     inherited = {k: v for k, v in os.environ.items() if k.startswith("TOOLTRAIL_")}  # TLS/SASL
-    env = {**inherited, "PATH": os.environ.get("PATH", ""), "HOME": str(data_dir),
+    # the hits ride back in each result's _meta (unless set otherwise), so the view counts them
+    env = {"TOOLTRAIL_PRESEARCH_ATTACH_META": "true", **inherited,
+           "PATH": os.environ.get("PATH", ""), "HOME": str(data_dir),
            "TOOLTRAIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "TOOLTRAIL_EVENTS_TOPIC": settings.events_topic,
            "TOOLTRAIL_ENRICHMENT_TOPIC": settings.enrichment_topic,
-           "TOOLTRAIL_OUTBOX_DIR": str(data_dir / "outbox"),
-           # the hits ride back in each result's _meta, so the view can count them
-           "TOOLTRAIL_PRESEARCH_ATTACH_META":
-               os.environ.get("TOOLTRAIL_PRESEARCH_ATTACH_META", "true"),
-           "TOOLTRAIL_DEMO_LATENCY_SCALE":
-               os.environ.get("TOOLTRAIL_DEMO_LATENCY_SCALE", "1")}  # fmt: skip
-    params = StdioServerParameters(command=sys.executable, args=["-m", "consumers.cli",
+           "TOOLTRAIL_OUTBOX_DIR": str(data_dir / "outbox")}  # fmt: skip
+    params = StdioServerParameters(command=sys.executable, args=["-m", "consumers.app.cli",
                                    "--log-level", "WARNING", "demo-server"], env=env)  # fmt: skip
     with private_text(data_dir / "logs" / "demo-server.log", append=True) as err:
         async with (
@@ -99,7 +98,25 @@ def summary(runners: list[GroupRunner], traffic: Traffic, elapsed: float) -> dic
         "tool_call_ms": {"p50": pct(traffic.latency_ms, 0.5), "p99": pct(traffic.latency_ms, 0.99)},
         "presearch": {"calls_with_hits": traffic.presearch_calls, "hits": traffic.presearch_hits},
         "groups": {r.sink.name: _group(r) for r in runners},
+        "embedding": _embedding(),
     }  # fmt: skip
+
+
+def _embedding() -> dict[str, int] | None:
+    """Texts embedded in this process, and those served by the shared ``VectorCache``."""
+    cache = current_cache()
+    return None if cache is None else {"embedded": cache.misses, "reused": cache.hits}
+
+
+async def _ready(runners: list[GroupRunner], stop: asyncio.Event, limit: float,
+                 tick: Callable[[], Any]) -> None:  # fmt: skip
+    """Until every group is connected with its sink started, ``stop``, or ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    while not stop.is_set() and time.monotonic() < deadline:
+        if all(r.stats.connected for r in runners):
+            return
+        tick()
+        await asyncio.sleep(0.1)
 
 
 async def run(
@@ -124,6 +141,14 @@ async def run(
         async with contextlib.AsyncExitStack() as stack:
             if demo:
                 session = await stack.enter_async_context(demo_client(settings, data_dir))
+                # traffic starts once every group has joined and loaded its model, so the
+                # first calls are not left behind a cold start (their freshness counts too)
+                await _ready(
+                    runners,
+                    stop,
+                    settings.sink_timeout_s + settings.kafka_timeout_s,
+                    lambda: view(runners, traffic) if view is not None else None,
+                )
                 tasks.append(asyncio.create_task(traffic.drive(session, events, rate, stop)))
             while not stop.is_set():
                 if view is not None:

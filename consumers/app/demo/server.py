@@ -12,7 +12,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from consumers.demo.tools import TOOLS, ToolFailure
+from consumers.app.demo.tools import TOOLS, ToolFailure
 from producer.emitter import TrailProducer
 
 

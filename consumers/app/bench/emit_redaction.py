@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from consumers.bench import redact_v1
-from consumers.bench.common import summary
+from consumers.app.bench import redact_v1
+from consumers.app.bench.common import summary
 from producer.calls import ToolCall, build_event
 from producer.emitter import TrailProducer
 from producer.settings import ProducerSettings

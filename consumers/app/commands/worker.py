@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from consumers.commands import add, port, worker_settings
+from consumers.app.commands import add, port, worker_settings
 from consumers.worker import GROUPS, run_groups
 
 

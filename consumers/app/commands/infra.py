@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from consumers.commands import add, port
-from consumers.launcher import ChromaServer, EmbeddedBroker
+from consumers.app.commands import add, port
+from consumers.app.launcher import ChromaServer, EmbeddedBroker
 
 
 def run(data_dir: str, *, kafka_port: int | None, chroma_port: int | None) -> int:

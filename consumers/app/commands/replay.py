@@ -7,11 +7,10 @@ import time
 from typing import Any
 
 import orjson
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from consumers import replay
-from consumers.commands import add, iso_time, subcommands, worker_settings
+from consumers.app.commands import add, iso_time, subcommands, worker_settings
+from consumers.app.live import require_rich
 from consumers.errors import UsageError
 from consumers.settings import WorkerSettings
 
@@ -34,6 +33,8 @@ def main(settings: WorkerSettings, *, since: str | None, offsets: str | None, sw
          drop_old: bool, dry_run: bool, fresh: bool, as_json: bool) -> int:  # fmt: skip
     """Run the whole replay; print one summary (JSON with ``--json``) on stdout."""
     when = iso_time(since, "--since") if since else None
+    if not dry_run:  # the progress bar; --dry-run prints only the plan
+        require_rich("tooltrail replay memory")
     state = asyncio.run(replay.plan(settings, when, parse_offsets(offsets), fresh))
     summary: dict[str, object] = {"targets": state.targets, "start": state.start, "end": state.end,
                                   "to_read": state.total - state.done}  # fmt: skip
@@ -41,6 +42,15 @@ def main(settings: WorkerSettings, *, since: str | None, offsets: str | None, sw
         summary["dry_run"] = True
         print(orjson.dumps(summary, option=_JSON).decode())
         return 0
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     console = Console(stderr=True)
     started = time.monotonic()
     with Progress(TextColumn("replay memory"), BarColumn(), MofNCompleteColumn(),

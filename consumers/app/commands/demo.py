@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from consumers import up
-from consumers.commands import add, positive_float, positive_int
-from consumers.demo.traffic import Traffic
-from consumers.figures import pct
+from consumers.app import up
+from consumers.app.commands import add, positive_float, positive_int
+from consumers.app.demo.traffic import Traffic
+from consumers.app.figures import pct
+from consumers.app.settings import app_settings
 from consumers.files import private_dir
 from consumers.settings import WorkerSettings
 from schemas.settings import load_settings
@@ -91,6 +92,8 @@ def register(commands: Any) -> None:
 
 
 def _serve(args: Any) -> int:
-    from consumers.demo.server import run
+    from consumers.app.demo import tools
+    from consumers.app.demo.server import run
 
+    tools.set_latency_scale(app_settings().demo_latency_scale)  # a bad value fails at start
     return run(args.sdk, instrument=not args.no_instrument)

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from consumers.bench.common import kafka_for_bench, machine, report, summary, workdir
-from consumers.bench.memory import chroma_for_bench
+from consumers.app.bench.common import kafka_for_bench, machine, report, summary, workdir
+from consumers.app.bench.memory import chroma_for_bench
 from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import make_embedder
 from consumers.runner import GroupRunner

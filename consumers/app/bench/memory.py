@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from consumers.bench.common import kafka_for_bench, machine, report, summary, until, workdir
+from consumers.app.bench.common import kafka_for_bench, machine, report, summary, until, workdir
+from consumers.app.launcher import ChromaServer
 from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import make_embedder
-from consumers.launcher import ChromaServer
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from consumers.sinks.memory import MemorySink, to_memory
@@ -38,7 +37,7 @@ QUERIES = ("pods restarting in payments", "etcd health check failing", "logs of 
 @contextlib.contextmanager
 def chroma_for_bench(root: Path) -> Iterator[str]:
     """``TOOLTRAIL_CHROMA_URL`` if set, else a ``chroma run`` server for the run."""
-    if url := os.environ.get("TOOLTRAIL_CHROMA_URL"):
+    if url := load_settings(WorkerSettings).chroma_url:
         yield url
         return
     with ChromaServer(root / "chroma", root / "chroma.log").start() as server:

@@ -10,19 +10,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import os
 from collections import Counter
+
+from consumers.app.settings import app_settings
 
 _calls: Counter[str] = Counter()
 NAMESPACES = ("openshift-etcd", "openshift-ingress", "payments", "checkout", "monitoring")
 _BASE_MS = {"get_pods": 8, "describe_pod": 12, "logs": 25, "health": 40, "events": 10, "scale": 30}
 
 
+_latency_scale: float | None = None  # TOOLTRAIL_DEMO_LATENCY_SCALE, read on first use
+
+
+def set_latency_scale(scale: float | None) -> None:
+    """Override the fake latencies' scale in this process (``None``: read the setting again)."""
+    global _latency_scale  # one process-wide knob of the demo server
+    _latency_scale = scale
+
+
 def _scale() -> float:
-    try:
-        return max(float(os.environ.get("TOOLTRAIL_DEMO_LATENCY_SCALE", "1")), 0.0)
-    except ValueError:
-        return 1.0
+    global _latency_scale
+    if _latency_scale is None:
+        _latency_scale = app_settings().demo_latency_scale
+    return _latency_scale
 
 
 async def _work(kind: str) -> None:

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from consumers import logs
-from consumers.commands import Parser
+from consumers.app import logs
+from consumers.app.commands import Parser
+from consumers.app.log_limits import limit_repeats, quiet_libraries
+from consumers.app.settings import app_settings
 from consumers.errors import ConsumerError, LaunchError, UsageError
-from consumers.log_limits import limit_repeats, quiet_libraries
 from schemas.errors import SettingsError, TooltrailError
+from schemas.settings import KafkaSettings, load_settings
 
 DESCRIPTION = """\
 tooltrail turns every tool call of an MCP server into a Kafka event and lets independent
@@ -38,7 +40,7 @@ def _version() -> str:
 
 def build_parser() -> Parser:
     """The argument parser of every sub-command."""
-    from consumers.commands import bench, demo, infra, memory, ops, replay, settings, up, worker
+    from consumers.app.commands import bench, demo, infra, memory, ops, replay, settings, up, worker
 
     parser = Parser(prog="tooltrail", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"tooltrail {_version()}")
@@ -57,10 +59,16 @@ def build_parser() -> Parser:
 
 
 def _log_level(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    level = os.environ.get("TOOLTRAIL_LOG_LEVEL", "").strip().upper()
-    return level if level in logging.getLevelNamesMapping() else "INFO"
+    """``--log-level``, else ``TOOLTRAIL_LOG_LEVEL`` (a bad value is a settings error)."""
+    return explicit or app_settings().log_level
+
+
+def _bootstrap() -> str:
+    """The configured bootstrap, for a message (never raises: a bad setting failed earlier)."""
+    try:
+        return load_settings(KafkaSettings).kafka_bootstrap
+    except SettingsError:
+        return "the configured bootstrap"
 
 
 def failure(exc: BaseException) -> tuple[int, str]:
@@ -76,7 +84,7 @@ def failure(exc: BaseException) -> tuple[int, str]:
     from aiokafka.errors import KafkaError
 
     if isinstance(exc, KafkaError | TimeoutError | ConnectionError):
-        bootstrap = os.environ.get("TOOLTRAIL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+        bootstrap = _bootstrap()
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return 1, f"cannot reach Kafka at {bootstrap} (TOOLTRAIL_KAFKA_BOOTSTRAP): {detail}"
     if isinstance(exc, OSError) and exc.filename:
@@ -85,11 +93,36 @@ def failure(exc: BaseException) -> tuple[int, str]:
     return 1, f"unexpected {type(exc).__name__}: {text} (run with --debug for the traceback)"
 
 
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The one line for a command module whose third-party dependency is not installed
+    (``None``: one of tooltrail's own modules is missing, a bug, not an install problem).
+
+    The base install is the tool servers' producer; the commands need a worker role.
+    """
+    name = (exc.name or "").split(".")[0]
+    if name in ("", "consumers", "producer", "schemas"):
+        return None
+    return (f"the tooltrail command needs {name}, which this install lacks: pip install "
+            "'tooltrail[worker]' (a Chroma server) or 'tooltrail[memory]'")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tooltrail`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:
+        line = missing_extra(exc)
+        if line is None:
+            raise
+        print(f"tooltrail: error: {line}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     os.umask(0o077)  # data, logs and spill files hold tool data: owner only
-    level = _log_level(args.log_level)
+    try:
+        level = _log_level(args.log_level)
+    except SettingsError as exc:
+        print(f"tooltrail: error: {failure(exc)[1]}", file=sys.stderr)
+        return 2
     logs.configure(level, json=not sys.stderr.isatty())  # JSON for files and pipes
     quiet_libraries(level)
     limit_repeats()

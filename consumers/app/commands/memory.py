@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
+from consumers.app.commands import add, positive_int, subcommands, worker_settings
 from consumers.chroma_client import close_client, open_chroma
-from consumers.commands import add, positive_int, subcommands, worker_settings
 from consumers.embedders import embedder_id, make_embedder
 from consumers.errors import ConsumerError
 from consumers.settings import WorkerSettings

@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from rich.console import Console
-from rich.live import Live
 
-from consumers import live, up
-from consumers.commands import add, positive_float, positive_int
-from consumers.demo.traffic import Traffic
+from consumers.app import live, up
+from consumers.app.commands import add, positive_float, positive_int
+from consumers.app.demo.traffic import Traffic
 from consumers.errors import UsageError
 from consumers.files import private_dir
 from consumers.runner import GroupRunner
@@ -27,11 +25,12 @@ from schemas.settings import load_settings
 def main(*, data_dir: str, demo: bool, events: int | None, as_json: bool, rate: float,
          timeout: float) -> int:  # fmt: skip
     """Run until Ctrl-C (or until ``events`` are processed); print the summary."""
+    live.require_rich("tooltrail up")  # before anything starts
     root = Path(data_dir)
     private_dir(root)
     private_dir(root / "logs")
     base = load_settings(WorkerSettings)
-    with up.infrastructure(root) as (bootstrap, url):
+    with up.infrastructure(root, base) as (bootstrap, url):
         settings = base.model_copy(update={
             "kafka_bootstrap": bootstrap, "chroma_url": url,
             "metrics_dir": root / "metrics", "state_dir": root / "state",
@@ -48,6 +47,9 @@ def main(*, data_dir: str, demo: bool, events: int | None, as_json: bool, rate: 
 async def _run(settings: WorkerSettings, root: Path, demo: bool, events: int | None,
                as_json: bool, rate: float,
                timeout: float) -> dict[str, Any]:  # fmt: skip  # noqa: ASYNC109 - --events deadline
+    from rich.console import Console
+    from rich.live import Live
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,5 +1,8 @@
 """What ``tooltrail up`` shows while it runs: a live table on a terminal, a status line
 elsewhere, and logs routed through the live display so they never tear the table.
+
+rich comes with the ``cli`` extra and is imported only where it draws: a worker install
+(``tooltrail[worker]``) runs every other command without it.
 """
 
 from __future__ import annotations
@@ -8,16 +11,27 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from rich import box
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.table import Table
-
-from consumers.demo.traffic import Traffic
-from consumers.figures import pct
+from consumers.app.demo.traffic import Traffic
+from consumers.app.figures import pct
+from consumers.app.up import processed
+from consumers.errors import UsageError
 from consumers.runner import GroupRunner
-from consumers.up import processed
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+def require_rich(command: str) -> None:
+    """Raise a one-line ``UsageError`` (exit 2) if rich, the ``cli`` extra, is not installed."""
+    try:
+        import rich  # noqa: F401
+    except ModuleNotFoundError:
+        raise UsageError(
+            f"{command} needs the CLI extra (rich): pip install 'tooltrail[cli]'"
+        ) from None
 
 
 def _row(r: GroupRunner) -> tuple[str, ...]:
@@ -40,6 +54,9 @@ def _demo(traffic: Traffic) -> str:
 
 def table(runners: list[GroupRunner], traffic: Traffic) -> Table:
     """The live table; fits an 80-column terminal (the status column is cut first)."""
+    from rich import box
+    from rich.table import Table
+
     out = Table(title="tooltrail up — Ctrl-C to stop", box=box.SIMPLE_HEAD, caption=_demo(traffic),
                 caption_justify="left")  # fmt: skip
     for name, justify in (("group", "left"), ("done", "right"), ("ev/s", "right"),
@@ -65,6 +82,8 @@ def logs_through(console: Console) -> Iterator[None]:
 
     The new handler keeps the level and filters (redaction) of the handlers it replaces.
     """
+    from rich.logging import RichHandler
+
     root = logging.getLogger()
     saved = root.handlers[:]
     handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from consumers.bench.common import kafka_for_bench, machine, report, summary, until, workdir
+from consumers.app.bench.common import kafka_for_bench, machine, report, summary, until, workdir
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
 from consumers.sinks.metrics import MetricsSink
