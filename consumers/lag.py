@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.aio import settle
+from schemas.aio import settle, stop_kafka
 
 
 class LagProbe:
@@ -34,7 +34,7 @@ class LagProbe:
             try:
                 await asyncio.wait_for(consumer.start(), self.timeout)
             except BaseException:  # a start that failed or timed out still holds connections
-                await settle(consumer.stop(), self.timeout)
+                await settle(stop_kafka(consumer), self.timeout)
                 raise
             self._consumer = consumer
         return self._consumer
@@ -63,4 +63,4 @@ class LagProbe:
         """Stop the probe's consumer. Never raises."""
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await settle(consumer.stop(), self.timeout)
+            await settle(stop_kafka(consumer), self.timeout)

@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.aio import settle
+from schemas.aio import settle, stop_kafka
 
 
 async def partitions_of(
@@ -39,7 +39,7 @@ async def partitions_of(
 
 
 async def _stop(consumer: AIOKafkaConsumer, wait_s: float) -> None:
-    await settle(consumer.stop(), wait_s)
+    await settle(stop_kafka(consumer), wait_s)
 
 
 async def true_end_offsets(

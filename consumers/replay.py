@@ -35,7 +35,7 @@ from consumers.offsets import partitions_of, true_end_offsets
 from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered
 from consumers.sinks.memory import MemorySink, collection_names, to_memory
-from schemas.aio import settle
+from schemas.aio import settle, stop_kafka
 
 Progress = Callable[[int, int], None]  # (events read so far, total to read)
 
@@ -87,7 +87,7 @@ async def start_offsets(
             {tp: int(since.timestamp() * 1000) for tp in parts}
         )
     finally:
-        await settle(consumer.stop(), settings.kafka_timeout_s)
+        await settle(stop_kafka(consumer), settings.kafka_timeout_s)
     return {tp.partition: (ends[tp.partition] if found.get(tp) is None else found[tp].offset)
             for tp in parts}  # fmt: skip
 
@@ -191,7 +191,7 @@ async def run(settings: WorkerSettings, state: ReplayState, progress: Progress,
                 await asyncio.to_thread(_save, settings, state, new_ids)
             progress(state.done, state.total)
     finally:
-        await settle(consumer.stop(), settings.kafka_timeout_s)
+        await settle(stop_kafka(consumer), settings.kafka_timeout_s)
         await sink.close()
 
 

@@ -40,7 +40,7 @@ from consumers.status import StatusReporter
 from consumers.tansu_compat import patch_leave_group_if_tansu
 from consumers.topics import creations, disable_auto_creation, ensure_pipeline_topics
 from consumers.watch import Watcher
-from schemas.aio import cancelled_here, settle
+from schemas.aio import cancelled_here, settle, stop_kafka
 from schemas.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,8 @@ class GroupRunner:
                     await consumer.start()
                     await dlq.start()
             except (asyncio.CancelledError, *_UNREACHABLE) as exc:
-                await self._bounded("consumer stop", consumer.stop())
-                await self._bounded("producer stop", dlq.stop())
+                await self._bounded("consumer stop", stop_kafka(consumer))
+                await self._bounded("producer stop", stop_kafka(dlq))
                 if isinstance(exc, asyncio.CancelledError):
                     raise  # cancelled while starting: the clients are closed, nothing is left
                 self.stats.failed(f"kafka unreachable: {type(exc).__name__}: {exc}")
@@ -172,8 +172,8 @@ class GroupRunner:
         await self.commit_pending()
         await self._bounded("status", reporter.report(self.stats, 0, stopping=True))
         for what, closing in (
-            ("consumer stop", consumer.stop()),
-            ("producer stop", dlq.stop()),
+            ("consumer stop", stop_kafka(consumer)),
+            ("producer stop", stop_kafka(dlq)),
             ("lag probe", watcher.close()),
             ("sink close", self.sink.close()),
         ):

@@ -19,7 +19,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from consumers.group_stats import GroupStats
-from schemas.aio import cancelled_here, settle
+from schemas.aio import cancelled_here, settle, stop_kafka
 
 MEMBER = f"{socket.gethostname()[:100]}-{os.getpid()}"
 
@@ -98,7 +98,7 @@ async def read_status(kafka_kwargs: dict[str, Any], topic: str, wait_s: float = 
             if await _caught_up(consumer, tps):
                 break
     finally:
-        await settle(consumer.stop(), wait_s)
+        await settle(stop_kafka(consumer), wait_s)
     return latest
 
 

@@ -17,7 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from consumers.errors import UsageError
 from consumers.offsets import partitions_of, true_end_offsets
-from schemas.aio import settle
+from schemas.aio import settle, stop_kafka
 
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
 
@@ -55,7 +55,7 @@ async def stream(kafka_kwargs: dict[str, Any], topic: str, *, batch: int = 500,
                 idle_since = time.monotonic()
                 yield records
     finally:
-        await settle(consumer.stop(), wait_s)
+        await settle(stop_kafka(consumer), wait_s)
 
 
 async def fetch(kafka_kwargs: dict[str, Any], topic: str, partition: int, offset: int,
@@ -88,7 +88,7 @@ async def fetch(kafka_kwargs: dict[str, Any], topic: str, partition: int, offset
                     return None
         return None
     finally:
-        await settle(consumer.stop(), wait_s)
+        await settle(stop_kafka(consumer), wait_s)
 
 
 def parse_ref(text: str) -> tuple[int, int]:

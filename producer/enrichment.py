@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from producer.settings import ProducerSettings
-from schemas.aio import settle
+from schemas.aio import settle, stop_kafka
 from schemas.backoff import Backoff
 from schemas.codec import decode
 from schemas.errors import SchemaDecodeError
@@ -151,7 +151,7 @@ class EnrichmentCache:
                     for record in records:
                         self._apply_record(record.key, record.value)
         finally:
-            await settle(consumer.stop(), 5.0)
+            await settle(stop_kafka(consumer), 5.0)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         topic = self.settings.enrichment_topic

@@ -53,7 +53,7 @@ from producer.calls import ToolCall, build_event
 from producer.outbox import AnyOutbox
 from producer.settings import ProducerSettings
 from producer.stats import Counters
-from schemas.aio import settle
+from schemas.aio import settle, stop_kafka
 from schemas.backoff import Backoff
 from schemas.codec import encode
 from schemas.events import ToolExecutionEvent
@@ -215,7 +215,7 @@ class Sender:
             await asyncio.gather(*tasks, return_exceptions=True)
             self.live = False
             if self._kafka is not None:
-                await settle(self._kafka.stop(), max(self._left(), 0.5))
+                await settle(stop_kafka(self._kafka), max(self._left(), 0.5))
             with contextlib.suppress(OSError):
                 self.outbox.sync()
 
@@ -630,17 +630,17 @@ class Sender:
             await asyncio.wait_for(producer.start(), s.request_timeout_ms / 1000)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.debug("kafka not reachable yet: %s", exc)
-            await settle(producer.stop(), s.request_timeout_ms / 1000)
+            await settle(stop_kafka(producer), s.request_timeout_ms / 1000)
             return None
         except asyncio.CancelledError:  # cut short (stop's deadline): leave nothing open
-            await settle(producer.stop(), 1.0)
+            await settle(stop_kafka(producer), 1.0)
             raise
         return producer
 
     async def _reconnect(self) -> None:
         kafka, self._kafka = self._kafka, None
         if kafka is not None:
-            await settle(kafka.stop(), self.settings.request_timeout_ms / 1000)
+            await settle(stop_kafka(kafka), self.settings.request_timeout_ms / 1000)
         self._kafka = await self._connect()
 
     # --- resend: the outbox drains beside live traffic -----------------------------------------

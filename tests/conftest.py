@@ -126,18 +126,21 @@ def names() -> Names:
     )
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Collect garbage after each test that talks to real services, once its loop is closed.
+@pytest.fixture(autouse=True)
+def _resources_closed_by_this_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Collect garbage after each test that talks to real services.
 
     A Kafka client or socket left open is reported (``ResourceWarning``, an error here) when it
     is collected; without this that happens in whichever later test the collector runs, which
-    made such leaks fail an unrelated test at random. This runs after every fixture of the test
-    was torn down (its event loop closed too, which is what frees what a task still held) and
-    before pytest reports unraisable exceptions (a conftest ``trylast`` hook runs before the
-    built-in one), so a leak fails the test that made it.
+    made such leaks fail an unrelated test at random. Autouse fixtures are set up first and so
+    torn down last: this runs after the test's event loop was closed (which frees what its
+    tasks still held) and before pytest reports unraisable exceptions, so a leak fails the test
+    that made it.
     """
-    if item.get_closest_marker("integration") or item.get_closest_marker("reliability"):
+    yield
+    if request.node.get_closest_marker("integration") or request.node.get_closest_marker(
+        "reliability"
+    ):
         gc.collect()
 
 

@@ -28,7 +28,7 @@ from consumers.memory_store import MemoryStore, Row
 from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered
 from consumers.sinks.memory import to_memory
-from schemas.aio import settle
+from schemas.aio import settle, stop_kafka
 from schemas.codec import encode
 from schemas.events import ToolExecutionEvent
 from schemas.headers import entry_headers
@@ -88,7 +88,7 @@ class EnrichSink:
             try:
                 await asyncio.wait_for(producer.start(), s.kafka_timeout_s)
             except (KafkaError, OSError, TimeoutError) as exc:
-                await settle(producer.stop(), s.kafka_timeout_s)
+                await settle(stop_kafka(producer), s.kafka_timeout_s)
                 raise RetriableSinkError(f"enrichment producer: {exc!r}") from exc
             self._producer = producer
         return self._producer
@@ -135,7 +135,7 @@ class EnrichSink:
         """Stop the producer and close Chroma."""
         producer, self._producer = self._producer, None
         if producer is not None:
-            await settle(producer.stop(), self.settings.kafka_timeout_s)
+            await settle(stop_kafka(producer), self.settings.kafka_timeout_s)
         try:
             await self.lane.run(self.store.close)
         finally:

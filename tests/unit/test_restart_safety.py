@@ -22,7 +22,7 @@ from consumers.settings import WorkerSettings
 from consumers.sinks.inmemory import InMemorySink
 from consumers.topics import creations
 from consumers.watch import Watcher
-from schemas.aio import cancelled_here, settle
+from schemas.aio import cancelled_here, settle, stop_kafka
 
 
 async def _stray_cancel() -> None:
@@ -212,3 +212,65 @@ async def test_a_partition_shorter_than_what_was_read_is_read_from_the_start() -
     assert consumer.seeks == [{p0}]
     assert list(data) == [p1]  # what the poll read at the old position is not written
     assert runner.stats.highwater == {0: 40, 1: 7}
+
+
+class _Network:
+    closed = 0
+
+    async def close(self) -> None:
+        self.closed += 1
+
+
+class _Client:
+    """An aiokafka client whose ``stop()`` ends as given, holding a network client."""
+
+    def __init__(self, ending: Any, attribute: str = "_client") -> None:
+        self.ending = ending
+        self.network = _Network()
+        setattr(self, attribute, self.network)
+
+    async def stop(self) -> None:
+        await self.ending()
+
+
+@pytest.mark.parametrize("attribute", ["_client", "client"])  # consumer, producer
+async def test_stop_kafka_closes_the_connections_when_stop_ends_in_a_stray_cancellation(
+    attribute: str,
+) -> None:
+    client = _Client(_stray_cancel, attribute)
+    failure = await settle(stop_kafka(client), 1.0)
+    assert isinstance(failure, asyncio.CancelledError)
+    assert client.network.closed == 1
+
+
+async def test_stop_kafka_closes_the_connections_when_stop_times_out_or_fails() -> None:
+    hanging = _Client(lambda: asyncio.sleep(30))
+    assert isinstance(await settle(stop_kafka(hanging), 0.05), TimeoutError)
+    assert hanging.network.closed == 1
+
+    async def boom() -> None:
+        raise OSError("broker gone")
+
+    failing = _Client(boom)
+    assert isinstance(await settle(stop_kafka(failing), 1.0), OSError)
+    assert failing.network.closed == 1
+
+
+async def test_stop_kafka_leaves_a_clean_stop_alone_and_keeps_the_callers_cancellation() -> None:
+    clean = _Client(lambda: asyncio.sleep(0))
+    assert await settle(stop_kafka(clean), 1.0) is None
+    assert clean.network.closed == 0  # stop() closed its own connections
+
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    cancelled = _Client(slow)
+    task = asyncio.create_task(settle(stop_kafka(cancelled), 60.0))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cancelled.network.closed == 1

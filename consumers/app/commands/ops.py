@@ -20,6 +20,7 @@ from consumers.settings import WorkerSettings
 from consumers.sinks.metrics_export import export
 from consumers.status import read_status
 from consumers.topic_reader import fetch, parse_ref, stream
+from schemas.aio import stop_kafka
 
 _JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 
@@ -152,7 +153,7 @@ async def _replay(settings: WorkerSettings, wanted: list[tuple[int, int]] | None
             await asyncio.wait_for(producer.flush(), wait)
     finally:
         if producer is not None:  # also after a start that failed: it may hold connections
-            await asyncio.wait_for(producer.stop(), wait)
+            await asyncio.wait_for(stop_kafka(producer), wait)
     return sent, skipped
 
 
