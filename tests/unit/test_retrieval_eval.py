@@ -28,6 +28,7 @@ def test_eval_set_is_well_formed() -> None:
     assert len(docs) == sum(map(len, GROUPS.values())) + len(DISTRACTORS)
     assert all(0 < len(d.text.encode()) <= MAX_SUMMARY_BYTES for d in docs)
     assert len({d.text for d in docs}) == len(docs)  # no two documents alike
+    assert len({d.view for d in docs}) == len(docs)  # nor two embedding texts
     sizes = {g: sum(d.group == g for d in docs) for g in GROUPS}
     assert min(sizes.values()) >= 2
     assert sum(d.group is None for d in docs) == len(DISTRACTORS)
@@ -110,10 +111,14 @@ def test_bench_embed_quick_reports_recall_of_the_default_within_two_points(
     today, default = r["variants"]["today"], r["variants"]["default"]
     assert r["default"] == default["config"] == {"threads": 1, "max_length": 256, "batch": 4,
                                                  "sort_by_length": True,
-                                                 "graph_optimization": "basic"}  # fmt: skip
+                                                 "graph_optimization": "basic",
+                                                 "view": True}  # fmt: skip
     assert default["recall_at_3"] >= today["recall_at_3"] - MAX_RECALL_LOSS
     assert default["eligible"]
-    assert default["same_vectors"]
+    full = r["variants"]["default-full-text"]
+    assert full["same_vectors"]  # order, chunk size and optimisation change speed only
+    assert not default["same_vectors"]  # the embedding text is another text
+    assert r["corpus"]["mean_view_tokens"] < r["corpus"]["mean_tokens"]
     assert r["speed_only_variants_keep_vectors"] is True
     assert 0 < today["recall_at_3"] <= 1
     assert 0 < default["mrr"] <= 1

@@ -1,7 +1,8 @@
 """``tooltrail bench memory``: the memory group against raw embed + upsert, same run.
 
 * docs/s through the whole group (fetch, decode, summarise, embed, upsert, commit) against
-  embedding and upserting the very same summaries directly, in batches of the same size;
+  embedding (the same embedding texts) and upserting the very same summaries directly, in
+  batches of the same size;
 * freshness p50/p99 (event end → upserted, i.e. searchable) at a steady 20 events/s;
 * query p50/p99: embed a short query and fetch the top 3.
 Uses ``TOOLTRAIL_KAFKA_BOOTSTRAP`` / ``TOOLTRAIL_CHROMA_URL`` when set, else embedded ones.
@@ -23,7 +24,7 @@ from consumers.chroma_client import close_client, open_chroma
 from consumers.embedders import make_embedder
 from consumers.runner import GroupRunner
 from consumers.settings import WorkerSettings
-from consumers.sinks.memory import MemorySink, to_memory
+from consumers.sinks.memory import MemorySink, embedding_text, to_memory
 from consumers.topics import TopicSpec, ensure_topics
 from producer.calls import ToolCall, build_event
 from producer.emitter import TrailProducer
@@ -67,11 +68,12 @@ def _raw(settings: WorkerSettings, events: list[ToolExecutionEvent], batch: int)
             f"{settings.chroma_collection}_raw", embedding_function=None
         )
         records = [to_memory(e) for e in events]
+        texts = [embedding_text(e) for e in events]  # what the group embeds
         t0 = time.perf_counter()
         for start in range(0, len(records), batch):
             chunk = records[start : start + batch]
-            docs = [r.document for r in chunk]
-            col.upsert(ids=[r.id for r in chunk], documents=docs, embeddings=embedder(docs),
+            col.upsert(ids=[r.id for r in chunk], documents=[r.document for r in chunk],
+                       embeddings=embedder(texts[start : start + batch]),
                        metadatas=[r.metadata for r in chunk])  # fmt: skip
         return time.perf_counter() - t0
     finally:

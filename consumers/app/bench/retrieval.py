@@ -25,7 +25,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,8 @@ from consumers.app.bench.common import machine, median, report
 from consumers.app.bench.retrieval_data import Call, documents, event_of
 from consumers.embedders import MiniLMOnnxEF
 from consumers.settings import WorkerSettings
-from consumers.sinks.memory import to_memory
+from consumers.sinks.memory import embedding_text, to_memory
+from schemas.events import ToolExecutionEvent
 
 K = 3
 #: documents per embedder call: what a memory or enrich group embeds at most per batch
@@ -41,8 +42,9 @@ CALL_SIZE: int = WorkerSettings.model_fields["embed_batch_records"].default
 MAX_RECALL_LOSS = 0.02
 SAME_VECTOR_COS = 0.9999
 #: today's embedder (before length-sorted batching), spelled out: the defaults have moved
+#: (``view``: embed ``embedding_text`` instead of the stored document)
 TODAY: dict[str, Any] = {"threads": 1, "max_length": 256, "batch": 32, "sort_by_length": False,
-                         "graph_optimization": "all"}  # fmt: skip
+                         "graph_optimization": "all", "view": False}  # fmt: skip
 _SORTED = {"sort_by_length": True}
 _B4 = {"sort_by_length": True, "batch": 4}
 #: name -> changes to ``TODAY`` (``default``: whatever ``MiniLMOnnxEF()`` is now)
@@ -69,19 +71,35 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "graph_optimization": "basic",
         "threads": 2,
     },
+    "default-full-text": {},
     "default": {},
 }
-QUICK = ("today", "default")
+QUICK = ("today", "default-full-text", "default")
 
 
 def config_of(name: str) -> dict[str, Any]:
     """Constructor arguments of variant ``name``."""
-    if name == "default":
+    if name in ("default", "default-full-text"):
         e = MiniLMOnnxEF()
         return {"threads": e.threads, "max_length": e.max_length, "batch": e.batch,
-                "sort_by_length": e.sort_by_length,
-                "graph_optimization": e.graph_optimization}  # fmt: skip
+                "sort_by_length": e.sort_by_length, "graph_optimization": e.graph_optimization,
+                "view": name == "default"}  # fmt: skip
     return {**TODAY, **VARIANTS[name]}
+
+
+def _embedder(config: dict[str, Any]) -> MiniLMOnnxEF:
+    return MiniLMOnnxEF(**{k: v for k, v in config.items() if k != "view"})
+
+
+class Text(NamedTuple):
+    """A memory as Chroma stores it and as the groups embed it."""
+
+    document: str
+    view: str
+
+    def of(self, config: dict[str, Any]) -> str:
+        """The text variant ``config`` embeds."""
+        return self.view if config["view"] else self.document
 
 
 def _unit(vectors: Any) -> Any:
@@ -125,7 +143,7 @@ def mrr(vectors: Any, groups: Sequence[str | None]) -> float:
     return float(np.mean([1 / r for r in ranks]))
 
 
-def demo_corpus(n: int) -> list[str]:
+def demo_corpus(n: int) -> list[Text]:
     """``n`` memory documents of the demo's calls (``tooltrail up --demo``), fixed times."""
     from consumers.app.demo import tools
     from consumers.app.demo.traffic import DEMO_CALLS
@@ -144,14 +162,18 @@ def demo_corpus(n: int) -> list[str]:
     async def all_calls() -> list[Call]:
         return list(await asyncio.gather(*(one(i) for i in range(n))))
 
-    return [to_memory(event_of(call)).document for call in asyncio.run(all_calls())]
+    return [_text(event_of(call)) for call in asyncio.run(all_calls())]
 
 
-def memory_bench_corpus(n: int) -> list[str]:
+def memory_bench_corpus(n: int) -> list[Text]:
     """``n`` summaries of ``tooltrail bench memory``: synthetic, all about the same length."""
     from consumers.app.bench.memory import _events
 
-    return [to_memory(e).document for e in _events(n)]
+    return [_text(e) for e in _events(n)]
+
+
+def _text(event: ToolExecutionEvent) -> Text:
+    return Text(to_memory(event).document, embedding_text(event))
 
 
 def _embed(embedder: MiniLMOnnxEF, texts: list[str]) -> Any:
@@ -161,7 +183,7 @@ def _embed(embedder: MiniLMOnnxEF, texts: list[str]) -> Any:
     return np.asarray(out)
 
 
-def _speeds(embedders: dict[str, MiniLMOnnxEF], corpus: list[str],
+def _speeds(embedders: dict[str, MiniLMOnnxEF], corpora: dict[str, list[str]],
             rounds: int) -> dict[str, tuple[float, float]]:  # fmt: skip
     """Median (docs/s, docs per CPU-second) per embedder, taking turns in a new order each round."""
     names = list(embedders)
@@ -169,6 +191,7 @@ def _speeds(embedders: dict[str, MiniLMOnnxEF], corpus: list[str],
     cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
+            corpus = corpora[name]
             t0, c0 = time.perf_counter(), time.process_time()
             _embed(embedders[name], corpus)
             wall[name].append(len(corpus) / (time.perf_counter() - t0))
@@ -182,10 +205,13 @@ def run(*, quick: bool) -> dict[str, Any]:
     n, rounds = (64, 3) if quick else (400, 3)
     corpus = demo_corpus(n)
     evals = documents()
-    texts, groups = [d.text for d in evals], [d.group for d in evals]
-    embedders = {name: MiniLMOnnxEF(**config_of(name)) for name in names}
-    vectors = {name: _embed(e, texts) for name, e in embedders.items()}  # also the warm-up
-    speeds = _speeds(embedders, corpus, rounds)
+    groups = [d.group for d in evals]
+    configs = {name: config_of(name) for name in names}
+    embedders = {name: _embedder(config) for name, config in configs.items()}
+    vectors = {name: _embed(e, [Text(d.text, d.view).of(configs[name]) for d in evals])
+               for name, e in embedders.items()}  # also the warm-up  # fmt: skip
+    speeds = _speeds(embedders, {name: [t.of(c) for t in corpus] for name, c in configs.items()},
+                     rounds)  # fmt: skip
     (wall0, cpu0), base = speeds["today"], vectors["today"]
     recall0 = recall_at_k(base, groups)
     out: dict[str, Any] = {}
@@ -194,24 +220,32 @@ def run(*, quick: bool) -> dict[str, Any]:
         same = float(np.min(np.sum(_unit(vectors[name]) * _unit(base), axis=1)))
         recall = recall_at_k(vectors[name], groups)
         out[name] = {
-            "config": config_of(name),
+            "config": configs[name],
             "docs_per_s": round(wall, 1), "ratio": round(wall / wall0, 2),
             "docs_per_cpu_s": round(cpu, 1), "cpu_ratio": round(cpu / cpu0, 2),
             "recall_at_3": round(recall, 4), "mrr": round(mrr(vectors[name], groups), 4),
             "min_cos_vs_today": round(same, 6), "same_vectors": same >= SAME_VECTOR_COS,
             "eligible": recall >= recall0 - MAX_RECALL_LOSS,
         }  # fmt: skip
-    uniform = _speeds({k: embedders[k] for k in ("today", "default")}, memory_bench_corpus(n),
+    bench_texts = memory_bench_corpus(n)
+    uniform = _speeds({k: embedders[k] for k in ("today", "default")},
+                      {k: [t.of(configs[k]) for t in bench_texts] for k in ("today", "default")},
                       rounds)  # fmt: skip
     tokenizer = embedders["today"]._tokenizer
-    lengths = [len(e.ids) for e in tokenizer.encode_batch(corpus)]
-    speed_only = [v for v in out.values() if v["config"]["max_length"] == TODAY["max_length"]]
+    lengths = [len(e.ids) for e in tokenizer.encode_batch([t.document for t in corpus])]
+    view_lengths = [len(e.ids) for e in tokenizer.encode_batch([t.view for t in corpus])]
+    speed_only = [
+        v
+        for v in out.values()
+        if v["config"]["max_length"] == TODAY["max_length"] and not v["config"]["view"]
+    ]
     return {
         "variants": out,
         "default": config_of("default"),
         "speed_only_variants_keep_vectors": all(v["same_vectors"] for v in speed_only),
         "corpus": {"docs": n, "rounds": rounds, "call_size": CALL_SIZE,
-                   "mean_tokens": round(float(np.mean(lengths)), 1), "max_tokens": max(lengths)},
+                   "mean_tokens": round(float(np.mean(lengths)), 1), "max_tokens": max(lengths),
+                   "mean_view_tokens": round(float(np.mean(view_lengths)), 1)},
         "memory_bench_texts": {
             "docs": n, "today_docs_per_s": round(uniform["today"][0], 1),
             "default_docs_per_s": round(uniform["default"][0], 1),
@@ -238,7 +272,8 @@ def table(result: dict[str, Any]) -> list[str]:
     c, e, u = result["corpus"], result["eval"], result["memory_bench_texts"]
     lines += [
         f"corpus: {c['docs']} demo memories ({c['mean_tokens']} tokens on average, at most "
-        f"{c['max_tokens']}), calls of {c['call_size']}, median of {c['rounds']} rounds",
+        f"{c['max_tokens']}; {c['mean_view_tokens']} in the embedding text), calls of "
+        f"{c['call_size']}, median of {c['rounds']} rounds",
         f"recall@{e['k']}: {e['queries']} documents in {e['groups']} groups among "
         f"{e['distractors']} distractors; eligible = at most {e['max_recall_loss'] * 100:.0f} "
         "points below today",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from consumers.sinks.memory import to_memory
+from consumers.sinks.memory import embedding_text, to_memory
 from producer.calls import ToolCall, build_event
 from producer.emitter import TrailProducer
 from schemas.events import Outcome, ToolExecutionEvent
@@ -41,6 +41,7 @@ class EvalDoc(NamedTuple):
     id: str
     group: str | None
     text: str
+    view: str  # what the memory and enrich groups embed (``embedding_text``)
 
 
 def _c(tool: str, at: str, *, result: str | None = None, error: str | None = None,
@@ -672,9 +673,14 @@ def event_of(call: Call) -> ToolExecutionEvent:
 
 
 def documents() -> list[EvalDoc]:
-    """Every document of the set (groups first, in order), as ``to_memory`` writes it."""
-    out = [EvalDoc(f"{group}/{i}", group, to_memory(event_of(call)).document)
+    """Every document of the set (groups first, in order), as ``to_memory`` writes it and
+    as the groups embed it."""
+    out = [_doc(f"{group}/{i}", group, call)
            for group, calls in GROUPS.items() for i, call in enumerate(calls)]  # fmt: skip
-    out += [EvalDoc(f"x/{name}", None, to_memory(event_of(call)).document)
-            for name, call in DISTRACTORS.items()]  # fmt: skip
+    out += [_doc(f"x/{name}", None, call) for name, call in DISTRACTORS.items()]
     return out
+
+
+def _doc(ident: str, group: str | None, call: Call) -> EvalDoc:
+    event = event_of(call)
+    return EvalDoc(ident, group, to_memory(event).document, embedding_text(event))
