@@ -99,7 +99,7 @@ def test_the_embedding_text_keeps_what_matters_and_drops_times_ids_and_bookkeepi
 
 @settings(max_examples=200, deadline=None)
 @given(result=st.text(max_size=3000), error=st.text(max_size=200))
-def test_the_embedding_text_is_bounded_and_never_longer_than_the_summary_lines(
+def test_the_embedding_text_is_bounded_pure_and_leads_with_the_tool(
     result: str, error: str
 ) -> None:
     event = make_event(result_summary=result or None, error_summary=error or None,
