@@ -54,6 +54,7 @@ _SEVERITY = {
 }
 
 
+@lru_cache(maxsize=1024)
 def classify_op(tool_id: str) -> OpType:
     """Guess the operation type from the tool name (``oc_read_get_pods`` → read)."""
     name = tool_id.lower()
