@@ -124,6 +124,9 @@ async def test_two_workers_share_partitions_and_survive_losing_one(
         both_own = lambda: all(b"partitions assigned" in log.read_bytes() for log in logs)  # noqa: E731
         await wait_for(both_own, 60, "both workers to own partitions")
         await wait_for(lambda: len(record_ids(metrics)) >= 1500, 60, "1500 records")
+        # a member assigned its partitions just now may not have written yet: the kill must
+        # come after both have, or the test cannot tell whose segments the survivor appends to
+        await wait_for(lambda: len(_writers(metrics)) == 2, 60, "both workers to write")
         shared = both_own()
         procs[0].send_signal(signal.SIGKILL)
         expected = await producing
@@ -132,5 +135,8 @@ async def test_two_workers_share_partitions_and_survive_losing_one(
     ids = record_ids(metrics)
     assert set(ids) == set(expected)  # the survivor took over the dead worker's partitions
     assert len(ids) == len(set(ids))
-    writers = {m.group(3) for p in segments(metrics) if (m := SEGMENT.match(p.name))}
-    assert writers == {"pod-a", "pod-b"}  # each appended to its own segments only
+    assert _writers(metrics) == {"pod-a", "pod-b"}  # each appended to its own segments only
+
+
+def _writers(directory: Path) -> set[str]:
+    return {m.group(3) for p in segments(directory) if (m := SEGMENT.match(p.name))}
