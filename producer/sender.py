@@ -4,7 +4,9 @@ It owns every step past the ``Accumulator``: building events from raw calls (red
 validation, encoding), the Kafka producer, the on-disk outbox (its only writer), resending
 it, confirming acknowledgements, and, when pre-search is on, following the enrichment topic.
 Each of those runs as a supervised task of the one loop: a task that crashes is logged,
-counted (``restarts``) and started again.
+counted (``restarts``) and started again. Work on a batch is paced (``Pacer``): after each
+``TOOLTRAIL_SENDER_SLICE_US`` of it the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that
+a busy tool-server thread is not kept waiting for the GIL.
 
 **Where an event is at any time, and for how long.**
 
@@ -39,9 +41,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, RequestTimedOutError
@@ -63,6 +65,7 @@ from schemas.kafka_meta import no_auto_create_here, topic_ids
 log = logging.getLogger(__name__)
 #: What ``emit`` hands over: a finished event, or a raw call the sender turns into one.
 Item = ToolExecutionEvent | ToolCall
+T = TypeVar("T")
 Position = tuple[int, int]  # where a record ends in the outbox: (segment, end)
 _IDLE_AFTER_S = 0.1  # no call for this long: the pump sleeps until the next one wakes it
 _BACKOFF_START_S = 0.2
@@ -138,6 +141,7 @@ class Sender:
         self._seq = 0
         self._warned_at = -1e9
         self._warned_drops = 0
+        self._pace = Pacer(settings.sender_slice_us, settings.sender_pause_us, accumulator)
 
     # --- control (any thread) --------------------------------------------------------------
     def start(self) -> None:
@@ -323,10 +327,7 @@ class Sender:
     def _records(self, items: Sequence[Item]) -> list[Rec]:
         """Build and encode; an item that cannot become an event is counted and skipped."""
         out, largest = [], self.settings.max_request_size - _RECORD_OVERHEAD
-        # One batch is built without releasing the GIL on purpose: each hand-over of the GIL
-        # between two threads on two cores costs the tool server's thread far more than the
-        # work itself (measured: README, "What the producer costs a tool server").
-        for item in items:
+        for item in self._pace.over(items):
             try:
                 if isinstance(item, ToolCall):
                     self._seq += 1
@@ -422,7 +423,7 @@ class Sender:
             self._partition_count = len(partitions)
         open_: dict[int, _Group] = {}
         groups: list[_Group] = []
-        for rec in recs:
+        for rec in self._pace.over(recs):
             part = self._partition_of.get(rec.key)
             if part is None:
                 part = _PARTITIONER(rec.key, partitions, partitions)
@@ -670,7 +671,7 @@ class Sender:
         if late:
             await asyncio.wait(late.values(), timeout=s.request_timeout_ms / 1000)
         recs, skipped = [], 0
-        for r in records:
+        for r in self._pace.over(records):
             if (r.segment, r.end) in self._delivered_late:
                 self._delivered_late.discard((r.segment, r.end))
                 skipped += 1
@@ -692,6 +693,49 @@ class Sender:
 
         self._launch(recs, on_done=finished)
         await done.wait()
+
+
+class Pacer:
+    """Hands the GIL to other threads while the sender works through a batch.
+
+    On CPython a thread that waits for the GIL gets it when the holder blocks, or when it has
+    waited a whole switch interval (5 ms) and asks for it; a release that the holder takes
+    back at once (``sleep(0)``) restarts that wait. A tool-server thread that needs the GIL
+    while the sender builds a batch would wait up to 5 ms; the sender therefore sleeps for
+    ``pause_us`` after each ``slice_us`` of work, a real sleep that lets the waiting thread
+    in. No pause while the accumulator is over a quarter full: then the sender is behind and
+    works at full speed rather than drop calls.
+    """
+
+    __slots__ = ("_acc", "_pause", "_slice", "_start", "pauses")
+
+    def __init__(self, slice_us: int, pause_us: int, acc: Accumulator[Any]) -> None:
+        self._slice = slice_us / 1e6
+        self._pause = pause_us / 1e6
+        self._acc = acc
+        self._start = 0.0
+        self.pauses = 0
+
+    def over(self, items: Iterable[T]) -> Iterator[T]:
+        """``items`` one by one, pausing between two of them when a slice is used up."""
+        self.begin()
+        for item in items:
+            self.tick()
+            yield item
+
+    def begin(self) -> None:
+        """A new stretch of work starts now (the sender has just taken the GIL)."""
+        self._start = time.perf_counter()
+
+    def tick(self) -> None:
+        """Between two items: pause if this stretch has lasted ``slice_us``."""
+        if not self._slice or time.perf_counter() - self._start < self._slice:
+            return
+        acc = self._acc
+        if len(acc) * 4 < acc.capacity:
+            self.pauses += 1
+            time.sleep(self._pause)
+        self._start = time.perf_counter()
 
 
 def _client_batch(kafka: AIOKafkaProducer, topic: str, group: _Group) -> Any:

@@ -54,6 +54,13 @@ class ProducerSettings(KafkaSettings):
     """How often the sender takes the calls that arrived while calls flow (a call after a quiet
     spell wakes it at once). Each wake-up costs a busy tool server CPU (README): smaller is
     fresher, larger is cheaper."""
+    sender_slice_us: int = Field(500, ge=0, le=1_000_000)
+    """Longest stretch the sender builds events without pausing, so that a busy tool-server
+    thread waiting for the GIL gets it within about this long instead of CPython's 5 ms switch
+    interval (README). 0 = never pause (least CPU, longest tail). No pause while the queue is
+    over a quarter full."""
+    sender_pause_us: int = Field(300, ge=1, le=100_000)
+    """How long the sender sleeps after each `TOOLTRAIL_SENDER_SLICE_US` of work."""
     max_in_flight: int = Field(5_000, ge=1, le=1_000_000)
     """Most events sent and not yet acknowledged; past it new calls wait while Kafka answers and
     the queue is under half full, else their batches go to the outbox."""

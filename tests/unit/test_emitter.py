@@ -198,3 +198,64 @@ def test_each_settings_object_stamps_its_own_tags_flags_and_server() -> None:
     ok = build_event(ToolCall("t", {}, "s").finish(Outcome.OK), a).tags.severity
     failed = build_event(ToolCall("t", {}, "s").finish(Outcome.TOOL_ERROR), a).tags.severity
     assert ok != failed
+
+
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_the_sender_pauses_between_slices_of_work_so_other_threads_get_the_gil() -> None:
+    """A pause is a real sleep (the GIL is free during it) taken once a slice is used up."""
+    from producer.accumulator import Accumulator
+    from producer.sender import Pacer
+
+    acc: Accumulator[int] = Accumulator(100)
+    pace = Pacer(slice_us=1_000, pause_us=2_000, acc=acc)
+    others = []
+    stop = threading.Event()
+
+    def other() -> None:  # counts how often it got to run while the "sender" worked
+        while not stop.is_set():
+            others.append(1)
+            time.sleep(0.0002)
+
+    pace.begin()
+    for _ in range(10):  # ten stretches shorter than a slice: no pause
+        pace.tick()
+    assert pace.pauses == 0
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        pace.begin()
+        for _ in range(40):  # 40 ms of work in 1 ms slices, the GIL held between ticks
+            _busy(0.001)
+            pace.tick()
+    finally:
+        stop.set()
+        t.join()
+    assert pace.pauses >= 20
+    # 20+ pauses of 2 ms give the other thread (~0.25 ms per turn) well over 120 turns (~320
+    # measured); a release the sender takes back at once (sleep(0)) lets it in about once per
+    # release (~40), and no release at all once per 5 ms switch interval (~8)
+    assert len(others) >= 120
+
+
+@pytest.mark.parametrize(("queued", "slice_us"), [(25, 1_000), (0, 0)])
+def test_the_sender_does_not_pause_when_it_is_behind_or_pacing_is_off(
+    queued: int, slice_us: int
+) -> None:
+    """Over a quarter of the accumulator waiting, or ``TOOLTRAIL_SENDER_SLICE_US=0``: no pause."""
+    from producer.accumulator import Accumulator
+    from producer.sender import Pacer
+
+    acc: Accumulator[int] = Accumulator(100)
+    for i in range(queued):
+        acc.put(i)
+    pace = Pacer(slice_us=slice_us, pause_us=2_000, acc=acc)
+    pace.begin()
+    for _ in range(10):
+        _busy(0.002)
+        pace.tick()
+    assert pace.pauses == 0
