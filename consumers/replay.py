@@ -8,7 +8,9 @@ new collections are verified (count equals the distinct memories read; a sample 
 retrievable). ``swap`` renames live → ``<name>__old_<stamp>`` and rebuilt → ``<name>``;
 the old ones stay until ``drop_old``. Live memory groups follow the rename (they resolve
 their collections by name before each write) and ``catch_up`` replays what they wrote
-around the swap into the new live collections, so nothing written meanwhile is lost.
+around the swap into the new live collections, so nothing written meanwhile is lost. A
+worker that re-creates a live name between the two renames has its stray collection moved
+aside as ``<name>__stray_<stamp>_<n>`` (dropped with ``drop_old``) before the rename is retried.
 """
 
 from __future__ import annotations
@@ -247,8 +249,7 @@ def swap(settings: WorkerSettings, state: ReplayState, drop_old: bool) -> list[s
             if live in existing:
                 client.get_collection(live).modify(name=old)
                 actions.append(f"{live} -> {old}")
-            client.get_collection(rebuilt).modify(name=live)
-            actions.append(f"{rebuilt} -> {live}")
+            actions += _make_live(client, rebuilt, live, f"{live}__stray_{state.stamp}", drop_old)
             if drop_old and live in existing:
                 client.delete_collection(old)
                 actions.append(f"dropped {old}")
@@ -256,6 +257,47 @@ def swap(settings: WorkerSettings, state: ReplayState, drop_old: bool) -> list[s
         close_client(client)
     forget(settings)
     return actions
+
+
+SWAP_ATTEMPTS = 10
+
+
+def _make_live(client: Any, rebuilt: str, live: str, stray: str, drop_old: bool) -> list[str]:
+    """Rename ``rebuilt`` to ``live``, moving aside a ``live`` a running worker re-created.
+
+    A memory worker opens its collection by name (creating it when missing) right before
+    each write; if it does so between the two renames of a swap, an almost empty ``live``
+    exists again and Chroma refuses the second rename. What that worker wrote there is at
+    offsets the rebuild holds or the catch-up pass writes again, so the stray collection is
+    renamed aside (deleted with ``--drop-old``) and the rename retried.
+    """
+    actions: list[str] = []
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            client.get_collection(rebuilt).modify(name=live)
+        except Exception as exc:
+            if not _name_taken(exc) or attempt == SWAP_ATTEMPTS:
+                raise
+        else:
+            return [*actions, f"{rebuilt} -> {live}"]
+        aside = f"{stray}_{attempt}"
+        try:
+            client.get_collection(live).modify(name=aside)
+        except Exception as exc:  # the worker's collection is gone again: just retry
+            if not _name_taken(exc) and "does not exist" not in str(exc):
+                raise
+            continue
+        actions.append(f"{live} (re-created by a running worker during the swap) -> {aside}")
+        if drop_old:
+            client.delete_collection(aside)
+            actions.append(f"dropped {aside}")
+
+
+def _name_taken(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "unique constraint" in text or "already exists" in text
 
 
 async def catch_up(settings: WorkerSettings, state: ReplayState, progress: Progress) -> int:

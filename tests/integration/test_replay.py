@@ -158,3 +158,82 @@ async def test_replay_waits_out_an_outage_and_skips_what_the_sink_rejects(
     assert "cannot be stored" in rejected[0].__dict__["reason"]
     assert any("retrying" in r.getMessage() for r in caplog.records)
     replay.forget(settings)
+
+
+class _WorkerRecreates:
+    """A real Chroma client that, like a running memory worker, opens ``live`` again (creating
+    it, with one write) right after it has been renamed away: the first ``times`` times."""
+
+    def __init__(self, real: Any, worker: Any, live: str, times: int) -> None:
+        self.real, self.worker, self.live, self.times = real, worker, live, times
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def get_collection(self, name: str) -> Any:
+        collection = self.real.get_collection(name)
+        if name != self.live:
+            return collection
+        outer = self
+
+        class Renamed:
+            def modify(self, name: str) -> None:
+                collection.modify(name=name)
+                if outer.times > 0:
+                    outer.times -= 1
+                    stray = outer.worker.get_or_create_collection(
+                        outer.live, embedding_function=None
+                    )
+                    stray.upsert(ids=["written-in-the-window"], embeddings=[[0.0, 1.0]],
+                                 documents=["stray"])  # fmt: skip
+
+        return Renamed()
+
+
+@pytest.mark.parametrize("drop_old", [False, True])
+def test_a_swap_moves_aside_a_live_collection_a_worker_recreated_meanwhile(
+    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, client: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, drop_old: bool,
+) -> None:  # fmt: skip
+    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
+                               state_dir=tmp_path / "state")  # fmt: skip
+    live = names.collection
+    kinds = replay.collection_names(settings)  # unified: every kind in the one collection
+    assert set(kinds.values()) == {live}
+    state = replay.ReplayState("20261124T000000", dict.fromkeys(kinds, f"{live}__rebuild_x"),
+                               {}, {}, {})  # fmt: skip
+    client.create_collection(live, embedding_function=None).upsert(
+        ids=["old"], embeddings=[[1.0, 0.0]], documents=["old"])  # fmt: skip
+    client.create_collection(f"{live}__rebuild_x", embedding_function=None).upsert(
+        ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], documents=["a", "b"])  # fmt: skip
+    real = open_client(chroma.url)
+    proxy = _WorkerRecreates(real, client, live, times=2)
+    monkeypatch.setattr(replay, "open_chroma", lambda _settings: proxy)
+
+    actions = replay.swap(settings, state, drop_old=drop_old)
+
+    assert proxy.times == 0  # the worker did re-create the live name twice
+    assert _contents(client, live) == {"a": "a", "b": "b"}  # the rebuild is live
+    names_now = {c.name for c in client.list_collections()}
+    strays = sorted(n for n in names_now if n.startswith(f"{live}__stray_"))
+    moved = [a for a in actions if "re-created by a running worker" in a]
+    assert len(moved) == 2
+    if drop_old:
+        assert strays == []
+        assert f"{live}__old_{state.stamp}" not in names_now
+    else:
+        assert strays == [f"{live}__stray_{state.stamp}_1", f"{live}__stray_{state.stamp}_2"]
+        assert all(_contents(client, n) == {"written-in-the-window": "stray"} for n in strays)
+        assert _contents(client, f"{live}__old_{state.stamp}") == {"old": "old"}
+
+
+def test_a_swap_still_fails_on_errors_that_are_not_a_taken_name(
+    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, tmp_path: Path
+) -> None:
+    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
+                               state_dir=tmp_path / "state")  # fmt: skip
+    kinds = replay.collection_names(settings)
+    state = replay.ReplayState("20261124T000000", dict.fromkeys(kinds, "missing__rebuild"),
+                               {}, {}, {})  # fmt: skip
+    with pytest.raises(Exception, match="does not exist"):
+        replay.swap(settings, state, drop_old=False)
