@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from schemas.redact_keys import REDACTED, STRONG, WEAK, credential_like, key_class, looks_secret
 
@@ -31,9 +32,27 @@ SHORT_FLAGS: dict[str, str] = {
 _USERPASS = {"curl": ("-u", "--user", "-U", "--proxy-user")}
 _LOGIN_TOOLS = {"oc", "docker", "podman", "buildah", "skopeo", "helm", "nerdctl", "az", "cf",
                 "ibmcloud", "crane", "finch", "registry"}  # fmt: skip
+#: Tools whose password is a positional argument: ``htpasswd -b [file] user PW``,
+#: ``rabbitmqctl add_user|change_password user PW``, ``openssl passwd [-6] PW``; openssl's
+#: ``-k PW`` / ``-K HEXKEY`` too.
+_POSITIONAL = ("htpasswd", "rabbitmqctl", "openssl")
+_SHELL_BREAK = {"&&", "||", "|", ";", "&", ">", ">>", "<", "2>", "2>&1"}
 #: Words that make a text line worth reading as a command line.
 #: (``sshpass``, ``--from-literal`` of a secret, ``configure set …_key`` hold a key term.)
-TOOL_TERMS = ("mysql", "mariadb", "mongo", "redis-cli", "ldap", "sqlcmd", "login", "curl")
+TOOL_TERMS = ("mysql", "mariadb", "mongo", "redis-cli", "ldap", "sqlcmd", "login", "curl",
+              *_POSITIONAL)  # fmt: skip
+#: ``echo PW | docker login --password-stdin``, ``… --password-stdin <<< PW``: what is fed
+#: to a password-from-stdin flag on the same line.
+_STDIN_ECHO = re.compile(
+    r"(?P<cmd>\b(?:echo|printf)(?:[ \t]+-[neE]{1,3})*[ \t]+)"
+    r"(?P<val>(?:\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})"
+    r"(?:[ \t]+(?:\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})){0,3})"
+    r"(?=[ \t]*\|[^\n|]{0,512}--pass(?:word)?-stdin)"
+)
+_HERE_STRING = re.compile(
+    r"(?P<cmd>--pass(?:word)?-stdin[^\n]{0,512}?<<<[ \t]*)"
+    r"(?P<val>\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})"
+)
 _TOKEN = re.compile(r"\"(?:[^\"\\\n]|\\.){0,1024}\"|'[^'\n]{0,1024}'|[^\s\"']{1,4096}")
 _FLAGLIKE = re.compile(r"--?[A-Za-z]")
 _LAST_WORD = re.compile(r"[\w.\-]{1,64}\Z")
@@ -45,7 +64,7 @@ def _program(item: str, current: str | None) -> str | None:
     base = word.group().lower() if word else ""
     if base == "login" and current in _LOGIN_TOOLS:
         return "login"
-    if base in SHORT_FLAGS or base in _USERPASS or base in _LOGIN_TOOLS:
+    if base in SHORT_FLAGS or base in _USERPASS or base in _LOGIN_TOOLS or base in _POSITIONAL:
         return base
     return current
 
@@ -56,12 +75,46 @@ def program_of(items: list[str]) -> str | None:
     for item in items[:64]:
         if isinstance(item, str):
             tool = _program(item, tool)
-    return tool if tool in SHORT_FLAGS or tool in _USERPASS else None
+    return tool if tool in SHORT_FLAGS or tool in _USERPASS or tool in _POSITIONAL else None
+
+
+def _positional(items: list[str], out: list[str]) -> None:
+    """The password arguments of the ``_POSITIONAL`` tools, in ``out`` (see there)."""
+    for at, item in enumerate(items[:64]):
+        word = _LAST_WORD.search(item[-80:]) if isinstance(item, str) else None
+        tool = word.group().lower() if word else ""
+        if tool not in _POSITIONAL:
+            continue
+        args: list[tuple[int, str]] = []
+        for n in range(at + 1, min(len(items), at + 65)):
+            if not isinstance(items[n], str) or items[n] in _SHELL_BREAK:
+                break
+            args.append((n, items[n]))
+        flags = [a for _, a in args if a.startswith("-") and not a.startswith("--")]
+        plain = [(n, a) for n, a in args if not a.startswith("-")]
+        if tool == "htpasswd" and any("b" in f for f in flags) and len(plain) >= 2:
+            out[plain[-1][0]] = REDACTED
+        elif tool == "rabbitmqctl" and plain and plain[0][1] in ("add_user", "change_password"):
+            if len(plain) >= 3:
+                out[plain[2][0]] = REDACTED
+        elif tool == "openssl":
+            if plain and plain[0][1] == "passwd" and len(plain) >= 2:
+                out[plain[-1][0]] = REDACTED
+            for (_, flag), (n, value) in pairwise(args):
+                if flag in ("-k", "-K") and not value.startswith("-"):
+                    out[n] = REDACTED
+
+
+def redact_stdin_passwords(text: str) -> str:
+    """What ``echo``/``printf`` or a here-string feed to ``--password-stdin``, redacted."""
+    text = _STDIN_ECHO.sub(lambda m: m.group("cmd") + REDACTED, text)
+    return _HERE_STRING.sub(lambda m: m.group("cmd") + REDACTED, text)
 
 
 def redact_argv(items: list[str], tool: str | None = None) -> list[str]:
     """Return ``items`` with every secret flag value replaced (other items unchanged)."""
     out = list(items)
+    _positional(items, out)
     secret_cmd = "secret" in items
     pending: str | None = None  # why the next item is a secret: "all", "userpass", "word"
     for i, item in enumerate(items):
@@ -70,7 +123,9 @@ def redact_argv(items: list[str], tool: str | None = None) -> list[str]:
             pending = None
             continue
         tool = _program(item, tool)
-        pending, out[i] = _flag(item, tool, secret_cmd)
+        pending, flagged = _flag(item, tool, secret_cmd)
+        if flagged != item:
+            out[i] = flagged
     return out
 
 
@@ -114,6 +169,8 @@ def _flag(item: str, tool: str | None, secret_cmd: bool) -> tuple[str | None, st
 
 def redact_command_lines(text: str, lower: str) -> str:
     """Apply ``redact_argv`` to every line of ``text`` that names a tool of ``TOOL_TERMS``."""
+    if "-stdin" in lower:
+        text = redact_stdin_passwords(text)
     if not any(term in lower for term in TOOL_TERMS) and not _KEYISH.search(lower):
         return text
     lines = text.split("\n")

@@ -31,8 +31,9 @@ _STRONG_PARTS = (
     "encryptionkey", "clientkey", "accountkey", "sharedkey", "licensekey", "signature",
     "bearer", "jwt", "dockerconfigjson", "dockercfg",
 )  # fmt: skip
+#: Whole words that make a name a secret's (``pat``: ``GITHUB_PAT``, ``AZURE_DEVOPS_EXT_PAT``).
 _STRONG_WORDS = {"pass", "pw", "pwd", "token", "tokens", "auth", "creds", "cred", "otp",
-                 "pin", "sig", "passcode"}  # fmt: skip
+                 "pin", "sig", "passcode", "pat"}  # fmt: skip
 _STRONG_EXACT = {"idrsa", "iddsa", "idecdsa", "ided25519", "keysecret", "oauth", "xauth"}
 _WEAK_EXACT = {"pwd", "oldpwd", "primarykey", "secondarykey"}
 #: ``<qualifier>_key`` is a secret for these qualifiers, a random-looking value for others.

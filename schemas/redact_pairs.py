@@ -27,7 +27,7 @@ from schemas.redact_keys import (
 
 #: Every STRONG or WEAK key (``redact_keys``) contains one of these (lower case).
 KEY_TERMS = ("pass", "pw", "secret", "cred", "auth", "cookie", "key", "sig", "bearer", "jwt",
-             "dockerc", "token", "otp")  # fmt: skip
+             "dockerc", "token", "otp", "_pat", "-pat")  # fmt: skip
 DATA_KEYS = {"data": "data", "stringdata": "stringData", "binarydata": "binaryData"}
 #: A run of key characters (matched forwards, and backwards on the reversed text).
 _KEY_RUN = re.compile(r"[A-Za-z0-9_.\-]{0,128}")
@@ -51,6 +51,7 @@ _BLOCK_OPEN = re.compile(r"[ \t]*(?P<ind>[|>][-+0-9]{0,3})?[ \t]*(?:#[^\n]*)?(?:
 _LINE_PREFIX = re.compile(r"[ \t]*(?:-[ \t]+)?[\"']?")
 _CONTAINER = re.compile(r'"(?:[^"\\\n]|\\.){0,2048}"|\'[^\'\n]{0,2048}\'|[\[\]{}]')
 _JSON_PAIR = re.compile(r'"(?P<k>[^"\\\n]{1,256})"[ \t]*:[ \t]*(?P<v>"(?:[^"\\\n]|\\.){0,8192}")')
+_PATHLIKE = re.compile(r"[\"']?(?:[/~$%]|[A-Za-z]:[\\/])")
 KEEP_VALUES = {"", "true", "false", "null", "none", "~", "yes", "no", "on", "off", "nil"}
 _MAX_CONTAINER = 16_384
 
@@ -93,6 +94,41 @@ def redact_pairs(text: str, lower: str, k8s: bool) -> str:
     return apply_spans(text, spans)
 
 
+_CLOSE_TAG = re.compile(r"</(?P<tag>[A-Za-z_][\w.\-]{0,63}(?::[A-Za-z_][\w.\-]{0,63})?)[ \t]*>")
+_XML_WINDOW = 2048
+
+
+def redact_xml_elements(text: str) -> str:
+    """``<password>hunter2</password>``, ``<ns:ApiKey>…</ns:ApiKey>``: the text of an element
+    whose (local) name is a sensitive key; CDATA included. Elements holding elements are left
+    to their children. Each closing tag looks back at most ``_XML_WINDOW`` characters."""
+    spans: list[tuple[int, int, str]] = []
+    for close in _CLOSE_TAG.finditer(text):
+        tag = close.group("tag")
+        cls = key_class(tag.rpartition(":")[2])
+        if cls < WEAK:
+            continue
+        j = close.start()
+        at = text.rfind("<" + tag, max(0, j - _XML_WINDOW), j)
+        after = at + 1 + len(tag)
+        if at < 0 or after >= j or text[after] not in " \t\r\n>":
+            continue
+        gt = text.find(">", after, j)
+        if gt < 0 or text[gt - 1] == "/":
+            continue
+        start, end = gt + 1, j
+        value = text[start:end]
+        if value.startswith("<![CDATA[") and value.endswith("]]>"):
+            start, end = start + 9, end - 3
+            value = text[start:end]
+        elif "<" in value:
+            continue
+        if not value.strip() or keep_value(value) or (cls == WEAK and not looks_secret(value)):
+            continue
+        spans.append((start, end, REDACTED))
+    return apply_spans(text, spans)
+
+
 def apply_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
     """Replace non-overlapping, ordered ``(start, end, replacement)`` spans of ``text``."""
     if not spans:
@@ -119,6 +155,8 @@ def _pair_at(text: str, start: int, secret_doc: bool) -> tuple[int, int, str] | 
     cls = key_class(key)
     if cls < WEAK:
         return None
+    if cls == WEAK and key.lower() == "pwd" and _PATHLIKE.match(text, m.end()) is None:
+        cls = STRONG  # ODBC's ``PWD=hunter2;``; the shell's ``PWD`` is always a path
     line_start = text.rfind("\n", 0, start) + 1
     yaml_line = _LINE_PREFIX.fullmatch(text, line_start, start) is not None
     if m.group("sep") == ":" and cls == STRONG and yaml_line:

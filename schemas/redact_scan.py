@@ -25,6 +25,7 @@ from schemas.redact_pairs import (
     apply_spans,
     keep_value,
     redact_pairs,
+    redact_xml_elements,
     term_positions,
     value_span,
 )
@@ -50,24 +51,28 @@ _REV_NAME = re.compile(
     r"[\"']?(?:eman|yek|redaeh)(?![\w])"
 )
 _PROSE_TERMS = ("password", "passwd", "passphrase", "passcode", "secret", "token", "key",
-                "credential", "bearer", "basic")  # fmt: skip
+                "credential", "bearer", "basic", "identified")  # fmt: skip
+#: A keyword, fillers ("is", "for bob"), an optional ``:``/``=``, then one word or one quoted
+#: string (``PASSWORD 'x y'`` in SQL, ``password "x"`` in prose).
 _PROSE = re.compile(
     r"(?P<kw>passwords?|passwd|passphrase|passcode|secrets?|tokens?|keys?|credentials?|bearer"
-    r"|basic)(?P<filler>(?:[ \t]+(?:is|was|are|were|now|set to|changed to|reset to|for [\w@.\-]"
-    r"{1,64}|of [\w@.\-]{1,64})){0,3})[ \t]*(?P<sep>[:=])?[ \t]+(?P<val>[^\s\"'<>`]{1,512})"
+    r"|basic|identified[ \t]+by)(?P<filler>(?:[ \t]+(?:is|was|are|were|now|set to|changed to"
+    r"|reset to|for [\w@.\-]{1,64}|of [\w@.\-]{1,64})){0,3})[ \t]*(?P<sep>[:=])?[ \t]+"
+    r"(?:(?P<q>[\"'])(?P<qval>[^\"'\n]{1,512})(?P=q)|(?P<val>[^\s\"'<>`]{1,512}))"
 )
+_SQL_USER = re.compile(r"\b(?:user|role|login)\b")
 _QUALIFIER = re.compile(
     r"(?:api|access|secret|private|client|auth|license|master|account|refresh|bot|session|app"
     r"|signing|encryption|personal access|id|sas|storage|deploy|webhook)[ _-]?\Z"
 )
 #: Gate literals: looked for in the lower-cased text, then (case kept) in the text itself.
 _GATE_TERMS = (*KEY_TERMS, *TOOL_TERMS, "putty-user", "apiversion", "@tcp", "@unix(", "@udp(",
-               "input_value=")  # fmt: skip
+               "input_value=", "identified")  # fmt: skip
 #: pydantic's validation errors echo the raw input, cut in the middle when long
 #: (``'ghp_Q7xQ...xQ7x'``): no token pattern matches a fragment, so the whole echo goes.
 _INPUT_ECHO = re.compile(r"input_value=(?:[^\n]{0,4096}?(?=, input_type=)|[^\n]{0,4096})")
 _GATE = re.compile("|".join(map(re.escape, _GATE_TERMS)))
-_GATE_LITERALS = ("://", ":\\/\\/", *(fmt.prefixes[0] for fmt in ANYWHERE_FORMATS))
+_GATE_LITERALS = ("://", ":\\/\\/", *(p for fmt in ANYWHERE_FORMATS for p in fmt.prefixes))
 _STOP = {"is", "was", "are", "were", "be", "been", "the", "a", "an", "and", "or", "for", "of",
          "to", "in", "on", "with", "not", "no", "has", "have", "had", "must", "should", "will",
          "can", "cannot", "may", "expired", "expires", "reset", "incorrect", "invalid", "wrong",
@@ -127,6 +132,8 @@ def scan_text(text: str, lower: str) -> str:
     k8s = "apiversion" in lower
     if k8s or any(term in lower for term in KEY_TERMS):
         text, lower = _relower(text, redact_pairs(text, lower, k8s), lower)
+    if "</" in text and any(term in lower for term in KEY_TERMS):
+        text, lower = _relower(text, redact_xml_elements(text), lower)
     text, lower = _relower(text, redact_command_lines(text, lower), lower)
     if any(term in lower for term in _PROSE_TERMS):
         text = _redact_prose(text, lower)
@@ -222,18 +229,28 @@ def _redact_prose(text: str, lower: str) -> str:
         m = _PROSE.match(lower, i)
         if m is None or not _prose_secret(m, lower, i):
             continue
-        value = m.group("val").rstrip(".,;:!?)]}")
-        spans.append((m.start("val"), m.start("val") + len(value), REDACTED))
+        if m.group("q") is not None:
+            spans.append((m.start("qval"), m.end("qval"), REDACTED))
+        else:
+            value = m.group("val").rstrip(".,;:!?)]}")
+            spans.append((m.start("val"), m.start("val") + len(value), REDACTED))
         done = m.end()
     return apply_spans(text, spans)
 
 
 def _prose_secret(m: re.Match[str], lower: str, i: int) -> bool:
     """Decide whether the word after a prose keyword is a secret (see module docstring)."""
-    kw, value = m.group("kw").rstrip("s"), m.group("val").rstrip(".,;:!?)]}")
+    quoted = m.group("q") is not None
+    kw = m.group("kw").rstrip("s")
+    value = m.group("qval") if quoted else m.group("val").rstrip(".,;:!?)]}")
     if not value or value in _STOP or keep_value(value):
         return False
     sep, filler = m.group("sep") is not None, bool(m.group("filler"))
+    if kw.startswith("identified"):  # SQL: CREATE USER … IDENTIFIED BY 'x' (Oracle: unquoted)
+        line = lower[max(lower.rfind("\n", max(0, i - 256), i) + 1, i - 256) : i]
+        return quoted or (_SQL_USER.search(line) is not None and credential_like(value))
+    if quoted and kw in ("password", "passwd", "passphrase", "passcode"):
+        return True
     if kw in ("bearer", "basic"):
         return not sep and credential_like(value)
     if kw in ("password", "passwd", "passphrase", "passcode"):

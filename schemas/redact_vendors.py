@@ -109,8 +109,9 @@ RUN_FORMATS: tuple[TokenFormat, ...] = (
     TokenFormat("Grafana Cloud / service account token", ("glc_", "glsa_"),
                 r"glc_[A-Za-z0-9+/]{32,}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
     TokenFormat("Linear API key", ("lin_api_",), r"lin_api_[A-Za-z0-9]{40}"),
-    TokenFormat("Doppler token", ("dp.pt.", "dp.st.", "dp.ct.", "dp.sa.", "dp.scim.", "dp.audit."),
-                r"dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,}"),
+    TokenFormat("Doppler token (a service token may name its config: dp.st.prd.…)",
+                ("dp.pt.", "dp.st.", "dp.ct.", "dp.sa.", "dp.scim.", "dp.audit."),
+                r"dp\.(?:pt|st|ct|sa|scim|audit)\.(?:[a-z0-9_-]{1,40}\.)?[A-Za-z0-9]{40,}"),
     TokenFormat("Databricks token", ("dapi",), r"dapi[a-f0-9]{32}(?:-\d)?"),
     TokenFormat("Atlassian API token", ("ATATT3",), r"ATATT3[\w=-]{50,}"),
     TokenFormat("New Relic user key", ("NRAK-",), r"NRAK-[A-Z0-9]{27}"),
@@ -122,6 +123,27 @@ RUN_FORMATS: tuple[TokenFormat, ...] = (
                 r"sntrys_[\w+/=-]{50,}|sntryu_[a-f0-9]{64}"),
     TokenFormat("Tailscale key", ("tskey-",), r"tskey-[a-z]{3,8}-[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}"),
     TokenFormat("Pulumi access token", ("pul-",), r"pul-[a-f0-9]{40}"),
+    TokenFormat("Supabase access / secret key", ("sbp_", "sb_secret_"),
+                r"sbp_(?:oauth_)?[a-f0-9]{40}|sb_secret_[\w-]{20,}"),
+    TokenFormat("Heroku API key (v2)", ("HRKU-",), r"HRKU-[\w-]{30,}"),
+    TokenFormat("Fly.io token", ("fo1_", "fm1r_", "fm1a_", "fm2_"),
+                r"f(?:o1|m1[ra]|m2)_[\w+/=-]{40,}"),
+    TokenFormat("Notion integration token", ("ntn_",), r"ntn_[A-Za-z0-9]{40,}"),
+    TokenFormat("Airtable personal access token", ("pat",), r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}"),
+    TokenFormat("Figma token", ("figd_", "figu_"), r"fig[du]_[\w-]{40,}"),
+    TokenFormat("Mapbox secret token", ("sk.eyJ",), r"sk\.eyJ[\w-]{20,}\.[\w-]{20,}"),
+    TokenFormat("Contentful token", ("CFPAT-",), r"CFPAT-[\w-]{43}"),
+    TokenFormat("Dynatrace token", ("dt0c01.", "dt0s01."),
+                r"dt0[cs]01\.[A-Z0-9]{24}\.[A-Z0-9]{64}"),
+    TokenFormat("Buildkite / CircleCI / Netlify / Prefect token",
+                ("bkua_", "CCIPAT_", "nfp_", "pnu_"),
+                r"bkua_[a-f0-9]{40}|CCIPAT_[\w-]{20,}|nfp_[A-Za-z0-9]{36,}|pnu_[A-Za-z0-9]{36}"),
+    TokenFormat("PlanetScale token / password", ("pscale_",),
+                r"pscale_(?:tkn|pw|oauth)_[\w.=-]{32,64}"),
+    TokenFormat("RubyGems / Sourcegraph / Typeform / ReadMe token",
+                ("rubygems_", "sgp_", "tfp_", "rdme_"),
+                r"rubygems_[a-f0-9]{48}|sgp_(?:[a-f0-9]{16}_)?[a-f0-9]{40}|tfp_[\w.=-]{40,}"
+                r"|rdme_[a-z0-9]{70}"),
 )  # fmt: skip
 
 #: Formats matched over the whole text, behind the literal (first prefix) they must hold.
@@ -135,6 +157,14 @@ ANYWHERE_FORMATS: tuple[TokenFormat, ...] = (
     TokenFormat("Telegram bot token", (":AA",), r"(?<!\d)\d{8,10}:AA[\w-]{33}"),
     TokenFormat("Terraform Cloud token", (".atlasv1.",),
                 r"(?<![A-Za-z0-9])[A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,70}"),
+    # crypt(3) hashes (htpasswd, /etc/shadow, LDAP dumps): a cracked one is the password;
+    # the scheme and its parameters are kept, the salt and hash go
+    TokenFormat("password hash (crypt MD5/SHA/bcrypt/yescrypt, argon2)",
+                ("$apr1$", "$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$y$", "$gy$", "$7$",
+                 "$argon2"),
+                r"(?P<keep>\$(?:apr1|1|5|6|y|gy|7)\$(?:rounds=\d{1,9}\$|[./A-Za-z0-9]{1,8}\$)?"
+                r"|\$2[aby]\$\d\d\$|\$argon2(?:id|i|d)\$(?:v=\d{1,3}\$)?"
+                r"(?:[mtp]=\d{1,9},?){1,3}\$)[./A-Za-z0-9+$]{16,400}"),
 )  # fmt: skip
 
 _RUN = re.compile(r"[A-Za-z0-9_~.+\-]{15,}")
@@ -172,7 +202,7 @@ def redact_vendor_tokens(text: str) -> str:
                 last = end
         text = "".join([*parts, text[last:]])
     for fmt in ANYWHERE_FORMATS:
-        if fmt.prefixes[0] in text:
+        if any(prefix in text for prefix in fmt.prefixes):
             text = fmt.regex.sub(_replacement, text)
     return text
 

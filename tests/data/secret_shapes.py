@@ -146,6 +146,41 @@ def make_tokens() -> dict[str, tuple[str, str]]:
         "telegram": _prefixed("7123456789:AA", B64URL, 33),
         "terraform-cloud": _prefixed(rnd(ALNUM, 14) + ".atlasv1.", B64URL, 67),
         "groq": _prefixed("gsk_", ALNUM, 52),
+        "doppler-service": _prefixed("dp.st.prd.", ALNUM, 40),
+        "supabase": _prefixed("sbp_", HEX, 40),
+        "supabase-secret": _prefixed("sb_secret_", B64URL, 31),
+        "heroku": _prefixed("HRKU-AA", B64URL, 58),
+        "flyio": _prefixed("fo1_", B64URL, 43),
+        "notion": _prefixed("ntn_", ALNUM, 46),
+        "airtable": (lambda a, b: (f"pat{a}.{b}", f"{a}.{b}"))(rnd(ALNUM, 14), rnd(HEX, 64)),
+        "figma": _prefixed("figd_", B64URL, 40),
+        "mapbox": (lambda a, b: (f"sk.eyJ{a}.{b}", f"{a}.{b}"))(rnd(B64URL, 40), rnd(B64URL, 22)),
+        "contentful": _prefixed("CFPAT-", B64URL, 43),
+        "dynatrace": (lambda a, b: (f"dt0c01.{a}.{b}", f"{a}.{b}"))(
+            rnd(UPPER_DIGITS, 24), rnd(UPPER_DIGITS, 64)
+        ),
+        "buildkite": _prefixed("bkua_", HEX, 40),
+        "circleci": _prefixed("CCIPAT_", B64URL, 40),
+        "netlify": _prefixed("nfp_", ALNUM, 36),
+        "planetscale": _prefixed("pscale_tkn_", B64URL, 43),
+        "rubygems": _prefixed("rubygems_", HEX, 48),
+        "sourcegraph": _prefixed("sgp_", HEX, 40),
+        "hash-sha512crypt": (lambda salt, h: (f"$6${salt}${h}", h))(
+            rnd(ALNUM + "./", 8), rnd(ALNUM + "./", 86)
+        ),
+        "hash-sha512crypt-rounds": (lambda salt, h: (f"$6$rounds=656000${salt}${h}", h))(
+            rnd(ALNUM + "./", 16), rnd(ALNUM + "./", 86)
+        ),
+        "hash-bcrypt": _prefixed("$2b$12$", ALNUM + "./", 53),
+        "hash-apr1": (lambda salt, h: (f"$apr1${salt}${h}", h))(
+            rnd(ALNUM + "./", 8), rnd(ALNUM + "./", 22)
+        ),
+        "hash-yescrypt": (lambda salt, h: (f"$y$j9T${salt}${h}", h))(
+            rnd(ALNUM + "./", 22), rnd(ALNUM + "./", 43)
+        ),
+        "hash-argon2id": (lambda salt, h: (f"$argon2id$v=19$m=65536,t=3,p=4${salt}${h}", h))(
+            rnd(B64.rstrip("+/") + "+/", 22), rnd(B64, 43)
+        ),
     }
 
 

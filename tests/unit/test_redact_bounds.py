@@ -83,6 +83,10 @@ ADVERSARIAL = [
     "- name: TOKEN\n  value:", "-----BEGIN PRIVATE KEY-----", "password: |\n  x\n", "\\\"",
     "Authorization: Bearer ", "sk-", "ghp_", "1//0", "x", " ", "mysql -p ", "Q~", ":AA", "token_",
     "passwordxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "/a@", "apiVersion: v1\ndata:\n  a: b\n",
+    "</password>", "<password>", "<password a='", "<![CDATA[", "$6$", "$2b$12$", "$argon2id$",
+    "echo x ", "echo '", "| --password-stdin", "--password-stdin <<< ", "identified by ",
+    "user identified by '", "password '", "htpasswd -b ", "openssl -k ", "rabbitmqctl add_user ",
+    "X_PAT=", "PWD=", "pat", "dp.st.",
 ]  # fmt: skip
 
 

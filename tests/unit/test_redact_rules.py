@@ -192,3 +192,47 @@ def test_a_pydantic_validation_error_never_echoes_the_input() -> None:
     assert token[:8] not in out
     assert "input_value=<redacted>, input_type=list" in out
     assert out.startswith("Error executing tool oc_read_get_pods: 1 validation error")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Driver={SQL};UID=sa;PWD=hunter2;", f"Driver={{SQL}};UID=sa;PWD={R};"),
+     ("PWD=/home/ops\nOLDPWD=/tmp", "PWD=/home/ops\nOLDPWD=/tmp"),
+     (r"PWD=C:\Users\ops", r"PWD=C:\Users\ops"),
+     ("GITHUB_PAT=hunter22", f"GITHUB_PAT={R}"),
+     ("PAT_EXPIRY=30d file_path=/x", "PAT_EXPIRY=30d file_path=/x"),
+     ("ALTER ROLE app PASSWORD 'letmein';", f"ALTER ROLE app PASSWORD '{R}';"),
+     ("CREATE USER bob IDENTIFIED BY 'two words';", f"CREATE USER bob IDENTIFIED BY '{R}';"),
+     ("ALTER USER scott IDENTIFIED BY tiger42;", f"ALTER USER scott IDENTIFIED BY {R};"),
+     ("rows identified by label app42", "rows identified by label app42"),
+     ("<password>letmein</password>", f"<password>{R}</password>"),
+     ("<db:Password a='1'><![CDATA[x<y]]></db:Password>",
+      f"<db:Password a='1'><![CDATA[{R}]]></db:Password>"),
+     ("<password/><x>1</x>", "<password/><x>1</x>"),
+     ("<credentials><user>bob</user></credentials>", "<credentials><user>bob</user></credentials>"),
+     ("<primary_key>id</primary_key>", "<primary_key>id</primary_key>"),
+     ("<token>${TOKEN}</token>", "<token>${TOKEN}</token>"),
+     ("admin:$apr1$abcdefgh$0123456789abcdefghijkl", f"admin:$apr1$abcdefgh${R}"),
+     ("$2y$10$" + "a" * 53, f"$2y$10${R}"),
+     ("echo 'letmein' | docker login -u ci --password-stdin",
+      f"echo {R} | docker login -u ci --password-stdin"),
+     ("helm registry login r.io --password-stdin <<< \"letmein\"",
+      f"helm registry login r.io --password-stdin <<< {R}"),
+     ("echo done; cat pw | docker login --password-stdin",
+      "echo done; cat pw | docker login --password-stdin"),
+     ("htpasswd -b -c f admin letmein && echo ok", f"htpasswd -b -c f admin {R} && echo ok"),
+     ("htpasswd -c f admin", "htpasswd -c f admin"),
+     ("rabbitmqctl change_password svc letmein", f"rabbitmqctl change_password svc {R}"),
+     ("rabbitmqctl delete_user svc", "rabbitmqctl delete_user svc"),
+     ("openssl enc -d -K 00ff11 -iv 01 -in f", f"openssl enc -d -K {R} -iv 01 -in f"),
+     ("openssl passwd -apr1 letmein", f"openssl passwd -apr1 {R}")],
+)  # fmt: skip
+def test_config_sql_and_positional_syntaxes(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_positional_passwords_in_lists_without_an_argv_name() -> None:
+    steps = {"steps": ["rabbitmqctl", "add_user", "bob", "letmein"],
+             "other": ["openssl", "x509", "-in", "tls.crt", "-noout"]}  # fmt: skip
+    assert redact(steps) == {"steps": ["rabbitmqctl", "add_user", "bob", R],
+                             "other": ["openssl", "x509", "-in", "tls.crt", "-noout"]}  # fmt: skip
