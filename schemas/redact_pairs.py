@@ -27,7 +27,7 @@ from schemas.redact_keys import (
 
 #: Every STRONG or WEAK key (``redact_keys``) contains one of these (lower case).
 KEY_TERMS = ("pass", "pw", "secret", "cred", "auth", "cookie", "key", "sig", "bearer", "jwt",
-             "dockerc", "token", "otp", "_pat", "-pat")  # fmt: skip
+             "dockerc", "token", "otp", "_pat")  # fmt: skip
 DATA_KEYS = {"data": "data", "stringdata": "stringData", "binarydata": "binaryData"}
 #: A run of key characters (matched forwards, and backwards on the reversed text).
 _KEY_RUN = re.compile(r"[A-Za-z0-9_.\-]{0,128}")

@@ -72,7 +72,7 @@ _GATE_TERMS = (*KEY_TERMS, *TOOL_TERMS, "putty-user", "apiversion", "@tcp", "@un
 #: (``'ghp_Q7xQ...xQ7x'``): no token pattern matches a fragment, so the whole echo goes.
 _INPUT_ECHO = re.compile(r"input_value=(?:[^\n]{0,4096}?(?=, input_type=)|[^\n]{0,4096})")
 _GATE = re.compile("|".join(map(re.escape, _GATE_TERMS)))
-_GATE_LITERALS = ("://", ":\\/\\/", *(p for fmt in ANYWHERE_FORMATS for p in fmt.prefixes))
+_GATE_LITERALS = ("://", ":\\/\\/", *(fmt.prefixes[0] for fmt in ANYWHERE_FORMATS))
 _STOP = {"is", "was", "are", "were", "be", "been", "the", "a", "an", "and", "or", "for", "of",
          "to", "in", "on", "with", "not", "no", "has", "have", "had", "must", "should", "will",
          "can", "cannot", "may", "expired", "expires", "reset", "incorrect", "invalid", "wrong",

@@ -158,10 +158,9 @@ ANYWHERE_FORMATS: tuple[TokenFormat, ...] = (
     TokenFormat("Terraform Cloud token", (".atlasv1.",),
                 r"(?<![A-Za-z0-9])[A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,70}"),
     # crypt(3) hashes (htpasswd, /etc/shadow, LDAP dumps): a cracked one is the password;
-    # the scheme and its parameters are kept, the salt and hash go
-    TokenFormat("password hash (crypt MD5/SHA/bcrypt/yescrypt, argon2)",
-                ("$apr1$", "$1$", "$5$", "$6$", "$2a$", "$2b$", "$2y$", "$y$", "$gy$", "$7$",
-                 "$argon2"),
+    # the scheme and its parameters are kept, the salt and hash go. One "$" gate, not one
+    # per scheme: each substring test costs ~0.7 us on 1 KB, on every string of every event.
+    TokenFormat("password hash (crypt MD5/SHA/bcrypt/yescrypt, argon2)", ("$",),
                 r"(?P<keep>\$(?:apr1|1|5|6|y|gy|7)\$(?:rounds=\d{1,9}\$|[./A-Za-z0-9]{1,8}\$)?"
                 r"|\$2[aby]\$\d\d\$|\$argon2(?:id|i|d)\$(?:v=\d{1,3}\$)?"
                 r"(?:[mtp]=\d{1,9},?){1,3}\$)[./A-Za-z0-9+$]{16,400}"),
@@ -202,7 +201,7 @@ def redact_vendor_tokens(text: str) -> str:
                 last = end
         text = "".join([*parts, text[last:]])
     for fmt in ANYWHERE_FORMATS:
-        if any(prefix in text for prefix in fmt.prefixes):
+        if fmt.prefixes[0] in text:
             text = fmt.regex.sub(_replacement, text)
     return text
 
