@@ -36,6 +36,7 @@ _LOGIN_TOOLS = {"oc", "docker", "podman", "buildah", "skopeo", "helm", "nerdctl"
 #: ``rabbitmqctl add_user|change_password user PW``, ``openssl passwd [-6] PW``; openssl's
 #: ``-k PW`` / ``-K HEXKEY`` too.
 _POSITIONAL = ("htpasswd", "rabbitmqctl", "openssl")
+_RABBIT_SETS_PW = ("add_user", "change_password")
 _SHELL_BREAK = {"&&", "||", "|", ";", "&", ">", ">>", "<", "2>", "2>&1"}
 #: Words that make a text line worth reading as a command line.
 #: (``sshpass``, ``--from-literal`` of a secret, ``configure set …_key`` hold a key term.)
@@ -43,16 +44,13 @@ TOOL_TERMS = ("mysql", "mariadb", "mongo", "redis-cli", "ldap", "sqlcmd", "login
               *_POSITIONAL)  # fmt: skip
 #: ``echo PW | docker login --password-stdin``, ``… --password-stdin <<< PW``: what is fed
 #: to a password-from-stdin flag on the same line.
+_SHELL_ARG = r"(?:\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})"
 _STDIN_ECHO = re.compile(
-    r"(?P<cmd>\b(?:echo|printf)(?:[ \t]+-[neE]{1,3})*[ \t]+)"
-    r"(?P<val>(?:\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})"
-    r"(?:[ \t]+(?:\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})){0,3})"
+    rf"(?P<cmd>\b(?:echo|printf)(?:[ \t]+-[neE]{{1,3}})*[ \t]+)"
+    rf"(?P<val>{_SHELL_ARG}(?:[ \t]+{_SHELL_ARG}){{0,3}})"
     r"(?=[ \t]*\|[^\n|]{0,512}--pass(?:word)?-stdin)"
 )
-_HERE_STRING = re.compile(
-    r"(?P<cmd>--pass(?:word)?-stdin[^\n]{0,512}?<<<[ \t]*)"
-    r"(?P<val>\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})"
-)
+_HERE_STRING = re.compile(rf"(?P<cmd>--pass(?:word)?-stdin[^\n]{{0,512}}?<<<[ \t]*){_SHELL_ARG}")
 _TOKEN = re.compile(r"\"(?:[^\"\\\n]|\\.){0,1024}\"|'[^'\n]{0,1024}'|[^\s\"']{1,4096}")
 _FLAGLIKE = re.compile(r"--?[A-Za-z]")
 _LAST_WORD = re.compile(r"[\w.\-]{1,64}\Z")
@@ -81,8 +79,7 @@ def program_of(items: list[str]) -> str | None:
 def _positional(items: list[str], out: list[str]) -> None:
     """The password arguments of the ``_POSITIONAL`` tools, in ``out`` (see there)."""
     for at, item in enumerate(items[:64]):
-        word = _LAST_WORD.search(item[-80:]) if isinstance(item, str) else None
-        tool = word.group().lower() if word else ""
+        tool = _program(item, None) if isinstance(item, str) else None
         if tool not in _POSITIONAL:
             continue
         args: list[tuple[int, str]] = []
@@ -94,9 +91,8 @@ def _positional(items: list[str], out: list[str]) -> None:
         plain = [(n, a) for n, a in args if not a.startswith("-")]
         if tool == "htpasswd" and any("b" in f for f in flags) and len(plain) >= 2:
             out[plain[-1][0]] = REDACTED
-        elif tool == "rabbitmqctl" and plain and plain[0][1] in ("add_user", "change_password"):
-            if len(plain) >= 3:
-                out[plain[2][0]] = REDACTED
+        elif tool == "rabbitmqctl" and len(plain) >= 3 and plain[0][1] in _RABBIT_SETS_PW:
+            out[plain[2][0]] = REDACTED
         elif tool == "openssl":
             if plain and plain[0][1] == "passwd" and len(plain) >= 2:
                 out[plain[-1][0]] = REDACTED
@@ -114,7 +110,6 @@ def redact_stdin_passwords(text: str) -> str:
 def redact_argv(items: list[str], tool: str | None = None) -> list[str]:
     """Return ``items`` with every secret flag value replaced (other items unchanged)."""
     out = list(items)
-    _positional(items, out)
     secret_cmd = "secret" in items
     pending: str | None = None  # why the next item is a secret: "all", "userpass", "word"
     for i, item in enumerate(items):
@@ -123,9 +118,8 @@ def redact_argv(items: list[str], tool: str | None = None) -> list[str]:
             pending = None
             continue
         tool = _program(item, tool)
-        pending, flagged = _flag(item, tool, secret_cmd)
-        if flagged != item:
-            out[i] = flagged
+        pending, out[i] = _flag(item, tool, secret_cmd)
+    _positional(items, out)
     return out
 
 

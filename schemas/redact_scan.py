@@ -127,12 +127,15 @@ def scan_text(text: str, lower: str) -> str:
         text, lower = _relower(text, redact_userinfo(text), lower)
     if "@tcp" in lower or "@unix(" in lower or "@udp(" in lower:
         text, lower = _relower(text, _redact_dsn(text), lower)
-    if "value" in lower and any(term in lower for term in KEY_TERMS):
+    # computed once: the passes below only put ``<redacted>`` (no key term) in place of values,
+    # so a term they remove costs at most a later pass that finds nothing
+    keyish = any(term in lower for term in KEY_TERMS)
+    if "value" in lower and keyish:
         text, lower = _relower(text, _redact_name_values(text, lower), lower)
     k8s = "apiversion" in lower
-    if k8s or any(term in lower for term in KEY_TERMS):
+    if k8s or keyish:
         text, lower = _relower(text, redact_pairs(text, lower, k8s), lower)
-    if "</" in text and any(term in lower for term in KEY_TERMS):
+    if "</" in text and keyish:
         text, lower = _relower(text, redact_xml_elements(text), lower)
     text, lower = _relower(text, redact_command_lines(text, lower), lower)
     if any(term in lower for term in _PROSE_TERMS):
@@ -249,12 +252,10 @@ def _prose_secret(m: re.Match[str], lower: str, i: int) -> bool:
     if kw.startswith("identified"):  # SQL: CREATE USER … IDENTIFIED BY 'x' (Oracle: unquoted)
         line = lower[max(lower.rfind("\n", max(0, i - 256), i) + 1, i - 256) : i]
         return quoted or (_SQL_USER.search(line) is not None and credential_like(value))
-    if quoted and kw in ("password", "passwd", "passphrase", "passcode"):
-        return True
     if kw in ("bearer", "basic"):
         return not sep and credential_like(value)
     if kw in ("password", "passwd", "passphrase", "passcode"):
-        return sep or filler or credential_like(value)
+        return quoted or sep or filler or credential_like(value)
     qualified = _QUALIFIER.search(lower, max(0, i - 24), i) is not None
     strong = qualified or kw in ("secret", "token", "credential")
     if sep:
