@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from consumers.app.launcher import ChromaServer, EmbeddedBroker
+from tooltrail.consumers.app.launcher import ChromaServer, EmbeddedBroker
 
 
 @dataclass(frozen=True)

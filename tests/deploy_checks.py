@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from consumers.app.cli import build_parser
-from consumers.settings import WorkerSettings
-from consumers.topics import TopicSpec
-from producer.settings import ProducerSettings
-from schemas.settings import env_names, load_settings
+from tooltrail.consumers.app.cli import build_parser
+from tooltrail.consumers.kafka.topics import TopicSpec
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.schemas.config import env_names, load_settings
 
 ROOT = Path(__file__).parents[1]
 DEPLOY = ROOT / "deploy"
@@ -35,12 +35,22 @@ Doc = dict[str, Any]
 
 #: KEDA kafka scaler trigger metadata and TriggerAuthentication parameters (KEDA 2.x docs).
 KEDA_KAFKA_METADATA = {
-    "bootstrapServers", "bootstrapServersFromEnv", "consumerGroup", "topic", "lagThreshold",
+    "bootstrapServers",
+    "bootstrapServersFromEnv",
+    "consumerGroup",
+    "topic",
+    "lagThreshold",
     "activationLagThreshold",
-    "offsetResetPolicy", "allowIdleConsumers", "scaleToZeroOnInvalidOffset",
-    "excludePersistentLag", "limitToPartitionsWithLag", "partitionLimitation", "sasl", "tls",
+    "offsetResetPolicy",
+    "allowIdleConsumers",
+    "scaleToZeroOnInvalidOffset",
+    "excludePersistentLag",
+    "limitToPartitionsWithLag",
+    "partitionLimitation",
+    "sasl",
+    "tls",
     "version",
-}  # fmt: skip
+}
 KEDA_KAFKA_AUTH = {"sasl", "username", "password", "tls", "ca", "cert", "key", "keyPassword"}
 
 
@@ -202,14 +212,16 @@ def check_kubernetes(docs: list[Doc], topics: list[Doc], external_secrets: set[s
     problems += _check_pdbs(by_kind(docs, "PodDisruptionBudget"), deployments)
     partitions = {t["spec"]["topicName"]: int(t["spec"]["partitions"]) for t in topics}
     auths = {d["metadata"]["name"]: d for d in by_kind(docs, "TriggerAuthentication")}
-    problems += _check_scaled_objects(by_kind(docs, "ScaledObject"), groups, env, partitions,
-                                      auths)  # fmt: skip
+    problems += _check_scaled_objects(by_kind(docs, "ScaledObject"), groups, env, partitions, auths)
     for auth in auths.values():
         params = {ref["parameter"] for ref in auth["spec"].get("secretTargetRef", [])}
-        problems += [f"TriggerAuthentication: unknown parameter {p}"
-                     for p in params - KEDA_KAFKA_AUTH]  # fmt: skip
-        if env.get("TOOLTRAIL_KAFKA_SECURITY_PROTOCOL", "").startswith("SASL") and not {
-            "sasl", "username", "password"} <= params:  # fmt: skip
+        problems += [
+            f"TriggerAuthentication: unknown parameter {p}" for p in params - KEDA_KAFKA_AUTH
+        ]
+        if (
+            env.get("TOOLTRAIL_KAFKA_SECURITY_PROTOCOL", "").startswith("SASL")
+            and not {"sasl", "username", "password"} <= params
+        ):
             problems.append("TriggerAuthentication: SASL Kafka but no sasl/username/password")
     return problems
 
@@ -230,8 +242,10 @@ def _check_deployment(
         problems.append(f"{name}: sets replicas, which KEDA owns (an apply would reset them)")
     grace = pod.get("terminationGracePeriodSeconds", 30)
     if float(env.get("TOOLTRAIL_SHUTDOWN_GRACE_S", "25")) >= grace:
-        problems.append(f"{name}: TOOLTRAIL_SHUTDOWN_GRACE_S is not under its "
-                        f"terminationGracePeriodSeconds ({grace})")  # fmt: skip
+        problems.append(
+            f"{name}: TOOLTRAIL_SHUTDOWN_GRACE_S is not under its "
+            f"terminationGracePeriodSeconds ({grace})"
+        )
     ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
     if args.metrics_port != ports.get("http"):
         problems.append(f"{name}: --metrics-port {args.metrics_port} but http port {ports}")
@@ -241,8 +255,10 @@ def _check_deployment(
             problems.append(f"{name}: {probe} should GET {path} on the worker's port, got {got}")
     for ref in container.get("envFrom", []):
         if "secretRef" in ref and ref["secretRef"]["name"] not in secrets:
-            problems.append(f"{name}: Secret {ref['secretRef']['name']} is neither here nor "
-                            "documented as created out of band")  # fmt: skip
+            problems.append(
+                f"{name}: Secret {ref['secretRef']['name']} is neither here nor "
+                "documented as created out of band"
+            )
     problems += check_settings_env(env, f"{name} environment")
     selector = dep["spec"]["selector"]["matchLabels"]
     labels = dep["spec"]["template"]["metadata"]["labels"]
@@ -257,8 +273,11 @@ def _check_deployment(
     if args.group == "metrics":
         writable.append(env.get("TOOLTRAIL_METRICS_DIR", ""))
     if container.get("securityContext", {}).get("readOnlyRootFilesystem"):
-        problems += [f"{name}: {p} is not writable (read-only root, no volume)"
-                     for p in writable if p not in mounts]  # fmt: skip
+        problems += [
+            f"{name}: {p} is not writable (read-only root, no volume)"
+            for p in writable
+            if p not in mounts
+        ]
     cafile = env.get("TOOLTRAIL_KAFKA_SSL_CAFILE")
     if cafile and str(Path(cafile).parent) not in mounts:
         problems.append(f"{name}: {cafile} is not on a mounted volume")
@@ -272,9 +291,13 @@ def _check_pdbs(pdbs: list[Doc], deployments: dict[str, Doc]) -> list[str]:
     covered = set()
     for pdb in pdbs:
         selector = pdb["spec"]["selector"]["matchLabels"]
-        hits = [n for n, d in deployments.items()
-                if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v
-                       for k, v in selector.items())]  # fmt: skip
+        hits = [
+            n
+            for n, d in deployments.items()
+            if all(
+                d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in selector.items()
+            )
+        ]
         if len(hits) != 1:
             problems.append(f"PDB {pdb['metadata']['name']} selects {hits}")
         covered.update(hits)
@@ -311,21 +334,30 @@ def _check_scaled_objects(
             "consumerGroup": (env.get(group_var), meta.get("consumerGroup")),
             "topic": (env.get("TOOLTRAIL_EVENTS_TOPIC"), meta.get("topic")),
             "bootstrapServers": (env.get("TOOLTRAIL_KAFKA_BOOTSTRAP"), bootstrap),
-            "bootstrapServersFromEnv": ("TOOLTRAIL_KAFKA_BOOTSTRAP",
-                                        meta.get("bootstrapServersFromEnv")),
+            "bootstrapServersFromEnv": (
+                "TOOLTRAIL_KAFKA_BOOTSTRAP",
+                meta.get("bootstrapServersFromEnv"),
+            ),
             "limitToPartitionsWithLag": ("true", meta.get("limitToPartitionsWithLag")),
-        }  # fmt: skip
-        problems += [f"ScaledObject {name}: {k} {got!r}, settings say {want!r}"
-                     for k, (want, got) in expected.items() if want != got]  # fmt: skip
-        problems += [f"ScaledObject {name}: unknown kafka metadata {k}"
-                     for k in set(meta) - KEDA_KAFKA_METADATA]  # fmt: skip
+        }
+        problems += [
+            f"ScaledObject {name}: {k} {got!r}, settings say {want!r}"
+            for k, (want, got) in expected.items()
+            if want != got
+        ]
+        problems += [
+            f"ScaledObject {name}: unknown kafka metadata {k}"
+            for k in set(meta) - KEDA_KAFKA_METADATA
+        ]
         if not str(meta.get("lagThreshold", "")).isdigit() or int(meta["lagThreshold"]) < 1:
             problems.append(f"ScaledObject {name}: lagThreshold must be a positive integer")
         topic_partitions = partitions.get(str(meta.get("topic")), 0)
         if not 1 <= spec.get("minReplicaCount", 0) <= spec["maxReplicaCount"] <= topic_partitions:
-            problems.append(f"ScaledObject {name}: replicas {spec.get('minReplicaCount')}.."
-                            f"{spec['maxReplicaCount']} must fit the topic's "
-                            f"{topic_partitions} partitions")  # fmt: skip
+            problems.append(
+                f"ScaledObject {name}: replicas {spec.get('minReplicaCount')}.."
+                f"{spec['maxReplicaCount']} must fit the topic's "
+                f"{topic_partitions} partitions"
+            )
         ref = trigger.get("authenticationRef", {}).get("name")
         if ref is not None and ref not in auths:
             problems.append(f"ScaledObject {name}: TriggerAuthentication {ref} missing")
@@ -344,15 +376,21 @@ def check_topics(topics: list[Doc], expected: list[TopicSpec]) -> list[str]:
     for spec in expected:
         t = got[spec.name]
         if t["apiVersion"] != "kafka.strimzi.io/v1" or "strimzi.io/cluster" not in t[
-            "metadata"].get("labels", {}):  # fmt: skip
+            "metadata"
+        ].get("labels", {}):
             problems.append(f"{spec.name}: not a Strimzi KafkaTopic with a cluster label")
         config = {k: str(v) for k, v in t["spec"].get("config", {}).items()}
         if (t["spec"]["partitions"], t["spec"]["replicas"]) != (spec.partitions, spec.replication):
-            problems.append(f"{spec.name}: {t['spec']['partitions']} partitions x "
-                            f"{t['spec']['replicas']} replicas, want {spec.partitions} x "
-                            f"{spec.replication}")  # fmt: skip
-        problems += [f"{spec.name}: {k}={config.get(k)}, want {v}"
-                     for k, v in spec.configs.items() if config.get(k) != v]  # fmt: skip
+            problems.append(
+                f"{spec.name}: {t['spec']['partitions']} partitions x "
+                f"{t['spec']['replicas']} replicas, want {spec.partitions} x "
+                f"{spec.replication}"
+            )
+        problems += [
+            f"{spec.name}: {k}={config.get(k)}, want {v}"
+            for k, v in spec.configs.items()
+            if config.get(k) != v
+        ]
     return problems
 
 
@@ -401,8 +439,10 @@ def check_compose(compose: Doc, expected_topics: list[TopicSpec]) -> list[str]:
             if not any(p.endswith(f":{args.metrics_port}") for p in published):
                 problems.append(f"compose {name}: port {args.metrics_port} is not published")
             if any("-" not in p.split(":")[0] for p in published):
-                problems.append(f"compose {name}: a fixed host port clashes when scaled; "
-                                "publish a range (e.g. 9120-9129:9100)")  # fmt: skip
+                problems.append(
+                    f"compose {name}: a fixed host port clashes when scaled; "
+                    "publish a range (e.g. 9120-9129:9100)"
+                )
             test = " ".join(svc.get("healthcheck", {}).get("test", []))
             if f":{args.metrics_port}/readyz" not in test:
                 problems.append(f"compose {name}: healthcheck does not ask /readyz")
@@ -427,11 +467,10 @@ def _check_compose_topics(svc: Doc, expected: list[TopicSpec]) -> list[str]:
         if not words or "--create" not in words:
             continue
         opt = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith("--")}
-        configs = dict(
-            words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--config"
-        )  # fmt: skip
-        created[opt["--topic"]] = TopicSpec(opt["--topic"], int(opt["--partitions"]),
-                                            int(opt["--replication-factor"]), configs)  # fmt: skip
+        configs = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--config")
+        created[opt["--topic"]] = TopicSpec(
+            opt["--topic"], int(opt["--partitions"]), int(opt["--replication-factor"]), configs
+        )
     problems = []
     for spec in expected:
         got = created.get(spec.name)
@@ -447,9 +486,11 @@ def _check_compose_topics(svc: Doc, expected: list[TopicSpec]) -> list[str]:
 def check_dockerfile(text: str, pyproject: Doc) -> list[str]:
     problems = []
     lines = re.sub(r"\\\n", " ", text).splitlines()
-    instructions = [(w[0].upper(), w[1] if len(w) > 1 else "")
-                    for line in lines if (w := line.strip().split(None, 1))
-                    and not line.lstrip().startswith("#")]  # fmt: skip
+    instructions = [
+        (w[0].upper(), w[1] if len(w) > 1 else "")
+        for line in lines
+        if (w := line.strip().split(None, 1)) and not line.lstrip().startswith("#")
+    ]
     users = [arg for op, arg in instructions if op == "USER"]
     if not users or users[-1].split(":")[0] in ("0", "root"):
         problems.append("Dockerfile: the final USER must be non-root")
@@ -496,8 +537,10 @@ def check_compose_mounts(compose: Doc, dockerfile: str) -> list[str]:
             source, _, target = mount.partition(":")
             target = target.split(":")[0]
             if not source.startswith((".", "/")) and target not in created:
-                problems.append(f"compose {name}: volume at {target}, which the image does not "
-                                "create for its user (uid 10001)")  # fmt: skip
+                problems.append(
+                    f"compose {name}: volume at {target}, which the image does not "
+                    "create for its user (uid 10001)"
+                )
     return problems
 
 
@@ -511,8 +554,9 @@ def check_constraints(constraints: str, pyproject: Doc, extras: tuple[str, ...])
     wanted = list(pyproject["project"]["dependencies"])
     for extra in extras:
         wanted += pyproject["project"]["optional-dependencies"][extra]
-    names = {re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ;]", w, maxsplit=1)[0].lower())
-             for w in wanted}  # fmt: skip
+    names = {
+        re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ;]", w, maxsplit=1)[0].lower()) for w in wanted
+    }
     return [f"constraints: {n} has no pinned version" for n in sorted(names - set(pinned))]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas import ToolExecutionEvent, new_event_id
+from tooltrail.schemas import ToolExecutionEvent, new_event_id
 
 
 def make_event(**overrides: Any) -> ToolExecutionEvent:

@@ -20,9 +20,13 @@ async def read_topic(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read ``topic`` until ``until(records)`` holds or ``timeout``; then read ``settle`` more."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-        enable_auto_commit=False, fetch_max_wait_ms=50,
-    )  # fmt: skip
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
         await consumer.start()

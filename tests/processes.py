@@ -12,29 +12,38 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from consumers.app.launcher import free_port
 from tests.conftest import Names
+from tooltrail.consumers.app.launcher import free_port
 
 ROOT = Path(__file__).parents[1]
 
 
-def worker_env(bootstrap: str, names: Names, tmp: Path, chroma_url: str | None = None,
-               **extra: str) -> dict[str, str]:  # fmt: skip
+def worker_env(
+    bootstrap: str, names: Names, tmp: Path, chroma_url: str | None = None, **extra: str
+) -> dict[str, str]:
     """Every ``TOOLTRAIL_*`` a test worker needs, with this test's unique names."""
     env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp),
-        "TOOLTRAIL_KAFKA_BOOTSTRAP": bootstrap, "TOOLTRAIL_EVENTS_TOPIC": names.events,
-        "TOOLTRAIL_DLQ_TOPIC": names.dlq, "TOOLTRAIL_ENRICHMENT_TOPIC": names.enrichment,
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp),
+        "TOOLTRAIL_KAFKA_BOOTSTRAP": bootstrap,
+        "TOOLTRAIL_EVENTS_TOPIC": names.events,
+        "TOOLTRAIL_DLQ_TOPIC": names.dlq,
+        "TOOLTRAIL_ENRICHMENT_TOPIC": names.enrichment,
         "TOOLTRAIL_STATUS_TOPIC": f"{names.events}.status",
         "TOOLTRAIL_METRICS_GROUP": names.group + "-metrics",
         "TOOLTRAIL_MEMORY_GROUP": names.group + "-memory",
         "TOOLTRAIL_ENRICH_GROUP": names.group + "-enrich",
-        "TOOLTRAIL_METRICS_DIR": str(tmp / "metrics"), "TOOLTRAIL_STATE_DIR": str(tmp / "state"),
-        "TOOLTRAIL_TOPIC_PARTITIONS": "3", "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
-        "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500", "TOOLTRAIL_EMBEDDER": "hashing",
-        "TOOLTRAIL_CHROMA_COLLECTION": names.collection, "TOOLTRAIL_LAG_INTERVAL_S": "1",
-        "TOOLTRAIL_RETRY_BACKOFF_INITIAL_S": "0.2", "TOOLTRAIL_RETRY_BACKOFF_MAX_S": "1",
-    }  # fmt: skip
+        "TOOLTRAIL_METRICS_DIR": str(tmp / "metrics"),
+        "TOOLTRAIL_STATE_DIR": str(tmp / "state"),
+        "TOOLTRAIL_TOPIC_PARTITIONS": "3",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
+        "TOOLTRAIL_EMBEDDER": "hashing",
+        "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
+        "TOOLTRAIL_LAG_INTERVAL_S": "1",
+        "TOOLTRAIL_RETRY_BACKOFF_INITIAL_S": "0.2",
+        "TOOLTRAIL_RETRY_BACKOFF_MAX_S": "1",
+    }
     if chroma_url:
         env["TOOLTRAIL_CHROMA_URL"] = chroma_url
     env.update(extra)
@@ -49,10 +58,20 @@ class Worker:
         self.log = log
         with log.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "consumers.app.cli", "worker", group,
-                 "--metrics-port", str(self.port)],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "tooltrail.consumers.app.cli",
+                    "worker",
+                    group,
+                    "--metrics-port",
+                    str(self.port),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
 
     def get(self, path: str) -> tuple[int, str]:
         """(status, body) of a GET on the worker's port; (0, "") if it does not answer."""

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from producer.emitter import TrailProducer
-from producer.instrument import record_call
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.instrument import record_call
 
 _state = {"in_call": False, "io": 0}
 _main = threading.main_thread()
@@ -62,9 +62,18 @@ def main() -> None:
 
     def report(done: bool) -> None:
         s = producer.stats()
-        _write(status, {**asdict(s), "calls": i, "over_1ms": over_1ms, "max_us": round(max_us),
-                        "io_on_call": _state["io"], "done": done,
-                        "elapsed_s": round(clock() - t0, 3)})  # fmt: skip
+        _write(
+            status,
+            {
+                **asdict(s),
+                "calls": i,
+                "over_1ms": over_1ms,
+                "max_us": round(max_us),
+                "io_on_call": _state["io"],
+                "done": done,
+                "elapsed_s": round(clock() - t0, 3),
+            },
+        )
 
     while True:
         now = clock()

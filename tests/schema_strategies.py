@@ -16,12 +16,40 @@ from typing import Any
 import jsonschema
 from hypothesis import strategies as st
 
-SNAPSHOTS = Path(__file__).resolve().parents[1] / "schemas" / "jsonschema"
-ANNOTATIONS = {"title", "description", "default", "format", "$id", "$comment",
-               "x-schema-version", "$schema", "examples"}  # fmt: skip
-HANDLED = {"type", "properties", "required", "additionalProperties", "items", "maxItems",
-           "minItems", "maxLength", "minLength", "pattern", "minimum", "maximum", "enum",
-           "const", "anyOf", "$ref", "$defs", "maxProperties", "propertyNames", "not"}  # fmt: skip
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "schemas" / "tooltrail" / "schemas" / "jsonschema"
+ANNOTATIONS = {
+    "title",
+    "description",
+    "default",
+    "format",
+    "$id",
+    "$comment",
+    "x-schema-version",
+    "$schema",
+    "examples",
+}
+HANDLED = {
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "maxItems",
+    "minItems",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "enum",
+    "const",
+    "anyOf",
+    "$ref",
+    "$defs",
+    "maxProperties",
+    "propertyNames",
+    "not",
+}
 JSON_SCALARS = (
     st.none()
     | st.booleans()
@@ -83,8 +111,9 @@ def _string(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[str
 def _number(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[float]:
     lo, hi = node.get("minimum"), node.get("maximum")
     floats = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
-    return floats | st.integers(int(lo) if lo is not None else None,
-                                int(hi) if hi is not None else None)  # fmt: skip
+    return floats | st.integers(
+        int(lo) if lo is not None else None, int(hi) if hi is not None else None
+    )
 
 
 def _integer(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[int]:
@@ -102,8 +131,11 @@ def _array(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[list
 def _object_value(draw: st.DrawFn, node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     props: dict[str, Any] = node.get("properties", {})
     required = set(node.get("required", []))
-    out = {name: draw(_strategy(props[name], defs)) for name in props
-           if name in required or draw(st.booleans())}  # fmt: skip
+    out = {
+        name: draw(_strategy(props[name], defs))
+        for name in props
+        if name in required or draw(st.booleans())
+    }
     extra = node.get("additionalProperties", True)
     if extra is not False and not props:  # a map: keys of the allowed shape, values of the schema
         names = _string(node.get("propertyNames", {}), defs)

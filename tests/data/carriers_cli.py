@@ -268,44 +268,115 @@ def _syntax_cases() -> list[Entry]:
     pw = [_human_password() for _ in range(16)]
     pat = rnd(ALNUM.lower(), 52)
     return [
-        ("nv:xml", "XML config", "text",
-         f'<?xml version="1.0"?>\n<datasource>\n  <user>app</user>\n'
-         f"  <password>{pw[0]}</password>\n</datasource>", (pw[0],)),
-        ("nv:xml-ns-cdata", "SOAP header", "text",
-         f"<wsse:UsernameToken><wsse:Username>ops</wsse:Username>"
-         f"<wsse:Password Type=\"PasswordText\"><![CDATA[{pw[1]}]]></wsse:Password>"
-         "</wsse:UsernameToken>", (pw[1],)),
-        ("conn:odbc-pwd", "ODBC connection string", "text",
-         f"Driver={{ODBC Driver 18}};Server=db;UID=sa;PWD={pw[2]};Encrypt=yes", (pw[2],)),
-        ("prose:sql-identified", "SQL", "args",
-         {"sql": f"CREATE USER 'app'@'%' IDENTIFIED BY '{pw[3]}';"}, (pw[3],)),
-        ("prose:sql-oracle", "SQL", "text",
-         f"ALTER USER scott IDENTIFIED BY {pw[4]} ACCOUNT UNLOCK;", (pw[4],)),
-        ("prose:sql-password", "SQL", "text",
-         f"ALTER ROLE app WITH LOGIN PASSWORD '{pw[5]}' VALID UNTIL 'infinity';", (pw[5],)),
-        ("argv:htpasswd", "argv", "args",
-         {"argv": ["htpasswd", "-bc", "/etc/nginx/.htpasswd", "admin", pw[6]]}, (pw[6],)),
-        ("argv:htpasswd-line", "shell", "text",
-         f"htpasswd -nb admin {pw[7]} > auth && kubectl create secret generic basic-auth",
-         (pw[7],)),
-        ("argv:rabbitmqctl", "shell", "text",
-         f"rabbitmqctl add_user svc {pw[8]} && rabbitmqctl set_user_tags svc monitoring",
-         (pw[8],)),
-        ("argv:openssl-k", "argv", "args",
-         {"argv": ["openssl", "enc", "-aes-256-cbc", "-k", pw[9], "-in", "db.sql"]}, (pw[9],)),
+        (
+            "nv:xml",
+            "XML config",
+            "text",
+            f'<?xml version="1.0"?>\n<datasource>\n  <user>app</user>\n'
+            f"  <password>{pw[0]}</password>\n</datasource>",
+            (pw[0],),
+        ),
+        (
+            "nv:xml-ns-cdata",
+            "SOAP header",
+            "text",
+            f"<wsse:UsernameToken><wsse:Username>ops</wsse:Username>"
+            f'<wsse:Password Type="PasswordText"><![CDATA[{pw[1]}]]></wsse:Password>'
+            "</wsse:UsernameToken>",
+            (pw[1],),
+        ),
+        (
+            "conn:odbc-pwd",
+            "ODBC connection string",
+            "text",
+            f"Driver={{ODBC Driver 18}};Server=db;UID=sa;PWD={pw[2]};Encrypt=yes",
+            (pw[2],),
+        ),
+        (
+            "prose:sql-identified",
+            "SQL",
+            "args",
+            {"sql": f"CREATE USER 'app'@'%' IDENTIFIED BY '{pw[3]}';"},
+            (pw[3],),
+        ),
+        (
+            "prose:sql-oracle",
+            "SQL",
+            "text",
+            f"ALTER USER scott IDENTIFIED BY {pw[4]} ACCOUNT UNLOCK;",
+            (pw[4],),
+        ),
+        (
+            "prose:sql-password",
+            "SQL",
+            "text",
+            f"ALTER ROLE app WITH LOGIN PASSWORD '{pw[5]}' VALID UNTIL 'infinity';",
+            (pw[5],),
+        ),
+        (
+            "argv:htpasswd",
+            "argv",
+            "args",
+            {"argv": ["htpasswd", "-bc", "/etc/nginx/.htpasswd", "admin", pw[6]]},
+            (pw[6],),
+        ),
+        (
+            "argv:htpasswd-line",
+            "shell",
+            "text",
+            f"htpasswd -nb admin {pw[7]} > auth && kubectl create secret generic basic-auth",
+            (pw[7],),
+        ),
+        (
+            "argv:rabbitmqctl",
+            "shell",
+            "text",
+            f"rabbitmqctl add_user svc {pw[8]} && rabbitmqctl set_user_tags svc monitoring",
+            (pw[8],),
+        ),
+        (
+            "argv:openssl-k",
+            "argv",
+            "args",
+            {"argv": ["openssl", "enc", "-aes-256-cbc", "-k", pw[9], "-in", "db.sql"]},
+            (pw[9],),
+        ),
         ("argv:openssl-passwd", "shell", "text", f"openssl passwd -6 {pw[10]}", (pw[10],)),
-        ("argv:password-stdin-echo", "CI log", "text",
-         f"+ echo '{pw[11]}' | docker login -u ci --password-stdin quay.io", (pw[11],)),
-        ("argv:password-stdin-here", "CI log", "text",
-         f"podman login --username ci --password-stdin registry.io <<< {pw[12]}", (pw[12],)),
+        (
+            "argv:password-stdin-echo",
+            "CI log",
+            "text",
+            f"+ echo '{pw[11]}' | docker login -u ci --password-stdin quay.io",
+            (pw[11],),
+        ),
+        (
+            "argv:password-stdin-here",
+            "CI log",
+            "text",
+            f"podman login --username ci --password-stdin registry.io <<< {pw[12]}",
+            (pw[12],),
+        ),
         ("key:pat-env", ".env text", "text", f"AZURE_DEVOPS_EXT_PAT={pat}\nORG=acme\n", (pat,)),
         ("key:pat-json", "JSON config", "args", {"GITHUB_PAT": pw[13]}, (pw[13],)),
         ("prose:quoted", "chat", "text", f'set the admin password "{pw[14]}" for now', (pw[14],)),
-        ("result:shadow", "/etc/shadow", "text",
-         "root:$6$" + rnd(ALNUM, 8) + "$" + (h := rnd(ALNUM + "./", 86))
-         + ":19700:0:99999:7:::\nbin:*:19700:0:99999:7:::", (h,)),
-    ]  # fmt: skip
+        (
+            "result:shadow",
+            "/etc/shadow",
+            "text",
+            "root:$6$"
+            + rnd(ALNUM, 8)
+            + "$"
+            + (h := rnd(ALNUM + "./", 86))
+            + ":19700:0:99999:7:::\nbin:*:19700:0:99999:7:::",
+            (h,),
+        ),
+    ]
 
 
-CLI_CASES: list[Entry] = [*_connection_cases(), *_argv_cases(), *_prose_cases(), *_misc_cases(),
-                          *_syntax_cases()]  # fmt: skip
+CLI_CASES: list[Entry] = [
+    *_connection_cases(),
+    *_argv_cases(),
+    *_prose_cases(),
+    *_misc_cases(),
+    *_syntax_cases(),
+]

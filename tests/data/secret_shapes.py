@@ -74,7 +74,7 @@ def _b64_pem_key() -> tuple[str, str]:
 
 
 def make_tokens() -> dict[str, tuple[str, str]]:
-    """One entry per vendor format of ``schemas.redact_vendors`` (fresh random parts)."""
+    """One entry per vendor format of ``tooltrail.schemas.redact.vendors`` (fresh random parts)."""
     return {
         "aws-akia": _prefixed("AKIA", UPPER_DIGITS, 16),
         "aws-asia": _prefixed("ASIA", UPPER_DIGITS, 16),

@@ -14,12 +14,30 @@ ROOT = Path(__file__).parents[2]
 
 
 def _bench(target: str, tmp_path: Path) -> dict[str, object]:
-    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),
-           "TMPDIR": str(tmp_path), "TOOLTRAIL_DEMO_LATENCY_SCALE": "0"}  # fmt: skip
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
+    }
     out = subprocess.run(
-        [sys.executable, "-m", "consumers.app.cli", "--log-level", "CRITICAL", "bench", target,
-         "--quick", "--json"], cwd=ROOT, env=env, capture_output=True, timeout=600, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tooltrail.consumers.app.cli",
+            "--log-level",
+            "CRITICAL",
+            "bench",
+            target,
+            "--quick",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=600,
+        check=True,
+    )
     result: dict[str, object] = orjson.loads(out.stdout)  # stdout is exactly one JSON object
     return result
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.app.launcher import free_port
+from tooltrail.consumers.app.launcher import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -27,19 +27,27 @@ CASES = [
     (["replay", "memory", "--offsets", "x"], DEAD_KAFKA, 2, "--offsets 'x': expected PARTITION"),
     (["metrics", "export", "--out", "x.json", "--since", "yesterday"], {}, 2, "'yesterday'"),
     (["memory", "search", "hello"], {}, 2, "TOOLTRAIL_CHROMA_URL"),
-    (["memory", "stats"], {"TOOLTRAIL_CHROMA_URL": f"http://127.0.0.1:{free_port()}"}, 1,
-     "cannot reach Chroma at http://127.0.0.1:"),
+    (
+        ["memory", "stats"],
+        {"TOOLTRAIL_CHROMA_URL": f"http://127.0.0.1:{free_port()}"},
+        1,
+        "cannot reach Chroma at http://127.0.0.1:",
+    ),
     (["stats"], DEAD_KAFKA, 1, "cannot reach Kafka at 127.0.0.1:"),
     (["dlq", "list"], DEAD_KAFKA, 1, "cannot reach Kafka at 127.0.0.1:"),
-    (["settings"], {"TOOLTRAIL_KAFKA_BOOTSTRAP": "nonsense"}, 2,
-     "TOOLTRAIL_KAFKA_BOOTSTRAP = 'nonsense': expected host:port"),
+    (
+        ["settings"],
+        {"TOOLTRAIL_KAFKA_BOOTSTRAP": "nonsense"},
+        2,
+        "TOOLTRAIL_KAFKA_BOOTSTRAP = 'nonsense': expected host:port",
+    ),
     (["settings"], {"TOOLTRAIL_KAFKA_BOOTSTRAP": "host:notaport"}, 2, "expected host:port"),
     (["worker", "nope"], {}, 2, "invalid choice: 'nope'"),
     (["up", "--events", "5"], {}, 2, "--events counts demo calls: add --demo"),
     (["up", "--rate", "0"], {}, 2, "'0' must be greater than 0"),
     (["bench", "emit", "--events"], {}, 2, "unrecognized arguments: --events"),
     (["--log-level", "LOUD", "stats"], {}, 2, "invalid choice: 'LOUD'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("args", "env", "code", "message"), CASES)
@@ -47,8 +55,14 @@ def test_a_bad_input_gives_one_line_and_the_right_exit_code(
     args: list[str], env: dict[str, str], code: int, message: str, tmp_path: Path
 ) -> None:
     full_env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), **env}
-    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", *args], cwd=tmp_path,
-                         env=full_env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", *args],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines = out.stderr.strip().splitlines()
     assert out.returncode == code, out.stderr
     assert "Traceback" not in out.stderr
@@ -59,8 +73,7 @@ def test_a_bad_input_gives_one_line_and_the_right_exit_code(
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), **DEAD_KAFKA}
-    argv = [sys.executable, "-m", "consumers.app.cli", "--debug", "stats"]
-    out = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=120)  # fmt: skip
+    argv = [sys.executable, "-m", "tooltrail.consumers.app.cli", "--debug", "stats"]
+    out = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "Traceback" in out.stderr

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from consumers.topics import TopicSpec, ensure_topics
-from schemas.aio import settle, stop_kafka
 from tests.conftest import KafkaEndpoint, Names
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.schemas.aio import settle, stop_kafka
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumers.app.launcher import ChromaServer, free_port
-from consumers.sinks.metrics import segments
 from tests.conftest import KafkaEndpoint, Names
 from tests.deploy_checks import exported_families, monitoring_queries, used_metrics
+from tooltrail.consumers.app.launcher import ChromaServer, free_port
+from tooltrail.consumers.sinks.metrics import segments
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -57,34 +57,68 @@ def _counter(port: int, name: str, group: str) -> int:
 def test_one_worker_per_group_behind_probes_fed_by_the_demo_service(
     kafka: KafkaEndpoint, chroma: ChromaServer, names: Names, tmp_path: Path
 ) -> None:
-    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),
-           "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap, "TOOLTRAIL_CHROMA_URL": chroma.url,
-           "TOOLTRAIL_EVENTS_TOPIC": names.events, "TOOLTRAIL_DLQ_TOPIC": names.dlq,
-           "TOOLTRAIL_ENRICHMENT_TOPIC": names.enrichment,
-           "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
-           "TOOLTRAIL_METRICS_GROUP": f"{names.group}-metrics",
-           "TOOLTRAIL_MEMORY_GROUP": f"{names.group}-memory",
-           "TOOLTRAIL_ENRICH_GROUP": f"{names.group}-enrich",
-           "TOOLTRAIL_METRICS_DIR": str(tmp_path / "metrics"), "TOOLTRAIL_EMBEDDER": "hashing",
-           "TOOLTRAIL_TOPIC_PARTITIONS": "3", "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
-           "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
-           "TOOLTRAIL_DEMO_LATENCY_SCALE": "0"}  # fmt: skip
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "HOME": str(tmp_path),
+        "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "TOOLTRAIL_CHROMA_URL": chroma.url,
+        "TOOLTRAIL_EVENTS_TOPIC": names.events,
+        "TOOLTRAIL_DLQ_TOPIC": names.dlq,
+        "TOOLTRAIL_ENRICHMENT_TOPIC": names.enrichment,
+        "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
+        "TOOLTRAIL_METRICS_GROUP": f"{names.group}-metrics",
+        "TOOLTRAIL_MEMORY_GROUP": f"{names.group}-memory",
+        "TOOLTRAIL_ENRICH_GROUP": f"{names.group}-enrich",
+        "TOOLTRAIL_METRICS_DIR": str(tmp_path / "metrics"),
+        "TOOLTRAIL_EMBEDDER": "hashing",
+        "TOOLTRAIL_TOPIC_PARTITIONS": "3",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
+        "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
+    }
     ports = {group: free_port() for group in GROUPS}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for group, port in ports.items():
             with (tmp_path / f"{group}.log").open("ab") as err:
                 procs[group] = subprocess.Popen(
-                    [sys.executable, "-m", "consumers.app.cli", "worker", group,
-                     "--metrics-port", str(port)],
-                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+                    [
+                        sys.executable,
+                        "-m",
+                        "tooltrail.consumers.app.cli",
+                        "worker",
+                        group,
+                        "--metrics-port",
+                        str(port),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                )
         for group, port in ports.items():
             _until(lambda p=port: _get(p, "/readyz") == (200, "ready\n"), 90, f"{group} ready")
             assert _get(port, "/healthz") == (200, "ok\n")
         demo = subprocess.run(
-            [sys.executable, "-m", "consumers.app.cli", "--log-level", "WARNING", "demo",
-             "--events", "24", "--rate", "50", "--data-dir", str(tmp_path / "demo")],
-            cwd=ROOT, env=env, capture_output=True, timeout=120)  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tooltrail.consumers.app.cli",
+                "--log-level",
+                "WARNING",
+                "demo",
+                "--events",
+                "24",
+                "--rate",
+                "50",
+                "--data-dir",
+                str(tmp_path / "demo"),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
         assert demo.returncode == 0, demo.stderr.decode()[-2000:]
         assert demo.stdout.count(b"\n") == 1  # one JSON summary, nothing else on stdout
         assert orjson.loads(demo.stdout)["events"] == 24

@@ -6,36 +6,41 @@ from pathlib import Path
 
 import pytest
 
-from consumers.app.launcher import ChromaServer
-from consumers.embedders import HashingEF
-from consumers.runner import GroupRunner
-from consumers.sinks.enrich import EnrichSink
-from consumers.sinks.memory import to_memory
-from consumers.topics import ensure_topics, pipeline_topics
-from producer.emitter import TrailProducer
-from producer.enrichment import current_enrichment
-from producer.instrument import instrument
-from schemas import EnrichmentEntry, EnrichmentHit, ToolExecutionEvent, decode
-from schemas.headers import entry_headers
 from tests.conftest import KafkaEndpoint, Names
 from tests.integration.test_memory_worker import memory_settings
 from tests.integration.test_metrics_worker import running
 from tests.kafka_helpers import read_topic, wait_for
+from tooltrail.consumers.app.launcher import ChromaServer
+from tooltrail.consumers.kafka.topics import ensure_topics, pipeline_topics
+from tooltrail.consumers.memory.embedders import HashingEF
+from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.sinks.enrich import EnrichSink
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.enrichment import current_enrichment
+from tooltrail.producer.instrument import instrument
+from tooltrail.schemas import EnrichmentEntry, EnrichmentHit, ToolExecutionEvent, decode
+from tooltrail.schemas.headers import entry_headers
 
 pytestmark = pytest.mark.integration
 
 
 def _producer(kafka: KafkaEndpoint, names: Names, tmp: Path) -> TrailProducer:
-    return TrailProducer(kafka_bootstrap=kafka.bootstrap, events_topic=names.events,
-                         enrichment_topic=names.enrichment, outbox_dir=tmp / "ob",
-                         request_timeout_ms=2000)  # fmt: skip
+    return TrailProducer(
+        kafka_bootstrap=kafka.bootstrap,
+        events_topic=names.events,
+        enrichment_topic=names.enrichment,
+        outbox_dir=tmp / "ob",
+        request_timeout_ms=2000,
+    )
 
 
 async def test_second_related_call_sees_the_first_calls_memory(
     kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, tmp_path: Path
 ) -> None:
-    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
-                               enrich_group=names.group + "-enrich")  # fmt: skip
+    settings = memory_settings(
+        kafka, names, chroma.url, tmp_path, embedder="hashing", enrich_group=names.group + "-enrich"
+    )
     topics = pipeline_topics(names.events, names.dlq, names.enrichment, 3, 1)
     await ensure_topics(settings.kafka_kwargs(), topics)
     producer = _producer(kafka, names, tmp_path).start()
@@ -53,15 +58,19 @@ async def test_second_related_call_sees_the_first_calls_memory(
             cache = producer.enrichment
             assert cache is not None
             args = {"namespace": "payments"}
-            await wait_for(lambda: len(cache.lookup("oc_read_get_pods", args)) > 0,
-                           60, "the entry for the first call's key")  # fmt: skip
+            await wait_for(
+                lambda: len(cache.lookup("oc_read_get_pods", args)) > 0,
+                60,
+                "the entry for the first call's key",
+            )
             assert oc_read_get_pods("payments") == "3 pods in payments"
     finally:
         await producer.aclose(10)
     assert seen[0] == ()  # cold cache: no hits, no error
     records = await read_topic(kafka.bootstrap, names.events, until=lambda r: len(r) >= 2)
-    first, second = sorted((decode(r.value, ToolExecutionEvent) for r in records),
-                           key=lambda e: e.event_id)  # fmt: skip
+    first, second = sorted(
+        (decode(r.value, ToolExecutionEvent) for r in records), key=lambda e: e.event_id
+    )
     assert to_memory(first).id in {hit.id for hit in seen[1]}
     presearch = [a for a in second.anchors if a.startswith("presearch:")]
     assert presearch
@@ -76,9 +85,15 @@ async def test_chroma_down_pauses_enrichment_but_never_the_tool(
 ) -> None:
     server = ChromaServer(tmp_path / "chroma", tmp_path / "chroma.log").start()
     try:
-        settings = memory_settings(kafka, names, server.url, tmp_path, embedder="hashing",
-                                   enrich_group=names.group + "-enrich",
-                                   retry_backoff_max_s=0.5)  # fmt: skip
+        settings = memory_settings(
+            kafka,
+            names,
+            server.url,
+            tmp_path,
+            embedder="hashing",
+            enrich_group=names.group + "-enrich",
+            retry_backoff_max_s=0.5,
+        )
         topics = pipeline_topics(names.events, names.dlq, names.enrichment, 3, 1)
         await ensure_topics(settings.kafka_kwargs(), topics)
         producer = _producer(kafka, names, tmp_path).start()
@@ -93,8 +108,11 @@ async def test_chroma_down_pauses_enrichment_but_never_the_tool(
         try:
             async with running(runner):
                 oc_read_logs("web-1")
-                await wait_for(lambda: len(cache.lookup("oc_read_logs", {"pod": "web-1"})) > 0,
-                               60, "the first entry")  # fmt: skip
+                await wait_for(
+                    lambda: len(cache.lookup("oc_read_logs", {"pod": "web-1"})) > 0,
+                    60,
+                    "the first entry",
+                )
                 server.stop()
                 assert [oc_read_logs(f"web-{i}") for i in range(2, 6)] == [
                     f"logs of web-{i}" for i in range(2, 6)
@@ -102,8 +120,11 @@ async def test_chroma_down_pauses_enrichment_but_never_the_tool(
                 await wait_for(lambda: runner.stats.retries >= 2, 60, "the enrich group to retry")
                 assert cache.lookup("oc_read_logs", {"pod": "web-5"}) == ()  # no hits, no error
                 server.start()
-                await wait_for(lambda: len(cache.lookup("oc_read_logs", {"pod": "web-5"})) > 0,
-                               90, "entries to resume")  # fmt: skip
+                await wait_for(
+                    lambda: len(cache.lookup("oc_read_logs", {"pod": "web-5"})) > 0,
+                    90,
+                    "entries to resume",
+                )
         finally:
             await producer.aclose(10)
     finally:

@@ -9,12 +9,12 @@ from collections import Counter
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from consumers import TopicSpec, ensure_topics
-from consumers.app.launcher import ChromaServer, EmbeddedBroker
-from consumers.chroma_client import close_client, open_client
-from schemas import ToolExecutionEvent, decode, encode
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
+from tooltrail.consumers import TopicSpec, ensure_topics
+from tooltrail.consumers.app.launcher import ChromaServer, EmbeddedBroker
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.schemas import ToolExecutionEvent, decode, encode
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +37,15 @@ async def test_events_round_trip_through_the_broker(kafka: KafkaEndpoint, names:
         await producer.stop()
 
     consumer = AIOKafkaConsumer(
-        names.events, group_id=names.group, auto_offset_reset="earliest",
-        enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=1000,
-        fetch_max_wait_ms=50, **kwargs,
-    )  # fmt: skip
+        names.events,
+        group_id=names.group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        fetch_max_wait_ms=50,
+        **kwargs,
+    )
     await consumer.start()
     got: list[ToolExecutionEvent] = []
     partitions_by_session: dict[str, set[int]] = {}

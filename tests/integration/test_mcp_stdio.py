@@ -15,10 +15,10 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers import TopicSpec, ensure_topics
-from schemas import ToolExecutionEvent, decode
 from tests.conftest import KafkaEndpoint, Names
 from tests.kafka_helpers import read_topic
+from tooltrail.consumers import TopicSpec, ensure_topics
+from tooltrail.schemas import ToolExecutionEvent, decode
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,15 @@ def _server_env(kafka: KafkaEndpoint, names: Names, tmp_path: Path) -> dict[str,
 
 
 def _argv(sdk: str, instrument: bool) -> list[str]:
-    args = ["-m", "consumers.app.cli", "--log-level", "WARNING", "demo-server", "--sdk", sdk]
+    args = [
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "--log-level",
+        "WARNING",
+        "demo-server",
+        "--sdk",
+        sdk,
+    ]
     return [*args, *([] if instrument else ["--no-instrument"])]
 
 
@@ -99,8 +107,9 @@ async def test_stdio_round_trip_one_event_per_call_and_no_secrets(
     assert traced == plain  # instrumentation changes nothing the client sees
     assert [is_error for is_error, _ in traced] == EXPECTED_ERRORS
 
-    records = await read_topic(kafka.bootstrap, names.events, until=lambda r: len(r) >= len(CALLS),
-                               settle=1.0)  # fmt: skip
+    records = await read_topic(
+        kafka.bootstrap, names.events, until=lambda r: len(r) >= len(CALLS), settle=1.0
+    )
     events = sorted(
         (decode(r.value, ToolExecutionEvent) for r in records), key=lambda e: e.event_id
     )
@@ -119,27 +128,46 @@ async def test_stdio_round_trip_one_event_per_call_and_no_secrets(
 
 
 @pytest.mark.parametrize("sdk", ["mcp", "fastmcp"])
-def test_stdout_carries_only_json_rpc(sdk: str, kafka: KafkaEndpoint, names: Names,
-                                      tmp_path: Path) -> None:  # fmt: skip
+def test_stdout_carries_only_json_rpc(
+    sdk: str, kafka: KafkaEndpoint, names: Names, tmp_path: Path
+) -> None:
     requests = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw-check", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw-check", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        *[{"jsonrpc": "2.0", "id": i + 2, "method": "tools/call",
-           "params": {"name": name, "arguments": args}} for i, (name, args) in enumerate(CALLS)],
-    ]  # fmt: skip
+        *[
+            {
+                "jsonrpc": "2.0",
+                "id": i + 2,
+                "method": "tools/call",
+                "params": {"name": name, "arguments": args},
+            }
+            for i, (name, args) in enumerate(CALLS)
+        ],
+    ]
     with (tmp_path / "stderr.log").open("wb") as stderr:
         messages = _converse(sdk, requests, stderr, _server_env(kafka, names, tmp_path), tmp_path)
     assert all(m.get("jsonrpc") == "2.0" for m in messages)
 
 
-def _converse(sdk: str, requests: list[dict[str, Any]], stderr: Any, env: dict[str, str],
-              tmp_path: Path) -> list[dict[str, Any]]:  # fmt: skip
+def _converse(
+    sdk: str, requests: list[dict[str, Any]], stderr: Any, env: dict[str, str], tmp_path: Path
+) -> list[dict[str, Any]]:
     proc = subprocess.Popen(
-        [sys.executable, *_argv(sdk, instrument=True)], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=stderr, env=env,
-    )  # fmt: skip
+        [sys.executable, *_argv(sdk, instrument=True)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+    )
     assert proc.stdin is not None
     assert proc.stdout is not None
     wanted = Counter(range(1, len(CALLS) + 2))

@@ -10,37 +10,48 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers.app.launcher import ChromaServer
-from consumers.chroma_client import close_client, open_client
-from consumers.embedders import HashingEF
-from consumers.runner import Delivered
-from consumers.settings import WorkerSettings
-from consumers.sinks.memory import MemorySink, to_memory
 from tests.conftest import Names
 from tests.integration.test_memory_worker import varied_events
+from tooltrail.consumers.app.launcher import ChromaServer
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.consumers.memory.embedders import HashingEF
+from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.runtime.runner import Delivered
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.consumers.sinks.memory import MemorySink
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 
 
 def _cli(env: dict[str, str], *args: str) -> tuple[int, Any]:
-    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", "memory", *args, "--json"],
-                         cwd=ROOT, env=env, capture_output=True, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", "memory", *args, "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert out.stdout, out.stderr.decode()[-2000:]
     return out.returncode, orjson.loads(out.stdout)
 
 
 async def test_search_stats_and_audit(names: Names, chroma: ChromaServer, tmp_path: Path) -> None:
-    settings = WorkerSettings(chroma_url=chroma.url, chroma_collection=names.collection,
-                              embedder="hashing")  # fmt: skip
+    settings = WorkerSettings(
+        chroma_url=chroma.url, chroma_collection=names.collection, embedder="hashing"
+    )
     events = varied_events(12)
     sink = MemorySink(settings, HashingEF())
     await sink.start()
     await sink.write([Delivered(e, 0, i) for i, e in enumerate(events)])
     await sink.close()
-    env = {"PATH": "", "HOME": str(tmp_path), "TOOLTRAIL_CHROMA_URL": chroma.url,
-           "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
-           "TOOLTRAIL_EMBEDDER": "hashing"}  # fmt: skip
+    env = {
+        "PATH": "",
+        "HOME": str(tmp_path),
+        "TOOLTRAIL_CHROMA_URL": chroma.url,
+        "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
+        "TOOLTRAIL_EMBEDDER": "hashing",
+    }
 
     code, hits = _cli(env, "search", "describe pod web-7 not found", "--kind", "failure")
     assert code == 0
@@ -70,7 +81,7 @@ async def test_search_stats_and_audit(names: Names, chroma: ChromaServer, tmp_pa
             ids=["not-a-memory-id", to_memory(events[1]).id + "x", forged],
             embeddings=HashingEF()(["a", "b", "c"]),
             metadatas=[bad_meta, {"kind": "failure"}, dict(good.metadata)],
-        )  # fmt: skip
+        )
     finally:
         close_client(client)
     code, report = _cli(env, "audit")

@@ -12,38 +12,52 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumers.app.launcher import ChromaServer
-from consumers.chroma_client import close_client, open_client
-from consumers.embedders import HashingEF, MiniLMOnnxEF
-from consumers.runner import Delivered, GroupRunner
-from consumers.settings import WorkerSettings
-from consumers.sinks.memory import EmbedderMismatchError, MemorySink, to_memory
-from consumers.sinks.metrics import MetricsSink
-from consumers.topics import TopicSpec, ensure_topics
-from producer.emitter import TrailProducer
-from schemas import ToolExecutionEvent
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.integration.test_metrics_worker import running, worker_settings
 from tests.kafka_helpers import wait_for
+from tooltrail.consumers.app.launcher import ChromaServer
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.consumers.memory.embedders import HashingEF, MiniLMOnnxEF
+from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.memory.store import EmbedderMismatchError
+from tooltrail.consumers.runtime.runner import Delivered, GroupRunner
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.consumers.sinks.memory import MemorySink
+from tooltrail.consumers.sinks.metrics import MetricsSink
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.schemas import ToolExecutionEvent
 
 pytestmark = pytest.mark.integration
 
 
-def memory_settings(kafka: KafkaEndpoint, names: Names, chroma_url: str, tmp: Path,
-                    **extra: object) -> WorkerSettings:  # fmt: skip
+def memory_settings(
+    kafka: KafkaEndpoint, names: Names, chroma_url: str, tmp: Path, **extra: object
+) -> WorkerSettings:
     base = worker_settings(kafka, names, tmp / "metrics")
-    return base.model_copy(update={"chroma_url": chroma_url, "chroma_collection": names.collection,
-                                   "chroma_collection_prefix": names.collection + "_",
-                                   "memory_group": names.group + "-mem", **extra})  # fmt: skip
+    return base.model_copy(
+        update={
+            "chroma_url": chroma_url,
+            "chroma_collection": names.collection,
+            "chroma_collection_prefix": names.collection + "_",
+            "memory_group": names.group + "-mem",
+            **extra,
+        }
+    )
 
 
 def varied_events(n: int) -> list[ToolExecutionEvent]:
     events = []
     for i in range(n):
         if i % 3 == 1:
-            events.append(make_event(outcome="tool_error", error_summary=f"pod web-{i} not found",
-                                     tool_id="oc_read_describe_pod"))  # fmt: skip
+            events.append(
+                make_event(
+                    outcome="tool_error",
+                    error_summary=f"pod web-{i} not found",
+                    tool_id="oc_read_describe_pod",
+                )
+            )
         elif i % 3 == 2:
             events.append(make_event(incident_id="INC-42", session_id=f"s{i}"))
         else:
@@ -54,8 +68,9 @@ def varied_events(n: int) -> list[ToolExecutionEvent]:
 async def emit_all(
     kafka: KafkaEndpoint, names: Names, tmp: Path, events: list[ToolExecutionEvent]
 ) -> None:
-    async with TrailProducer(kafka_bootstrap=kafka.bootstrap, events_topic=names.events,
-                             outbox_dir=tmp / "ob") as producer:  # fmt: skip
+    async with TrailProducer(
+        kafka_bootstrap=kafka.bootstrap, events_topic=names.events, outbox_dir=tmp / "ob"
+    ) as producer:
         for event in events:
             producer.emit(event)
 
@@ -91,8 +106,11 @@ async def test_events_become_searchable_memories_and_rereads_do_not_duplicate(
     assert meta["outcome"] == "tool_error"
     assert by_event[events[2].event_id][1]["kind"] == "incident"
     assert collection.metadata["embedder"] == "tooltrail_hashing/hashing-384-v1"
-    hits = collection.query(query_embeddings=HashingEF()(["describe pod web-4 not found"]),
-                            n_results=3, where={"kind": "failure"})  # fmt: skip
+    hits = collection.query(
+        query_embeddings=HashingEF()(["describe pod web-4 not found"]),
+        n_results=3,
+        where={"kind": "failure"},
+    )
     assert to_memory(events[4]).id in hits["ids"][0]
 
     again = settings.model_copy(update={"memory_group": settings.memory_group + "-again"})
@@ -105,15 +123,18 @@ async def test_events_become_searchable_memories_and_rereads_do_not_duplicate(
 async def test_separate_collections_and_a_foreign_embedder_is_refused(
     kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, chroma_client: object, tmp_path: Path
 ) -> None:
-    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
-                               unified_memory=False)  # fmt: skip
+    settings = memory_settings(
+        kafka, names, chroma.url, tmp_path, embedder="hashing", unified_memory=False
+    )
     sink = MemorySink(settings, HashingEF())
     await sink.start()
     events = varied_events(9)
     await sink.write([Delivered(e, 0, i) for i, e in enumerate(events)])
     await sink.close()
-    counts = {kind: chroma_client.get_collection(f"{names.collection}_{kind}").count()  # type: ignore[attr-defined]
-              for kind in ("tool_exec", "failure", "incident")}  # fmt: skip
+    counts = {
+        kind: chroma_client.get_collection(f"{names.collection}_{kind}").count()  # type: ignore[attr-defined]
+        for kind in ("tool_exec", "failure", "incident")
+    }
     assert counts == {"tool_exec": 3, "failure": 3, "incident": 3}
     foreign = MemorySink(settings, MiniLMOnnxEF())
     with pytest.raises(EmbedderMismatchError, match="was built with embedder 'tooltrail_hashing"):
@@ -126,12 +147,14 @@ async def test_chroma_down_mid_stream_pauses_memory_only_then_stores_each_once(
 ) -> None:
     server = ChromaServer(tmp_path / "chroma", tmp_path / "chroma.log").start()
     try:
-        settings = memory_settings(kafka, names, server.url, tmp_path, embedder="hashing",
-                                   retry_backoff_max_s=0.5)  # fmt: skip
+        settings = memory_settings(
+            kafka, names, server.url, tmp_path, embedder="hashing", retry_backoff_max_s=0.5
+        )
         await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
         memory = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))
-        metrics = GroupRunner(settings, settings.metrics_group,
-                              MetricsSink(settings.metrics_dir, 10**7))  # fmt: skip
+        metrics = GroupRunner(
+            settings, settings.metrics_group, MetricsSink(settings.metrics_dir, 10**7)
+        )
         first, second = varied_events(60), varied_events(60)
         async with running(memory), running(metrics):
             await emit_all(kafka, names, tmp_path, first)
@@ -155,8 +178,9 @@ async def test_chroma_down_mid_stream_pauses_memory_only_then_stores_each_once(
 async def test_real_model_finds_a_paraphrase_without_shared_keywords(
     names: Names, chroma: ChromaServer, chroma_client: object, tmp_path: Path
 ) -> None:
-    settings = WorkerSettings(chroma_url=chroma.url, chroma_collection=names.collection,
-                              embedder="minilm")  # fmt: skip
+    settings = WorkerSettings(
+        chroma_url=chroma.url, chroma_collection=names.collection, embedder="minilm"
+    )
     texts = {
         "crash": "pod web-7 in payments is in CrashLoopBackOff: back-off restarting container",
         "disk": "node worker-3 has DiskPressure: evicting pods, ephemeral storage 97% used",
@@ -166,17 +190,26 @@ async def test_real_model_finds_a_paraphrase_without_shared_keywords(
         "image": "ErrImagePull: manifest unknown for registry.local/app:v9",
     }
     now = datetime.now(UTC)
-    events = {key: make_event(tool_id="oc_read_describe_pod", outcome="tool_error",
-                              error_summary=text, ended_at=now - timedelta(seconds=i), args={})
-              for i, (key, text) in enumerate(texts.items())}  # fmt: skip
+    events = {
+        key: make_event(
+            tool_id="oc_read_describe_pod",
+            outcome="tool_error",
+            error_summary=text,
+            ended_at=now - timedelta(seconds=i),
+            args={},
+        )
+        for i, (key, text) in enumerate(texts.items())
+    }
     sink = MemorySink(settings, MiniLMOnnxEF())
     await sink.start()
     await sink.write([Delivered(e, 0, i) for i, e in enumerate(events.values())])
     await sink.close()
     collection = chroma_client.get_collection(names.collection)  # type: ignore[attr-defined]
-    queries = {"disk": "the machine is running out of room to store files",
-               "cert": "the TLS credentials stopped being valid",
-               "crash": "the app keeps starting over and over after failing"}  # fmt: skip
+    queries = {
+        "disk": "the machine is running out of room to store files",
+        "cert": "the TLS credentials stopped being valid",
+        "crash": "the app keeps starting over and over after failing",
+    }
     model = MiniLMOnnxEF()
     for key, query in queries.items():
         top3 = collection.query(query_embeddings=model([query]), n_results=3)["ids"][0]
@@ -187,10 +220,14 @@ async def test_real_model_finds_a_paraphrase_without_shared_keywords(
 async def test_a_plain_chroma_client_reads_and_queries_the_memories(
     names: Names, chroma: ChromaServer, tmp_path: Path
 ) -> None:
-    settings = WorkerSettings(chroma_url=chroma.url, chroma_collection=names.collection,
-                              embedder="minilm")  # fmt: skip
-    event = make_event(tool_id="oc_read_logs", outcome="tool_error",
-                       error_summary="container web crashed: OOMKilled")  # fmt: skip
+    settings = WorkerSettings(
+        chroma_url=chroma.url, chroma_collection=names.collection, embedder="minilm"
+    )
+    event = make_event(
+        tool_id="oc_read_logs",
+        outcome="tool_error",
+        error_summary="container web crashed: OOMKilled",
+    )
     sink = MemorySink(settings, MiniLMOnnxEF())
     await sink.start()
     await sink.write([Delivered(event, 0, 0)])
@@ -198,7 +235,7 @@ async def test_a_plain_chroma_client_reads_and_queries_the_memories(
     vector = [float(x) for x in MiniLMOnnxEF()(["the container ran out of memory"])[0]]
     script = f"""
 import json, sys, chromadb
-assert "consumers" not in sys.modules  # no tooltrail: only chromadb
+assert "tooltrail" not in sys.modules  # no tooltrail: only chromadb
 c = chromadb.HttpClient(host="127.0.0.1", port={chroma.port})
 col = c.get_collection({names.collection!r})
 got = col.get(include=["documents", "metadatas"])
@@ -208,8 +245,9 @@ print(json.dumps({{"ids": got["ids"], "kind": got["metadatas"][0]["kind"], "hits
                   "ef": ef.get("name") or ef.get("type")}}))
 """
     argv = [sys.executable, "-c", script]
-    out = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True,
-                                  timeout=120, cwd=tmp_path)  # fmt: skip
+    out = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     seen = orjson.loads(out.stdout)
     assert seen["ids"] == [to_memory(event).id]

@@ -10,29 +10,36 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumers.dlq import read_dead_letter
-from consumers.offsets import gather_stats
-from consumers.runner import GroupRunner
-from consumers.settings import WorkerSettings
-from consumers.sinks.metrics import MetricsSink, segments
-from consumers.sinks.metrics_export import export
-from consumers.topics import TopicSpec, ensure_topics
-from producer.emitter import TrailProducer
-from schemas import MetricRecord, decode, encode
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.kafka_helpers import read_topic, wait_for
+from tooltrail.consumers.kafka.dlq import read_dead_letter
+from tooltrail.consumers.kafka.offsets import gather_stats
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.consumers.sinks.metrics import MetricsSink, segments
+from tooltrail.consumers.sinks.metrics_export import export
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.schemas import MetricRecord, decode, encode
 
 pytestmark = pytest.mark.integration
 
 
 def worker_settings(kafka: KafkaEndpoint, names: Names, metrics_dir: Path) -> WorkerSettings:
     return WorkerSettings(
-        kafka_bootstrap=kafka.bootstrap, events_topic=names.events, dlq_topic=names.dlq,
-        enrichment_topic=names.enrichment, metrics_group=names.group, metrics_dir=metrics_dir,
-        topic_partitions=3, session_timeout_ms=3000, heartbeat_interval_ms=500,
-        retry_backoff_initial_s=0.2, retry_backoff_max_s=0.5,
-    )  # fmt: skip
+        kafka_bootstrap=kafka.bootstrap,
+        events_topic=names.events,
+        dlq_topic=names.dlq,
+        enrichment_topic=names.enrichment,
+        metrics_group=names.group,
+        metrics_dir=metrics_dir,
+        topic_partitions=3,
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=500,
+        retry_backoff_initial_s=0.2,
+        retry_backoff_max_s=0.5,
+    )
 
 
 def metric_lines(directory: Path) -> list[dict[str, object]]:
@@ -59,8 +66,13 @@ async def test_bad_messages_go_to_the_dlq_and_good_ones_are_written(
     wrong_schema = orjson.dumps({"schemaVersion": 2, "toolId": 42, "eventId": "x"})
     future = orjson.loads(encode(make_event()))
     future["schemaVersion"] = 9
-    bad = [b"\x00\xffgarbage", b'{"truncated": ', wrong_schema, orjson.dumps(future),
-           b"[" + b"1," * 700_000 + b"1]"]  # fmt: skip
+    bad = [
+        b"\x00\xffgarbage",
+        b'{"truncated": ',
+        wrong_schema,
+        orjson.dumps(future),
+        b"[" + b"1," * 700_000 + b"1]",
+    ]
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, max_request_size=3_000_000)
@@ -76,8 +88,11 @@ async def test_bad_messages_go_to_the_dlq_and_good_ones_are_written(
 
     runner = GroupRunner(settings, names.group, MetricsSink(settings.metrics_dir, 10**7))
     async with running(runner):
-        await wait_for(lambda: runner.stats.written == 50 and runner.stats.dead_lettered == 5,
-                       30, "50 written and 5 dead letters")  # fmt: skip
+        await wait_for(
+            lambda: runner.stats.written == 50 and runner.stats.dead_lettered == 5,
+            30,
+            "50 written and 5 dead letters",
+        )
     lines = metric_lines(settings.metrics_dir)
     assert sorted(str(r["eventId"]) for r in lines) == sorted(e.event_id for e in good)
     dead = await read_topic(kafka.bootstrap, names.dlq, until=lambda r: len(r) >= 5)
@@ -103,8 +118,9 @@ async def test_unwritable_directory_pauses_without_commit_then_resumes(
     settings = worker_settings(kafka, names, blocker / "metrics")
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
     events = [make_event() for _ in range(200)]
-    async with TrailProducer(kafka_bootstrap=kafka.bootstrap, events_topic=names.events,
-                             outbox_dir=tmp_path / "ob") as producer:  # fmt: skip
+    async with TrailProducer(
+        kafka_bootstrap=kafka.bootstrap, events_topic=names.events, outbox_dir=tmp_path / "ob"
+    ) as producer:
         for event in events:
             producer.emit(event)
     runner = GroupRunner(settings, names.group, MetricsSink(settings.metrics_dir, 10**7))
@@ -129,8 +145,9 @@ async def test_redelivery_and_restart_never_duplicate_and_export_is_seed_shaped(
     )
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
     events = [make_event() for _ in range(300)]
-    async with TrailProducer(kafka_bootstrap=kafka.bootstrap, events_topic=names.events,
-                             outbox_dir=tmp_path / "ob") as producer:  # fmt: skip
+    async with TrailProducer(
+        kafka_bootstrap=kafka.bootstrap, events_topic=names.events, outbox_dir=tmp_path / "ob"
+    ) as producer:
         for event in events + events[:100]:  # the producer resent 100 (at least once)
             producer.emit(event)
     first = GroupRunner(settings, names.group, MetricsSink(settings.metrics_dir, 20_000))

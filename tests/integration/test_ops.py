@@ -12,30 +12,44 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from consumers.app.launcher import free_port
-from consumers.http import serve
-from consumers.runner import GroupRunner
-from consumers.sinks.metrics import MetricsSink
-from consumers.topics import TopicSpec, ensure_topics
-from schemas import encode
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.integration.test_metrics_worker import running, worker_settings
 from tests.kafka_helpers import wait_for
+from tooltrail.consumers.app.launcher import free_port
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.observability.http import serve
+from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.sinks.metrics import MetricsSink
+from tooltrail.schemas import encode
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return out.stdout
 
 
 def _cli_fails(env: dict[str, str], *args: str) -> tuple[int, str]:
-    out = subprocess.run([sys.executable, "-m", "consumers.app.cli", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     return out.returncode, out.stderr
 
 
@@ -54,20 +68,30 @@ async def test_endpoint_stats_and_dead_letter_replay(
         await producer.flush()
     finally:
         await producer.stop()
-    env = {"PATH": "", "HOME": str(tmp_path), "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
-           "TOOLTRAIL_EVENTS_TOPIC": names.events, "TOOLTRAIL_DLQ_TOPIC": names.dlq,
-           "TOOLTRAIL_METRICS_GROUP": names.group}  # fmt: skip
+    env = {
+        "PATH": "",
+        "HOME": str(tmp_path),
+        "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "TOOLTRAIL_EVENTS_TOPIC": names.events,
+        "TOOLTRAIL_DLQ_TOPIC": names.dlq,
+        "TOOLTRAIL_METRICS_GROUP": names.group,
+    }
     runner = GroupRunner(settings, names.group, MetricsSink(settings.metrics_dir, 10**7))
     port = free_port()
     server = await serve(port, lambda: [runner.stats], host="127.0.0.1")
     try:
         async with running(runner):
-            await wait_for(lambda: runner.stats.written == 20 and runner.stats.dead_lettered == 2,
-                           30, "20 written, 2 dead letters")  # fmt: skip
-            expected = [f'tooltrail_written_total{{group="{names.group}"}} 20',
-                        f'tooltrail_dead_lettered_total{{group="{names.group}"}} 2',
-                        f'tooltrail_lag{{group="{names.group}",partition="0"}} 0',
-                        f'tooltrail_ready{{group="{names.group}"}} 1']  # fmt: skip
+            await wait_for(
+                lambda: runner.stats.written == 20 and runner.stats.dead_lettered == 2,
+                30,
+                "20 written, 2 dead letters",
+            )
+            expected = [
+                f'tooltrail_written_total{{group="{names.group}"}} 20',
+                f'tooltrail_dead_lettered_total{{group="{names.group}"}} 2',
+                f'tooltrail_lag{{group="{names.group}",partition="0"}} 0',
+                f'tooltrail_ready{{group="{names.group}"}} 1',
+            ]
             body = ""
             for _ in range(100):  # the highwater of each partition arrives with its next fetch
                 body = await asyncio.to_thread(
@@ -94,18 +118,20 @@ async def test_endpoint_stats_and_dead_letter_replay(
             assert len(letters) == 2
             assert {letter["sourceTopic"] for letter in letters} == {names.events}
             assert any("not valid JSON" in letter["error"] for letter in letters)
-            newest = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "list", "--json",
-                                                          "--limit", "1"))  # fmt: skip
+            newest = orjson.loads(
+                await asyncio.to_thread(_cli, env, "dlq", "list", "--json", "--limit", "1")
+            )
             assert len(newest) == 1
             ref = f"{newest[0]['partition']}:{newest[0]['offset']}"
             shown = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "show", ref))
             assert shown["value"] in ("oops", '{"schemaVersion": 2}')
             assert shown["sourceOffset"] == newest[0]["sourceOffset"]
-            for args, message in ((("dlq", "show", "garbage"), "expected PARTITION:OFFSET"),
-                                  (("dlq", "show", "9:0"), "has no partition 9"),
-                                  (("dlq", "show", f"{newest[0]['partition']}:999"),
-                                   "no dead letter at"),
-                                  (("dlq", "replay"), "arguments are required")):  # fmt: skip
+            for args, message in (
+                (("dlq", "show", "garbage"), "expected PARTITION:OFFSET"),
+                (("dlq", "show", "9:0"), "has no partition 9"),
+                (("dlq", "show", f"{newest[0]['partition']}:999"), "no dead letter at"),
+                (("dlq", "replay"), "arguments are required"),
+            ):
                 code, err = await asyncio.to_thread(_cli_fails, env, *args)
                 assert code == 2, (args, err)
                 assert message in err

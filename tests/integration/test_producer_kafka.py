@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from consumers import TopicSpec, ensure_topics
-from consumers.app.launcher import EmbeddedBroker, free_port
-from producer.emitter import TrailProducer
-from schemas import ToolExecutionEvent, decode
-from schemas.headers import event_headers
 from tests.factories import make_event
 from tests.kafka_helpers import read_topic, wait_for
+from tooltrail.consumers import TopicSpec, ensure_topics
+from tooltrail.consumers.app.launcher import EmbeddedBroker, free_port
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.schemas import ToolExecutionEvent, decode
+from tooltrail.schemas.headers import event_headers
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +28,12 @@ async def test_broker_down_at_start_then_up_delivers_each_event_exactly_once(
     own_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     producer = TrailProducer(
-        kafka_bootstrap=own_broker.bootstrap, events_topic="events", outbox_dir=tmp_path / "ob",
-        request_timeout_ms=1000, reconnect_backoff_max_s=0.5,
-    ).start()  # fmt: skip
+        kafka_bootstrap=own_broker.bootstrap,
+        events_topic="events",
+        outbox_dir=tmp_path / "ob",
+        request_timeout_ms=1000,
+        reconnect_backoff_max_s=0.5,
+    ).start()
     events = [make_event(session_id=f"s{i % 7}") for i in range(500)]
     for event in events[:300]:
         producer.emit(event)  # tool calls go on while Kafka is down
@@ -46,8 +49,9 @@ async def test_broker_down_at_start_then_up_delivers_each_event_exactly_once(
 
     stats = producer.stats()
     assert (stats.sent + stats.resent, stats.dropped_total, stats.outbox_pending) == (500, 0, 0)
-    records = await read_topic(own_broker.bootstrap, "events", until=lambda r: len(r) >= 500,
-                               settle=1.0)  # fmt: skip
+    records = await read_topic(
+        own_broker.bootstrap, "events", until=lambda r: len(r) >= 500, settle=1.0
+    )
     assert _ids(records) == Counter(e.event_id for e in events)  # each exactly once
     assert {r.key for r in records} == {f"s{i}".encode() for i in range(7)}
     # live and resent records alike describe themselves and are stamped with the call's end
@@ -67,8 +71,11 @@ async def test_closed_right_after_start_it_still_delivers_within_the_deadline(
     await ensure_topics({"bootstrap_servers": own_broker.bootstrap}, [TopicSpec("events", 3)])
     expected = []
     for round_ in range(5):
-        producer = TrailProducer(kafka_bootstrap=own_broker.bootstrap, events_topic="events",
-                                 outbox_dir=tmp_path / f"ob{round_}").start()  # fmt: skip
+        producer = TrailProducer(
+            kafka_bootstrap=own_broker.bootstrap,
+            events_topic="events",
+            outbox_dir=tmp_path / f"ob{round_}",
+        ).start()
         events = [make_event() for _ in range(20)]
         for event in events:
             producer.emit(event)
@@ -76,8 +83,9 @@ async def test_closed_right_after_start_it_still_delivers_within_the_deadline(
         stats = producer.stats()
         assert (stats.sent + stats.resent, stats.outbox_pending) == (20, 0), stats
         expected += [e.event_id for e in events]
-    records = await read_topic(own_broker.bootstrap, "events",
-                               until=lambda r: len(r) >= len(expected), settle=1.0)  # fmt: skip
+    records = await read_topic(
+        own_broker.bootstrap, "events", until=lambda r: len(r) >= len(expected), settle=1.0
+    )
     assert _ids(records) == Counter(expected)
 
 
@@ -87,9 +95,13 @@ async def test_broker_paused_mid_load_loses_nothing(
     own_broker.start()
     await ensure_topics({"bootstrap_servers": own_broker.bootstrap}, [TopicSpec("events", 3)])
     producer = TrailProducer(
-        kafka_bootstrap=own_broker.bootstrap, events_topic="events", outbox_dir=tmp_path / "ob",
-        request_timeout_ms=1000, send_timeout_s=1.0, reconnect_backoff_max_s=0.5,
-    ).start()  # fmt: skip
+        kafka_bootstrap=own_broker.bootstrap,
+        events_topic="events",
+        outbox_dir=tmp_path / "ob",
+        request_timeout_ms=1000,
+        send_timeout_s=1.0,
+        reconnect_backoff_max_s=0.5,
+    ).start()
     events = [make_event() for _ in range(3000)]
     try:
         for i, event in enumerate(events):
@@ -140,12 +152,16 @@ async def test_a_burst_on_a_healthy_broker_waits_for_room_instead_of_spilling(
     """
     own_broker.start()
     await ensure_topics({"bootstrap_servers": own_broker.bootstrap}, [TopicSpec("burst", 6)])
-    producer = TrailProducer(kafka_bootstrap=own_broker.bootstrap, events_topic="burst",
-                             outbox_dir=tmp_path / "ob", queue_size=200_000,
-                             max_in_flight=2_000).start()  # fmt: skip
+    producer = TrailProducer(
+        kafka_bootstrap=own_broker.bootstrap,
+        events_topic="burst",
+        outbox_dir=tmp_path / "ob",
+        queue_size=200_000,
+        max_in_flight=2_000,
+    ).start()
     await wait_for(lambda: producer.stats().connected, 15, "the producer to connect")
     events = [make_event(session_id=f"s{i % 50}") for i in range(20_000)]
-    with caplog.at_level("WARNING", "producer.sender"):
+    with caplog.at_level("WARNING", "tooltrail.producer.sender"):
         for event in events:
             producer.emit(event)
         await wait_for(lambda: producer.stats().sent == 20_000, 120, "every event sent live")

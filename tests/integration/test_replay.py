@@ -13,19 +13,19 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from consumers import replay
-from consumers.app.launcher import ChromaServer
-from consumers.chroma_client import close_client, open_client
-from consumers.embedders import HashingEF
-from consumers.errors import RetriableSinkError
-from consumers.runner import GroupRunner
-from consumers.sinks.memory import MemorySink
-from consumers.topics import TopicSpec, ensure_topics
-from schemas import ToolExecutionEvent, encode
 from tests.conftest import KafkaEndpoint, Names
 from tests.integration.test_memory_worker import memory_settings, varied_events
 from tests.integration.test_metrics_worker import running
 from tests.kafka_helpers import wait_for
+from tooltrail.consumers import replay
+from tooltrail.consumers.app.launcher import ChromaServer
+from tooltrail.consumers.errors import RetriableSinkError
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.consumers.memory.embedders import HashingEF
+from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.sinks.memory import MemorySink
+from tooltrail.schemas import ToolExecutionEvent, encode
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -39,15 +39,24 @@ def client(chroma: ChromaServer) -> Iterator[Any]:
 
 
 def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "consumers.app.cli", "replay", "memory", "--json", *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "replay",
+        "memory",
+        "--json",
+        *args,
+    ]
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     result: dict[str, Any] = orjson.loads(out.stdout)
     return result
 
 
-async def _send(kafka: KafkaEndpoint, topic: str, events: list[ToolExecutionEvent],
-                *raw: tuple[bytes, bytes]) -> None:  # fmt: skip
+async def _send(
+    kafka: KafkaEndpoint, topic: str, events: list[ToolExecutionEvent], *raw: tuple[bytes, bytes]
+) -> None:
     """Each event keyed by its session, then each raw (value, key) record; all flushed."""
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
     await producer.start()
@@ -69,8 +78,15 @@ def _contents(client: Any, name: str) -> dict[str, str]:
 async def test_replay_equals_live_resumes_and_swaps(
     kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, client: Any, tmp_path: Path
 ) -> None:
-    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
-                               state_dir=tmp_path / "state", max_poll_records=10)  # fmt: skip
+    settings = memory_settings(
+        kafka,
+        names,
+        chroma.url,
+        tmp_path,
+        embedder="hashing",
+        state_dir=tmp_path / "state",
+        max_poll_records=10,
+    )
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
     events = varied_events(40)
     # 5 resent by the producer (same memories), then one record that is no event
@@ -103,10 +119,16 @@ async def test_replay_equals_live_resumes_and_swaps(
     assert _contents(client, resumed.targets["tool_exec"]) == live_contents
     replay.forget(settings)
 
-    env = {"PATH": "", "HOME": str(tmp_path), "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
-           "TOOLTRAIL_EVENTS_TOPIC": names.events, "TOOLTRAIL_CHROMA_URL": chroma.url,
-           "TOOLTRAIL_CHROMA_COLLECTION": names.collection, "TOOLTRAIL_EMBEDDER": "hashing",
-           "TOOLTRAIL_STATE_DIR": str(tmp_path / "cli-state")}  # fmt: skip
+    env = {
+        "PATH": "",
+        "HOME": str(tmp_path),
+        "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "TOOLTRAIL_EVENTS_TOPIC": names.events,
+        "TOOLTRAIL_CHROMA_URL": chroma.url,
+        "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
+        "TOOLTRAIL_EMBEDDER": "hashing",
+        "TOOLTRAIL_STATE_DIR": str(tmp_path / "cli-state"),
+    }
     future = _cli(env, "--dry-run", "--since", "2999-01-01T00:00:00Z")
     assert future["to_read"] == 0  # not a full replay from offset 0
     for _ in range(2):  # run twice: still exactly N
@@ -120,13 +142,26 @@ async def test_replay_equals_live_resumes_and_swaps(
 
 
 async def test_replay_waits_out_an_outage_and_skips_what_the_sink_rejects(
-    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, client: Any, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+    kafka: KafkaEndpoint,
+    names: Names,
+    chroma: ChromaServer,
+    client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """The replay writes as a group does: one outage is retried, one poison event is isolated."""
-    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
-                               state_dir=tmp_path / "state", max_poll_records=10,
-                               retry_backoff_initial_s=0.1, retry_backoff_max_s=0.2)  # fmt: skip
+    settings = memory_settings(
+        kafka,
+        names,
+        chroma.url,
+        tmp_path,
+        embedder="hashing",
+        state_dir=tmp_path / "state",
+        max_poll_records=10,
+        retry_backoff_initial_s=0.1,
+        retry_backoff_max_s=0.2,
+    )
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 2)])
     events = varied_events(20)
     poison = events[7].event_id
@@ -145,7 +180,7 @@ async def test_replay_waits_out_an_outage_and_skips_what_the_sink_rejects(
 
     monkeypatch.setattr(replay, "MemorySink", Flaky)
     state = await replay.plan(settings, None, None, fresh=True)
-    with caplog.at_level("WARNING", "consumers.replay"):
+    with caplog.at_level("WARNING", "tooltrail.consumers.replay"):
         await replay.run(settings, state, lambda done, total: None)
     assert state.done == state.total == 20
     assert state.skipped == 1
@@ -184,28 +219,38 @@ class _WorkerRecreates:
                     stray = outer.worker.get_or_create_collection(
                         outer.live, embedding_function=None
                     )
-                    stray.upsert(ids=["written-in-the-window"], embeddings=[[0.0, 1.0]],
-                                 documents=["stray"])  # fmt: skip
+                    stray.upsert(
+                        ids=["written-in-the-window"], embeddings=[[0.0, 1.0]], documents=["stray"]
+                    )
 
         return Renamed()
 
 
 @pytest.mark.parametrize("drop_old", [False, True])
 def test_a_swap_moves_aside_a_live_collection_a_worker_recreated_meanwhile(
-    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, client: Any, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, drop_old: bool,
-) -> None:  # fmt: skip
-    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
-                               state_dir=tmp_path / "state")  # fmt: skip
+    kafka: KafkaEndpoint,
+    names: Names,
+    chroma: ChromaServer,
+    client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    drop_old: bool,
+) -> None:
+    settings = memory_settings(
+        kafka, names, chroma.url, tmp_path, embedder="hashing", state_dir=tmp_path / "state"
+    )
     live = names.collection
     kinds = replay.collection_names(settings)  # unified: every kind in the one collection
     assert set(kinds.values()) == {live}
-    state = replay.ReplayState("20261124T000000", dict.fromkeys(kinds, f"{live}__rebuild_x"),
-                               {}, {}, {})  # fmt: skip
+    state = replay.ReplayState(
+        "20261124T000000", dict.fromkeys(kinds, f"{live}__rebuild_x"), {}, {}, {}
+    )
     client.create_collection(live, embedding_function=None).upsert(
-        ids=["old"], embeddings=[[1.0, 0.0]], documents=["old"])  # fmt: skip
+        ids=["old"], embeddings=[[1.0, 0.0]], documents=["old"]
+    )
     client.create_collection(f"{live}__rebuild_x", embedding_function=None).upsert(
-        ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], documents=["a", "b"])  # fmt: skip
+        ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], documents=["a", "b"]
+    )
     real = open_client(chroma.url)
     proxy = _WorkerRecreates(real, client, live, times=2)
     monkeypatch.setattr(replay, "open_chroma", lambda _settings: proxy)
@@ -230,10 +275,12 @@ def test_a_swap_moves_aside_a_live_collection_a_worker_recreated_meanwhile(
 def test_a_swap_still_fails_on_errors_that_are_not_a_taken_name(
     kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, tmp_path: Path
 ) -> None:
-    settings = memory_settings(kafka, names, chroma.url, tmp_path, embedder="hashing",
-                               state_dir=tmp_path / "state")  # fmt: skip
+    settings = memory_settings(
+        kafka, names, chroma.url, tmp_path, embedder="hashing", state_dir=tmp_path / "state"
+    )
     kinds = replay.collection_names(settings)
-    state = replay.ReplayState("20261124T000000", dict.fromkeys(kinds, "missing__rebuild"),
-                               {}, {}, {})  # fmt: skip
+    state = replay.ReplayState(
+        "20261124T000000", dict.fromkeys(kinds, "missing__rebuild"), {}, {}, {}
+    )
     with pytest.raises(Exception, match="does not exist"):
         replay.swap(settings, state, drop_old=False)

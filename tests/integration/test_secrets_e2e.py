@@ -20,15 +20,15 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers.app.demo.tools import demo_secret
-from consumers.app.launcher import ChromaServer
-from consumers.chroma_client import close_client, open_client
-from consumers.sinks.metrics import segments
-from consumers.topics import TopicSpec, ensure_topics
 from tests.conftest import KafkaEndpoint, Names
 from tests.integration.test_up import assert_private
 from tests.kafka_helpers import read_topic, wait_for
 from tests.processes import worker, worker_env
+from tooltrail.consumers.app.demo.tools import demo_secret
+from tooltrail.consumers.app.launcher import ChromaServer
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.consumers.sinks.metrics import segments
 
 pytestmark = pytest.mark.integration
 GITHUB = "ghp_" + "Q7x" * 12
@@ -46,8 +46,15 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
 def _secrets() -> list[str]:
     creds, refused = demo_secret("db-creds"), demo_secret("forbidden-admin")
     pem_body = creds["pem"].splitlines()[1]
-    values = [TOKEN, GITHUB, "Hunter2Secret99", creds["password"], pem_body[:40],
-              refused["token"], "sk-demo0leak0token0000"]  # fmt: skip
+    values = [
+        TOKEN,
+        GITHUB,
+        "Hunter2Secret99",
+        creds["password"],
+        pem_body[:40],
+        refused["token"],
+        "sk-demo0leak0token0000",
+    ]
     values += [base64.b64encode(v.encode()).decode() for v in (creds["password"], creds["pem"])]
     return values
 
@@ -56,7 +63,7 @@ async def _call_demo(env: dict[str, str], errlog: Path) -> list[bool]:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    argv = ["-m", "consumers.app.cli", "demo-server", "--sdk", "mcp"]
+    argv = ["-m", "tooltrail.consumers.app.cli", "demo-server", "--sdk", "mcp"]
     params = StdioServerParameters(command=sys.executable, args=argv, env=env)
     errors = []
     with errlog.open("w") as err:
@@ -75,18 +82,29 @@ async def test_secrets_in_calls_reach_no_topic_file_store_or_log(
     kafka: KafkaEndpoint, chroma: ChromaServer, names: Names, tmp_path: Path
 ) -> None:
     env = worker_env(kafka.bootstrap, names, tmp_path, chroma.url)
-    env.update(TOOLTRAIL_OUTBOX_DIR=str(tmp_path / "outbox"), TOOLTRAIL_DEMO_LATENCY_SCALE="0",
-               TOOLTRAIL_LOG_LEVEL="DEBUG")  # every log line the code has  # fmt: skip
+    env.update(
+        TOOLTRAIL_OUTBOX_DIR=str(tmp_path / "outbox"),
+        TOOLTRAIL_DEMO_LATENCY_SCALE="0",
+        TOOLTRAIL_LOG_LEVEL="DEBUG",
+    )  # every log line the code has
     await ensure_topics({"bootstrap_servers": kafka.bootstrap}, [TopicSpec(names.events, 3)])
     errors = await _call_demo(env, tmp_path / "server.stderr")
     assert errors == [False, False, True, False, True, False]
     with worker("all", env, tmp_path / "worker.stderr") as w:
         group = env["TOOLTRAIL_MEMORY_GROUP"]
-        await wait_for(lambda: w.metric("tooltrail_written_total", group=group) == len(CALLS),
-                       90, "every call in every sink")  # fmt: skip
-        await wait_for(lambda: sum(len(p.read_bytes().splitlines())
-                                   for p in segments(tmp_path / "metrics")) == len(CALLS),
-                       30, "every metrics record")  # fmt: skip
+        await wait_for(
+            lambda: w.metric("tooltrail_written_total", group=group) == len(CALLS),
+            90,
+            "every call in every sink",
+        )
+        await wait_for(
+            lambda: (
+                sum(len(p.read_bytes().splitlines()) for p in segments(tmp_path / "metrics"))
+                == len(CALLS)
+            ),
+            30,
+            "every metrics record",
+        )
         assert w.stop()[0] == 0
     seen = await _everything(kafka.bootstrap, names, chroma.url, tmp_path)
     assert "oc_read_get_secret" in seen  # the haystack is the real one

@@ -18,16 +18,16 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-import consumers.runner
-from consumers.app.launcher import _TANSU_ENV, EmbeddedBroker, _port_open, tansu_binary
-from consumers.runner import GroupRunner
-from consumers.settings import WorkerSettings
-from consumers.sinks.inmemory import InMemorySink
-from consumers.tansu_compat import broker_identity, is_tansu
-from consumers.topics import TopicSpec, ensure_topics
+import tooltrail.consumers.runtime.runner
 from tests.conftest import KafkaEndpoint, Names
 from tests.integration.test_metrics_worker import running
 from tests.kafka_helpers import wait_for
+from tooltrail.consumers.app.launcher import _TANSU_ENV, EmbeddedBroker, _port_open, tansu_binary
+from tooltrail.consumers.kafka.tansu_compat import broker_identity, is_tansu
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.consumers.sinks.inmemory import InMemorySink
 
 pytestmark = pytest.mark.integration
 SESSION_S = 6.0  # Tansu joins wait half of it: 3 s; a member that never left holds on for 6 s
@@ -39,9 +39,21 @@ class _OwnClusterId(EmbeddedBroker):
     def start(self, timeout: float = 10.0) -> _OwnClusterId:
         url = f"tcp://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
-        self._spawn([str(tansu_binary()), "broker", "--listener-url", url,
-                     "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
-                     "--cluster-id", "ci-tooltrail"], env)  # fmt: skip
+        self._spawn(
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+                "--cluster-id",
+                "ci-tooltrail",
+            ],
+            env,
+        )
         self._wait_ready(lambda: _port_open(self.port), timeout)
         return self
 
@@ -80,12 +92,19 @@ async def test_a_tansu_with_its_own_cluster_id_is_recognised(renamed_tansu: Embe
 
 def _settings(kafka: KafkaEndpoint, names: Names) -> WorkerSettings:
     return WorkerSettings(
-        kafka_bootstrap=kafka.bootstrap, events_topic=names.events, dlq_topic=names.dlq,
-        enrichment_topic=names.enrichment, status_topic=names.events + ".status",
-        topic_partitions=3, session_timeout_ms=int(SESSION_S * 1000), heartbeat_interval_ms=1000,
-        retry_backoff_initial_s=0.1, retry_backoff_max_s=0.3, kafka_timeout_s=5,
+        kafka_bootstrap=kafka.bootstrap,
+        events_topic=names.events,
+        dlq_topic=names.dlq,
+        enrichment_topic=names.enrichment,
+        status_topic=names.events + ".status",
+        topic_partitions=3,
+        session_timeout_ms=int(SESSION_S * 1000),
+        heartbeat_interval_ms=1000,
+        retry_backoff_initial_s=0.1,
+        retry_backoff_max_s=0.3,
+        kafka_timeout_s=5,
         lag_interval_s=1,
-    )  # fmt: skip
+    )
 
 
 async def _members(settings: WorkerSettings, group: str) -> list[Any]:
@@ -99,8 +118,7 @@ async def _members(settings: WorkerSettings, group: str) -> list[Any]:
     return list(described["members"])
 
 
-async def _first_member_stopped_in_generation_zero(settings: WorkerSettings,
-                                                   group: str) -> None:  # fmt: skip
+async def _first_member_stopped_in_generation_zero(settings: WorkerSettings, group: str) -> None:
     runner = GroupRunner(settings, group, InMemorySink())
     async with running(runner):
         # the listener runs inside consumer.start(), a moment before the runner keeps the consumer
@@ -122,7 +140,9 @@ async def test_a_worker_stopped_in_generation_zero_leaves_the_group_only_when_pa
         async def untouched(consumer: Any, timeout: float) -> bool:
             return False
 
-        monkeypatch.setattr(consumers.runner, "patch_leave_group_if_tansu", untouched)
+        monkeypatch.setattr(
+            tooltrail.consumers.runtime.runner, "patch_leave_group_if_tansu", untouched
+        )
     settings = _settings(kafka, names)
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
     await _first_member_stopped_in_generation_zero(settings, names.group)

@@ -18,10 +18,14 @@ ROOT = Path(__file__).parents[2]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    return {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),
-            "TOOLTRAIL_EMBEDDER": "hashing", "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
-            "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
-            "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500"}  # fmt: skip
+    return {
+        "PATH": str(Path(sys.executable).parent),
+        "HOME": str(tmp_path),
+        "TOOLTRAIL_EMBEDDER": "hashing",
+        "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
+    }
 
 
 def _processes_using(path: Path) -> list[int]:
@@ -39,9 +43,24 @@ def _processes_using(path: Path) -> list[int]:
 
 def test_up_demo_events_json_reaches_every_group_and_leaves_no_orphans(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    argv = [sys.executable, "-m", "consumers.app.cli", "--log-level", "WARNING", "up", "--demo",
-            "--events", "60", "--json", "--rate", "10", "--data-dir", str(data),
-            "--timeout", "240"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "--log-level",
+        "WARNING",
+        "up",
+        "--demo",
+        "--events",
+        "60",
+        "--json",
+        "--rate",
+        "10",
+        "--data-dir",
+        str(data),
+        "--timeout",
+        "240",
+    ]
     out = subprocess.run(argv, cwd=ROOT, env=_env(tmp_path), capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()[-3000:]
     result = orjson.loads(out.stdout)
@@ -65,8 +84,11 @@ def assert_private(root: Path, at_least: int = 10) -> None:
     """Every directory under ``root`` is 0700 and every file 0600 (or stricter)."""
     found = [root, *root.rglob("*")]
     assert len(found) >= at_least
-    loose = [f"{p.relative_to(root)} {oct(p.stat().st_mode & 0o777)}" for p in found
-             if not p.is_symlink() and p.stat().st_mode & 0o077]  # fmt: skip
+    loose = [
+        f"{p.relative_to(root)} {oct(p.stat().st_mode & 0o777)}"
+        for p in found
+        if not p.is_symlink() and p.stat().st_mode & 0o077
+    ]
     assert loose == [], loose
 
 
@@ -89,9 +111,18 @@ def _alive(pids: set[int]) -> set[int]:
 
 def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    argv = [sys.executable, "-m", "consumers.app.cli", "up", "--json", "--data-dir", str(data)]
-    parent = subprocess.Popen(argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "up",
+        "--json",
+        "--data-dir",
+        str(data),
+    ]
+    parent = subprocess.Popen(
+        argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 60
         while len(_children_of(parent.pid)) < 2:  # the Tansu broker and the chroma server
@@ -111,9 +142,24 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
 
 
 def test_up_timeout_prints_the_summary_and_the_reason_and_exits_1(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "consumers.app.cli", "--log-level", "WARNING", "up", "--demo",
-            "--events", "400", "--json", "--rate", "20", "--timeout", "3",
-            "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "--log-level",
+        "WARNING",
+        "up",
+        "--demo",
+        "--events",
+        "400",
+        "--json",
+        "--rate",
+        "20",
+        "--timeout",
+        "3",
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     out = subprocess.run(argv, cwd=ROOT, env=_env(tmp_path), capture_output=True, timeout=300)
     stderr = out.stderr.decode()
     assert out.returncode == 1, stderr[-2000:]
@@ -137,8 +183,17 @@ def test_up_demo_on_an_80_column_terminal_shows_a_table_and_no_json_log_lines(
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
     env = {**_env(tmp_path), "TERM": "xterm-256color", "TOOLTRAIL_DEMO_LATENCY_SCALE": "1"}
-    argv = [sys.executable, "-m", "consumers.app.cli", "up", "--demo", "--rate", "20",
-            "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "up",
+        "--demo",
+        "--rate",
+        "20",
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     screen = b""
@@ -185,12 +240,22 @@ def _read(fd: int, wait: float) -> bytes:
 
 
 def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "consumers.app.cli", "up", "--demo", "--rate", "5",
-            "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "up",
+        "--demo",
+        "--rate",
+        "5",
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     err = tmp_path / "stderr.txt"
     with err.open("wb") as sink:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL,
-                                stderr=sink)  # fmt: skip
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=sink
+        )
         try:
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and not re.search(r"demo: [1-9]", err.read_text()):

@@ -1,5 +1,5 @@
 // Type-checked with `tsc --strict --noEmit` by tests/unit/test_schema_consumers.py.
-import type { EnrichmentEntry, ToolExecutionEvent } from "../../schemas/typescript/tooltrail";
+import type { EnrichmentEntry, ToolExecutionEvent } from "../../schemas/tooltrail/schemas/typescript/tooltrail";
 
 export const event: ToolExecutionEvent = {
   schemaVersion: 2,

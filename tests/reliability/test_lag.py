@@ -29,9 +29,10 @@ def lag_series(w: Worker, group: str) -> dict[int, float]:
 
 
 def group_lag(env: dict[str, str], group: str) -> int:
-    argv = [sys.executable, "-m", "consumers.app.cli", "stats", "--json"]
-    out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-                         check=True)  # fmt: skip
+    argv = [sys.executable, "-m", "tooltrail.consumers.app.cli", "stats", "--json"]
+    out = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     return int(orjson.loads(out.stdout)["groups"][group]["lag"])
 
 
@@ -51,10 +52,14 @@ async def test_lag_is_per_owned_partition_and_sums_to_the_groups_lag(
         worker("metrics", env, tmp_path / "b.log") as b,
         worker("metrics", env, tmp_path / "c.log") as c,
     ):
-        await wait_for(lambda: b.get("/readyz")[0] == 200 and c.get("/readyz")[0] == 200, 60,
-                       "b and c ready")  # fmt: skip
-        await wait_for(lambda: len(lag_series(b, group)) + len(lag_series(c, group)) == 3, 60,
-                       "every partition owned once")  # fmt: skip
+        await wait_for(
+            lambda: b.get("/readyz")[0] == 200 and c.get("/readyz")[0] == 200, 60, "b and c ready"
+        )
+        await wait_for(
+            lambda: len(lag_series(b, group)) + len(lag_series(c, group)) == 3,
+            60,
+            "every partition owned once",
+        )
         assert not set(lag_series(b, group)) & set(lag_series(c, group))  # only owned ones
         assert sum(lag_series(b, group).values()) + sum(lag_series(c, group).values()) == 0
         metrics = tmp_path / "metrics"

@@ -14,12 +14,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumers.sinks.metrics import SEGMENT, segments
-from consumers.topics import TopicSpec, ensure_topics
-from producer.emitter import TrailProducer
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.kafka_helpers import wait_for
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.sinks.metrics import SEGMENT, segments
+from tooltrail.producer.emitter import TrailProducer
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).parents[2]
@@ -27,13 +27,19 @@ ROOT = Path(__file__).parents[2]
 
 def _env(kafka: KafkaEndpoint, names: Names, metrics_dir: Path) -> dict[str, str]:
     return {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(metrics_dir.parent),
-        "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap, "TOOLTRAIL_EVENTS_TOPIC": names.events,
-        "TOOLTRAIL_DLQ_TOPIC": names.dlq, "TOOLTRAIL_ENRICHMENT_TOPIC": names.enrichment,
-        "TOOLTRAIL_METRICS_GROUP": names.group, "TOOLTRAIL_METRICS_DIR": str(metrics_dir),
-        "TOOLTRAIL_TOPIC_PARTITIONS": "6", "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
-        "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500", "TOOLTRAIL_MAX_POLL_RECORDS": "100",
-    }  # fmt: skip
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(metrics_dir.parent),
+        "TOOLTRAIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "TOOLTRAIL_EVENTS_TOPIC": names.events,
+        "TOOLTRAIL_DLQ_TOPIC": names.dlq,
+        "TOOLTRAIL_ENRICHMENT_TOPIC": names.enrichment,
+        "TOOLTRAIL_METRICS_GROUP": names.group,
+        "TOOLTRAIL_METRICS_DIR": str(metrics_dir),
+        "TOOLTRAIL_TOPIC_PARTITIONS": "6",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
+        "TOOLTRAIL_MAX_POLL_RECORDS": "100",
+    }
 
 
 @contextlib.contextmanager
@@ -50,10 +56,15 @@ def workers(env: dict[str, str], log_dir: Path) -> Iterator[list[subprocess.Pope
 
 def start_worker(procs: list[subprocess.Popen[bytes]], env: dict[str, str], log: Path) -> None:
     with log.open("ab") as err:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "consumers.app.cli", "worker", "metrics"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=err,
-        ))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tooltrail.consumers.app.cli", "worker", "metrics"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        )
 
 
 def record_ids(directory: Path) -> list[str]:
@@ -77,8 +88,9 @@ def _parsed(directory: Path) -> list[str | None]:
 
 async def _produce(kafka: KafkaEndpoint, names: Names, tmp: Path, n: int, rate: int) -> list[str]:
     events = [make_event(session_id=f"s{i % 13}") for i in range(n)]
-    async with TrailProducer(kafka_bootstrap=kafka.bootstrap, events_topic=names.events,
-                             outbox_dir=tmp / "ob") as producer:  # fmt: skip
+    async with TrailProducer(
+        kafka_bootstrap=kafka.bootstrap, events_topic=names.events, outbox_dir=tmp / "ob"
+    ) as producer:
         for i, event in enumerate(events):
             producer.emit(event)
             if i % (rate // 20) == 0:

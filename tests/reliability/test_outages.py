@@ -21,29 +21,36 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from consumers.app.launcher import ChromaServer, EmbeddedBroker, free_port
-from consumers.chroma_client import close_client, open_client
-from consumers.offsets import partitions_of
-from consumers.sinks.metrics import segments
-from consumers.topics import disable_auto_creation
-from schemas import encode
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.kafka_helpers import wait_for
 from tests.processes import ROOT, worker, worker_env
+from tooltrail.consumers.app.launcher import ChromaServer, EmbeddedBroker, free_port
+from tooltrail.consumers.kafka.offsets import partitions_of
+from tooltrail.consumers.kafka.topics import disable_auto_creation
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.consumers.sinks.metrics import segments
+from tooltrail.schemas import encode
 
 pytestmark = pytest.mark.reliability
-FAST = {"TOOLTRAIL_KAFKA_TIMEOUT_S": "3", "TOOLTRAIL_CONNECT_BACKOFF_MAX_S": "1",
-        "TOOLTRAIL_SHUTDOWN_GRACE_S": "5"}  # fmt: skip
+FAST = {
+    "TOOLTRAIL_KAFKA_TIMEOUT_S": "3",
+    "TOOLTRAIL_CONNECT_BACKOFF_MAX_S": "1",
+    "TOOLTRAIL_SHUTDOWN_GRACE_S": "5",
+}
 
 
 def metric_ids(tmp: Path) -> Counter[str]:
-    return Counter(orjson.loads(line)["eventId"] for p in segments(tmp / "metrics")
-                   for line in p.read_bytes().splitlines())  # fmt: skip
+    return Counter(
+        orjson.loads(line)["eventId"]
+        for p in segments(tmp / "metrics")
+        for line in p.read_bytes().splitlines()
+    )
 
 
-async def produce(bootstrap: str, topic: str, n: int,
-                  producer: AIOKafkaProducer | None = None) -> list[str]:  # fmt: skip
+async def produce(
+    bootstrap: str, topic: str, n: int, producer: AIOKafkaProducer | None = None
+) -> list[str]:
     """Send ``n`` events and wait for every acknowledgement; return their ids."""
     events = [make_event() for _ in range(n)]
     own = producer is None
@@ -145,8 +152,11 @@ async def test_a_broker_restarted_empty_mid_traffic_is_survived(
         own_broker.stop()
         restarted = time.time()
         own_broker.start()
-        await wait_for(lambda: sum(t > restarted for t, _ in acked) >= 150, 90,
-                       "traffic acknowledged after the restart")  # fmt: skip
+        await wait_for(
+            lambda: sum(t > restarted for t, _ in acked) >= 150,
+            90,
+            "traffic acknowledged after the restart",
+        )
         stop.set()
         await traffic
         after = [eid for t, eid in acked if t > restarted]
@@ -165,8 +175,9 @@ async def test_a_broker_restarted_empty_mid_traffic_is_survived(
     assert code == 0
 
 
-async def _steady(bootstrap: str, topic: str, acked: list[tuple[float, str]],
-                  stop: asyncio.Event) -> None:  # fmt: skip
+async def _steady(
+    bootstrap: str, topic: str, acked: list[tuple[float, str]], stop: asyncio.Event
+) -> None:
     """One event every 20 ms; note when each was acknowledged (failures are retried)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=2000)
     await producer.start()
@@ -174,8 +185,9 @@ async def _steady(bootstrap: str, topic: str, acked: list[tuple[float, str]],
         while not stop.is_set():
             event = make_event()
             try:
-                await asyncio.wait_for(producer.send_and_wait(topic, encode(event),
-                                                              key=b"steady"), 3)  # fmt: skip
+                await asyncio.wait_for(
+                    producer.send_and_wait(topic, encode(event), key=b"steady"), 3
+                )
                 acked.append((time.time(), event.event_id))
             except (KafkaError, TimeoutError):
                 await asyncio.sleep(0.2)
@@ -190,32 +202,54 @@ async def test_a_hung_chroma_keeps_metrics_flowing_and_its_lag_and_error_true(
 ) -> None:
     kafka_bootstrap = kafka.bootstrap
     chroma = ChromaServer(tmp_path / "chroma", tmp_path / "chroma.log").start()
-    env = worker_env(kafka_bootstrap, names, tmp_path, chroma.url, TOOLTRAIL_STUCK_AFTER_S="3",
-                     TOOLTRAIL_CHROMA_TIMEOUT_S="2", **FAST)  # fmt: skip
+    env = worker_env(
+        kafka_bootstrap,
+        names,
+        tmp_path,
+        chroma.url,
+        TOOLTRAIL_STUCK_AFTER_S="3",
+        TOOLTRAIL_CHROMA_TIMEOUT_S="2",
+        **FAST,
+    )
     memory_group = env["TOOLTRAIL_MEMORY_GROUP"]
     try:
         with worker("all", env, tmp_path / "worker.log") as w:
             await wait_for(lambda: w.get("/readyz")[0] == 200, 60, "every group ready")
             first = await produce(kafka_bootstrap, names.events, 60)
-            await wait_for(lambda: w.metric("tooltrail_written_total", group=memory_group) == 60,
-                           60, "the first 60 memories")  # fmt: skip
+            await wait_for(
+                lambda: w.metric("tooltrail_written_total", group=memory_group) == 60,
+                60,
+                "the first 60 memories",
+            )
             chroma.signal(signal.SIGSTOP)
             second = await produce(kafka_bootstrap, names.events, 100)
-            await wait_for(lambda: metric_ids(tmp_path) == Counter(first + second), 30,
-                           "metrics to keep flowing")  # fmt: skip
-            await wait_for(lambda: w.metric("tooltrail_group_retrying", group=memory_group) == 1,
-                           60, "the memory group reported stuck")  # fmt: skip
+            await wait_for(
+                lambda: metric_ids(tmp_path) == Counter(first + second),
+                30,
+                "metrics to keep flowing",
+            )
+            await wait_for(
+                lambda: w.metric("tooltrail_group_retrying", group=memory_group) == 1,
+                60,
+                "the memory group reported stuck",
+            )
             status, body = w.get("/readyz")
             assert status == 503
             assert f"{memory_group} (stuck)" in body
-            await wait_for(lambda: w.metric("tooltrail_lag", group=memory_group) == 100, 30,
-                           "the true memory lag while Chroma hangs")  # fmt: skip
+            await wait_for(
+                lambda: w.metric("tooltrail_lag", group=memory_group) == 100,
+                30,
+                "the true memory lag while Chroma hangs",
+            )
             stats = _stats(env)["groups"][memory_group]
             assert stats["lag"] == 100  # what the brokers say, independently of the worker
             assert "chroma" in stats["lastError"]["error"].lower()
             chroma.signal(signal.SIGCONT)
-            await wait_for(lambda: w.metric("tooltrail_written_total", group=memory_group) == 160,
-                           90, "the backlog of memories")  # fmt: skip
+            await wait_for(
+                lambda: w.metric("tooltrail_written_total", group=memory_group) == 160,
+                90,
+                "the backlog of memories",
+            )
             await wait_for(lambda: w.get("/readyz")[0] == 200, 30, "ready again")
         client = open_client(chroma.url)
         try:
@@ -228,8 +262,9 @@ async def test_a_hung_chroma_keeps_metrics_flowing_and_its_lag_and_error_true(
 
 
 def _stats(env: dict[str, str]) -> dict[str, object]:
-    argv = [sys.executable, "-m", "consumers.app.cli", "stats", "--json"]
-    out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-                         check=True)  # fmt: skip
+    argv = [sys.executable, "-m", "tooltrail.consumers.app.cli", "stats", "--json"]
+    out = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     data: dict[str, object] = orjson.loads(out.stdout)
     return data

@@ -19,18 +19,18 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from consumers.app.launcher import ChromaServer
-from consumers.chroma_client import close_client, open_client
-from consumers.dlq import read_dead_letter
-from consumers.sinks.memory import to_memory
-from consumers.sinks.metrics import segments
-from consumers.topics import TopicSpec, ensure_topics
-from schemas import SchemaDecodeError, ToolExecutionEvent, encode
-from schemas.codec import decode_one
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.kafka_helpers import read_topic, wait_for
 from tests.processes import worker, worker_env
+from tooltrail.consumers.app.launcher import ChromaServer
+from tooltrail.consumers.kafka.dlq import read_dead_letter
+from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.sinks.metrics import segments
+from tooltrail.schemas import SchemaDecodeError, ToolExecutionEvent, encode
+from tooltrail.schemas.codec import decode_one
 
 pytestmark = pytest.mark.reliability
 V1 = {"toolId": "oc_read_get_pods", "timestamp": "2026-03-01T10:00:00.123Z", "elapsedMs": 5}
@@ -48,7 +48,10 @@ def poison(rnd: random.Random) -> tuple[bytes | None, bytes | None]:
     kind = rnd.randrange(17)
     key: bytes | None = b"bad"
     value: bytes | None = {
-        0: b"", 1: b"\x00garbage", 2: b'{"toolId": "\xff\xfe"}', 3: b"[" * 3000 + b"]" * 3000,
+        0: b"",
+        1: b"\x00garbage",
+        2: b'{"toolId": "\xff\xfe"}',
+        3: b"[" * 3000 + b"]" * 3000,
         4: good.replace(b'"elapsedMs":12.5', b'"elapsedMs":NaN'),
         5: good[:-1] + b',"elapsedMs":"slow"}',  # a duplicate key whose last value is bad
         6: b'{"pad":"' + b"x" * 1_100_000 + b'"}',
@@ -58,9 +61,11 @@ def poison(rnd: random.Random) -> tuple[bytes | None, bytes | None]:
         10: orjson.dumps(_event_json(flags="abc", opType=[1], args="x")),
         11: orjson.dumps({**V1, "elapsedMs": "nan"}),
         12: orjson.dumps({**V1, "timestamp": "9999-12-31T23:59:59-14:00"}),
-        13: None, 14: orjson.dumps(_event_json(schemaVersion=3)),
-        15: orjson.dumps(_event_json(toolId="t" * 201)), 16: b"[1, 2]",
-    }[kind]  # fmt: skip
+        13: None,
+        14: orjson.dumps(_event_json(schemaVersion=3)),
+        15: orjson.dumps(_event_json(toolId="t" * 201)),
+        16: b"[1, 2]",
+    }[kind]
     if kind == 6 or rnd.random() < 0.01:
         key = b"k" * 900_000  # a huge key must not stall the dead-letter topic either
     return key, value
@@ -75,8 +80,10 @@ def valid(rnd: random.Random, i: int) -> tuple[bytes | None, bytes]:
         return b"v1", orjson.dumps({**V1, "sessionId": f"seed-{i}", "flags": "abc"})
     if r < 0.12:  # a valid event under a huge key
         return b"k" * 900_000, encode(make_event(session_id=f"big-key-{i}"))
-    event = make_event(tool_id=rnd.choice(["oc_read_get_pods", "oc_read_logs", "oc_diag_x"]),
-                       args={"namespace": f"ns-{i % 37}", "pod": f"web-{i}"})  # fmt: skip
+    event = make_event(
+        tool_id=rnd.choice(["oc_read_get_pods", "oc_read_logs", "oc_diag_x"]),
+        args={"namespace": f"ns-{i % 37}", "pod": f"web-{i}"},
+    )
     return event.session_id.encode(), encode(event)
 
 
@@ -84,8 +91,9 @@ async def _produce(
     bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]
 ) -> list[int]:
     """Send in order to partition 0; return each message's offset."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4_000_000,
-                                linger_ms=5)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, max_request_size=4_000_000, linger_ms=5
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, v, key=k, partition=0) for k, v in messages]
@@ -126,8 +134,11 @@ async def test_worker_all_survives_every_kind_of_poison_with_exact_accounting(
     )
     assert code == 0
     assert rss_end - rss_first < 120, "resident memory grew with poison messages"
-    metrics = Counter(orjson.loads(line)["eventId"] for p in segments(tmp_path / "metrics")
-                      for line in p.read_bytes().splitlines())  # fmt: skip
+    metrics = Counter(
+        orjson.loads(line)["eventId"]
+        for p in segments(tmp_path / "metrics")
+        for line in p.read_bytes().splitlines()
+    )
     assert metrics == Counter(set(events))  # each valid event exactly once
     _check_chroma(chroma.url, names.collection, events)
     await _check_dead_letters(kafka.bootstrap, names, env, {offsets[i] for i in bad})
@@ -150,8 +161,9 @@ def _check_chroma(url: str, collection: str, events: dict[str, ToolExecutionEven
     assert sorted(got) == sorted(to_memory(e).id for e in events.values())
 
 
-async def _check_dead_letters(bootstrap: str, names: Names, env: dict[str, str],
-                              poison_offsets: set[int]) -> None:  # fmt: skip
+async def _check_dead_letters(
+    bootstrap: str, names: Names, env: dict[str, str], poison_offsets: set[int]
+) -> None:
     groups = [env[f"TOOLTRAIL_{g}_GROUP"] for g in ("METRICS", "MEMORY", "ENRICH")]
     want = len(poison_offsets) * len(groups)
     records = await read_topic(bootstrap, names.dlq, until=lambda r: len(r) >= want, timeout=60)

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from consumers import TopicSpec, ensure_topics
-from consumers.app.launcher import EmbeddedBroker, free_port
-from producer.emitter import TrailProducer
-from producer.outbox import frame, parse
-from schemas import ToolExecutionEvent, decode
 from tests.kafka_helpers import read_topic, wait_for
+from tooltrail.consumers import TopicSpec, ensure_topics
+from tooltrail.consumers.app.launcher import EmbeddedBroker, free_port
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.outbox import frame, parse
+from tooltrail.schemas import ToolExecutionEvent, decode
 
 pytestmark = pytest.mark.reliability
 
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from producer.emitter import TrailProducer
+    from tooltrail.producer.emitter import TrailProducer
     from tests.factories import make_event
     p = TrailProducer(kafka_bootstrap=sys.argv[1], outbox_dir=sys.argv[2], queue_size=5,
                       outbox_fsync_interval_ms=0, request_timeout_ms=300)
@@ -51,8 +51,9 @@ async def test_killed_mid_spill_then_restart_replays_the_outbox(
     outbox = tmp_path / "outbox"
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, f"127.0.0.1:{free_port()}", str(outbox)],
-        cwd=Path(__file__).parents[2], stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=Path(__file__).parents[2],
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while sum(p.stat().st_size for p in outbox.glob("seg-*.log")) < 200_000:
@@ -80,7 +81,8 @@ async def test_killed_mid_spill_then_restart_replays_the_outbox(
     await producer.aclose(10)
     assert producer.stats().resent == len(expected)
 
-    records = await read_topic(own_broker.bootstrap, "events",
-                               until=lambda r: len(r) >= len(expected), settle=1.0)  # fmt: skip
+    records = await read_topic(
+        own_broker.bootstrap, "events", until=lambda r: len(r) >= len(expected), settle=1.0
+    )
     got = Counter(decode(r.value, ToolExecutionEvent).event_id for r in records)
     assert got == Counter(expected)

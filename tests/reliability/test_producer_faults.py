@@ -21,12 +21,12 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers.app.launcher import EmbeddedBroker
-from schemas import ToolExecutionEvent, decode
 from tests.conftest import Names
 from tests.kafka_helpers import read_topic, wait_for
 from tests.processes import ROOT, worker, worker_env
 from tests.reliability.test_outages import FAST, metric_ids
+from tooltrail.consumers.app.launcher import EmbeddedBroker
+from tooltrail.schemas import ToolExecutionEvent, decode
 
 pytestmark = pytest.mark.reliability
 RATE = 1000  # calls per second
@@ -36,20 +36,40 @@ DRAIN_BOUND_S = 15.0  # the outbox is empty this long after the broker returns, 
 SECOND_LIFE = 10**6  # first call index of a restarted driver
 
 
-def _driver(status: Path, outbox: Path, bootstrap: str, topic: str, seconds: float,
-            log: Path, first: int = 0) -> subprocess.Popen[bytes]:  # fmt: skip
+def _driver(
+    status: Path,
+    outbox: Path,
+    bootstrap: str,
+    topic: str,
+    seconds: float,
+    log: Path,
+    first: int = 0,
+) -> subprocess.Popen[bytes]:
     env = {
-        "PATH": os.environ.get("PATH", ""), "TOOLTRAIL_KAFKA_BOOTSTRAP": bootstrap,
-        "TOOLTRAIL_EVENTS_TOPIC": topic, "TOOLTRAIL_OUTBOX_DIR": str(outbox),
-        "TOOLTRAIL_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S), "TOOLTRAIL_OUTBOX_FSYNC_INTERVAL_MS": "0",
+        "PATH": os.environ.get("PATH", ""),
+        "TOOLTRAIL_KAFKA_BOOTSTRAP": bootstrap,
+        "TOOLTRAIL_EVENTS_TOPIC": topic,
+        "TOOLTRAIL_OUTBOX_DIR": str(outbox),
+        "TOOLTRAIL_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
+        "TOOLTRAIL_OUTBOX_FSYNC_INTERVAL_MS": "0",
         "TOOLTRAIL_SERVER_NAME": "fault-driver",
-    }  # fmt: skip
+    }
     with log.open("ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.producer_driver", str(status), str(RATE), str(seconds),
-             str(first)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tests.producer_driver",
+                str(status),
+                str(RATE),
+                str(seconds),
+                str(first),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
 
 
 def _status(path: Path) -> dict[str, Any]:
@@ -74,8 +94,14 @@ async def test_a_stalled_broker_under_steady_traffic_loses_nothing_and_drains_wh
     status = tmp_path / "driver.json"
     with worker("metrics", env, tmp_path / "worker.log") as w:
         await wait_for(lambda: w.get("/readyz")[0] == 200, 30, "the worker to be ready")
-        driver = _driver(status, tmp_path / "outbox", own_broker.bootstrap, names.events, 30,
-                         tmp_path / "driver.log")  # fmt: skip
+        driver = _driver(
+            status,
+            tmp_path / "outbox",
+            own_broker.bootstrap,
+            names.events,
+            30,
+            tmp_path / "driver.log",
+        )
         try:
             await wait_for(lambda: _status(status).get("sent", 0) >= 2000, 30, "traffic to flow")
             own_broker.signal(signal.SIGSTOP)
@@ -85,9 +111,14 @@ async def test_a_stalled_broker_under_steady_traffic_loses_nothing_and_drains_wh
             finally:
                 own_broker.signal(signal.SIGCONT)
             resumed = time.monotonic()
-            await wait_for(lambda: _status(status).get("outbox_pending", 1) == 0
-                           and _status(status).get("resent", 0) > 0, DRAIN_BOUND_S,
-                           "the outbox to drain after the broker returned")  # fmt: skip
+            await wait_for(
+                lambda: (
+                    _status(status).get("outbox_pending", 1) == 0
+                    and _status(status).get("resent", 0) > 0
+                ),
+                DRAIN_BOUND_S,
+                "the outbox to drain after the broker returned",
+            )
             drained_after = time.monotonic() - resumed
             at_drain = _status(status)
             assert not at_drain["done"], "the outbox drained only once traffic had stopped"
@@ -133,8 +164,9 @@ async def test_a_producer_killed_mid_stall_leaves_what_it_received_in_its_outbox
     status, outbox = tmp_path / "driver.json", tmp_path / "outbox"
     with worker("metrics", env, tmp_path / "worker.log") as w:
         await wait_for(lambda: w.get("/readyz")[0] == 200, 30, "the worker to be ready")
-        driver = _driver(status, outbox, own_broker.bootstrap, names.events, 120,
-                         tmp_path / "driver.log")  # fmt: skip
+        driver = _driver(
+            status, outbox, own_broker.bootstrap, names.events, 120, tmp_path / "driver.log"
+        )
         try:
             await wait_for(lambda: _status(status).get("sent", 0) >= 2000, 30, "traffic to flow")
             own_broker.signal(signal.SIGSTOP)
@@ -149,8 +181,15 @@ async def test_a_producer_killed_mid_stall_leaves_what_it_received_in_its_outbox
             if driver.poll() is None:
                 driver.kill()
         # a second life of the same tool server (same outbox) resends what the first kept
-        again = _driver(tmp_path / "again.json", outbox, own_broker.bootstrap, names.events, 3,
-                        tmp_path / "again.log", first=SECOND_LIFE)  # fmt: skip
+        again = _driver(
+            tmp_path / "again.json",
+            outbox,
+            own_broker.bootstrap,
+            names.events,
+            3,
+            tmp_path / "again.log",
+            first=SECOND_LIFE,
+        )
         assert again.wait(60) == 0
         second = _status(tmp_path / "again.json")
         calls_after = second["calls"]

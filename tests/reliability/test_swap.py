@@ -12,26 +12,30 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from consumers.app.launcher import ChromaServer
-from consumers.chroma_client import close_client, open_client
-from consumers.sinks.memory import to_memory
-from schemas import ToolExecutionEvent, encode
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.kafka_helpers import wait_for
 from tests.processes import ROOT, worker, worker_env
+from tooltrail.consumers.app.launcher import ChromaServer
+from tooltrail.consumers.memory.chroma import close_client, open_client
+from tooltrail.consumers.memory.records import to_memory
+from tooltrail.schemas import ToolExecutionEvent, encode
 
 pytestmark = pytest.mark.reliability
 
 
-async def _steady(bootstrap: str, topic: str, sent: list[ToolExecutionEvent],
-                  stop: asyncio.Event) -> None:  # fmt: skip
+async def _steady(
+    bootstrap: str, topic: str, sent: list[ToolExecutionEvent], stop: asyncio.Event
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
         while not stop.is_set():
-            event = make_event(session_id=f"s-{len(sent) % 7}", tool_id="oc_read_logs",
-                               args={"pod": f"web-{len(sent)}"})  # fmt: skip
+            event = make_event(
+                session_id=f"s-{len(sent) % 7}",
+                tool_id="oc_read_logs",
+                args={"pod": f"web-{len(sent)}"},
+            )
             await producer.send_and_wait(topic, encode(event), key=event.session_id.encode())
             sent.append(event)
             await asyncio.sleep(0.05)
@@ -40,7 +44,15 @@ async def _steady(bootstrap: str, topic: str, sent: list[ToolExecutionEvent],
 
 
 def _replay(env: dict[str, str]) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "consumers.app.cli", "replay", "memory", "--swap", "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "tooltrail.consumers.app.cli",
+        "replay",
+        "memory",
+        "--swap",
+        "--json",
+    ]
     out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     result: dict[str, Any] = orjson.loads(out.stdout)
@@ -51,8 +63,14 @@ def _replay(env: dict[str, str]) -> dict[str, Any]:
 async def test_live_writes_during_a_swap_end_up_in_the_new_live_collection(
     kafka: KafkaEndpoint, chroma: ChromaServer, names: Names, tmp_path: Path
 ) -> None:
-    env = worker_env(kafka.bootstrap, names, tmp_path, chroma.url, TOOLTRAIL_CHROMA_TIMEOUT_S="2",
-                     TOOLTRAIL_MAX_POLL_RECORDS="20")  # fmt: skip
+    env = worker_env(
+        kafka.bootstrap,
+        names,
+        tmp_path,
+        chroma.url,
+        TOOLTRAIL_CHROMA_TIMEOUT_S="2",
+        TOOLTRAIL_MAX_POLL_RECORDS="20",
+    )
     group = env["TOOLTRAIL_MEMORY_GROUP"]
     sent: list[ToolExecutionEvent] = []
     stop = asyncio.Event()
@@ -65,9 +83,14 @@ async def test_live_writes_during_a_swap_end_up_in_the_new_live_collection(
         await wait_for(lambda: len(sent) >= during + 40, 30, "traffic after the swap")
         stop.set()
         await traffic
-        await wait_for(lambda: w.metric("tooltrail_written_total", group=group) >= len(sent)
-                       and w.metric("tooltrail_lag", group=group) == 0, 60,
-                       "the worker to catch up")  # fmt: skip
+        await wait_for(
+            lambda: (
+                w.metric("tooltrail_written_total", group=group) >= len(sent)
+                and w.metric("tooltrail_lag", group=group) == 0
+            ),
+            60,
+            "the worker to catch up",
+        )
     assert result["verify"]["ok"]
     assert any(action.endswith(f"-> {names.collection}") for action in result["swapped"])
     client = open_client(chroma.url)

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.app import cli
-from consumers.app.demo import tools
-from consumers.app.settings import AppSettings, app_settings, explicitly_set
-from consumers.settings import WorkerSettings
-from schemas.errors import SettingsError
-from schemas.settings import load_settings
+from tooltrail.consumers.app import cli
+from tooltrail.consumers.app.app_settings import AppSettings, app_settings, explicitly_set
+from tooltrail.consumers.app.demo import tools
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.schemas.config import load_settings
+from tooltrail.schemas.errors import SettingsError
 
 
 @pytest.mark.parametrize(("raw", "level"), [(" debug ", "DEBUG"), ("Warning", "WARNING")])
-def test_the_log_level_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch, raw: str,
-                                           level: str) -> None:  # fmt: skip
+def test_the_log_level_is_read_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, raw: str, level: str
+) -> None:
     monkeypatch.setenv("TOOLTRAIL_LOG_LEVEL", raw)
     assert app_settings().log_level == level
 
 
-@pytest.mark.parametrize(("var", "value"), [("TOOLTRAIL_LOG_LEVEL", "loud"),
-                                            ("TOOLTRAIL_DEMO_LATENCY_SCALE", "-1"),
-                                            ("TOOLTRAIL_DEMO_LATENCY_SCALE", "fast")])  # fmt: skip
-def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, var: str,
-                                        value: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("TOOLTRAIL_LOG_LEVEL", "loud"),
+        ("TOOLTRAIL_DEMO_LATENCY_SCALE", "-1"),
+        ("TOOLTRAIL_DEMO_LATENCY_SCALE", "fast"),
+    ],
+)
+def test_a_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str
+) -> None:
     monkeypatch.setenv(var, value)
     with pytest.raises(SettingsError) as caught:
         app_settings()
@@ -83,7 +90,7 @@ def test_the_demo_latency_scale_is_read_once_and_can_be_overridden(
 
 
 def test_every_app_setting_is_in_the_settings_table() -> None:
-    from consumers.app.commands.settings import markdown_table
+    from tooltrail.consumers.app.commands.settings import markdown_table
 
     table = markdown_table()
     for field in AppSettings.model_fields:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.backoff import Backoff
+from tooltrail.schemas.backoff import Backoff
 
 
 def test_delays_double_up_to_the_cap_and_start_over_after_reset() -> None:
@@ -20,8 +20,10 @@ def test_delays_double_up_to_the_cap_and_start_over_after_reset() -> None:
 def test_jitter_stays_within_its_fraction_of_the_planned_delay(
     initial: float, spread: float, jitter: float, steps: int
 ) -> None:
-    plain, jittered = Backoff(initial, initial * spread), Backoff(initial, initial * spread,
-                                                                  jitter=jitter)  # fmt: skip
+    plain, jittered = (
+        Backoff(initial, initial * spread),
+        Backoff(initial, initial * spread, jitter=jitter),
+    )
     for _ in range(steps):
         planned, got = plain.next(), jittered.next()
         assert planned * (1 - jitter) - 1e-9 <= got <= planned * (1 + jitter) + 1e-9

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import (
+from tests.factories import make_event
+from tooltrail.schemas import (
     DeadLetter,
     EnrichmentEntry,
     MemoryRecord,
@@ -20,28 +21,48 @@ from schemas import (
     decode,
     encode,
 )
-from schemas.codec import decode_batch
-from tests.factories import make_event
+from tooltrail.schemas.codec import decode_batch
 
 SEED_RECORDS: list[dict[str, Any]] = [
     {
-        "toolId": "oc_read_get_pods", "opType": "read", "mode": "live", "elapsedMs": 95.2,
-        "outcome": "success", "errorSummary": None, "cleanupCheck": None, "anchors": [],
-        "timestamp": "2026-03-01T10:00:00.123Z", "sessionId": "a1b2",
-        "flags": {"UNIFIED_MEMORY": True, "ENABLE_INSTRUMENTATION": True,
-                  "ENABLE_VECTOR_WRITES": True, "ENABLE_PRESEARCH": False,
-                  "MCP_LOG_VERBOSE": False},
-        "vector": {"tenant": "default_tenant", "database": "default_database",
-                   "collection": "openshift_memory"},
+        "toolId": "oc_read_get_pods",
+        "opType": "read",
+        "mode": "live",
+        "elapsedMs": 95.2,
+        "outcome": "success",
+        "errorSummary": None,
+        "cleanupCheck": None,
+        "anchors": [],
+        "timestamp": "2026-03-01T10:00:00.123Z",
+        "sessionId": "a1b2",
+        "flags": {
+            "UNIFIED_MEMORY": True,
+            "ENABLE_INSTRUMENTATION": True,
+            "ENABLE_VECTOR_WRITES": True,
+            "ENABLE_PRESEARCH": False,
+            "MCP_LOG_VERBOSE": False,
+        },
+        "vector": {
+            "tenant": "default_tenant",
+            "database": "default_database",
+            "collection": "openshift_memory",
+        },
     },
     {
-        "toolId": "oc_diagnostic_cluster_health", "opType": "diagnostic", "mode": "dry-run",
-        "elapsedMs": 428, "outcome": "error", "errorSummary": "etcd member unhealthy",
-        "cleanupCheck": {"leftovers": 0}, "anchors": ["presearch:hits=2", "ns:openshift-etcd"],
-        "timestamp": "2026-03-01T10:00:01.000Z", "sessionId": "a1b2",
-        "flags": {"UNIFIED_MEMORY": False}, "vector": None,
+        "toolId": "oc_diagnostic_cluster_health",
+        "opType": "diagnostic",
+        "mode": "dry-run",
+        "elapsedMs": 428,
+        "outcome": "error",
+        "errorSummary": "etcd member unhealthy",
+        "cleanupCheck": {"leftovers": 0},
+        "anchors": ["presearch:hits=2", "ns:openshift-etcd"],
+        "timestamp": "2026-03-01T10:00:01.000Z",
+        "sessionId": "a1b2",
+        "flags": {"UNIFIED_MEMORY": False},
+        "vector": None,
     },
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("record", SEED_RECORDS)
@@ -200,19 +221,23 @@ def test_fuzz_truncated_or_mistyped_events(cut: int, key: str, value: Any) -> No
 @given(
     picks=st.lists(
         st.sampled_from(["good", "garbage", "future", "v1", "mistyped", "none", "huge"]),
-        min_size=1, max_size=12,
+        min_size=1,
+        max_size=12,
     )
-)  # fmt: skip
+)
 def test_decode_batch_agrees_with_decode_message_by_message(picks: list[str]) -> None:
     future = orjson.loads(encode(make_event()))
     future["schemaVersion"] = 3
     mistyped = orjson.loads(encode(make_event()))
     mistyped["elapsedMs"] = "slow"
     samples: dict[str, bytes | None] = {
-        "garbage": b"\x00not json", "future": orjson.dumps(future), "none": None,
-        "v1": orjson.dumps(SEED_RECORDS[0]), "mistyped": orjson.dumps(mistyped),
+        "garbage": b"\x00not json",
+        "future": orjson.dumps(future),
+        "none": None,
+        "v1": orjson.dumps(SEED_RECORDS[0]),
+        "mistyped": orjson.dumps(mistyped),
         "huge": b"{" + b" " * 2000 + b"}",
-    }  # fmt: skip
+    }
     values = [encode(make_event()) if p == "good" else samples[p] for p in picks]
     batch = decode_batch(values, ToolExecutionEvent, max_bytes=1000)
     assert len(batch) == len(values)

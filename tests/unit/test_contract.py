@@ -16,27 +16,68 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import AwareDatetime, TypeAdapter
 
-from consumers.sinks.memory import summarize, to_memory
-from schemas import MetricRecord, SchemaDecodeError, ToolExecutionEvent, encode
-from schemas.codec import decode, decode_batch, decode_one
-from schemas.keys import cache_key
-from schemas.wire import RFC3339_PATTERN
 from tests.schema_strategies import ANY_JSON, from_schema, snapshot, validator
+from tooltrail.consumers.memory.records import summarize, to_memory
+from tooltrail.schemas import MetricRecord, SchemaDecodeError, ToolExecutionEvent, encode
+from tooltrail.schemas.codec import decode, decode_batch, decode_one
+from tooltrail.schemas.keys import cache_key
+from tooltrail.schemas.wire import RFC3339_PATTERN
 
 EVENT_SCHEMA = snapshot("ToolExecutionEvent")
 VALIDATOR = validator(EVENT_SCHEMA)
 _TIME = TypeAdapter(AwareDatetime)
 FIELDS = sorted(EVENT_SCHEMA["properties"])
-EDGES = st.sampled_from([
-    None, True, False, 0, -1, 2, 2.0, 2.5, 1e300, -0.0, 2**63, 2**63 - 1, 604_800_000,
-    604_800_000.5, "", "2", "read", "ok", "x" * 64, "x" * 65, "x" * 200, "x" * 201, "x" * 240,
-    "x" * 241, "é" * 1536, "é" * 1537, [], {}, ["a"] * 32, ["a"] * 33, {"k": True},
-    {"k": "true"}, {"x" * 65: True}, "2026-01-01T00:00:00Z", "2026-02-29T00:00:00Z",
-    "2024-02-29T23:59:59.123456789+14:00", "2100-02-29T00:00:00Z", "1969-12-31T23:59:59Z",
-    "2200-01-01T00:00:00Z", "2026-01-01T00:00:00", "2026-01-01 00:00:00Z",
-    "2026-01-01T00:00:00Z\n", "2026-01-01T24:00:00Z", "2026-01-01T00:00:60Z",
-    "9999-12-31T23:59:59-14:00", 1767225600, {"domain": "x", "severity": "fatal"},
-])  # fmt: skip
+EDGES = st.sampled_from(
+    [
+        None,
+        True,
+        False,
+        0,
+        -1,
+        2,
+        2.0,
+        2.5,
+        1e300,
+        -0.0,
+        2**63,
+        2**63 - 1,
+        604_800_000,
+        604_800_000.5,
+        "",
+        "2",
+        "read",
+        "ok",
+        "x" * 64,
+        "x" * 65,
+        "x" * 200,
+        "x" * 201,
+        "x" * 240,
+        "x" * 241,
+        "é" * 1536,
+        "é" * 1537,
+        [],
+        {},
+        ["a"] * 32,
+        ["a"] * 33,
+        {"k": True},
+        {"k": "true"},
+        {"x" * 65: True},
+        "2026-01-01T00:00:00Z",
+        "2026-02-29T00:00:00Z",
+        "2024-02-29T23:59:59.123456789+14:00",
+        "2100-02-29T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "2200-01-01T00:00:00Z",
+        "2026-01-01T00:00:00",
+        "2026-01-01 00:00:00Z",
+        "2026-01-01T00:00:00Z\n",
+        "2026-01-01T24:00:00Z",
+        "2026-01-01T00:00:60Z",
+        "9999-12-31T23:59:59-14:00",
+        1767225600,
+        {"domain": "x", "severity": "fatal"},
+    ]
+)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -91,8 +132,9 @@ def test_the_reader_accepts_exactly_what_the_snapshot_allows(
     target, _, sub = field.partition(".")
     if sub:
         inner = instance.get(target) if isinstance(instance.get(target), dict) else {}
-        instance[target] = {k: v for k, v in inner.items() if k != sub} if delete else {
-            **inner, sub: value}  # fmt: skip
+        instance[target] = (
+            {k: v for k, v in inner.items() if k != sub} if delete else {**inner, sub: value}
+        )
     elif delete:
         instance.pop(target, None)
     else:
@@ -107,17 +149,26 @@ def test_the_reader_accepts_exactly_what_the_snapshot_allows(
 
 @pytest.mark.parametrize(
     ("text", "valid"),
-    [("2026-11-24T10:00:00Z", True), ("2026-11-24T10:00:00.123+05:30", True),
-     ("2024-02-29T00:00:00Z", True), ("2023-02-29T00:00:00Z", False),
-     ("2100-02-29T00:00:00Z", False), ("2000-02-29T00:00:00Z", True),
-     ("2026-04-31T00:00:00Z", False), ("2026-11-24T10:00:00", False),
-     ("2026-11-24t10:00:00z", False), ("2026-11-24T10:00:00Z\n", False),
-     ("9999-12-31T23:59:59-14:00", False), ("1969-12-31T23:59:59Z", False)],
-)  # fmt: skip
+    [
+        ("2026-11-24T10:00:00Z", True),
+        ("2026-11-24T10:00:00.123+05:30", True),
+        ("2024-02-29T00:00:00Z", True),
+        ("2023-02-29T00:00:00Z", False),
+        ("2100-02-29T00:00:00Z", False),
+        ("2000-02-29T00:00:00Z", True),
+        ("2026-04-31T00:00:00Z", False),
+        ("2026-11-24T10:00:00", False),
+        ("2026-11-24t10:00:00z", False),
+        ("2026-11-24T10:00:00Z\n", False),
+        ("9999-12-31T23:59:59-14:00", False),
+        ("1969-12-31T23:59:59Z", False),
+    ],
+)
 def test_timestamp_pattern_is_calendar_exact(text: str, valid: bool) -> None:
-    assert VALIDATOR.evolve(schema={"type": "string", "pattern": RFC3339_PATTERN}).is_valid(
-        text
-    ) is valid  # fmt: skip
+    assert (
+        VALIDATOR.evolve(schema={"type": "string", "pattern": RFC3339_PATTERN}).is_valid(text)
+        is valid
+    )
 
 
 def test_snapshot_requires_schema_version_and_states_the_time_rule() -> None:
@@ -127,9 +178,16 @@ def test_snapshot_requires_schema_version_and_states_the_time_rule() -> None:
 
 
 def test_a_required_fields_only_event_is_accepted() -> None:
-    minimal = {"schemaVersion": 2, "eventId": "e-1", "toolId": "oc_read_get_pods",
-               "sessionId": "s", "outcome": "ok", "startedAt": "2026-11-24T10:00:00Z",
-               "endedAt": "2026-11-24T10:00:00.012Z", "elapsedMs": 12}  # fmt: skip
+    minimal = {
+        "schemaVersion": 2,
+        "eventId": "e-1",
+        "toolId": "oc_read_get_pods",
+        "sessionId": "s",
+        "outcome": "ok",
+        "startedAt": "2026-11-24T10:00:00Z",
+        "endedAt": "2026-11-24T10:00:00.012Z",
+        "elapsedMs": 12,
+    }
     assert VALIDATOR.is_valid(minimal)
     assert decode(orjson.dumps(minimal), ToolExecutionEvent).elapsed_ms == 12
 

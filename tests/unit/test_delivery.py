@@ -18,9 +18,10 @@ from aiokafka.structs import ConsumerRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.blocking import Lane
-from consumers.delivery import Writer
-from consumers.dlq import (
+from tests.factories import make_event
+from tests.kafka_helpers import wait_for
+from tooltrail.consumers.errors import DeadLetterError, RetriableSinkError
+from tooltrail.consumers.kafka.dlq import (
     MAX_KEY_BYTES,
     OURS,
     build_letter,
@@ -28,16 +29,17 @@ from consumers.dlq import (
     read_dead_letter,
     send_dead_letters,
 )
-from consumers.errors import DeadLetterError, RetriableSinkError
-from consumers.sinks.base import Delivered
-from consumers.sinks.inmemory import InMemorySink
-from tests.factories import make_event
-from tests.kafka_helpers import wait_for
+from tooltrail.consumers.lanes import Lane
+from tooltrail.consumers.runtime.delivery import Writer
+from tooltrail.consumers.sinks.base import Delivered
+from tooltrail.consumers.sinks.inmemory import InMemorySink
 
 
 def _batch(n: int, poison: set[int] = frozenset()) -> list[Delivered]:  # type: ignore[assignment]
-    return [Delivered(make_event(tool_id="poison" if i in poison else "oc_read_get_pods"), 0, i)
-            for i in range(n)]  # fmt: skip
+    return [
+        Delivered(make_event(tool_id="poison" if i in poison else "oc_read_get_pods"), 0, i)
+        for i in range(n)
+    ]
 
 
 def _never() -> float:
@@ -83,22 +85,31 @@ async def test_a_hung_write_times_out_as_retriable_and_stop_abandons_it() -> Non
 
 
 def _record(key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
-    return ConsumerRecord("t.events", 2, 41, 0, 0, key, value, None, len(key or b""),
-                          len(value or b""), headers)  # fmt: skip
+    return ConsumerRecord(
+        "t.events", 2, 41, 0, 0, key, value, None, len(key or b""), len(value or b""), headers
+    )
 
 
 def _size(letter: Any) -> int:
     """What aiokafka's producer compares with ``max_request_size`` before sending."""
-    return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(
-        letter.key, letter.value, letter.headers))  # fmt: skip
+    return int(
+        DefaultRecordBatchBuilder.estimate_size_in_bytes(letter.key, letter.value, letter.headers)
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(key=st.none() | st.integers(0, 20_000).map(lambda n: b"k" * n),
-       value=st.none() | st.integers(0, 60_000).map(lambda n: b"v" * n),
-       headers=st.lists(st.tuples(st.sampled_from(["trace", "error", "group", "x"]),
-                                  st.integers(0, 9_000).map(lambda n: b"h" * n)), max_size=4),
-       budget=st.integers(4_096, 50_000))  # fmt: skip
+@given(
+    key=st.none() | st.integers(0, 20_000).map(lambda n: b"k" * n),
+    value=st.none() | st.integers(0, 60_000).map(lambda n: b"v" * n),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["trace", "error", "group", "x"]),
+            st.integers(0, 9_000).map(lambda n: b"h" * n),
+        ),
+        max_size=4,
+    ),
+    budget=st.integers(4_096, 50_000),
+)
 def test_a_dead_letter_always_fits_and_keeps_what_it_can(
     key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]], budget: int
 ) -> None:
@@ -167,8 +178,14 @@ class _Broker:
         self.limit, self.error = limit, error
         self.accepted: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
 
-    async def send(self, topic: str, value: bytes | None, *, key: bytes | None,
-                   headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:  # fmt: skip
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if len(value or b"") > self.limit:
             future.set_exception(self.error("too large for this broker"))
@@ -191,11 +208,23 @@ async def test_a_letter_the_broker_finds_too_large_is_resent_small(error: type[E
 
 async def test_a_letter_refused_for_another_reason_is_a_dead_letter_error() -> None:
     class Refusing(_Broker):
-        async def send(self, topic: str, value: bytes | None, *, key: bytes | None,
-                       headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:  # fmt: skip
+        async def send(
+            self,
+            topic: str,
+            value: bytes | None,
+            *,
+            key: bytes | None,
+            headers: list[tuple[str, bytes]],
+        ) -> asyncio.Future[None]:
             raise TopicAuthorizationFailedError("not allowed")
 
     with pytest.raises(DeadLetterError, match="TopicAuthorizationFailedError") as info:
-        await send_dead_letters(Refusing(0, Exception), "dlq", "g",  # type: ignore[arg-type]
-                                [(_record(None, b"x", []), "bad")], 10_000, 5)  # fmt: skip
+        await send_dead_letters(
+            Refusing(0, Exception),
+            "dlq",
+            "g",  # type: ignore[arg-type]
+            [(_record(None, b"x", []), "bad")],
+            10_000,
+            5,
+        )
     assert info.value.retriable is False

@@ -22,7 +22,6 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from consumers.topics import pipeline_topics
 from tests.deploy_checks import (
     DEPLOY,
     ROOT,
@@ -37,20 +36,30 @@ from tests.deploy_checks import (
     parse_cli,
     render,
 )
+from tooltrail.consumers.kafka.topics import pipeline_topics
 
 K8S = DEPLOY / "k8s"
 Doc = dict[str, Any]
-BUILTIN = {"ConfigMap", "Secret", "Deployment", "PodDisruptionBudget", "PersistentVolumeClaim",
-           "Job"}  # fmt: skip
+BUILTIN = {
+    "ConfigMap",
+    "Secret",
+    "Deployment",
+    "PodDisruptionBudget",
+    "PersistentVolumeClaim",
+    "Job",
+}
 OUT_OF_BAND = {"tooltrail-secrets", "tooltrail-kafka-ca", "tooltrail-keda-kafka"}
 
 
 def _topics_for(config: dict[str, str]) -> list[object]:
-    return pipeline_topics(config["TOOLTRAIL_EVENTS_TOPIC"], config["TOOLTRAIL_DLQ_TOPIC"],
-                           config["TOOLTRAIL_ENRICHMENT_TOPIC"],
-                           int(config["TOOLTRAIL_TOPIC_PARTITIONS"]),
-                           int(config["TOOLTRAIL_TOPIC_REPLICATION"]),
-                           config["TOOLTRAIL_STATUS_TOPIC"])  # fmt: skip
+    return pipeline_topics(
+        config["TOOLTRAIL_EVENTS_TOPIC"],
+        config["TOOLTRAIL_DLQ_TOPIC"],
+        config["TOOLTRAIL_ENRICHMENT_TOPIC"],
+        int(config["TOOLTRAIL_TOPIC_PARTITIONS"]),
+        int(config["TOOLTRAIL_TOPIC_REPLICATION"]),
+        config["TOOLTRAIL_STATUS_TOPIC"],
+    )
 
 
 @pytest.fixture
@@ -89,8 +98,11 @@ def test_builtin_kinds_are_schema_valid(overlay: str, version: str) -> None:
 
 
 def test_strict_validation_catches_a_misspelt_field() -> None:
-    [dep] = [d for d in by_kind(render(K8S / "base"), "Deployment")
-             if d["metadata"]["name"] == "tooltrail-memory"]  # fmt: skip
+    [dep] = [
+        d
+        for d in by_kind(render(K8S / "base"), "Deployment")
+        if d["metadata"]["name"] == "tooltrail-memory"
+    ]
     broken = copy.deepcopy(dep)
     container = broken["spec"]["template"]["spec"]["containers"][0]
     container["readinesProbes"] = container.pop("readinessProbe")
@@ -133,8 +145,11 @@ def test_production_overlay_secures_kafka_and_keeps_secrets_out_of_git() -> None
     assert all(d["metadata"]["namespace"] == "tooltrail" for d in docs)
     for so in by_kind(docs, "ScaledObject"):
         assert so["spec"]["triggers"][0]["authenticationRef"]["name"] == "tooltrail-kafka"
-    images = {c["image"] for d in by_kind(docs, "Deployment")
-              for c in d["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+    images = {
+        c["image"]
+        for d in by_kind(docs, "Deployment")
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
     assert images == {"registry.example.com/platform/tooltrail:0.1.0"}
 
 
@@ -217,8 +232,14 @@ def test_topic_manifest_matches_what_the_workers_create() -> None:
 
 def test_compose_runs_kraft_kafka_chroma_each_group_and_the_demo() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    expected = pipeline_topics("tooltrail.events.v2", "tooltrail.events.dlq",
-                               "tooltrail.enrichment", 6, 1, "tooltrail.status")  # fmt: skip
+    expected = pipeline_topics(
+        "tooltrail.events.v2",
+        "tooltrail.events.dlq",
+        "tooltrail.enrichment",
+        6,
+        1,
+        "tooltrail.status",
+    )
     assert check_compose(compose, expected) == []
     example = dict(
         line.split("=", 1)
@@ -245,8 +266,12 @@ def test_compose_volumes_mount_where_the_image_user_can_write() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert check_compose_mounts(compose, dockerfile) == []
-    mounted = {m.split(":")[1] for s in compose["services"].values() for m in s.get("volumes", [])
-               if s.get("image") == "tooltrail:local"}  # fmt: skip
+    mounted = {
+        m.split(":")[1]
+        for s in compose["services"].values()
+        for m in s.get("volumes", [])
+        if s.get("image") == "tooltrail:local"
+    }
     assert "/var/lib/tooltrail/metrics" in mounted
     without = dockerfile.replace(" /var/lib/tooltrail/metrics", "")
     assert any("/var/lib/tooltrail/metrics" in p for p in check_compose_mounts(compose, without))
@@ -275,8 +300,11 @@ def test_the_image_build_pins_every_dependency_and_images_by_digest() -> None:
     assert "aiokafka==" in constraints
     assert check_constraints("pydantic==2.14.3\n", pyproject, ("memory",)) != []
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    foreign = {s["image"] for s in compose["services"].values()
-               if s.get("image", "tooltrail:local") != "tooltrail:local"}  # fmt: skip
+    foreign = {
+        s["image"]
+        for s in compose["services"].values()
+        if s.get("image", "tooltrail:local") != "tooltrail:local"
+    }
     assert foreign
     assert all(re.search(r"@sha256:[0-9a-f]{64}$", image) for image in foreign)
 
@@ -292,8 +320,9 @@ def test_replay_job_rebuilds_memory_with_the_workers_settings() -> None:
     refs = [next(iter(ref.values()))["name"] for ref in container["envFrom"]]
     assert refs == ["tooltrail-settings", "tooltrail-secrets"]  # the workers' own settings
     [state] = [e["value"] for e in container["env"] if e["name"] == "TOOLTRAIL_STATE_DIR"]
-    claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName")
-              for v in pod["volumes"]}  # fmt: skip
+    claims = {
+        v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in pod["volumes"]
+    }
     mounted = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert claims[mounted[state]] == "tooltrail-replay-state"  # a retried pod resumes
     assert mounted["/etc/tooltrail/kafka"] == "kafka-ca"  # where the production CA lives
@@ -302,8 +331,13 @@ def test_replay_job_rebuilds_memory_with_the_workers_settings() -> None:
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 @pytest.mark.parametrize("overlay", ["base", "overlays/production", "topics", "jobs"])
 def test_the_renderer_agrees_with_kubectl_kustomize(overlay: str) -> None:
-    out = subprocess.run(["kubectl", "kustomize", str(K8S / overlay)], capture_output=True,
-                         text=True, check=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(K8S / overlay)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     theirs = sorted(
         yaml.safe_load_all(out.stdout), key=lambda d: (d["kind"], d["metadata"]["name"])
     )

@@ -9,13 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from producer.calls import ToolCall, build_event, classify_op
-from producer.emitter import TrailProducer
-from producer.outbox import Outbox
-from producer.settings import ProducerSettings
-from schemas import ToolExecutionEvent, decode
-from schemas.events import Outcome
 from tests.factories import make_event
+from tooltrail.producer.calls import ToolCall, build_event, classify_op
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.outbox import Outbox
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.schemas import ToolExecutionEvent, decode
+from tooltrail.schemas.events import Outcome
 
 
 def _producer(tmp_path: Path, **overrides: object) -> TrailProducer:
@@ -89,8 +89,7 @@ def test_emit_is_thread_safe(tmp_path: Path) -> None:
 
 def test_raw_calls_are_redacted_when_they_become_events(tmp_path: Path) -> None:
     settings = _producer(tmp_path).settings
-    call = ToolCall("oc_read_logs", {"namespace": "prod", "token": "sha256~" + "a" * 43},
-                    "sess-9")  # fmt: skip
+    call = ToolCall("oc_read_logs", {"namespace": "prod", "token": "sha256~" + "a" * 43}, "sess-9")
     call.finish(Outcome.OK, result={"content": [{"type": "text", "text": "Bearer abcdefgh123"}]})
     event = build_event(call, settings, seq=7)
     wire = orjson.dumps(event.model_dump(mode="json", by_alias=True)).decode()
@@ -104,10 +103,15 @@ def test_raw_calls_are_redacted_when_they_become_events(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("tool", "op"),
-    [("oc_read_get_pods", "read"), ("oc_diagnostic_cluster_health", "diagnostic"),
-     ("oc_write_scale_deployment", "write"), ("memory_recall", "memory"),
-     ("run_workflow", "workflow"), ("frobnicate", "other")],
-)  # fmt: skip
+    [
+        ("oc_read_get_pods", "read"),
+        ("oc_diagnostic_cluster_health", "diagnostic"),
+        ("oc_write_scale_deployment", "write"),
+        ("memory_recall", "memory"),
+        ("run_workflow", "workflow"),
+        ("frobnicate", "other"),
+    ],
+)
 def test_operation_type_is_classified_from_the_tool_name(tool: str, op: str) -> None:
     assert classify_op(tool) == op
 
@@ -115,9 +119,15 @@ def test_operation_type_is_classified_from_the_tool_name(tool: str, op: str) -> 
 def test_an_unusable_outbox_directory_keeps_spilled_events_in_memory(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the outbox directory's parent should be")
-    producer = TrailProducer(outbox_dir=blocker / "outbox", kafka_bootstrap="127.0.0.1:1",
-                             queue_size=5, shutdown_timeout_s=0.2, linger_ms=1,
-                             outbox_max_bytes=8 * 1024, outbox_segment_bytes=4096)  # fmt: skip
+    producer = TrailProducer(
+        outbox_dir=blocker / "outbox",
+        kafka_bootstrap="127.0.0.1:1",
+        queue_size=5,
+        shutdown_timeout_s=0.2,
+        linger_ms=1,
+        outbox_max_bytes=8 * 1024,
+        outbox_segment_bytes=4096,
+    )
     producer.start()  # does not raise either
     try:
         for _ in range(4):
@@ -171,8 +181,12 @@ def test_strict_stdio_logs_moves_stdout_handlers_to_stderr(strict: bool, tmp_pat
     logger = logging.getLogger("a.tool.server")
     logger.addHandler(handler)
     try:
-        producer = TrailProducer(strict_stdio_logs=strict, outbox_dir=tmp_path / "ob",
-                                 kafka_bootstrap="127.0.0.1:1", shutdown_timeout_s=0.1)  # fmt: skip
+        producer = TrailProducer(
+            strict_stdio_logs=strict,
+            outbox_dir=tmp_path / "ob",
+            kafka_bootstrap="127.0.0.1:1",
+            shutdown_timeout_s=0.1,
+        )
         producer.start()
         producer.close()
         assert (handler.stream is sys.stderr) is strict
@@ -208,8 +222,8 @@ def _busy(seconds: float) -> None:
 
 def test_the_sender_pauses_between_slices_of_work_so_other_threads_get_the_gil() -> None:
     """A pause is a real sleep (the GIL is free during it) taken once a slice is used up."""
-    from producer.accumulator import Accumulator
-    from producer.sender import Pacer
+    from tooltrail.producer.accumulator import Accumulator
+    from tooltrail.producer.sender import Pacer
 
     acc: Accumulator[int] = Accumulator(100)
     pace = Pacer(slice_us=1_000, pause_us=2_000, acc=acc)
@@ -247,8 +261,8 @@ def test_the_sender_does_not_pause_when_it_is_behind_or_pacing_is_off(
     queued: int, slice_us: int
 ) -> None:
     """Over a quarter of the accumulator waiting, or ``TOOLTRAIL_SENDER_SLICE_US=0``: no pause."""
-    from producer.accumulator import Accumulator
-    from producer.sender import Pacer
+    from tooltrail.producer.accumulator import Accumulator
+    from tooltrail.producer.sender import Pacer
 
     acc: Accumulator[int] = Accumulator(100)
     for i in range(queued):

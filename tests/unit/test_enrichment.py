@@ -10,25 +10,62 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from producer.enrichment import EnrichmentCache
-from producer.settings import ProducerSettings
-from schemas import EnrichmentEntry, EnrichmentHit, redact
-from schemas.keys import cache_key, parse_key_args
+from tooltrail.producer.enrichment import EnrichmentCache
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.schemas import EnrichmentEntry, EnrichmentHit, redact
+from tooltrail.schemas.keys import cache_key, parse_key_args
 
 SCALARS = st.one_of(st.text(max_size=40), st.integers(), st.booleans(), st.floats(allow_nan=False))
 
 
-NAMES = st.sampled_from(["namespace", "pod", "selector", "token", "password", "limit", "url",
-                         "api_key", "query", "AccountKey", "ssh_key", "master_key", "name",
-                         "value", "conn", "command", "kind", "note", "primary_key"])  # fmt: skip
+NAMES = st.sampled_from(
+    [
+        "namespace",
+        "pod",
+        "selector",
+        "token",
+        "password",
+        "limit",
+        "url",
+        "api_key",
+        "query",
+        "AccountKey",
+        "ssh_key",
+        "master_key",
+        "name",
+        "value",
+        "conn",
+        "command",
+        "kind",
+        "note",
+        "primary_key",
+    ]
+)
 #: Templates of every redaction family; ``{s}`` is where the secret goes.
-TEMPLATES = st.sampled_from([
-    "Bearer {s}", "postgres://u:{s}@h/d", "token={s}", "sha256~{s}", "ghp_{s}", "sk_live_{s}",
-    "xoxb-{s}", "glpat-{s}", "AKIA{s:.16}", "https://ci:pa/{s}@repo/x", "app:{s}@tcp(db:3306)/x",
-    "AccountName=a;AccountKey={s};EndpointSuffix=x", "https://b/k?sv=1&sig={s}&se=2",
-    "mysql -uroot -p{s} db", "password {s}", "API key: {s}", "DB_PASSWORD={s}",
-    'auth:\n  password: {s}\n', '{{"name": "GITHUB_TOKEN", "value": "{s}"}}', "eyJhbGc.eyJ{s}.x",
-])  # fmt: skip
+TEMPLATES = st.sampled_from(
+    [
+        "Bearer {s}",
+        "postgres://u:{s}@h/d",
+        "token={s}",
+        "sha256~{s}",
+        "ghp_{s}",
+        "sk_live_{s}",
+        "xoxb-{s}",
+        "glpat-{s}",
+        "AKIA{s:.16}",
+        "https://ci:pa/{s}@repo/x",
+        "app:{s}@tcp(db:3306)/x",
+        "AccountName=a;AccountKey={s};EndpointSuffix=x",
+        "https://b/k?sv=1&sig={s}&se=2",
+        "mysql -uroot -p{s} db",
+        "password {s}",
+        "API key: {s}",
+        "DB_PASSWORD={s}",
+        "auth:\n  password: {s}\n",
+        '{{"name": "GITHUB_TOKEN", "value": "{s}"}}',
+        "eyJhbGc.eyJ{s}.x",
+    ]
+)
 SECRET_PARTS = st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ0123456789", min_size=36, max_size=40)
 SECRETS = st.builds(lambda t, s: t.format(s=s), TEMPLATES, SECRET_PARTS)
 STRUCTURED = st.builds(
@@ -49,9 +86,13 @@ def test_key_from_raw_args_equals_key_from_the_redacted_event(args: dict[str, An
 
 @settings(max_examples=300, deadline=None)
 @given(
-    base=st.dictionaries(NAMES, SCALARS, max_size=3), name=NAMES, template=TEMPLATES,
-    one=SECRET_PARTS, other=SECRET_PARTS, pair=st.booleans(),
-)  # fmt: skip
+    base=st.dictionaries(NAMES, SCALARS, max_size=3),
+    name=NAMES,
+    template=TEMPLATES,
+    one=SECRET_PARTS,
+    other=SECRET_PARTS,
+    pair=st.booleans(),
+)
 def test_no_key_depends_on_a_secret(
     base: dict[str, Any], name: str, template: str, one: str, other: str, pair: bool
 ) -> None:
@@ -76,15 +117,26 @@ def test_key_ignores_secrets_and_respects_the_per_tool_scope() -> None:
 
 
 def _entry(key: str, age_s: float = 0.0) -> EnrichmentEntry:
-    hit = EnrichmentHit(id="tool-exec_s_20261123T000000000Z_0123456789", summary="x", distance=0.1,
-                        kind="tool_exec", timestamp=datetime.now(UTC))  # fmt: skip
-    return EnrichmentEntry(key=key, tool_id="t", hits=(hit,), source_event_id="e",
-                           computed_at=datetime.now(UTC) - timedelta(seconds=age_s))  # fmt: skip
+    hit = EnrichmentHit(
+        id="tool-exec_s_20261123T000000000Z_0123456789",
+        summary="x",
+        distance=0.1,
+        kind="tool_exec",
+        timestamp=datetime.now(UTC),
+    )
+    return EnrichmentEntry(
+        key=key,
+        tool_id="t",
+        hits=(hit,),
+        source_event_id="e",
+        computed_at=datetime.now(UTC) - timedelta(seconds=age_s),
+    )
 
 
 def test_cache_is_bounded_lru_with_ttl_and_tombstones(tmp_path: Path) -> None:
-    cache = EnrichmentCache(ProducerSettings(enrichment_max_entries=100, enrichment_ttl_s=60,
-                                             outbox_dir=tmp_path))  # fmt: skip
+    cache = EnrichmentCache(
+        ProducerSettings(enrichment_max_entries=100, enrichment_ttl_s=60, outbox_dir=tmp_path)
+    )
     keys = [cache_key("t", {"i": i}) for i in range(1000)]  # 10x the bound
     for key in keys[:100]:
         cache.apply(key, _entry(key))
@@ -102,8 +154,8 @@ def test_cache_is_bounded_lru_with_ttl_and_tombstones(tmp_path: Path) -> None:
 
 
 async def test_mcp_middleware_attaches_hits_to_meta_only_when_asked(tmp_path: Path) -> None:
-    from producer.emitter import TrailProducer
-    from producer.middleware_mcp import META_KEY, TooltrailMiddleware
+    from tooltrail.producer.emitter import TrailProducer
+    from tooltrail.producer.middleware_mcp import META_KEY, TooltrailMiddleware
 
     class Ctx:
         method = "tools/call"

@@ -9,17 +9,17 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import EnrichmentEntry, ToolExecutionEvent, encode, iso_ms_z
-from schemas.codec import decode_one
-from schemas.headers import (
+from tests.factories import make_event
+from tests.schema_strategies import from_schema, snapshot
+from tooltrail.schemas import EnrichmentEntry, ToolExecutionEvent, encode, iso_ms_z
+from tooltrail.schemas.codec import decode_one
+from tooltrail.schemas.headers import (
     ENTRY_TYPE,
     EVENT_TYPE,
     entry_headers,
     event_headers,
     event_headers_of,
 )
-from tests.factories import make_event
-from tests.schema_strategies import from_schema, snapshot
 
 URI_CHARS = re.compile(r"^[A-Za-z0-9:%._~\-]+$")
 EVENTS = (
@@ -36,9 +36,14 @@ def encode_doc(doc: dict[str, Any]) -> bytes:
 
 
 def test_an_event_names_its_type_schema_id_time_source_subject_and_trace() -> None:
-    event = make_event(tool_id="oc_read_get_pods").model_copy(update={
-        "server_name": "ops diag/ü", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-        "span_id": "00f067aa0ba902b7", "trace_flags": 1})  # fmt: skip
+    event = make_event(tool_id="oc_read_get_pods").model_copy(
+        update={
+            "server_name": "ops diag/ü",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "span_id": "00f067aa0ba902b7",
+            "trace_flags": 1,
+        }
+    )
     headers = dict(event_headers(event))
     assert headers["content-type"] == b"application/json"
     assert headers["tooltrail-schema"] == b"ToolExecutionEvent"
@@ -79,17 +84,26 @@ def test_headers_rebuilt_from_the_bytes_equal_the_events_own(event: ToolExecutio
         ),
     )
 )
-def test_any_bytes_get_headers_without_raising(value: bytes) -> None:  # fmt: skip
+def test_any_bytes_get_headers_without_raising(value: bytes) -> None:
     headers, stamp = event_headers_of(value)
     names = [name for name, _ in headers]
-    assert names[:5] == ["content-type", "tooltrail-schema", "tooltrail-schema-version",
-                         "ce_specversion", "ce_type"]  # fmt: skip
+    assert names[:5] == [
+        "content-type",
+        "tooltrail-schema",
+        "tooltrail-schema-version",
+        "ce_specversion",
+        "ce_type",
+    ]
     assert stamp is None or isinstance(stamp, int)
 
 
 def test_an_entry_names_its_type_schema_and_the_event_it_came_from() -> None:
-    entry = EnrichmentEntry(key="k1", tool_id="oc_read_get_pods", source_event_id="e1",
-                            computed_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC))  # fmt: skip
+    entry = EnrichmentEntry(
+        key="k1",
+        tool_id="oc_read_get_pods",
+        source_event_id="e1",
+        computed_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+    )
     headers = dict(entry_headers(entry))
     assert headers["ce_type"] == ENTRY_TYPE.encode() == b"dev.tooltrail.enrichment_entry.v1"
     assert headers["tooltrail-schema"] == b"EnrichmentEntry"

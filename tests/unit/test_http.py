@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from consumers.group_stats import GroupStats
-from consumers.http import serve
+from tooltrail.consumers.observability.group_stats import GroupStats
+from tooltrail.consumers.observability.http import serve
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:
@@ -25,8 +25,10 @@ async def test_probes_report_what_kubernetes_should_act_on() -> None:
     server = await serve(0, lambda: [metrics, memory], host="127.0.0.1", stall_s=30)
     port = server.sockets[0].getsockname()[1]
     try:
-        assert await _get(port, "/readyz") == (503, "not ready: tooltrail-metrics (starting), "
-                                                    "tooltrail-memory (starting)\n")  # fmt: skip
+        assert await _get(port, "/readyz") == (
+            503,
+            "not ready: tooltrail-metrics (starting), tooltrail-memory (starting)\n",
+        )
         assert (await _get(port, "/healthz"))[0] == 200  # starting is not stalled
         metrics.connected = True
         assert await _get(port, "/readyz") == (503, "not ready: tooltrail-memory (starting)\n")
@@ -75,7 +77,7 @@ async def test_a_group_stuck_retrying_is_not_ready_and_says_why() -> None:
 
 
 def test_exposition_is_typed_in_seconds_with_histograms_and_process_metrics() -> None:
-    from consumers.http import prometheus_text
+    from tooltrail.consumers.observability.http import prometheus_text
 
     stats = GroupStats("g")
     for age in (0.02, 0.3, 7.0):

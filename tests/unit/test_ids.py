@@ -6,8 +6,8 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from schemas import memory_id, new_event_id
-from schemas.ids import MEMORY_ID_PATTERN, event_id_time
+from tooltrail.schemas import memory_id, new_event_id
+from tooltrail.schemas.ids import MEMORY_ID_PATTERN, event_id_time
 
 
 def test_event_ids_are_uuid7_and_strictly_increasing() -> None:

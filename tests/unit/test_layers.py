@@ -1,9 +1,11 @@
 """The package layers, read from the import statements of every module.
 
-``schemas`` (the wire) imports nothing else of tooltrail; ``producer`` builds on ``schemas``;
-the consumers' runtime builds on ``schemas``; only ``consumers.app`` (CLI, ``up``, launcher,
-benchmarks, demo) may import ``producer``. Only ``schemas.kafka_meta`` in ``schemas`` may
-import aiokafka, so reading the wire formats never loads a Kafka client.
+``tooltrail.schemas`` (the wire) imports nothing else of tooltrail; ``tooltrail.producer``
+builds on it; the workers' runtime builds on it and never on the producer; only
+``tooltrail.consumers.app`` (CLI, ``up``, launcher, benchmarks, demo) may import the producer.
+Inside the runtime the rooms are layered: plumbing (``kafka``, ``memory``, ``observability``)
+below ``sinks``, below ``runtime``, below ``replay``. Inside ``schemas`` only the ``kafka``
+subpackage imports aiokafka, and redaction calls go one way: engine → rule families → keys.
 """
 
 from __future__ import annotations
@@ -14,6 +16,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "schemas" / "tooltrail" / "schemas"
+PRODUCER = ROOT / "producer" / "tooltrail" / "producer"
+CONSUMERS = ROOT / "consumers" / "tooltrail" / "consumers"
+#: Each runtime room and the rooms it must not import (the ones above it).
+ROOMS = {
+    "kafka": ("memory", "observability", "sinks", "runtime", "replay", "app"),
+    "memory": ("kafka", "observability", "sinks", "runtime", "replay", "app"),
+    "observability": ("memory", "sinks", "runtime", "replay", "app"),
+    "sinks": ("runtime", "replay", "app"),
+    "runtime": ("replay", "app"),
+    "replay": ("app",),
+}
+#: Redaction modules and the redaction modules each may import.
+REDACTION = {
+    "keys": (),
+    "vendors": ("keys",),
+    "blocks": ("keys",),
+    "argv": ("keys",),
+    "pairs": ("keys", "blocks"),
+    "modes": ("keys", "argv"),
+    "scan": ("keys", "vendors", "pairs", "argv"),
+    "engine": ("keys", "argv", "modes", "pairs", "scan"),
+    "logfilter": ("engine",),
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -28,10 +54,6 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def _modules(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
-
-
 def _offences(files: list[Path], forbidden: tuple[str, ...]) -> list[str]:
     bad = []
     for path in files:
@@ -42,33 +64,75 @@ def _offences(files: list[Path], forbidden: tuple[str, ...]) -> list[str]:
     return bad
 
 
+def _room(name: str) -> list[Path]:
+    found = sorted((CONSUMERS / name).rglob("*.py")) or [CONSUMERS / f"{name}.py"]
+    assert all(p.exists() for p in found), name
+    return found
+
+
 def test_the_scan_sees_lazy_imports_and_submodules(tmp_path: Path) -> None:
     sample = tmp_path / "m.py"
-    sample.write_text("def f():\n    from producer import sender\n    import consumers.app.cli\n")
-    assert {"producer.sender", "consumers.app.cli"} <= _imports(sample)
-    assert _offences([sample], ("consumers.app",)) == [f"{sample} imports consumers.app.cli"]
+    sample.write_text(
+        "def f():\n"
+        "    from tooltrail.producer import sender\n"
+        "    import tooltrail.consumers.app.cli\n"
+    )
+    assert {"tooltrail.producer.sender", "tooltrail.consumers.app.cli"} <= _imports(sample)
+    assert _offences([sample], ("tooltrail.consumers.app",)) == [
+        f"{sample} imports tooltrail.consumers.app.cli"
+    ]
+
+
+def test_no_top_level_package_but_tooltrail_is_installed() -> None:
+    for folder in ("schemas", "producer", "consumers"):
+        assert not (ROOT / folder / "__init__.py").exists(), folder
+        assert [p.name for p in (ROOT / folder).iterdir() if p.suffix == ".py"] == [], folder
+        assert (ROOT / folder / "tooltrail" / folder / "__init__.py").exists(), folder
 
 
 def test_schemas_imports_nothing_else_of_tooltrail() -> None:
-    assert _offences(_modules("schemas"), ("producer", "consumers", "tests")) == []
+    files = sorted(SCHEMAS.rglob("*.py"))
+    assert _offences(files, ("tooltrail.producer", "tooltrail.consumers", "tests")) == []
 
 
-def test_only_kafka_meta_in_schemas_imports_aiokafka() -> None:
-    files = [p for p in _modules("schemas") if p.name != "kafka_meta.py"]
+def test_only_the_kafka_subpackage_of_schemas_imports_aiokafka() -> None:
+    files = [p for p in SCHEMAS.rglob("*.py") if "kafka" not in p.relative_to(SCHEMAS).parts]
     assert _offences(files, ("aiokafka",)) == []
 
 
 def test_the_producer_builds_on_schemas_only() -> None:
-    assert _offences(_modules("producer"), ("consumers", "tests")) == []
+    assert _offences(sorted(PRODUCER.rglob("*.py")), ("tooltrail.consumers", "tests")) == []
 
 
 def test_only_the_app_layer_imports_the_producer() -> None:
-    runtime = [p for p in _modules("consumers") if "app" not in p.relative_to(ROOT).parts[1:2]]
-    assert runtime, "the runtime has modules"
-    assert _offences(runtime, ("producer", "consumers.app", "tests")) == []
+    runtime = [p for p in CONSUMERS.rglob("*.py") if p.relative_to(CONSUMERS).parts[0] != "app"]
+    assert len(runtime) > 20, "the runtime has modules"
+    assert _offences(runtime, ("tooltrail.producer", "tooltrail.consumers.app", "tests")) == []
 
 
-@pytest.mark.parametrize("forbidden", ["producer", "consumers.app"])
+@pytest.mark.parametrize("room", sorted(ROOMS))
+def test_each_runtime_room_imports_only_the_rooms_below_it(room: str) -> None:
+    forbidden = tuple(f"tooltrail.consumers.{r}" for r in ROOMS[room])
+    assert _offences(_room(room), forbidden) == []
+
+
+@pytest.mark.parametrize("module", sorted(REDACTION))
+def test_redaction_calls_go_one_way(module: str) -> None:
+    allowed = {f"tooltrail.schemas.redact.{m}" for m in (module, *REDACTION[module])}
+    found = {
+        name.rsplit(".", 1)[0] if name.count(".") > 3 else name
+        for name in _imports(SCHEMAS / "redact" / f"{module}.py")
+        if name.startswith("tooltrail.schemas.redact.")
+    }
+    assert found <= allowed, sorted(found - allowed)
+
+
+def test_every_redaction_module_has_a_place_in_the_order() -> None:
+    modules = {p.stem for p in (SCHEMAS / "redact").glob("*.py")} - {"__init__"}
+    assert modules == set(REDACTION)
+
+
+@pytest.mark.parametrize("forbidden", ["tooltrail.producer", "tooltrail.consumers.app"])
 def test_a_runtime_module_that_imports_upwards_is_caught(tmp_path: Path, forbidden: str) -> None:
     sample = tmp_path / "runner.py"
     sample.write_text(f"import asyncio\nfrom {forbidden} import something\n")
@@ -76,3 +140,29 @@ def test_a_runtime_module_that_imports_upwards_is_caught(tmp_path: Path, forbidd
         f"{sample} imports {forbidden}",
         f"{sample} imports {forbidden}.something",
     ]
+
+
+def test_a_tool_server_with_its_own_schemas_module_imports_tooltrail(tmp_path: Path) -> None:
+    """Generic names of the tool server's own (``schemas``, ``producer``) shadow nothing of ours."""
+    import subprocess
+    import sys
+
+    for name in ("schemas", "producer", "consumers"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"WHO = 'the tool server {name}'\n")
+    code = (
+        "import schemas, producer, consumers\n"
+        "from tooltrail.producer import TrailProducer\n"
+        "from tooltrail.schemas import ToolExecutionEvent\n"
+        "import tooltrail\n"
+        "assert schemas.WHO == 'the tool server schemas', schemas.WHO\n"
+        "assert producer.WHO == 'the tool server producer'\n"
+        "assert TrailProducer.__module__ == 'tooltrail.producer.emitter'\n"
+        "assert ToolExecutionEvent.__module__ == 'tooltrail.schemas.events'\n"
+        "print(tooltrail.__version__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()[:1].isdigit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from consumers.app.log_limits import RepeatLimiter, quiet_libraries
+from tooltrail.consumers.app.log_limits import RepeatLimiter, quiet_libraries
 
 
 def _record(msg: str, name: str = "aiokafka") -> logging.LogRecord:

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from consumers.app import logs
-from schemas.redact_logging import RedactingFilter
+from tooltrail.consumers.app import logs
+from tooltrail.schemas.redact.logfilter import RedactingFilter
 
 TOKEN = "ghp_" + "Qw3rTy9UiOp2AsDfGh4JkLzX7cVbNm1PoIuY"
 PASSWORD = "hunter2-Xk9q"
@@ -21,7 +21,7 @@ PASSWORD = "hunter2-Xk9q"
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    """The root logger as ``consumers.app.logs.configure`` sets it up, writing to a buffer."""
+    """The root logger as ``app.logs.configure`` sets it up, writing to a buffer."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     logs.configure("DEBUG", json=True)
@@ -152,8 +152,9 @@ def test_records_stay_bounded_and_unchanged_when_clean(captured: io.StringIO) ->
 
 def test_the_engine_and_filter_import_nothing_heavy() -> None:
     code = (
-        "import sys, producer, schemas.redact_logging; "
-        "print(','.join(m for m in ('yaml', 'consumers', 'hypothesis', 'mcp') if m in sys.modules))"
+        "import sys, tooltrail.producer, tooltrail.schemas.redact.logfilter; "
+        "heavy = ('yaml', 'tooltrail.consumers', 'hypothesis', 'mcp'); "
+        "print(','.join(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

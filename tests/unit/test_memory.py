@@ -6,24 +6,22 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.embedders import HashingEF, MiniLMOnnxEF, embedder_id, make_embedder
-from consumers.settings import WorkerSettings
-from consumers.sinks.memory import (
-    collection_names,
-    embedding_text,
-    kind_of,
-    summarize,
-    to_memory,
-)
-from schemas.ids import MEMORY_ID_PATTERN
 from tests.factories import make_event
+from tooltrail.consumers.memory.embedders import HashingEF, MiniLMOnnxEF, embedder_id, make_embedder
+from tooltrail.consumers.memory.records import embedding_text, kind_of, summarize, to_memory
+from tooltrail.consumers.memory.store import collection_names
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.schemas.ids import MEMORY_ID_PATTERN
 
 
 def test_summary_leads_with_tool_outcome_error_and_object_and_is_bounded() -> None:
-    event = make_event(tool_id="oc_read_logs", outcome="tool_error",
-                       error_summary="container web crashed", result_summary="é" * 1536,
-                       args={"zeta": 1, "pod": "web-1", "namespace": "payments",
-                             "big": {"a": 1}})  # fmt: skip
+    event = make_event(
+        tool_id="oc_read_logs",
+        outcome="tool_error",
+        error_summary="container web crashed",
+        result_summary="é" * 1536,
+        args={"zeta": 1, "pod": "web-1", "namespace": "payments", "big": {"a": 1}},
+    )
     text = summarize(event)
     first, second = text.splitlines()[:2]
     assert first == "oc_read_logs tool_error: container web crashed"
@@ -77,17 +75,23 @@ def test_embedders_are_deterministic_normalised_and_named() -> None:
 
 def test_the_embedding_text_keeps_what_matters_and_drops_times_ids_and_bookkeeping() -> None:
     event = make_event(
-        tool_id="oc_read_logs", outcome="tool_error", error_summary="container web crashed",
+        tool_id="oc_read_logs",
+        outcome="tool_error",
+        error_summary="container web crashed",
         args={"namespace": "payments", "pod": "web-7f9c"},
-        result_summary=("2026-11-23T10:00:03.120Z ERROR db connection refused\n"
-                        "10:00:04 retry uid=3f2a9c1e-8b7d-4e6f-9a0b-1c2d3e4f5a6b "
-                        "image sha256:9f86d081884c7d659a2feaa0c55ad015"
-                        "a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
-                        "pod web-7f9c restarted 2026-11-23"),
-    )  # fmt: skip
+        result_summary=(
+            "2026-11-23T10:00:03.120Z ERROR db connection refused\n"
+            "10:00:04 retry uid=3f2a9c1e-8b7d-4e6f-9a0b-1c2d3e4f5a6b "
+            "image sha256:9f86d081884c7d659a2feaa0c55ad015"
+            "a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+            "pod web-7f9c restarted 2026-11-23"
+        ),
+    )
     text = embedding_text(event)
-    assert text.splitlines()[:2] == ["oc_read_logs tool_error: container web crashed",
-                                     "namespace=payments pod=web-7f9c"]  # fmt: skip
+    assert text.splitlines()[:2] == [
+        "oc_read_logs tool_error: container web crashed",
+        "namespace=payments pod=web-7f9c",
+    ]
     for kept in ("ERROR db connection refused", "retry uid=", "image sha256:", "restarted"):
         assert kept in text
     for dropped in ("2026", "10:00", "3f2a9c1e", "9f86d081", event.session_id, "ms;"):
@@ -102,8 +106,9 @@ def test_the_embedding_text_keeps_what_matters_and_drops_times_ids_and_bookkeepi
 def test_the_embedding_text_is_bounded_pure_and_leads_with_the_tool(
     result: str, error: str
 ) -> None:
-    event = make_event(result_summary=result or None, error_summary=error or None,
-                       outcome="tool_error")  # fmt: skip
+    event = make_event(
+        result_summary=result or None, error_summary=error or None, outcome="tool_error"
+    )
     text = embedding_text(event)
     assert len(text.encode()) <= 1536
     assert text.startswith(event.tool_id)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import orjson
 
-from consumers.runner import Delivered
-from consumers.sinks.metrics import MetricsSink, segments
-from consumers.sinks.metrics_export import export
 from tests.factories import make_event
+from tooltrail.consumers.runtime.runner import Delivered
+from tooltrail.consumers.sinks.metrics import MetricsSink, segments
+from tooltrail.consumers.sinks.metrics_export import export
 
 
 async def test_restart_after_a_torn_write_opens_a_new_segment(tmp_path: Path) -> None:

@@ -7,10 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from consumers.group_stats import GroupStats
-from consumers.http import prometheus_text
-from producer.emitter import TrailProducer
-from producer.prometheus import ProducerCollector
 from tests.deploy_checks import (
     MONITORING,
     check_monitoring,
@@ -18,6 +14,10 @@ from tests.deploy_checks import (
     monitoring_queries,
     used_metrics,
 )
+from tooltrail.consumers.observability.group_stats import GroupStats
+from tooltrail.consumers.observability.http import prometheus_text
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.prometheus import ProducerCollector
 
 
 def test_rules_dashboard_and_podmonitor_are_well_formed() -> None:
@@ -29,13 +29,19 @@ def test_rules_dashboard_and_podmonitor_are_well_formed() -> None:
 
 @pytest.mark.parametrize(
     ("file", "old", "new", "caught"),
-    [("prometheusrule.yaml", "(tooltrail_group_retrying)", "(tooltrail_group_retrying",
-      "alert TooltrailGroupStuck: not PromQL"),
-     ("prometheusrule.yaml", "severity: critical", "severity: page", "severity must be"),
-     ("tooltrail-dashboard.json", "[5m])))", "[5m]))))", "not PromQL"),
-     ("podmonitor.yaml", "port: http", "port: metrics", "PodMonitor port not on"),
-     ("podmonitor.yaml", "component: worker", "component: api", "does not select")],
-)  # fmt: skip
+    [
+        (
+            "prometheusrule.yaml",
+            "(tooltrail_group_retrying)",
+            "(tooltrail_group_retrying",
+            "alert TooltrailGroupStuck: not PromQL",
+        ),
+        ("prometheusrule.yaml", "severity: critical", "severity: page", "severity must be"),
+        ("tooltrail-dashboard.json", "[5m])))", "[5m]))))", "not PromQL"),
+        ("podmonitor.yaml", "port: http", "port: metrics", "PodMonitor port not on"),
+        ("podmonitor.yaml", "component: worker", "component: api", "does not select"),
+    ],
+)
 def test_the_checks_catch_a_broken_file(
     tmp_path: Path, file: str, old: str, new: str, caught: str
 ) -> None:
@@ -60,8 +66,12 @@ def test_every_metric_the_dashboard_and_alerts_read_is_exported(tmp_path: Path) 
     missing = used_metrics(monitoring_queries()) - exported
     assert missing == set(), missing
     used = used_metrics(monitoring_queries())
-    assert {"tooltrail_producer_dropped_total", "tooltrail_freshness_seconds", "tooltrail_lag",
-            "process_resident_memory_bytes"} <= used  # fmt: skip
+    assert {
+        "tooltrail_producer_dropped_total",
+        "tooltrail_freshness_seconds",
+        "tooltrail_lag",
+        "process_resident_memory_bytes",
+    } <= used
 
 
 def test_dashboard_covers_what_an_operator_needs() -> None:

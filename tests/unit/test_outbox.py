@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from producer.outbox import Outbox, frame
+from tooltrail.producer.outbox import Outbox, frame
 
 
 def _fill(outbox: Outbox, n: int, size: int = 50) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import orjson
 
-from schemas import jsonschemas
+from tooltrail.schemas import jsonschemas
 
 
 def test_import_producer_pulls_nothing_heavy() -> None:
     code = (
-        "import sys, producer, schemas; "
+        "import sys, tooltrail.producer, tooltrail.schemas; "
         "heavy = [m for m in ('chromadb', 'onnxruntime', 'tokenizers', 'numpy', 'mcp', 'fastmcp',"
-        " 'rich', 'consumers') if m in sys.modules]; print(','.join(heavy))"
+        " 'rich', 'tooltrail.consumers') if m in sys.modules]; print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
@@ -40,7 +40,7 @@ def test_drift_is_detected(tmp_path: Path) -> None:
 def test_cli_bad_setting_fails_on_stderr_only() -> None:
     env = {"PATH": "", "TOOLTRAIL_FETCH_MAX_WAIT_MS": "0", "HOME": "/tmp"}
     out = subprocess.run(
-        [sys.executable, "-m", "consumers.app.cli", "settings"],
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", "settings"],
         capture_output=True,
         text=True,
         env=env,
@@ -53,9 +53,12 @@ def test_cli_bad_setting_fails_on_stderr_only() -> None:
 def test_cli_settings_json_masks_secrets() -> None:
     env = {"PATH": "", "HOME": "/tmp", "TOOLTRAIL_CHROMA_TOKEN": "tok-hunter2"}
     out = subprocess.run(
-        [sys.executable, "-m", "consumers.app.cli", "settings", "--json"],
-        capture_output=True, text=True, env=env, check=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", "settings", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     data = orjson.loads(out.stdout)
     assert data["worker"]["TOOLTRAIL_CHROMA_TOKEN"] == "********"
     assert data["producer"]["TOOLTRAIL_ENABLE_INSTRUMENTATION"] is True
@@ -63,7 +66,7 @@ def test_cli_settings_json_masks_secrets() -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    from consumers.app.commands.settings import markdown_table
+    from tooltrail.consumers.app.commands.settings import markdown_table
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     table = markdown_table()

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from schemas import REDACTED, RedactionLimits, is_sensitive_key, redact
-from schemas.redact_keys import inherit_keeps
+from tooltrail.schemas import REDACTED, RedactionLimits, is_sensitive_key, redact
+from tooltrail.schemas.redact.keys import inherit_keeps
 
 B64URL = string.ascii_letters + string.digits + "-_"
 UPPER_DIGITS = string.ascii_uppercase + string.digits
@@ -34,14 +34,15 @@ PLANTED = st.one_of(
         lambda s: (f"-----BEGIN RSA PRIVATE KEY-----\n{s}\n-----END RSA PRIVATE KEY-----", s)
     ),
     _tok(ALNUM + "!%^*(", 10, 30).map(lambda s: (f"postgresql://app:{s}@db.internal:5432/x", s)),
-    st.tuples(st.sampled_from(["password", "PASSWORD", "api_key", "client-secret", "token"]),
-              st.sampled_from(["=", ": ", " = "]), _tok(ALNUM, 10, 30)).map(
-        lambda p: (f"{p[0]}{p[1]}{p[2]}", p[2])
-    ),
+    st.tuples(
+        st.sampled_from(["password", "PASSWORD", "api_key", "client-secret", "token"]),
+        st.sampled_from(["=", ": ", " = "]),
+        _tok(ALNUM, 10, 30),
+    ).map(lambda p: (f"{p[0]}{p[1]}{p[2]}", p[2])),
     _tok(ALNUM, 36, 36).map(lambda s: ("ghp_" + s, s)),
     _tok(B64URL, 43, 43).map(lambda s: ("sha256~" + s, s)),
     _tok(ALNUM, 24, 40).map(lambda s: ("xoxb-" + s, s)),
-)  # fmt: skip
+)
 
 NOISE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -91,12 +92,36 @@ def test_no_planted_secret_survives_in_nested_strings(data: st.DataObject) -> No
     assert not _leaks(secret, redact(structure))
 
 
-SENSITIVE_KEYS = st.sampled_from([
-    "password", "Password", "DB_PASSWORD", "db.password", "passwd", "secret", "clientSecret",
-    "client-secret", "token", "auth_token", "X-Auth-Token", "access_token", "Authorization",
-    "authorization", "cookie", "Set-Cookie", "api_key", "API-KEY", "apiKey", "x-api-key",
-    "private_key", "privateKey", "credentials", "aws_secret_access_key", "auth", "AUTH",
-])  # fmt: skip
+SENSITIVE_KEYS = st.sampled_from(
+    [
+        "password",
+        "Password",
+        "DB_PASSWORD",
+        "db.password",
+        "passwd",
+        "secret",
+        "clientSecret",
+        "client-secret",
+        "token",
+        "auth_token",
+        "X-Auth-Token",
+        "access_token",
+        "Authorization",
+        "authorization",
+        "cookie",
+        "Set-Cookie",
+        "api_key",
+        "API-KEY",
+        "apiKey",
+        "x-api-key",
+        "private_key",
+        "privateKey",
+        "credentials",
+        "aws_secret_access_key",
+        "auth",
+        "AUTH",
+    ]
+)
 
 
 @pytest.mark.parametrize("describing", ["namespace", "NAMESPACE", "name", "secretName", "key"])
@@ -119,16 +144,31 @@ def test_values_under_sensitive_keys_never_survive(
 
 
 def test_ordinary_arguments_are_kept_verbatim() -> None:
-    args = {"namespace": "openshift-etcd", "selector": "app=web,tier!=db", "limit": 50,
-            "follow": False, "author": "ops-team", "keys": ["a", "b"], "ratio": 0.5}  # fmt: skip
+    args = {
+        "namespace": "openshift-etcd",
+        "selector": "app=web,tier!=db",
+        "limit": 50,
+        "follow": False,
+        "author": "ops-team",
+        "keys": ["a", "b"],
+        "ratio": 0.5,
+    }
     assert redact(args) == args
 
 
 @pytest.mark.parametrize(
     ("key", "sensitive"),
-    [("Authorization", True), ("x-api-key", True), ("DB_Password", True), ("oauth", True),
-     ("namespace", False), ("author", False), ("monkey", False), ("pod_name", False)],
-)  # fmt: skip
+    [
+        ("Authorization", True),
+        ("x-api-key", True),
+        ("DB_Password", True),
+        ("oauth", True),
+        ("namespace", False),
+        ("author", False),
+        ("monkey", False),
+        ("pod_name", False),
+    ],
+)
 def test_sensitive_key_detection(key: str, sensitive: bool) -> None:
     assert is_sensitive_key(key) is sensitive
 
@@ -164,6 +204,10 @@ def test_non_json_values_become_safe_text() -> None:
             return "Conn(dsn='mysql://root:hunter22@db/x')"
 
     out = redact({"blob": b"\x00" * 10, "conn": Conn(), "nan": float("nan"), "tags": {"a"}})
-    assert out == {"blob": "<10 bytes>", "conn": f"Conn(dsn='mysql://root:{REDACTED}@db/x')",
-                   "nan": "nan", "tags": ["a"]}  # fmt: skip
+    assert out == {
+        "blob": "<10 bytes>",
+        "conn": f"Conn(dsn='mysql://root:{REDACTED}@db/x')",
+        "nan": "nan",
+        "tags": ["a"],
+    }
     assert redact([2**70, -(2**70), 2**63]) == [str(2**70), str(-(2**70)), 2**63]

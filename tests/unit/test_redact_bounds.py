@@ -8,15 +8,15 @@ from typing import Any
 import orjson
 import pytest
 
-from producer.calls import ToolCall, build_event, summarize_result
-from producer.settings import ProducerSettings
-from schemas import REDACTED, RedactionLimits, redact, redact_text
-from schemas.base import MAX_ERROR_SUMMARY_CHARS, MAX_SUMMARY_BYTES
-from schemas.codec import encode
-from schemas.events import MAX_ANCHOR_CHARS, Outcome
-from schemas.redact_logging import LOG_LIMITS
 from tests.data.secret_shapes import ALNUM, rnd
 from tests.data.secrets import BENIGN_CASES, SECRET_CASES
+from tooltrail.producer.calls import ToolCall, build_event, summarize_result
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.schemas import REDACTED, RedactionLimits, redact, redact_text
+from tooltrail.schemas.base import MAX_ERROR_SUMMARY_CHARS, MAX_SUMMARY_BYTES
+from tooltrail.schemas.codec import encode
+from tooltrail.schemas.events import MAX_ANCHOR_CHARS, Outcome
+from tooltrail.schemas.redact.logfilter import LOG_LIMITS
 
 SMALL = RedactionLimits(max_string=64)  # scan window: 64 + 8192 characters
 #: ``(text planted, its secret part)``: formats whose prefix alone is not detectable.
@@ -79,15 +79,57 @@ def test_every_field_stays_within_its_wire_bound() -> None:
 
 #: Repeated units: each input is built to fill a scan window exactly (and to overflow it).
 ADVERSARIAL = [
-    "a:", "=", "password=", "://", "-", "key", '"', "{", "@tcp(", "a:b@", "token ", '"\\',
-    "- name: TOKEN\n  value:", "-----BEGIN PRIVATE KEY-----", "password: |\n  x\n", "\\\"",
-    "Authorization: Bearer ", "sk-", "ghp_", "1//0", "x", " ", "mysql -p ", "Q~", ":AA", "token_",
-    "passwordxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "/a@", "apiVersion: v1\ndata:\n  a: b\n",
-    "</password>", "<password>", "<password a='", "<![CDATA[", "$6$", "$2b$12$", "$argon2id$",
-    "echo x ", "echo '", "| --password-stdin", "--password-stdin <<< ", "identified by ",
-    "user identified by '", "password '", "htpasswd -b ", "openssl -k ", "rabbitmqctl add_user ",
-    "X_PAT=", "PWD=", "pat", "dp.st.",
-]  # fmt: skip
+    "a:",
+    "=",
+    "password=",
+    "://",
+    "-",
+    "key",
+    '"',
+    "{",
+    "@tcp(",
+    "a:b@",
+    "token ",
+    '"\\',
+    "- name: TOKEN\n  value:",
+    "-----BEGIN PRIVATE KEY-----",
+    "password: |\n  x\n",
+    '\\"',
+    "Authorization: Bearer ",
+    "sk-",
+    "ghp_",
+    "1//0",
+    "x",
+    " ",
+    "mysql -p ",
+    "Q~",
+    ":AA",
+    "token_",
+    "passwordxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "/a@",
+    "apiVersion: v1\ndata:\n  a: b\n",
+    "</password>",
+    "<password>",
+    "<password a='",
+    "<![CDATA[",
+    "$6$",
+    "$2b$12$",
+    "$argon2id$",
+    "echo x ",
+    "echo '",
+    "| --password-stdin",
+    "--password-stdin <<< ",
+    "identified by ",
+    "user identified by '",
+    "password '",
+    "htpasswd -b ",
+    "openssl -k ",
+    "rabbitmqctl add_user ",
+    "X_PAT=",
+    "PWD=",
+    "pat",
+    "dp.st.",
+]
 
 
 @pytest.mark.parametrize("unit", ADVERSARIAL, ids=repr)
@@ -129,9 +171,20 @@ class _BadMapping(dict[str, Any]):
 def test_odd_values_never_raise() -> None:
     loop: list[Any] = []
     loop.append(loop)
-    values = [_Hostile(), {"k": _Hostile()}, loop, {1: 2, (1, 2): "x", None: 3}, _BadMapping(a=1),
-              2**200, float("inf"), b"\x00" * 5, "\ud800 token=abc123def", object(),
-              {"password": _Hostile()}, [[[[[[[["deep"]]]]]]]] * 3]  # fmt: skip
+    values = [
+        _Hostile(),
+        {"k": _Hostile()},
+        loop,
+        {1: 2, (1, 2): "x", None: 3},
+        _BadMapping(a=1),
+        2**200,
+        float("inf"),
+        b"\x00" * 5,
+        "\ud800 token=abc123def",
+        object(),
+        {"password": _Hostile()},
+        [[[[[[[["deep"]]]]]]]] * 3,
+    ]
     for value in values:
         out = redact(value)
         orjson.dumps(out)

@@ -9,12 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
-from producer.calls import ToolCall, build_event
-from producer.settings import ProducerSettings
-from schemas.base import first_line
-from schemas.codec import decode, encode
-from schemas.events import Outcome, ToolExecutionEvent
 from tests.data.secrets import BENIGN_CASES, SECRET_CASES, Benign, Case
+from tooltrail.producer.calls import ToolCall, build_event
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.schemas.base import first_line
+from tooltrail.schemas.codec import decode, encode
+from tooltrail.schemas.events import Outcome, ToolExecutionEvent
 
 SETTINGS = ProducerSettings(environment="test")
 FAMILIES = {"vendor", "key", "nv", "conn", "argv", "prose", "result", "pem", "incident"}
@@ -95,8 +95,16 @@ def test_the_corpus_covers_every_family_and_carrier() -> None:
     assert len(BENIGN_CASES) >= 40
     assert {case.family.split(":")[0] for case in SECRET_CASES} == FAMILIES
     wheres = {case.where for case in SECRET_CASES}
-    assert wheres == {"args", "text", "structured", "fastmcp", "value", "error", "anchor",
-                      "incident"}  # fmt: skip
+    assert wheres == {
+        "args",
+        "text",
+        "structured",
+        "fastmcp",
+        "value",
+        "error",
+        "anchor",
+        "incident",
+    }
     assert all(len(s) >= 10 for s in secrets)
 
 

@@ -11,11 +11,11 @@ import orjson
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from producer.calls import ToolCall, build_event
-from producer.settings import ProducerSettings
-from schemas.codec import encode
-from schemas.events import Outcome
 from tests.unit.test_redact_corpus import fastmcp_result
+from tooltrail.producer.calls import ToolCall, build_event
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.schemas.codec import encode
+from tooltrail.schemas.events import Outcome
 
 ALNUM = string.ascii_letters + string.digits
 B64URL = ALNUM + "-_"
@@ -55,9 +55,23 @@ VENDOR = st.one_of(
     ),
 )
 SECRET_VALUE = _tok(ALNUM, 10, 30).filter(lambda s: any(c.isdigit() for c in s[:8]))
-KEYS = st.sampled_from(["password", "db_password", "api_key", "client_secret", "auth_token",
-                        "AccountKey", "ssh_key", "master_key", "license_key", "signature",
-                        "private_key", "x-api-key", "access_token"]).flatmap(_case)  # fmt: skip
+KEYS = st.sampled_from(
+    [
+        "password",
+        "db_password",
+        "api_key",
+        "client_secret",
+        "auth_token",
+        "AccountKey",
+        "ssh_key",
+        "master_key",
+        "license_key",
+        "signature",
+        "private_key",
+        "x-api-key",
+        "access_token",
+    ]
+).flatmap(_case)
 TEXT_PAIRS = st.tuples(KEYS, st.sampled_from(["=", ": ", " = ", '": "', "="]), SECRET_VALUE).map(
     lambda p: (f"{p[0]}{p[1]}{p[2]}", p[2])
 )
@@ -68,11 +82,21 @@ CONN = st.tuples(st.sampled_from(["AccountKey", "Password", "SharedAccessKey"]),
     lambda p: (f"Endpoint=sb://x/;{p[0]}={p[1]};EntityPath=q", p[1])
 )
 DSN = SECRET_VALUE.map(lambda s: (f"app:{s}@tcp(db:3306)/pay", s))
-ARGV_TEXT = st.tuples(st.sampled_from(["mysql -uroot -p", "sshpass -p ", "redis-cli -a ",
-                                       "app --client-secret ", "oc login -u a -p "]),
-                      SECRET_VALUE).map(lambda p: (p[0] + p[1], p[1]))  # fmt: skip
-PROSE = st.tuples(st.sampled_from(["password ", "the password is ", "API key: ", "Password: "]),
-                  SECRET_VALUE).map(lambda p: (p[0] + p[1], p[1]))  # fmt: skip
+ARGV_TEXT = st.tuples(
+    st.sampled_from(
+        [
+            "mysql -uroot -p",
+            "sshpass -p ",
+            "redis-cli -a ",
+            "app --client-secret ",
+            "oc login -u a -p ",
+        ]
+    ),
+    SECRET_VALUE,
+).map(lambda p: (p[0] + p[1], p[1]))
+PROSE = st.tuples(
+    st.sampled_from(["password ", "the password is ", "API key: ", "Password: "]), SECRET_VALUE
+).map(lambda p: (p[0] + p[1], p[1]))
 TEXTS = st.one_of(VENDOR, TEXT_PAIRS, URLS, CONN, DSN, ARGV_TEXT, PROSE)
 STRUCTS = st.one_of(
     st.tuples(KEYS, SECRET_VALUE).map(lambda p: ({p[0]: p[1]}, p[1])),
@@ -109,8 +133,10 @@ def nested(draw: st.DrawFn, leaf: Any) -> Any:
         if draw(st.booleans()):
             value = [*draw(st.lists(NOISE, max_size=2)), value]
         else:
-            value = {**draw(st.dictionaries(st.text(max_size=6), NOISE, max_size=2)),
-                     draw(st.sampled_from(["data", "spec", "items", "x"])): value}  # fmt: skip
+            value = {
+                **draw(st.dictionaries(st.text(max_size=6), NOISE, max_size=2)),
+                draw(st.sampled_from(["data", "spec", "items", "x"])): value,
+            }
     return value
 
 

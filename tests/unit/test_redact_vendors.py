@@ -7,23 +7,40 @@ import json
 
 import pytest
 
-from schemas.redact import redact_text
-from schemas.redact_vendors import ANYWHERE_FORMATS, RUN_FORMATS, redact_vendor_tokens
 from tests.data.secret_shapes import TOKENS
+from tooltrail.schemas.redact import redact_text
+from tooltrail.schemas.redact.vendors import ANYWHERE_FORMATS, RUN_FORMATS, redact_vendor_tokens
 
 #: Format name (as in the table) → samples in ``TOKENS``. A new format needs a sample here.
 SAMPLES: dict[str, tuple[str, ...]] = {
     "AWS access key id": ("aws-akia", "aws-asia"),
     "GitHub token (classic, OAuth, user, server, refresh)": (
-        "github-ghp", "github-gho", "github-ghu", "github-ghs", "github-ghr"),
+        "github-ghp",
+        "github-gho",
+        "github-ghu",
+        "github-ghs",
+        "github-ghr",
+    ),
     "GitHub fine-grained PAT": ("github-fine-grained",),
     "GitLab tokens (PAT, runner, deploy, trigger, SCIM, feed, agent, CI job, OAuth)": (
-        "gitlab-glpat", "gitlab-glrt", "gitlab-gldt", "gitlab-glptt"),
+        "gitlab-glpat",
+        "gitlab-glrt",
+        "gitlab-gldt",
+        "gitlab-glptt",
+    ),
     "GitLab runner registration token": ("gitlab-runner-registration",),
     "Slack token (bot, user, app, config, refresh)": (
-        "slack-xoxb", "slack-xoxp", "slack-xapp", "slack-config"),
+        "slack-xoxb",
+        "slack-xoxp",
+        "slack-xapp",
+        "slack-config",
+    ),
     "Stripe secret / restricted key, webhook secret": (
-        "stripe-sk-live", "stripe-rk-live", "stripe-sk-test", "stripe-whsec"),
+        "stripe-sk-live",
+        "stripe-rk-live",
+        "stripe-sk-test",
+        "stripe-whsec",
+    ),
     "Google API key": ("google-api-key",),
     "Google OAuth access token": ("google-ya29",),
     "Google OAuth client secret": ("google-client-secret",),
@@ -47,7 +64,9 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "Grafana Cloud / service account token": ("grafana-sa",),
     "Linear API key": ("linear",),
     "Doppler token (a service token may name its config: dp.st.prd.…)": (
-        "doppler", "doppler-service"),
+        "doppler",
+        "doppler-service",
+    ),
     "Databricks token": ("databricks",),
     "Atlassian API token": ("atlassian",),
     "New Relic user key": ("newrelic",),
@@ -71,24 +90,39 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "PlanetScale token / password": ("planetscale",),
     "RubyGems / Sourcegraph / Typeform / ReadMe token": ("rubygems", "sourcegraph"),
     "password hash (crypt MD5/SHA/bcrypt/yescrypt, argon2)": (
-        "hash-sha512crypt", "hash-sha512crypt-rounds", "hash-bcrypt", "hash-apr1",
-        "hash-yescrypt", "hash-argon2id"),
+        "hash-sha512crypt",
+        "hash-sha512crypt-rounds",
+        "hash-bcrypt",
+        "hash-apr1",
+        "hash-yescrypt",
+        "hash-argon2id",
+    ),
     "Slack webhook URL": ("slack-webhook",),
     "Discord webhook URL": ("discord-webhook",),
     "Google OAuth refresh token": ("google-refresh",),
     "Azure AD client secret": ("azure-ad-client-secret",),
     "Telegram bot token": ("telegram",),
     "Terraform Cloud token": ("terraform-cloud",),
-}  # fmt: skip
+}
 EXTRA = {"1Password service account token": "ops_eyJ" + "aB3x9Qz7Lm2Np5Rt8Vw1Yc4" * 3}
 ALL_FORMATS = [f.name for f in (*RUN_FORMATS, *ANYWHERE_FORMATS)]
 #: Shapes close to a format that are not credentials (or not complete ones).
 LOOK_ALIKES = [
-    "sk-worker-7d9f8c6b5-x2k4z", "AKIA-not-a-key", "ghp_short", "xoxb-123",
+    "sk-worker-7d9f8c6b5-x2k4z",
+    "AKIA-not-a-key",
+    "ghp_short",
+    "xoxb-123",
     "sha256:9f86d081884c7d65",
-    "eyJ-not.a-jwt", "pk_live_" + "a" * 24, "key-value-store", "SKIPPED_" + "0" * 30,
-    "dapi-server", "glpat", "AIzaTooShort", "1//comment", "version 1.2.3.4",
-]  # fmt: skip
+    "eyJ-not.a-jwt",
+    "pk_live_" + "a" * 24,
+    "key-value-store",
+    "SKIPPED_" + "0" * 30,
+    "dapi-server",
+    "glpat",
+    "AIzaTooShort",
+    "1//comment",
+    "version 1.2.3.4",
+]
 
 
 def _samples(name: str) -> list[tuple[str, str]]:
@@ -107,9 +141,16 @@ def test_every_format_of_the_table_has_a_sample() -> None:
 def test_each_format_is_redacted_wherever_it_sits(name: str) -> None:
     for token, secret in _samples(name):
         assert secret not in redact_vendor_tokens(token)
-        carriers = (f"{token}", f"x {token} y", f'"{token}"', f"tok={token}&a=1",
-                    json.dumps({"k": token}), f"(see {token})\n", f"Value:\t{token},",
-                    f"pod-7d9f8c6b5-x2k4z-{token[:2]} {token}")  # fmt: skip
+        carriers = (
+            f"{token}",
+            f"x {token} y",
+            f'"{token}"',
+            f"tok={token}&a=1",
+            json.dumps({"k": token}),
+            f"(see {token})\n",
+            f"Value:\t{token},",
+            f"pod-7d9f8c6b5-x2k4z-{token[:2]} {token}",
+        )
         for carrier in carriers:
             out = redact_text(carrier)
             assert secret not in out, (name, carrier, out)

@@ -15,14 +15,14 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import UnknownTopicOrPartitionError
 
-from consumers import topics as topics_module
-from consumers.group_stats import GroupStats
-from consumers.runner import GroupRunner
-from consumers.settings import WorkerSettings
-from consumers.sinks.inmemory import InMemorySink
-from consumers.topics import creations
-from consumers.watch import Watcher
-from schemas.aio import cancelled_here, settle, stop_kafka
+from tooltrail.consumers.kafka import topics as topics_module
+from tooltrail.consumers.kafka.topics import creations
+from tooltrail.consumers.observability.group_stats import GroupStats
+from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.runtime.watch import Watcher
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.consumers.sinks.inmemory import InMemorySink
+from tooltrail.schemas.aio import cancelled_here, settle, stop_kafka
 
 
 async def _stray_cancel() -> None:
@@ -95,10 +95,11 @@ async def test_the_watcher_outlives_a_probe_whose_stop_raises_cancelled_error(
         created.append([settings.events_topic])
         return [settings.events_topic]
 
-    monkeypatch.setattr("consumers.watch.ensure_pipeline_topics", ensure)
+    monkeypatch.setattr("tooltrail.consumers.runtime.watch.ensure_pipeline_topics", ensure)
     settings = WorkerSettings(lag_interval_s=0.01)
-    runner = SimpleNamespace(settings=settings, group="g", assigned=set(), consumer=None,
-                             stats=GroupStats("g"))  # fmt: skip
+    runner = SimpleNamespace(
+        settings=settings, group="g", assigned=set(), consumer=None, stats=GroupStats("g")
+    )
     reporter = _Reporter()
     watcher = Watcher(runner, reporter)  # type: ignore[arg-type]
     probe = watcher.probe

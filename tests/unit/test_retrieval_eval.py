@@ -11,10 +11,10 @@ import numpy as np
 import orjson
 import pytest
 
-from consumers.app.bench.retrieval import MAX_RECALL_LOSS, mrr, recall_at_k
-from consumers.app.bench.retrieval_data import DISTRACTORS, GROUPS, documents
-from consumers.embedders import MiniLMOnnxEF, embedder_id
-from schemas.base import MAX_SUMMARY_BYTES
+from tooltrail.consumers.app.bench.retrieval import MAX_RECALL_LOSS, mrr, recall_at_k
+from tooltrail.consumers.app.bench.retrieval_data import DISTRACTORS, GROUPS, documents
+from tooltrail.consumers.memory.embedders import MiniLMOnnxEF, embedder_id
+from tooltrail.schemas.base import MAX_SUMMARY_BYTES
 
 ROOT = Path(__file__).parents[2]
 
@@ -101,18 +101,44 @@ def test_old_configurations_still_build_and_the_config_is_unchanged() -> None:
 def test_bench_embed_quick_reports_recall_of_the_default_within_two_points(
     tmp_path: Path,
 ) -> None:
-    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),
-           "TMPDIR": str(tmp_path), "TOOLTRAIL_DEMO_LATENCY_SCALE": "0"}  # fmt: skip
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
+    }
     out = subprocess.run(
-        [sys.executable, "-m", "consumers.app.cli", "--log-level", "CRITICAL", "bench", "embed",
-         "--quick", "--json"], cwd=ROOT, env=env, capture_output=True, timeout=170, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tooltrail.consumers.app.cli",
+            "--log-level",
+            "CRITICAL",
+            "bench",
+            "embed",
+            "--quick",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=170,
+        check=True,
+    )
     r = orjson.loads(out.stdout)
     today, default = r["variants"]["today"], r["variants"]["default"]
-    assert r["default"] == default["config"] == {"threads": 1, "max_length": 256, "batch": 4,
-                                                 "sort_by_length": True,
-                                                 "graph_optimization": "basic",
-                                                 "view": True}  # fmt: skip
+    assert (
+        r["default"]
+        == default["config"]
+        == {
+            "threads": 1,
+            "max_length": 256,
+            "batch": 4,
+            "sort_by_length": True,
+            "graph_optimization": "basic",
+            "view": True,
+        }
+    )
     assert default["recall_at_3"] >= today["recall_at_3"] - MAX_RECALL_LOSS
     assert default["eligible"]
     full = r["variants"]["default-full-text"]

@@ -18,12 +18,12 @@ import orjson
 import pytest
 from pydantic import AwareDatetime, TypeAdapter
 
-from schemas import typescript
-from schemas.codec import decode_one
-from schemas.errors import SchemaDecodeError
-from schemas.events import ToolExecutionEvent
 from tests.factories import make_event
 from tests.schema_strategies import SNAPSHOTS
+from tooltrail.schemas import typescript
+from tooltrail.schemas.codec import decode_one
+from tooltrail.schemas.errors import SchemaDecodeError
+from tooltrail.schemas.events import ToolExecutionEvent
 
 ROOT = Path(__file__).parents[2]
 TOOLS = ROOT / ".ci" / "node"
@@ -39,16 +39,32 @@ def node_tools() -> Path:
         npm = shutil.which("npm")
         assert npm, "npm is needed for the Ajv and TypeScript checks (Node.js 18+)"
         TOOLS.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund",
-                        "--silent", *PACKAGES], check=True, timeout=300)  # fmt: skip
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(TOOLS),
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                *PACKAGES,
+            ],
+            check=True,
+            timeout=300,
+        )
     return modules
 
 
 def _ajv(modules: Path, *args: str) -> dict[str, Any]:
-    out = subprocess.run(["node", str(ROOT / "tests" / "node" / "ajv_check.js"), *args],
-                         env={"NODE_PATH": str(modules), "PATH": str(Path(shutil.which("node")
-                              or "node").parent)}, capture_output=True, text=True, timeout=120,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        ["node", str(ROOT / "tests" / "node" / "ajv_check.js"), *args],
+        env={"NODE_PATH": str(modules), "PATH": str(Path(shutil.which("node") or "node").parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
@@ -59,11 +75,31 @@ def test_every_snapshot_compiles_under_ajv_strict(node_tools: Path) -> None:
 
 
 EDGES: list[Any] = [
-    None, True, 0, -1, 2.0, 2.5, 1e300, "", "x" * 65, "x" * 241, "é" * 1537, [], {}, ["a"] * 33,
-    {"k": "true"}, "2026-02-29T00:00:00Z", "2024-02-29T00:00:00.123456789+14:00",
-    "2026-01-01T00:00:00", "2026-01-01T00:00:00Z\n", "9999-12-31T23:59:59-14:00", 604_800_001,
-    "12", {"domain": ""}, {"severity": "fatal"},
-]  # fmt: skip
+    None,
+    True,
+    0,
+    -1,
+    2.0,
+    2.5,
+    1e300,
+    "",
+    "x" * 65,
+    "x" * 241,
+    "é" * 1537,
+    [],
+    {},
+    ["a"] * 33,
+    {"k": "true"},
+    "2026-02-29T00:00:00Z",
+    "2024-02-29T00:00:00.123456789+14:00",
+    "2026-01-01T00:00:00",
+    "2026-01-01T00:00:00Z\n",
+    "9999-12-31T23:59:59-14:00",
+    604_800_001,
+    "12",
+    {"domain": ""},
+    {"severity": "fatal"},
+]
 
 
 def _instances(n: int) -> list[dict[str, Any]]:
@@ -111,8 +147,20 @@ def test_ajv_accepts_exactly_the_events_the_reader_accepts(
 def test_typescript_declarations_are_current_and_strict(node_tools: Path) -> None:
     assert not typescript.drifted(), "run 'tooltrail schemas dump' and commit the result"
     tsc = node_tools / "typescript" / "bin" / "tsc"
-    out = subprocess.run([str(shutil.which("node")), str(tsc), "--strict", "--noEmit",
-                          "--target", "es2020", "--module", "commonjs",
-                          str(ROOT / "tests" / "node" / "sample.ts")],
-                         capture_output=True, text=True, timeout=180)  # fmt: skip
+    out = subprocess.run(
+        [
+            str(shutil.which("node")),
+            str(tsc),
+            "--strict",
+            "--noEmit",
+            "--target",
+            "es2020",
+            "--module",
+            "commonjs",
+            str(ROOT / "tests" / "node" / "sample.ts"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

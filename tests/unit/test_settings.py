@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from consumers.settings import WorkerSettings
-from producer.settings import ProducerSettings
-from schemas import SettingsError, load_settings
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.schemas import SettingsError, load_settings
 
 
 def test_seed_flag_names_are_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,9 +72,12 @@ def test_cross_field_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_sasl_settings_become_client_arguments() -> None:
     settings = load_settings(
-        WorkerSettings, kafka_security_protocol="SASL_PLAINTEXT",
-        kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username="svc", kafka_sasl_password="pw",
-    )  # fmt: skip
+        WorkerSettings,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="svc",
+        kafka_sasl_password="pw",
+    )
     kwargs = settings.kafka_kwargs()
     assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512"
     assert kwargs["sasl_plain_password"] == "pw"
@@ -92,13 +95,34 @@ def test_ssl_settings_become_a_verifying_context_with_the_client_certificate(
     if openssl is None:
         pytest.fail("openssl is needed to make a test certificate")
     key, cert = tmp_path / "client.key", tmp_path / "client.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", "1", "-subj", "/CN=tooltrail-test"],
-                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=tooltrail-test",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     settings = load_settings(
-        WorkerSettings, kafka_security_protocol="SSL", kafka_ssl_cafile=cert,
-        kafka_ssl_certfile=cert, kafka_ssl_keyfile=key,
-    )  # fmt: skip
+        WorkerSettings,
+        kafka_security_protocol="SSL",
+        kafka_ssl_cafile=cert,
+        kafka_ssl_certfile=cert,
+        kafka_ssl_keyfile=key,
+    )
     context = settings.kafka_kwargs()["ssl_context"]
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
@@ -120,7 +144,7 @@ def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_replicated_topics_refuse_single_copy_writes() -> None:
-    from consumers.topics import pipeline_topics
+    from tooltrail.consumers.kafka.topics import pipeline_topics
 
     durable = pipeline_topics("e", "d", "x", 12, 3)
     assert [t.configs.get("min.insync.replicas") for t in durable] == ["2", "2", "2"]
@@ -130,14 +154,24 @@ def test_replicated_topics_refuse_single_copy_writes() -> None:
 
 @pytest.mark.parametrize(
     ("env", "names"),
-    [({"TOOLTRAIL_KAFKA_SASL_USERNAME": "svc", "TOOLTRAIL_KAFKA_SASL_PASSWORD": "pw-1"},
-      "TOOLTRAIL_KAFKA_SASL_USERNAME, TOOLTRAIL_KAFKA_SASL_PASSWORD set, but "
-      "TOOLTRAIL_KAFKA_SECURITY_PROTOCOL=PLAINTEXT"),
-     ({"TOOLTRAIL_KAFKA_SSL_PASSWORD": "pw-2",
-       "TOOLTRAIL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-       "TOOLTRAIL_KAFKA_SASL_MECHANISM": "PLAIN", "TOOLTRAIL_KAFKA_SASL_USERNAME": "svc"},
-      "TOOLTRAIL_KAFKA_SSL_PASSWORD set, but TOOLTRAIL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT")],
-)  # fmt: skip
+    [
+        (
+            {"TOOLTRAIL_KAFKA_SASL_USERNAME": "svc", "TOOLTRAIL_KAFKA_SASL_PASSWORD": "pw-1"},
+            "TOOLTRAIL_KAFKA_SASL_USERNAME, TOOLTRAIL_KAFKA_SASL_PASSWORD set, but "
+            "TOOLTRAIL_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
+        ),
+        (
+            {
+                "TOOLTRAIL_KAFKA_SSL_PASSWORD": "pw-2",
+                "TOOLTRAIL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "TOOLTRAIL_KAFKA_SASL_MECHANISM": "PLAIN",
+                "TOOLTRAIL_KAFKA_SASL_USERNAME": "svc",
+            },
+            "TOOLTRAIL_KAFKA_SSL_PASSWORD set, but "
+            "TOOLTRAIL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT",
+        ),
+    ],
+)
 def test_credentials_with_a_plaintext_protocol_are_refused(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], names: str
 ) -> None:
@@ -173,8 +207,9 @@ def test_credentials_in_a_url_are_masked_in_errors(monkeypatch: pytest.MonkeyPat
     assert "https://***@chroma.internal/path" in str(info.value)
 
 
-@pytest.mark.parametrize("bad", ["nonsense", "host:notaport", "host:0", "host:70000", "a:1,,b:2",
-                                 "host :9092", ""])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad", ["nonsense", "host:notaport", "host:0", "host:70000", "a:1,,b:2", "host :9092", ""]
+)
 def test_bootstrap_must_be_host_port_pairs(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     monkeypatch.setenv("TOOLTRAIL_KAFKA_BOOTSTRAP", bad)
     if bad == "":  # an empty variable means the default

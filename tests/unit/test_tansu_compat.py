@@ -18,9 +18,9 @@ from aiokafka.protocol.metadata import (
     MetadataResponse_v5,
 )
 
-import consumers.runner  # noqa: F401 - importing the runner must patch nothing
-from consumers import tansu_compat
-from consumers.tansu_compat import (
+import tooltrail.consumers.runtime.runner  # noqa: F401 - importing the runner must patch nothing
+from tooltrail.consumers.kafka import tansu_compat
+from tooltrail.consumers.kafka.tansu_compat import (
     BrokerIdentity,
     broker_identity,
     is_tansu,
@@ -35,8 +35,9 @@ KAFKA_ID = "MkU3OEVBNTcwNTJENDM2Qk"  # what `kafka-storage random-uuid` prints
 class Coordinator(GroupCoordinator):  # type: ignore[misc]
     """aiokafka's coordinator with its network and rejoin parts replaced by records."""
 
-    def __init__(self, generation: int, member_id: str = "member-1",
-                 instance_id: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, generation: int, member_id: str = "member-1", instance_id: str | None = None
+    ) -> None:
         # no super().__init__: no client, no coordination task; the leave logic is aiokafka's
         self.group_id = "g-1"
         self.generation = generation
@@ -60,13 +61,19 @@ class Coordinator(GroupCoordinator):  # type: ignore[misc]
 class Client:
     """An aiokafka client that answers Metadata with a real aiokafka response."""
 
-    def __init__(self, cluster_id: str | None, nodes: tuple[int, ...] = (111,),
-                 controller: int = 111, fail: BaseException | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cluster_id: str | None,
+        nodes: tuple[int, ...] = (111,),
+        controller: int = 111,
+        fail: BaseException | None = None,
+    ) -> None:
         if cluster_id is None:  # Metadata v0: no cluster id, no controller
             self.response: Any = MetadataResponse_v0([(n, "h", 9092) for n in nodes], [])
         else:
             self.response = MetadataResponse_v5(
-                0, [(n, "h", 9092, None) for n in nodes], cluster_id, controller, [])  # fmt: skip
+                0, [(n, "h", 9092, None) for n in nodes], cluster_id, controller, []
+            )
         self.nodes = nodes
         self.fail = fail
         self.requests: list[tuple[Any, Any]] = []
@@ -98,8 +105,11 @@ def kafka() -> Client:
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What this module warned about (other tests may have turned INFO on)."""
-    return [r.getMessage() for r in caplog.records
-            if r.name == "consumers.tansu_compat" and r.levelno >= logging.WARNING]  # fmt: skip
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tooltrail.consumers.kafka.tansu_compat" and r.levelno >= logging.WARNING
+    ]
 
 
 def leaves(coordinator: Coordinator) -> list[dict[str, Any]]:
@@ -135,7 +145,8 @@ def test_tansu_is_told_from_what_the_broker_says(identity: BrokerIdentity, expec
 async def test_identity_comes_from_one_metadata_request_naming_no_topic() -> None:
     client = tansu()
     assert await broker_identity(client, 1.0) == BrokerIdentity(
-        "tansu_cluster", frozenset({111}), 111)  # fmt: skip
+        "tansu_cluster", frozenset({111}), 111
+    )
     [(node, request)] = client.requests
     assert node == 111
     assert isinstance(request, MetadataRequest)
@@ -143,8 +154,7 @@ async def test_identity_comes_from_one_metadata_request_naming_no_topic() -> Non
 
 
 async def test_a_broker_without_cluster_id_is_not_tansu() -> None:
-    assert await broker_identity(Client(None), 1.0) == BrokerIdentity(
-        None, frozenset({111}), None)  # fmt: skip
+    assert await broker_identity(Client(None), 1.0) == BrokerIdentity(None, frozenset({111}), None)
     assert await is_tansu(Client(None)) is False
 
 
@@ -195,8 +205,9 @@ async def test_a_consumer_of_kafka_next_to_one_of_tansu_keeps_aiokafkas_leave() 
 
 
 @pytest.mark.parametrize(("generation", "sent"), [(3, 1), (1, 1), (-1, 0)])
-async def test_on_tansu_other_generations_run_aiokafkas_own_method(generation: int,
-                                                                  sent: int) -> None:  # fmt: skip
+async def test_on_tansu_other_generations_run_aiokafkas_own_method(
+    generation: int, sent: int
+) -> None:
     coordinator = Coordinator(generation=generation)
     assert await patch_leave_group_if_tansu(consumer(tansu(), coordinator), 1.0) is True
     await coordinator._maybe_leave_group()
@@ -227,7 +238,7 @@ async def test_a_failed_leave_is_logged_and_the_generation_still_reset(
     coordinator = Coordinator(generation=0)
     coordinator.fail = RequestTimedOutError()
     assert await patch_leave_group_if_tansu(consumer(tansu(), coordinator), 1.0) is True
-    with caplog.at_level(logging.WARNING, "consumers.tansu_compat"):
+    with caplog.at_level(logging.WARNING, "tooltrail.consumers.kafka.tansu_compat"):
         await coordinator._maybe_leave_group()
     assert coordinator.resets == 1
     assert warnings_of(caplog) == ["LeaveGroup request failed"]
@@ -248,9 +259,13 @@ async def test_a_broker_that_does_not_answer_leaves_the_consumer_alone(
     failure: Exception, caplog: pytest.LogCaptureFixture
 ) -> None:
     coordinator = Coordinator(generation=0)
-    with caplog.at_level(logging.WARNING, "consumers.tansu_compat"):
-        assert await patch_leave_group_if_tansu(
-            consumer(Client("tansu_cluster", fail=failure), coordinator), 1.0) is False  # fmt: skip
+    with caplog.at_level(logging.WARNING, "tooltrail.consumers.kafka.tansu_compat"):
+        assert (
+            await patch_leave_group_if_tansu(
+                consumer(Client("tansu_cluster", fail=failure), coordinator), 1.0
+            )
+            is False
+        )
     assert "_maybe_leave_group" not in vars(coordinator)
     [warning] = warnings_of(caplog)
     assert "could not tell whether the broker is Tansu" in warning
@@ -263,8 +278,10 @@ async def test_a_broker_that_hangs_is_given_up_on_after_the_timeout() -> None:
 
     coordinator = Coordinator(generation=0)
     async with asyncio.timeout(5):
-        assert await patch_leave_group_if_tansu(
-            consumer(Hanging("tansu_cluster"), coordinator), 0.05) is False  # fmt: skip
+        assert (
+            await patch_leave_group_if_tansu(consumer(Hanging("tansu_cluster"), coordinator), 0.05)
+            is False
+        )
 
 
 class TakesArgs(Coordinator):
@@ -295,9 +312,11 @@ def _without_instance_id() -> Coordinator:
     ],
 )
 async def test_an_aiokafka_of_another_shape_is_warned_about_once_and_left_alone(
-    make: Any, shape: str | None, monkeypatch: pytest.MonkeyPatch,
+    make: Any,
+    shape: str | None,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     if shape == "leave-list":
         monkeypatch.setattr(tansu_compat, "LeaveGroupRequest", [object, object])
     elif shape == "metadata-list":
@@ -311,7 +330,7 @@ async def test_an_aiokafka_of_another_shape_is_warned_about_once_and_left_alone(
         monkeypatch.setattr(tansu_compat, "LeaveGroupRequest", LeaveV3)
     client = tansu()
     first, second = make(), make()
-    with caplog.at_level(logging.WARNING, "consumers.tansu_compat"):
+    with caplog.at_level(logging.WARNING, "tooltrail.consumers.kafka.tansu_compat"):
         assert await patch_leave_group_if_tansu(consumer(client, first), 1.0) is False
         assert await patch_leave_group_if_tansu(consumer(client, second), 1.0) is False
     [warning] = warnings_of(caplog)

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from producer.calls import ToolCall, build_event
-from producer.emitter import TrailProducer
-from producer.instrument import record_call
-from schemas import ToolExecutionEvent, decode, encode
-from schemas.headers import event_headers
+from tooltrail.producer.calls import ToolCall, build_event
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.instrument import record_call
+from tooltrail.schemas import ToolExecutionEvent, decode, encode
+from tooltrail.schemas.headers import event_headers
 
 trace = pytest.importorskip("opentelemetry.trace")
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
@@ -82,8 +82,11 @@ def test_record_call_inside_a_span_carries_its_ids_and_a_traceparent(
 
 
 def _tool_span(exporter: InMemorySpanExporter, tool: str) -> Any:
-    named = [s for s in exporter.get_finished_spans()
-             if (s.attributes or {}).get("gen_ai.tool.name") == tool]  # fmt: skip
+    named = [
+        s
+        for s in exporter.get_finished_spans()
+        if (s.attributes or {}).get("gen_ai.tool.name") == tool
+    ]
     assert named, [s.name for s in exporter.get_finished_spans()]
     return named[-1]
 
@@ -93,7 +96,7 @@ async def test_mcp_sdk_otel_span_is_the_events_parent(
 ) -> None:
     from mcp import Client
 
-    from consumers.app.demo.server import build_mcp
+    from tooltrail.consumers.app.demo.server import build_mcp
 
     spans.clear()
     async with Client(build_mcp(producer), mode="legacy") as client:
@@ -110,7 +113,7 @@ async def test_fastmcp_otel_span_is_the_events_parent(
     import fastmcp
     from fastmcp import Client
 
-    from consumers.app.demo.server import build_fastmcp
+    from tooltrail.consumers.app.demo.server import build_fastmcp
 
     spans.clear()
     before = fastmcp.settings.telemetry_mode
@@ -121,8 +124,10 @@ async def test_fastmcp_otel_span_is_the_events_parent(
     finally:
         fastmcp.settings.telemetry_mode = before
     (event,) = _events(producer)
-    known = {(f"{s.context.trace_id:032x}", f"{s.context.span_id:016x}")
-             for s in spans.get_finished_spans()}  # fmt: skip
+    known = {
+        (f"{s.context.trace_id:032x}", f"{s.context.span_id:016x}")
+        for s in spans.get_finished_spans()
+    }
     assert (event.trace_id, event.span_id) in known
 
 
@@ -161,17 +166,18 @@ def test_ids_out_of_range_are_left_out_and_the_event_is_still_built(
 def test_without_opentelemetry_nothing_is_imported_or_recorded(tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from producer.emitter import TrailProducer\n"
-        "from producer.instrument import record_call\n"
-        "from producer.calls import build_event\n"
+        "from tooltrail.producer.emitter import TrailProducer\n"
+        "from tooltrail.producer.instrument import record_call\n"
+        "from tooltrail.producer.calls import build_event\n"
         f"p = TrailProducer(kafka_bootstrap='127.0.0.1:9', outbox_dir={str(tmp_path)!r})\n"
         "with record_call(p, 't'):\n    pass\n"
         "(call,) = p.take(10)\n"
         "assert call.trace is None and build_event(call, p.settings).trace_id is None\n"
         "assert not [m for m in sys.modules if m.startswith('opentelemetry')], 'imported'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -183,8 +189,8 @@ async def test_error_type_matches_the_mcp_sdks_own_span(
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.shared.exceptions import MCPError
 
-    from producer.middleware_mcp import TooltrailMiddleware
-    from schemas.semconv import error_type, otel_attributes
+    from tooltrail.producer.middleware_mcp import TooltrailMiddleware
+    from tooltrail.schemas.semconv import error_type, otel_attributes
 
     async def gate(ctx: Any, call_next: Any) -> Any:  # protocol errors below our middleware
         name = (ctx.params or {}).get("name")
@@ -194,8 +200,7 @@ async def test_error_type_matches_the_mcp_sdks_own_span(
             raise LookupError("lost")
         return await call_next(ctx)
 
-    server = MCPServer("t", log_level="WARNING",
-                       middleware=[TooltrailMiddleware(producer), gate])  # fmt: skip
+    server = MCPServer("t", log_level="WARNING", middleware=[TooltrailMiddleware(producer), gate])
 
     @server.tool()
     async def fine(n: int) -> str:
@@ -211,9 +216,15 @@ async def test_error_type_matches_the_mcp_sdks_own_span(
 
     spans.clear()
     async with Client(server, mode="legacy") as client:
-        for name, args in [("fine", {"n": 1}), ("refuses", {"n": 1}), ("breaks", {"n": 1}),
-                           ("no_such_tool", {}), ("fine", {"n": "x"}), ("forbidden", {}),
-                           ("crash", {})]:  # fmt: skip
+        for name, args in [
+            ("fine", {"n": 1}),
+            ("refuses", {"n": 1}),
+            ("breaks", {"n": 1}),
+            ("no_such_tool", {}),
+            ("fine", {"n": "x"}),
+            ("forbidden", {}),
+            ("crash", {}),
+        ]:
             with contextlib.suppress(MCPError):
                 await client.call_tool(name, args)
     events = {(e.tool_id, e.outcome): e for e in _events(producer)}
@@ -222,8 +233,9 @@ async def test_error_type_matches_the_mcp_sdks_own_span(
     }
     assert len(events) == 7
     for event in events.values():
-        span = next(s for s in spans.get_finished_spans()
-                    if f"{s.context.span_id:016x}" == event.span_id)  # fmt: skip
+        span = next(
+            s for s in spans.get_finished_spans() if f"{s.context.span_id:016x}" == event.span_id
+        )
         assert error_type(event) == (span.attributes or {}).get("error.type"), event
         attributes = otel_attributes(event)
         for name in ("gen_ai.tool.name", "gen_ai.operation.name", "mcp.method.name"):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from consumers.vector_cache import VectorCache, shared_cache
+from tooltrail.consumers.memory.vector_cache import VectorCache, shared_cache
 
 
 class Model:

@@ -1,1 +1,0 @@
-"""One module per sink; each implements ``consumers.runner.Sink``."""

@@ -1,0 +1,236 @@
+"""What instrumenting an MCP server costs: tooltrail against the SDKs' OpenTelemetry.
+
+One process, one MCP server per variant, the SDK's own in-memory client, interleaved
+rounds (the order rotates each round so no variant always runs first):
+
+* ``plain``: the server with its OpenTelemetry instrumentation removed (mcp SDK: its
+  ``OpenTelemetryMiddleware`` taken out of the chain; fastmcp: ``telemetry_mode="off"``);
+* ``otel``: the SDK's own instrumentation with a real ``opentelemetry-sdk``
+  ``TracerProvider`` and ``BatchSpanProcessor`` exporting to a no-op exporter;
+* ``tooltrail_up``: ``plain`` plus the tooltrail middleware, the broker up;
+* ``tooltrail_down``: the same with Kafka unreachable (every event goes to the outbox).
+
+Per round: round-trip p50/p99 of each call, and the whole process's CPU time per call
+(every thread: the sender, the span processor), counted until the round's background work
+is done (events sent or spilled, spans flushed). Reported: medians over rounds of each
+figure and of its difference to ``plain`` in the same round, plus p99.9 and max over all
+calls of a variant. The client's own spans (mcp SDK) are recorded in every variant alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gc
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tooltrail.consumers.app.bench.common import median, pct, until
+from tooltrail.consumers.app.demo.tools import set_latency_scale
+from tooltrail.consumers.app.launcher import free_port
+from tooltrail.producer.emitter import TrailProducer
+
+VARIANTS = ("plain", "otel", "tooltrail_up", "tooltrail_down")
+_provider: Any = None
+
+
+def _otel_provider() -> Any:
+    """The process-wide SDK ``TracerProvider`` with a batch processor and no-op exporter."""
+    global _provider  # OpenTelemetry allows one global provider per process
+    if _provider is None:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+
+        class _Discard(SpanExporter):
+            def export(self, spans: Sequence[Any]) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        _provider = TracerProvider()
+        _provider.add_span_processor(BatchSpanProcessor(_Discard()))
+        trace.set_tracer_provider(_provider)
+    return _provider
+
+
+def _mcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
+    from mcp.server._otel import OpenTelemetryMiddleware
+
+    from tooltrail.consumers.app.demo.server import build_mcp
+
+    def without_otel(server: Any) -> Any:
+        server.middleware[:] = [
+            m for m in server.middleware if not isinstance(m, OpenTelemetryMiddleware)
+        ]
+        return server
+
+    return {
+        "plain": without_otel(build_mcp(None)),
+        "otel": build_mcp(None),
+        **{v: without_otel(build_mcp(p)) for v, p in producers.items()},
+    }
+
+
+def _fastmcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
+    from tooltrail.consumers.app.demo.server import build_fastmcp
+
+    return {
+        "plain": build_fastmcp(None),
+        "otel": build_fastmcp(None),
+        **{v: build_fastmcp(p) for v, p in producers.items()},
+    }
+
+
+def _set_fastmcp_telemetry(variant: str) -> None:
+    import fastmcp
+
+    fastmcp.settings.telemetry_mode = "native" if variant == "otel" else "off"
+
+
+async def _round(sdk: str, server: Any, calls: int) -> list[float]:
+    if sdk == "mcp":
+        from mcp import Client
+
+        session: Any = Client(server, mode="legacy")
+    else:
+        from fastmcp import Client as FastClient
+
+        session = FastClient(server)
+    samples: list[float] = []
+    clock = time.perf_counter_ns
+    async with session as client:
+        for _ in range(calls):
+            t0 = clock()
+            await client.call_tool("oc_read_get_pods", {"namespace": "payments"})
+            samples.append((clock() - t0) / 1000)
+    return samples[calls // 10 :]  # the first tenth warms the session up
+
+
+def _settled(producer: TrailProducer) -> bool:
+    """The producer has taken, and sent or spilled, everything emitted so far."""
+    s = producer.stats()
+    accounted = s.emitted == s.sent + s.spilled + s.dropped_total + s.in_flight
+    return s.queue_depth == 0 and accounted and (s.in_flight == 0 or not s.connected)
+
+
+async def measure(
+    sdk: str, bootstrap: str, root: Path, *, rounds: int, calls: int
+) -> dict[str, Any]:
+    """Run the interleaved rounds for ``sdk`` ("mcp" or "fastmcp") and return the figures."""
+    set_latency_scale(0)  # the tools' own fake latency would hide what the layers add
+    provider = _otel_provider()
+    producers = {
+        "tooltrail_up": TrailProducer(
+            kafka_bootstrap=bootstrap,
+            outbox_dir=root / f"{sdk}-up",
+            events_topic=f"bench.overhead.{sdk}",
+        ),
+        "tooltrail_down": TrailProducer(
+            kafka_bootstrap=f"127.0.0.1:{free_port()}",
+            outbox_dir=root / f"{sdk}-down",
+            request_timeout_ms=500,
+        ),
+    }
+    for p in producers.values():
+        p.start()
+    servers = (_mcp_servers if sdk == "mcp" else _fastmcp_servers)(producers)
+    per_round: dict[str, dict[str, list[float]]] = {
+        v: {"p50": [], "p99": [], "cpu": []} for v in VARIANTS
+    }
+    pooled: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    try:
+        for r in range(rounds):
+            order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
+            for variant in order:
+                if sdk == "fastmcp":
+                    _set_fastmcp_telemetry(variant)
+                gc.collect()
+                cpu0 = time.process_time()
+                samples = await _round(sdk, servers[variant], calls)
+                producer = producers.get(variant)
+                if producer is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(until(functools.partial(_settled, producer)), 30)
+                if variant == "otel":
+                    provider.force_flush()
+                cpu = (time.process_time() - cpu0) * 1e6 / calls
+                per_round[variant]["p50"].append(pct(samples, 0.5))
+                per_round[variant]["p99"].append(pct(samples, 0.99))
+                per_round[variant]["cpu"].append(cpu)
+                pooled[variant].extend(samples)
+    finally:
+        for p in producers.values():
+            await p.aclose(5)
+        if sdk == "fastmcp":
+            _set_fastmcp_telemetry("otel")  # back to fastmcp's default
+    return _figures(per_round, pooled, rounds, calls, producers)
+
+
+def _figures(
+    per_round: dict[str, dict[str, list[float]]],
+    pooled: dict[str, list[float]],
+    rounds: int,
+    calls: int,
+    producers: dict[str, TrailProducer],
+) -> dict[str, Any]:
+    def added(variant: str, key: str) -> float:
+        base = per_round["plain"][key]
+        return median([x - b for x, b in zip(per_round[variant][key], base, strict=True)])
+
+    out: dict[str, Any] = {"rounds": rounds, "calls_per_round": calls, "variants": {}}
+    for v in VARIANTS:
+        out["variants"][v] = {
+            "p50_us": median(per_round[v]["p50"]),
+            "p99_us": median(per_round[v]["p99"]),
+            "p999_us": pct(pooled[v], 0.999),
+            "max_us": round(max(pooled[v]), 1),
+            "cpu_us_per_call": round(median(per_round[v]["cpu"]), 1),
+            **(
+                {}
+                if v == "plain"
+                else {
+                    "added_p50_us": added(v, "p50"),
+                    "added_p99_us": added(v, "p99"),
+                    "added_cpu_us": round(added(v, "cpu"), 1),
+                }
+            ),
+        }
+    for v, p in producers.items():
+        s = p.stats()
+        out["variants"][v]["events"] = {
+            "emitted": s.emitted,
+            "sent": s.sent,
+            "spilled": s.spilled,
+            "dropped": s.dropped_total,
+        }
+    return out
+
+
+def lines(sdk: str, r: dict[str, Any]) -> list[str]:
+    """Human-readable lines of one SDK's figures."""
+    v = r["variants"]
+    out = [
+        f"{sdk}: {r['rounds']} rounds x {r['calls_per_round']} calls, in-memory client"
+        f" (added = median over rounds of the difference to plain)"
+    ]
+    for name in VARIANTS:
+        f = v[name]
+        extra = (
+            ""
+            if name == "plain"
+            else (
+                f"  added p50 {f['added_p50_us']:+} us, p99 {f['added_p99_us']:+} us,"
+                f" CPU {f['added_cpu_us']:+} us/call"
+            )
+        )
+        out.append(
+            f"  {name:<15} p50 {f['p50_us']} us  p99 {f['p99_us']} us  p99.9 "
+            f"{f['p999_us']} us  max {f['max_us']} us  CPU {f['cpu_us_per_call']} us/call" + extra
+        )
+    return out

@@ -1,0 +1,156 @@
+"""The ``tooltrail`` command: each command module registers its sub-command; this module only
+parses, sets up logging and turns every failure into one line on stderr.
+
+Exit codes: 0 done; 1 a runtime failure (Kafka or Chroma unreachable, a sink error, a check
+that found problems); 2 a usage or settings error (the message names the input and what is
+allowed); 130 interrupted. ``--debug`` shows the traceback instead of the one line.
+stdout carries only what the user asked for (tables, JSON); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from tooltrail.consumers.app import logs
+from tooltrail.consumers.app.app_settings import app_settings
+from tooltrail.consumers.app.commands import Parser
+from tooltrail.consumers.app.log_limits import limit_repeats, quiet_libraries
+from tooltrail.consumers.errors import ConsumerError, LaunchError, UsageError
+from tooltrail.schemas.config import KafkaSettings, load_settings
+from tooltrail.schemas.errors import SettingsError, TooltrailError
+
+DESCRIPTION = """\
+tooltrail turns every tool call of an MCP server into a Kafka event and lets independent
+consumer groups turn the events into JSON metrics, vector memories in Chroma and a
+pre-search cache. Start with 'tooltrail up --demo' (everything on this machine)."""
+#: Commands that run until stopped: they log their progress; the others only fail loudly.
+LONG_RUNNING = {"up", "worker", "infra", "demo", "demo-server", "bench"}
+
+
+def _version() -> str:
+    try:
+        return version("tooltrail")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> Parser:
+    """The argument parser of every sub-command."""
+    from tooltrail.consumers.app.commands import (
+        bench,
+        demo,
+        infra,
+        memory,
+        ops,
+        replay,
+        settings,
+        up,
+        worker,
+    )
+
+    parser = Parser(prog="tooltrail", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"tooltrail {_version()}")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="stderr log level (default: TOOLTRAIL_LOG_LEVEL, else INFO)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (up, worker, ops, demo, infra, memory, replay, settings, bench):
+        module.register(commands)
+    return parser
+
+
+def _log_level(explicit: str | None) -> str:
+    """``--log-level``, else ``TOOLTRAIL_LOG_LEVEL`` (a bad value is a settings error)."""
+    return explicit or app_settings().log_level
+
+
+def _bootstrap() -> str:
+    """The configured bootstrap, for a message (never raises: a bad setting failed earlier)."""
+    try:
+        return load_settings(KafkaSettings).kafka_bootstrap
+    except SettingsError:
+        return "the configured bootstrap"
+
+
+def failure(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for a failure of a command."""
+    if isinstance(exc, SettingsError):
+        return 2, "invalid settings: " + "; ".join(exc.problems)
+    if isinstance(exc, UsageError):
+        return 2, str(exc)
+    if isinstance(exc, LaunchError):
+        return 1, str(exc).splitlines()[0]
+    if isinstance(exc, TooltrailError | ConsumerError):
+        return 1, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    from aiokafka.errors import KafkaError
+
+    if isinstance(exc, KafkaError | TimeoutError | ConnectionError):
+        bootstrap = _bootstrap()
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return 1, f"cannot reach Kafka at {bootstrap} (TOOLTRAIL_KAFKA_BOOTSTRAP): {detail}"
+    if isinstance(exc, OSError) and exc.filename:
+        return 1, f"{exc.strerror or exc}: {exc.filename}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return 1, f"unexpected {type(exc).__name__}: {text} (run with --debug for the traceback)"
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The one line for a command module whose third-party dependency is not installed
+    (``None``: one of tooltrail's own modules is missing, a bug, not an install problem).
+
+    The base install is the tool servers' producer; the commands need a worker role.
+    """
+    name = (exc.name or "").split(".")[0]
+    if name in ("", "tooltrail"):
+        return None
+    return (
+        f"the tooltrail command needs {name}, which this install lacks: pip install "
+        "'tooltrail[worker]' (a Chroma server) or 'tooltrail[memory]'"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tooltrail`` console script."""
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:
+        line = missing_extra(exc)
+        if line is None:
+            raise
+        print(f"tooltrail: error: {line}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    os.umask(0o077)  # data, logs and spill files hold tool data: owner only
+    try:
+        level = _log_level(args.log_level)
+    except SettingsError as exc:
+        print(f"tooltrail: error: {failure(exc)[1]}", file=sys.stderr)
+        return 2
+    logs.configure(level, json=not sys.stderr.isatty())  # JSON for files and pipes
+    quiet_libraries(level)
+    limit_repeats()
+    if args.command not in LONG_RUNNING:  # a one-shot command reports its failure itself
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        code, line = failure(exc)
+        print(f"tooltrail: error: {line}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

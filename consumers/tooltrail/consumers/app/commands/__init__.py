@@ -1,0 +1,99 @@
+"""One module per CLI command; each registers its sub-command and wires library parts.
+
+A command module has ``register(commands)``: it adds its parser(s) with ``add`` and sets a
+``handler`` (``argparse.Namespace -> int``). Handlers raise ``UsageError`` or
+``SettingsError`` for what the user typed (exit 2) and let runtime failures propagate; the
+CLI turns every failure into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any, NoReturn
+
+from tooltrail.consumers.errors import UsageError
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.schemas.config import load_settings
+
+
+class _Defaults(argparse.HelpFormatter):
+    """Shows ``(default: X)`` where a default says something (not for flags and unset)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit 2) and shows defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Defaults)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message (see 'prog --help')`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+Commands = "argparse._SubParsersAction[Parser]"
+
+
+def add(commands: Any, name: str, summary: str, details: str = "") -> Parser:
+    """Add a sub-command with a one-line summary (its help) and a longer description."""
+    parser: Parser = commands.add_parser(name, help=summary, description=details or summary)
+    return parser
+
+
+def subcommands(parser: Parser, dest: str) -> Any:
+    """Nested sub-commands of ``parser`` (required)."""
+    return parser.add_subparsers(dest=dest, required=True, metavar="COMMAND")
+
+
+def worker_settings() -> WorkerSettings:
+    """The workers' settings from the environment (``SettingsError`` names bad variables)."""
+    return load_settings(WorkerSettings)
+
+
+def _number(text: str, kind: type[int] | type[float], what: str) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if value <= 0 or value != value or value == float("inf"):  # NaN is not equal to itself
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number above 0."""
+    return int(_number(text, int, "a whole number"))
+
+
+def positive_float(text: str) -> float:
+    """An argument that must be a number above 0."""
+    return float(_number(text, float, "a number"))
+
+
+def port(text: str) -> int:
+    """An argument that must be a TCP port."""
+    value = positive_int(text)
+    if value > 65_535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return value
+
+
+def iso_time(text: str, flag: str) -> datetime:
+    """``text`` as an aware time, or a ``UsageError`` naming ``flag`` and the expected form."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{flag} {text!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)"
+        ) from None
+    if value.tzinfo is None:
+        raise UsageError(f"{flag} {text!r} needs a timezone (e.g. 2026-11-23T10:00:00Z)")
+    return value

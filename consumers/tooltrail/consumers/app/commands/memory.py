@@ -1,0 +1,248 @@
+"""``tooltrail memory search|stats|audit``: look into the vector memories."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from tooltrail.consumers.app.commands import add, positive_int, subcommands, worker_settings
+from tooltrail.consumers.errors import ConsumerError
+from tooltrail.consumers.memory.chroma import close_client, open_chroma
+from tooltrail.consumers.memory.embedders import embedder_id, make_embedder
+from tooltrail.consumers.memory.store import KINDS, collection_names
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.schemas.ids import MEMORY_ID_PATTERN, memory_id
+
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "tool": str,
+    "outcome": str,
+    "opType": str,
+    "severity": str,
+    "domain": str,
+    "environment": str,
+    "sessionId": str,
+    "timestamp": str,
+    "ts": int,
+    "eventId": str,
+}
+
+
+def _client(settings: WorkerSettings) -> Any:
+    """A Chroma client, or one clear error: not configured (exit 2) or unreachable (exit 1)."""
+    if not settings.chroma_configured:
+        open_chroma(settings)  # raises SettingsError naming the variables
+    try:
+        return open_chroma(settings)
+    except Exception as exc:
+        where = settings.chroma_url or str(settings.chroma_path)
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConsumerError(
+            f"cannot reach Chroma at {where} (TOOLTRAIL_CHROMA_URL): {detail}"
+        ) from exc
+
+
+def _dump(data: object) -> None:
+    print(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+
+
+def _items(collection: Any, page: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
+    offset = 0
+    while True:
+        got = collection.get(limit=page, offset=offset, include=["metadatas"])
+        if not got["ids"]:
+            return
+        yield from zip(got["ids"], got["metadatas"], strict=True)
+        offset += len(got["ids"])
+
+
+def search(
+    settings: WorkerSettings,
+    text: str,
+    *,
+    tool: str | None,
+    kind: str | None,
+    k: int,
+    as_json: bool,
+) -> int:
+    """Print the ``k`` memories nearest to ``text`` (optionally of one tool / kind)."""
+    names = collection_names(settings)
+    wanted = {names[kind]} if kind else set(names.values())
+    filters: list[dict[str, Any]] = [{"tool": tool}] if tool else []
+    if kind and settings.unified_memory:
+        filters.append({"kind": kind})
+    where = filters[0] if len(filters) == 1 else ({"$and": filters} if filters else None)
+    client = _client(settings)
+    vector = make_embedder(settings.embedder, settings.embed_threads)([text])
+    hits = []
+    try:
+        existing = {c.name for c in client.list_collections()}
+        for name in sorted(wanted & existing):
+            res = client.get_collection(name).query(
+                query_embeddings=vector,
+                n_results=k,
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
+            for i, d, m, dist in zip(
+                res["ids"][0],
+                res["documents"][0],
+                res["metadatas"][0],
+                res["distances"][0],
+                strict=True,
+            ):
+                hits.append(
+                    {
+                        "id": i,
+                        "distance": round(dist, 4),
+                        "collection": name,
+                        "kind": m.get("kind"),
+                        "tool": m.get("tool"),
+                        "timestamp": m.get("timestamp"),
+                        "summary": d,
+                    }
+                )
+    finally:
+        close_client(client)
+    hits = sorted(hits, key=lambda h: h["distance"])[:k]
+    if as_json:
+        _dump(hits)
+        return 0
+    for rank, h in enumerate(hits, 1):
+        print(f"{rank}. {h['distance']:.3f}  {h['tool']}  {h['kind']}  {h['timestamp']}  {h['id']}")
+        print(f"   {str(h['summary']).splitlines()[0][:160]}")
+    if not hits:
+        print("no memories found")
+    return 0
+
+
+def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
+    """Per collection: count and embedder; with ``detailed``, counts per kind/tool and newest."""
+    client = _client(settings)
+    out: dict[str, Any] = {}
+    try:
+        existing = {c.name for c in client.list_collections()}
+        for name in sorted(set(collection_names(settings).values()) & existing):
+            col = client.get_collection(name)
+            info: dict[str, Any] = {
+                "count": col.count(),
+                "embedder": (col.metadata or {}).get("embedder"),
+            }
+            if detailed:
+                kinds: Counter[str] = Counter()
+                tools: Counter[str] = Counter()
+                newest = ""
+                for _, meta in _items(col):
+                    kinds[str(meta.get("kind"))] += 1
+                    tools[str(meta.get("tool"))] += 1
+                    newest = max(newest, str(meta.get("timestamp", "")))
+                info.update(
+                    kinds=dict(kinds), tools=dict(tools.most_common(20)), newest=newest or None
+                )
+            out[name] = info
+    finally:
+        close_client(client)
+    if as_json:
+        _dump(out)
+        return 0
+    for name, info in out.items():
+        print(f"{name}: {info['count']} memories, embedder {info['embedder']}")
+        for key in ("kinds", "tools"):
+            if key in info:
+                print(f"  {key}: " + ", ".join(f"{k}={v}" for k, v in info[key].items()))
+        if info.get("newest"):
+            print(f"  newest: {info['newest']}")
+    return 0
+
+
+def _item_problems(item_id: str, meta: dict[str, Any]) -> list[str]:
+    problems = [
+        f"metadata {key!r} missing or not {t.__name__ if isinstance(t, type) else t}"
+        for key, t in REQUIRED.items()
+        if not isinstance(meta.get(key), t)
+    ]
+    if meta.get("kind") not in KINDS:
+        problems.append(f"kind {meta.get('kind')!r} is not one of {list(KINDS)}")
+    if not MEMORY_ID_PATTERN.match(item_id):
+        problems.append("id does not have the memory id shape")
+    elif not problems:
+        scope = meta.get("incidentId") or meta["sessionId"]
+        ended = datetime.fromisoformat(str(meta["timestamp"]).replace("Z", "+00:00"))
+        if memory_id(str(meta["kind"]), str(scope), ended, str(meta["eventId"])) != item_id:
+            problems.append("id is not derivable from its event (kind, scope, time, event id)")
+    return problems
+
+
+def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
+    """Check collections against the strategy and every item against the schema; 1 on problems."""
+    expected = set(collection_names(settings).values())
+    want_embedder = embedder_id(make_embedder(settings.embedder, settings.embed_threads))
+    report: dict[str, Any] = {"missing": [], "extra": [], "embedder": {}, "items": {}}
+    client = _client(settings)
+    try:
+        existing = {c.name for c in client.list_collections()}
+        report["missing"] = sorted(expected - existing)
+        prefix = (
+            settings.chroma_collection
+            if settings.unified_memory
+            else settings.chroma_collection_prefix
+        )
+        report["extra"] = sorted(n for n in existing - expected if n.startswith(prefix))
+        for name in sorted(expected & existing):
+            col = client.get_collection(name)
+            found = (col.metadata or {}).get("embedder")
+            if found != want_embedder:
+                report["embedder"][name] = f"{found!r}, expected {want_embedder!r}"
+            bad = {i: p for i, meta in _items(col) if (p := _item_problems(i, meta))}
+            if bad:
+                report["items"][name] = {
+                    "bad": len(bad),
+                    "examples": dict(list(bad.items())[:limit]),
+                }
+    finally:
+        close_client(client)
+    ok = not (report["missing"] or report["embedder"] or report["items"])
+    report["ok"] = ok
+    if as_json:
+        _dump(report)
+    else:
+        for key in ("missing", "extra"):
+            for name in report[key]:
+                print(f"{key} collection: {name}")
+        for name, problem in report["embedder"].items():
+            print(f"embedder mismatch in {name}: {problem}")
+        for name, info in report["items"].items():
+            print(f"{name}: {info['bad']} item(s) with problems, e.g.")
+            for item_id, problems in list(info["examples"].items())[:5]:
+                print(f"  {item_id}: {'; '.join(problems)}")
+        print("audit ok" if ok else "audit found problems")
+    return 0 if ok else 1
+
+
+def register(commands: Any) -> None:
+    """``tooltrail memory search|stats|audit``."""
+    memory = subcommands(
+        add(commands, "memory", "search, count and audit the vector memories"), "action"
+    )
+    p = add(memory, "search", "the memories nearest to a text")
+    p.add_argument("text", nargs="+", help="what to look for")
+    p.add_argument("--tool", help="only this tool")
+    p.add_argument("--kind", choices=list(KINDS), help="only this kind")
+    p.add_argument("--k", type=positive_int, default=3, help="how many")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(
+        handler=lambda a: search(
+            worker_settings(), " ".join(a.text), tool=a.tool, kind=a.kind, k=a.k, as_json=a.json
+        )
+    )
+    p = add(memory, "stats", "count and embedder per collection")
+    p.add_argument("--detailed", action="store_true", help="also per kind and tool, newest item")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=lambda a: stats(worker_settings(), detailed=a.detailed, as_json=a.json))
+    p = add(memory, "audit", "check collections and every memory against the schema (exit 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=lambda a: audit(worker_settings(), as_json=a.json))

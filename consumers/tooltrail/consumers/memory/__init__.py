@@ -1,0 +1,1 @@
+"""The memory store: Chroma collections, the client factory, embedders and the vector cache."""

@@ -1,0 +1,1 @@
+"""One module per sink; each implements ``tooltrail.consumers.runtime.runner.Sink``."""

@@ -1,0 +1,157 @@
+"""The enrich sink (``tooltrail-enrich``): related memories per cache key, for the next call.
+
+Per batch, events are coalesced to the latest per cache key (``schemas.keys.cache_key``, the key
+the tool server looks up). For each, its embedding text (``embedding_text``) is embedded
+once, the call's own memory is upserted (idempotent, same id as the memory group's, so the
+entry can include it even if the memory group is behind), and the top ``TOOLTRAIL_ENRICH_K``
+memories by cosine distance are published as an ``EnrichmentEntry`` keyed by the cache key to
+the (compacted) enrichment topic; the runner commits only after Kafka acknowledged every
+entry. The entry is what the *next* call with that key sees, so it includes the triggering
+call's memory;
+``TOOLTRAIL_ENRICH_EXCLUDE_SAME_SESSION`` leaves the caller's own session out. A stored
+memory whose metadata cannot make a hit is left out of the entry (never fails the event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from tooltrail.consumers.errors import RetriableSinkError
+from tooltrail.consumers.lanes import Lane
+from tooltrail.consumers.memory.embedders import HashingEF, MiniLMOnnxEF
+from tooltrail.consumers.memory.records import embedding_text, to_memory
+from tooltrail.consumers.memory.store import MemoryStore, Row
+from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.consumers.sinks.base import Delivered
+from tooltrail.schemas.aio import settle, stop_kafka
+from tooltrail.schemas.codec import encode
+from tooltrail.schemas.events import ToolExecutionEvent
+from tooltrail.schemas.headers import entry_headers
+from tooltrail.schemas.keys import cache_key
+from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit, MemoryRecord
+
+log = logging.getLogger(__name__)
+
+
+def hit_of(row: Row) -> EnrichmentHit | None:
+    """The hit a stored memory makes, or None if its metadata is unusable."""
+    try:
+        meta = row.metadata
+        return EnrichmentHit(
+            id=row.id,
+            summary=row.document.splitlines()[0][:300] if row.document else "",
+            distance=row.distance,
+            kind=str(meta.get("kind", ""))[:32],
+            severity=str(meta.get("severity", "info"))[:16],
+            timestamp=datetime.fromtimestamp(int(meta.get("ts", 0)) / 1000, tz=UTC),
+        )
+    except (ValueError, TypeError, OverflowError, OSError):
+        log.warning("enrich: a stored memory has unusable metadata", extra={"id": row.id[:200]})
+        return None
+
+
+def entry_for(key: str, event: ToolExecutionEvent, rows: Sequence[Row], k: int) -> EnrichmentEntry:
+    """The entry for ``key``: the ``k`` nearest usable memories, newest computation time."""
+    hits = [h for h in (hit_of(r) for r in sorted(rows, key=lambda r: r.distance)) if h]
+    return EnrichmentEntry(
+        key=key,
+        tool_id=event.tool_id,
+        hits=tuple(hits[:k]),
+        computed_at=datetime.now(UTC),
+        source_event_id=event.event_id,
+    )
+
+
+class EnrichSink:
+    """Computes and publishes enrichment entries (see module docstring)."""
+
+    name = "enrich"
+
+    def __init__(self, settings: WorkerSettings, embedder: MiniLMOnnxEF | HashingEF) -> None:
+        self.settings = settings
+        self.store = MemoryStore(settings, embedder)
+        self.scope = settings.key_scope
+        self.lane = Lane("enrich")
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Start the entry producer and connect to Chroma (either is retried by writes)."""
+        await self._start_producer()
+        await self.lane.run(self.store.warm)  # the model loads even while Chroma is down
+        await self.lane.run(self.store.ensure)
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            s = self.settings
+            timeout_ms = int(s.kafka_timeout_s * 1000)
+            producer = AIOKafkaProducer(
+                **s.kafka_kwargs(),
+                acks="all",
+                enable_idempotence=False,
+                request_timeout_ms=timeout_ms,
+            )
+            try:
+                await asyncio.wait_for(producer.start(), s.kafka_timeout_s)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await settle(stop_kafka(producer), s.kafka_timeout_s)
+                raise RetriableSinkError(f"enrichment producer: {exc!r}") from exc
+            self._producer = producer
+        return self._producer
+
+    async def write(self, batch: list[Delivered]) -> None:
+        """Publish one entry per distinct key in the batch; return once Kafka has them."""
+        latest: dict[str, ToolExecutionEvent] = {}
+        for item in batch:
+            latest[cache_key(item.event.tool_id, item.event.args, self.scope)] = item.event
+        records = {key: to_memory(event) for key, event in latest.items()}
+        entries = await self.lane.run(self._compute, latest, records)
+        producer = await self._start_producer()
+        s = self.settings
+        try:
+            async with asyncio.timeout(s.kafka_timeout_s):
+                futures = [
+                    await producer.send(
+                        s.enrichment_topic, encode(e), key=e.key.encode(), headers=entry_headers(e)
+                    )
+                    for e in entries
+                ]
+                for future in futures:
+                    await future
+        except (KafkaError, TimeoutError) as exc:
+            raise RetriableSinkError(f"enrichment topic: {type(exc).__name__}: {exc}") from exc
+
+    def _compute(
+        self, latest: dict[str, ToolExecutionEvent], records: dict[str, MemoryRecord]
+    ) -> list[EnrichmentEntry]:
+        texts = [embedding_text(latest[key]) for key in records]
+        vectors = dict(zip(records, self.store.embed(texts), strict=True))
+        if self.settings.enable_vector_writes:
+            self.store.upsert(records.values(), [vectors[key] for key in records])
+        s = self.settings
+        entries = []
+        for key, event in latest.items():
+            where = (
+                {"sessionId": {"$ne": event.session_id}} if s.enrich_exclude_same_session else None
+            )
+            rows = self.store.query(vectors[key], s.enrich_k, where)
+            entries.append(entry_for(key, event, rows, s.enrich_k))
+        return entries
+
+    async def reload(self) -> None:
+        """Nothing to reload: Chroma and the topic are shared by every member."""
+
+    async def close(self) -> None:
+        """Stop the producer and close Chroma."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await settle(stop_kafka(producer), self.settings.kafka_timeout_s)
+        try:
+            await self.lane.run(self.store.close)
+        finally:
+            self.lane.close()

@@ -1,0 +1,190 @@
+"""``TrailProducer``: the never-blocking event emitter embedded in tool servers.
+
+``emit`` puts the call into the ``Accumulator`` (a deque append: no lock shared with the
+sender, no I/O whatever the state) and returns. Everything else happens in the sender
+thread (``tooltrail.producer.sender``): building events, sending, spilling to the outbox, resending
+it, and following the enrichment topic, on one asyncio loop. The tool server's own event
+loop never awaits Kafka.
+
+**Overflow policy.** When the accumulator holds ``TOOLTRAIL_QUEUE_SIZE`` calls, ``emit``
+drops the call and counts it (``dropped["queue_full"]``), as OpenTelemetry's batch span
+processor does: the alternative, writing it on the caller's thread, would put redaction and
+disk I/O on the tool call. The accumulator fills only when the sender cannot even build
+events as fast as calls arrive (it never waits for Kafka: while Kafka stalls it writes to
+the outbox at disk speed), i.e. when the machine is out of CPU. A call after ``close`` is
+dropped the same way (``dropped["closed"]``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from types import TracebackType
+from typing import Self
+
+from tooltrail.producer.accumulator import Accumulator
+from tooltrail.producer.calls import ToolCall
+from tooltrail.producer.enrichment import EnrichmentCache
+from tooltrail.producer.outbox import AnyOutbox, MemoryOutbox, Outbox
+from tooltrail.producer.sender import Item, Sender
+from tooltrail.producer.settings import ProducerSettings
+from tooltrail.producer.stats import Counters, ProducerStats
+from tooltrail.producer.stdio import keep_logs_off_stdout
+from tooltrail.schemas.config import load_settings
+from tooltrail.schemas.errors import SettingsError
+from tooltrail.schemas.events import ToolExecutionEvent
+
+log = logging.getLogger(__name__)
+__all__ = ["Item", "ToolCall", "ToolExecutionEvent", "TrailProducer"]
+
+
+class TrailProducer:
+    """Facade over the accumulator, the outbox and the sender thread (see module docstring).
+
+    Usable from async code (``async with TrailProducer() as p``) and from sync code
+    (``p.start()`` … ``p.close()``); ``emit`` may be called from any thread.
+    """
+
+    def __init__(self, settings: ProducerSettings | None = None, **overrides: object) -> None:
+        """Never raises: invalid settings disable instrumentation (``disabled`` says why, one
+        error is logged) and an unusable outbox directory leaves the outbox in memory."""
+        self.disabled: str | None = None
+        try:
+            self.settings = settings or load_settings(ProducerSettings, **overrides)
+        except SettingsError as exc:
+            self.disabled = "invalid settings: " + "; ".join(exc.problems)
+            log.error("tooltrail: instrumentation disabled: %s", self.disabled)  # noqa: TRY400 - one line, not a traceback
+            self.settings = ProducerSettings.model_construct(enable_instrumentation=False)
+        s = self.settings
+        self._counters = Counters()
+        self._accumulator: Accumulator[Item] = Accumulator(s.queue_size)
+        self._accumulator.closed = self.disabled is not None
+        disk = Outbox(s.outbox_dir, s.outbox_max_bytes, s.outbox_segment_bytes)
+        self._outbox: AnyOutbox = disk
+        if disk.unusable is not None:
+            self._outbox = MemoryOutbox(s.outbox_max_bytes, disk.unusable)
+            if self.disabled is None:
+                log.warning(
+                    "tooltrail: the outbox directory is unusable, spilled events are kept "
+                    "in memory only (set TOOLTRAIL_OUTBOX_DIR to a writable directory)",
+                    extra={"reason": disk.unusable},
+                )
+        self.enrichment: EnrichmentCache | None = EnrichmentCache(s) if s.enable_presearch else None
+        follower = self.enrichment.follow if self.enrichment is not None else None
+        self._sender = Sender(s, self._accumulator, self._outbox, self._counters, follower)
+        self._started = False
+        self._closed = False
+
+    @staticmethod
+    def default_settings() -> ProducerSettings:
+        """Settings from the environment alone (benchmarks and tools build events with them)."""
+        return load_settings(ProducerSettings)
+
+    # --- hot path ------------------------------------------------------------------------------
+    def emit(self, event: Item) -> None:
+        """Hand ``event`` to the sender. Any thread; no I/O, no lock, never raises, O(1).
+
+        ``event`` is a ``ToolExecutionEvent`` or a raw ``ToolCall`` (adapters pass calls, so
+        redaction and validation run in the sender thread, not on the tool call's path).
+        When the accumulator is full, or after ``close``, the event is dropped and counted
+        (see the module docstring); the sender logs at most one warning per interval.
+        """
+        try:
+            if self._accumulator.put(event):
+                return
+            if self.disabled is not None:
+                self._counters.add("dropped:disabled")
+            else:
+                self._counters.add("dropped:closed" if self._closed else "dropped:queue_full")
+        except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
+            self._counters.add("internal_errors")
+
+    def take(self, limit: int) -> list[Item]:
+        """Remove up to ``limit`` waiting calls (tests and benchmarks that time ``emit`` alone)."""
+        return self._accumulator.drain(limit)
+
+    def count_internal_error(self) -> None:
+        """Count a failure inside instrumentation (adapters call this; it never raises)."""
+        self._counters.add("internal_errors")
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Start the sender thread and return at once (Kafka may be down: events spill)."""
+        if self.settings.strict_stdio_logs:
+            keep_logs_off_stdout()
+        if not self._started and not self._closed and self.disabled is None:
+            self._started = True
+            self._sender.start()
+            atexit.register(self.close)
+        return self
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush within ``timeout`` (default ``shutdown_timeout_s``); the rest stays in the
+        outbox for the next start. Idempotent."""
+        deadline = self.settings.shutdown_timeout_s if timeout is None else timeout
+        if self._closed:
+            return
+        self._closed = True
+        self._accumulator.closed = True
+        atexit.unregister(self.close)
+        try:
+            if self._started:
+                self._sender.stop(deadline)
+            if not self._sender.alive:  # never started, or done: keep what it could not take
+                leftover = self._accumulator.drain(len(self._accumulator))
+                if leftover:
+                    self._sender.keep(leftover)
+            self._outbox.close()
+        except Exception:  # closing telemetry must never fail the tool server
+            self._counters.add("internal_errors")
+            log.exception("tooltrail: closing the producer failed")
+
+    async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the documented API
+        """``close`` for async callers: waits in a worker thread, not on the event loop."""
+        import asyncio  # local: keep the sync import path minimal
+
+        await asyncio.to_thread(self.close, timeout)
+
+    async def __aenter__(self) -> Self:
+        return self.start()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- observation ---------------------------------------------------------------------------
+    def stats(self) -> ProducerStats:
+        """A snapshot of every counter (no lock shared with ``emit``)."""
+        c = self._counters
+        dropped = c.dropped()
+        if self._outbox.dropped:
+            dropped["outbox_full"] = self._outbox.dropped
+        at_emit = sum(dropped.get(k, 0) for k in ("queue_full", "closed", "disabled"))
+        queued = len(self._accumulator)
+        return ProducerStats(
+            emitted=self._sender.taken + queued + at_emit,
+            sent=c.get("sent"),
+            spilled=c.get("spilled"),
+            resent=c.get("resent"),
+            dropped=dropped,
+            queue_depth=queued,
+            outbox_pending=self._outbox.pending,
+            outbox_bytes=self._outbox.size_bytes,
+            connected=self._sender.live,
+            outbox_usable=self._outbox.unusable is None,
+            internal_errors=c.get("internal_errors"),
+            restarts=c.get("restarts"),
+            in_flight=self._sender.in_flight + self._sender.unconfirmed,
+            late_acks=c.get("late_acks"),
+            unconfirmed_acks=c.get("unconfirmed_acks"),
+            maybe_duplicated=c.get("maybe_duplicated"),
+        )

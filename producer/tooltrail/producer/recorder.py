@@ -1,0 +1,98 @@
+"""``CallRecorder``: the part every adapter shares — allowlist, kill switch, begin and end.
+
+Both methods are safe on a tool call's path: O(1), no I/O, and they never raise (a failure
+inside instrumentation is counted in ``internal_errors`` and the tool call goes on).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tooltrail.producer.calls import PROCESS_SESSION_ID, ToolCall
+from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.enrichment import set_current
+from tooltrail.schemas.events import OpType, Outcome
+
+#: Where the pre-search hits ride in an MCP result's ``_meta`` (opt-in).
+META_KEY = "tooltrail/presearch"
+
+
+class CallRecorder:
+    """Start and finish ``ToolCall`` records for one producer."""
+
+    def __init__(self, producer: TrailProducer, op_types: dict[str, OpType] | None = None) -> None:
+        self.producer = producer
+        self.settings = producer.settings
+        self.op_types = op_types or {}
+
+    def begin(self, tool_id: Any, args: Any, session_id: str | None = None) -> ToolCall | None:
+        """Start timing a call, or return None if this tool is not instrumented."""
+        try:
+            name = tool_id if isinstance(tool_id, str) and tool_id else "unknown"
+            if not self.settings.instruments(name):
+                return None
+            call = ToolCall(
+                tool_id=name,
+                args=args,
+                session_id=session_id or PROCESS_SESSION_ID,
+                op_type=self.op_types.get(name),
+            )
+            cache = self.producer.enrichment
+            if cache is not None:
+                t0 = time.perf_counter_ns()
+                hits = cache.lookup(name, args)
+                call.anchors.append(
+                    f"presearch:hits={len(hits)};us={(time.perf_counter_ns() - t0) // 1000}"
+                )
+                call.hits = hits
+                set_current(hits)
+        except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
+            self.producer.count_internal_error()
+            return None
+        return call
+
+    def end(
+        self,
+        call: ToolCall | None,
+        outcome: Outcome,
+        *,
+        error: BaseException | str | None = None,
+        result: Any = None,
+    ) -> None:
+        """Stop the clock, classify and emit. Never raises."""
+        if call is None:
+            return
+        try:
+            text = None
+            if error is not None:
+                text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            self.producer.emit(call.finish(outcome, error=text, result=result))
+        except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
+            self.producer.count_internal_error()
+
+    def fail(
+        self,
+        call: ToolCall | None,
+        exc: BaseException,
+        *,
+        tool_errors: tuple[type[BaseException], ...] = (),
+        other: Outcome = Outcome.PROTOCOL_ERROR,
+        error: str | None = None,
+        result: Any = None,
+    ) -> None:
+        """Record a call that raised: ``tool_errors`` → tool_error, any other ``Exception`` →
+        ``other``, anything else (cancellation, exit) → cancelled. The caller re-raises."""
+        if isinstance(exc, tool_errors):
+            outcome = Outcome.TOOL_ERROR
+        elif isinstance(exc, Exception):
+            outcome = other
+        else:
+            outcome = Outcome.CANCELLED
+        self.end(call, outcome, error=error if error is not None else exc, result=result)
+
+    def presearch_meta(self, call: ToolCall | None) -> list[dict[str, Any]] | None:
+        """The hits to attach to the MCP result's ``_meta``, if the setting asks for it."""
+        if call is None or not call.hits or not self.settings.presearch_attach_meta:
+            return None
+        return [hit.model_dump(mode="json", by_alias=True) for hit in call.hits]

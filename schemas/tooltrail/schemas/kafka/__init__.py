@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the producer and the workers: wire-level metadata requests."""

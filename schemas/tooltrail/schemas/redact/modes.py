@@ -1,0 +1,84 @@
+"""How the structured walk treats what it meets: the mode of each value under a mapping.
+
+A mode says what a value becomes: ``NEUTRAL`` (walked as is, strings scanned as text),
+``STRONG`` (every scalar below is redacted except under names that only describe),
+``WEAK`` (a random-looking string is redacted), ``ALL`` (every scalar, whatever its name:
+a Secret's data), ``B64`` (random-looking base64 strings: a ``data`` map of unknown kind).
+A mapping may be a name/value pair (``{name: DB_PASSWORD, value: …}``), a Kubernetes object
+(its ``kind``) or a container spec (``command`` names the tool its ``args`` run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tooltrail.schemas.redact.argv import program_of
+from tooltrail.schemas.redact.keys import NEUTRAL, STRONG, WEAK, inherit_keeps, key_class
+
+ALL, B64 = 10, 11
+_NAME_FIELDS = ("name", "Name", "NAME", "key", "Key", "KEY", "header", "Header", "ParameterKey")
+VALUE_FIELDS = frozenset({"value", "Value", "VALUE", "ParameterValue"})
+ARGV_FIELDS = frozenset({"args", "argv", "arguments", "command", "cmd"})
+
+
+def child_mode(name: str, mode: int, pair: int | None, kind: str | None) -> int:
+    """The mode of the value under ``name`` in a mapping walked in ``mode`` (module doc)."""
+    if mode == ALL:
+        return ALL
+    if mode == STRONG:
+        return NEUTRAL if inherit_keeps(name) else STRONG
+    if mode == B64:
+        return B64
+    if pair is not None and name in VALUE_FIELDS:
+        return pair
+    if kind == "Secret" and name in ("data", "stringData"):
+        return ALL
+    if kind == "" and name in ("data", "binaryData"):
+        return B64
+    cls = key_class(name)
+    return cls if cls in (STRONG, WEAK) else NEUTRAL
+
+
+def pair_class(value: Mapping[Any, Any]) -> int | None:
+    """The class of a name/value pair's value (``{name: DB_PASSWORD, value: …}``), if it is one."""
+    if not any(field in value for field in VALUE_FIELDS):
+        return None
+    if "SecureString" in (value.get("Type"), value.get("type")):  # AWS SSM parameters
+        return STRONG
+    for field in _NAME_FIELDS:
+        name = value.get(field)
+        if isinstance(name, str):
+            cls = key_class(name)
+            return cls if cls in (STRONG, WEAK) else NEUTRAL
+    return None
+
+
+def kind_of(value: Mapping[Any, Any]) -> str | None:
+    """``"Secret"`` for a Secret, ``""`` for a Kubernetes object whose kind is unknown."""
+    kind = value.get("kind")
+    if isinstance(kind, str):
+        return kind
+    return "" if "apiVersion" in value else None
+
+
+def command_of(value: Mapping[Any, Any]) -> list[str]:
+    """The first words of a container spec's ``command`` (or ``cmd``)."""
+    command = value.get("command", value.get("cmd"))
+    if isinstance(command, str):
+        return command.split()[:8]
+    if isinstance(command, list | tuple):
+        return [c for c in command[:8] if isinstance(c, str)]
+    return []
+
+
+def is_argv(items: list[Any], hint: str | None) -> bool:
+    """True if a list reads as a command line (flags, a known tool, a sensitive bare word)."""
+    if len(items) < 2 or not all(isinstance(item, str) for item in items):
+        return False
+    return (
+        hint is not None
+        or any(item[:1] == "-" for item in items)
+        or program_of(items) is not None
+        or any(len(item) <= 64 and key_class(item) == STRONG for item in items)
+    )

@@ -1,0 +1,259 @@
+"""``key = value`` in text: env files, YAML, JSON (whole or cut), headers, flags, query strings.
+
+Driven by occurrences of a few terms every sensitive key contains (``pass``, ``token``,
+``key`` …): for each, the surrounding key is read (``DB_PASSWORD``, ``"client-key-data"``,
+``--client-secret``), classified (``redact_keys``), and if sensitive its value is replaced:
+a quoted string, a ``{…}``/``[…]`` container, an indented YAML block (kept line by line when
+a line's key is benign, so a pod's ``secret:`` volume survives), the rest of a YAML or header
+line, a connection-string field up to ``;``, or one bare token. ``Authorization: Bearer x``
+keeps the scheme. ``true``/``false``/``null``, placeholders and ``<redacted>`` are kept.
+Every regex is anchored at a position found by ``str.find`` and bounded, so the pass is linear.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tooltrail.schemas.redact.blocks import data_policy, redact_block
+from tooltrail.schemas.redact.keys import (
+    REDACTED,
+    STRONG,
+    WEAK,
+    is_placeholder,
+    key_class,
+    looks_b64_secret,
+    looks_secret,
+)
+
+#: Every STRONG or WEAK key (``redact_keys``) contains one of these (lower case).
+KEY_TERMS = (
+    "pass",
+    "pw",
+    "secret",
+    "cred",
+    "auth",
+    "cookie",
+    "key",
+    "sig",
+    "bearer",
+    "jwt",
+    "dockerc",
+    "token",
+    "otp",
+    "_pat",
+)
+DATA_KEYS = {"data": "data", "stringdata": "stringData", "binarydata": "binaryData"}
+#: A run of key characters (matched forwards, and backwards on the reversed text).
+_KEY_RUN = re.compile(r"[A-Za-z0-9_.\-]{0,128}")
+_KEY_SEP = re.compile(
+    r"(?P<key>[A-Za-z0-9_.\-]{1,128})(?P<q>\\?[\"'])?[ \t]{0,8}"
+    r"(?P<sep>:=|=>|==|=|:(?!//))[ \t]{0,8}"
+)
+_FLAG_SPACE = re.compile(r"(?P<key>-{1,2}[A-Za-z][A-Za-z0-9_.\-]{0,126})[ \t]+(?=[^\s-])")
+_DQ = re.compile(r'"(?:[^"\\\n]|\\.){0,4096}"?')
+_SQ = re.compile(r"'[^'\n]{0,4096}'?")
+_EDQ = re.compile(r'\\"(?:[^"\\\n]|\\[^"\n]){0,4096}(?:\\")?')
+_BARE = re.compile(r"[^\s,;&\"'<>{}\[\]\\`]{1,4096}")
+_TO_EOL = re.compile(r"[^\n\r]{1,4096}")
+_TO_SEMI = re.compile(r"[^;\n\r\"']{1,4096}")
+_SCHEME = re.compile(
+    r"(?i:bearer|basic|token|digest|negotiate|ntlm|bot|ssws|splunk|aws4-hmac-sha256|oauth"
+    r"|apikey|sharedaccesssignature|dsn)[ \t]+(?=\S)"
+)
+_PARAM_SCHEMES = ("digest", "aws4-hmac-sha256", "oauth")
+_BLOCK_OPEN = re.compile(r"[ \t]*(?P<ind>[|>][-+0-9]{0,3})?[ \t]*(?:#[^\n]*)?(?:\r?\n|\Z)")
+_LINE_PREFIX = re.compile(r"[ \t]*(?:-[ \t]+)?[\"']?")
+_CONTAINER = re.compile(r'"(?:[^"\\\n]|\\.){0,2048}"|\'[^\'\n]{0,2048}\'|[\[\]{}]')
+_JSON_PAIR = re.compile(r'"(?P<k>[^"\\\n]{1,256})"[ \t]*:[ \t]*(?P<v>"(?:[^"\\\n]|\\.){0,8192}")')
+_PATHLIKE = re.compile(r"[\"']?(?:[/~$%]|[A-Za-z]:[\\/])")
+KEEP_VALUES = {"", "true", "false", "null", "none", "~", "yes", "no", "on", "off", "nil"}
+_MAX_CONTAINER = 16_384
+
+
+def term_positions(lower: str, terms: tuple[str, ...]) -> list[int]:
+    """Sorted start offsets of every occurrence of every term in ``lower``."""
+    found: set[int] = set()
+    for term in terms:
+        i = lower.find(term)
+        while i != -1:
+            found.add(i)
+            i = lower.find(term, i + 1)
+    return sorted(found)
+
+
+def keep_value(value: str) -> bool:
+    """Values left as they are even under a sensitive key."""
+    bare = value.strip().strip("\"'\\").strip()
+    return bare.lower() in KEEP_VALUES or bare.startswith(REDACTED) or is_placeholder(bare)
+
+
+def redact_pairs(text: str, lower: str, k8s: bool) -> str:
+    """Redact the value of every sensitive ``key = value`` pair of ``text`` (see module doc)."""
+    terms = (*KEY_TERMS, "data") if k8s else KEY_TERMS
+    secret_doc = k8s and re.search(r"kind[\"']?[ \t]*:[ \t]*[\"']?secret\b", lower) is not None
+    spans: list[tuple[int, int, str]] = []
+    rev, n, done = text[::-1], len(text), 0
+    for i in term_positions(lower, terms):
+        if i < done:
+            continue
+        start = i - len(_KEY_RUN.match(rev, n - i).group())  # type: ignore[union-attr]
+        if start < done:
+            continue
+        found = _pair_at(text, start, secret_doc)
+        if found is not None:
+            spans.append(found)
+            done = found[1]
+        else:  # every later term inside this key would find the same key again
+            done = _KEY_RUN.match(text, start).end()  # type: ignore[union-attr]
+    return apply_spans(text, spans)
+
+
+_CLOSE_TAG = re.compile(r"</(?P<tag>[A-Za-z_][\w.\-]{0,63}(?::[A-Za-z_][\w.\-]{0,63})?)[ \t]*>")
+_XML_WINDOW = 2048
+
+
+def redact_xml_elements(text: str) -> str:
+    """``<password>hunter2</password>``, ``<ns:ApiKey>…</ns:ApiKey>``: the text of an element
+    whose (local) name is a sensitive key; CDATA included. Elements holding elements are left
+    to their children. Each closing tag looks back at most ``_XML_WINDOW`` characters."""
+    spans: list[tuple[int, int, str]] = []
+    for close in _CLOSE_TAG.finditer(text):
+        tag = close.group("tag")
+        cls = key_class(tag.rpartition(":")[2])
+        if cls < WEAK:
+            continue
+        j = close.start()
+        at = text.rfind("<" + tag, max(0, j - _XML_WINDOW), j)
+        after = at + 1 + len(tag)
+        if at < 0 or after >= j or text[after] not in " \t\r\n>":
+            continue
+        gt = text.find(">", after, j)
+        if gt < 0 or text[gt - 1] == "/":
+            continue
+        start, end = gt + 1, j
+        value = text[start:end]
+        if value.startswith("<![CDATA[") and value.endswith("]]>"):
+            start, end = start + 9, end - 3
+            value = text[start:end]
+        elif "<" in value:
+            continue
+        if not value.strip() or keep_value(value) or (cls == WEAK and not looks_secret(value)):
+            continue
+        spans.append((start, end, REDACTED))
+    return apply_spans(text, spans)
+
+
+def apply_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """Replace non-overlapping, ordered ``(start, end, replacement)`` spans of ``text``."""
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end, repl in spans:
+        parts += [text[last:start], repl]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _pair_at(text: str, start: int, secret_doc: bool) -> tuple[int, int, str] | None:
+    m = _KEY_SEP.match(text, start)
+    if m is None:
+        flag = _FLAG_SPACE.match(text, start)
+        if flag is None or key_class(flag.group("key")) < WEAK:
+            return None
+        return _value(text, flag.end(), key_class(flag.group("key")), inline=True)
+    key = m.group("key")
+    data_key = DATA_KEYS.get(key.lower())
+    if data_key is not None and key == data_key and m.group("sep") == ":":
+        return _data_map(text, m, secret_doc)
+    cls = key_class(key)
+    if cls < WEAK:
+        return None
+    if cls == WEAK and key.lower() == "pwd" and _PATHLIKE.match(text, m.end()) is None:
+        cls = STRONG  # ODBC's ``PWD=hunter2;``; the shell's ``PWD`` is always a path
+    line_start = text.rfind("\n", 0, start) + 1
+    yaml_line = _LINE_PREFIX.fullmatch(text, line_start, start) is not None
+    if m.group("sep") == ":" and cls == STRONG and yaml_line:
+        opener = _BLOCK_OPEN.match(text, m.end())
+        if opener is not None:
+            return redact_block(text, opener.end(), start - line_start, bool(opener["ind"]))
+    rest_of_line = (m.group("sep") == ":" and yaml_line) or "cookie" in key.lower()
+    conn = text[line_start:start].rstrip().endswith(";")
+    return _value(text, m.end(), cls, inline=not rest_of_line, conn=conn, quoted=bool(m["q"]))
+
+
+def value_span(text: str, at: int, cls: int, *, rest_of_line: bool) -> tuple[int, int, str] | None:
+    """The span of a sensitive value starting at ``at`` and its replacement, or None to keep it.
+
+    A bare value runs to the end of the line when ``rest_of_line`` (YAML, headers), else to
+    the next space, comma, ``;`` or ``&``.
+    """
+    return _value(text, at, cls, inline=not rest_of_line)
+
+
+def _value(
+    text: str, at: int, cls: int, *, inline: bool, conn: bool = False, quoted: bool = False
+) -> tuple[int, int, str] | None:
+    if at >= len(text):
+        return None
+    c = text[at]
+    end, repl = at, REDACTED
+    if c == '"':
+        end, repl = _DQ.match(text, at).end(), f'"{REDACTED}"'  # type: ignore[union-attr]
+    elif c == "'":
+        end, repl = _SQ.match(text, at).end(), f"'{REDACTED}'"  # type: ignore[union-attr]
+    elif text.startswith('\\"', at):
+        end, repl = _EDQ.match(text, at).end(), f'\\"{REDACTED}\\"'  # type: ignore[union-attr]
+    elif c in "{[":
+        end, repl = container_end(text, at), f'"{REDACTED}"' if quoted else REDACTED
+    elif (scheme := _SCHEME.match(text, at)) is not None:
+        whole = scheme.group().strip().lower() in _PARAM_SCHEMES or not inline
+        rest = (_TO_EOL if whole else _BARE).match(text, scheme.end())
+        at = scheme.end()
+        end = at + len(text[at : rest.end()].rstrip()) if rest else at
+    else:
+        pattern = _TO_SEMI if conn else _BARE if inline else _TO_EOL
+        found = pattern.match(text, at)
+        end = at + len(found.group().rstrip()) if found else at
+    value = text[at:end]
+    if end == at or keep_value(value) or (cls == WEAK and not looks_secret(value)):
+        return None
+    return at, end, repl
+
+
+def container_end(text: str, start: int) -> int:
+    """End of the ``{…}``/``[…]`` opening at ``start`` (strings skipped); bounded for cut text."""
+    depth, limit = 0, min(len(text), start + _MAX_CONTAINER)
+    for m in _CONTAINER.finditer(text, start, limit):
+        piece = m.group()
+        if piece in "[{":
+            depth += 1
+        elif piece in "]}":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    return limit
+
+
+def _data_map(text: str, m: re.Match[str], secret_doc: bool) -> tuple[int, int, str] | None:
+    """A Kubernetes ``data``/``stringData`` map: every value of a Secret, base64-looking
+    random values where the kind is unknown (text cut before ``kind:``)."""
+    everything = secret_doc or m.group("key") == "stringData"
+    at = m.end()
+    if text.startswith("{", at):
+        end = container_end(text, at)
+        body = _JSON_PAIR.sub(lambda p: _data_pair(p, everything), text[at:end])
+        return (at, end, body) if body != text[at:end] else None
+    opener = _BLOCK_OPEN.match(text, at)
+    if opener is None:
+        return None
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    col = m.start() - line_start
+    return redact_block(text, opener.end(), col, False, data_policy(everything, looks_b64_secret))
+
+
+def _data_pair(p: re.Match[str], everything: bool) -> str:
+    value = p.group("v")[1:-1]
+    if value and (everything or looks_b64_secret(value)):
+        return f'"{p.group("k")}": "{REDACTED}"'
+    return p.group()
