@@ -166,3 +166,19 @@ def test_a_tool_server_with_its_own_schemas_module_imports_tooltrail(tmp_path: P
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()[:1].isdigit()
+
+
+def test_kafka_clients_are_built_only_by_the_factory() -> None:
+    """One place decides what a process's Kafka clients talk to (``schemas.kafka.clients``)."""
+    factory = SCHEMAS / "kafka" / "clients.py"
+    constructors = ("AIOKafkaProducer(", "AIOKafkaConsumer(", "AIOKafkaAdminClient(")
+    found = [
+        f"{path.relative_to(ROOT)} builds {name[:-1]}"
+        for root in (SCHEMAS, PRODUCER, CONSUMERS)
+        for path in sorted(root.rglob("*.py"))
+        if path != factory
+        for name in constructors
+        if name in path.read_text()
+    ]
+    assert found == []
+    assert all(name in factory.read_text() for name in constructors)

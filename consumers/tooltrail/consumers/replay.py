@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from tooltrail.consumers.errors import ConsumerError, RetriableSinkError
 from tooltrail.consumers.files import private_binary, private_dir, write_private
@@ -40,6 +40,7 @@ from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.base import Delivered
 from tooltrail.consumers.sinks.memory import MemorySink
 from tooltrail.schemas.aio import settle, stop_kafka
+from tooltrail.schemas.kafka.clients import kafka_consumer
 
 Progress = Callable[[int, int], None]  # (events read so far, total to read)
 
@@ -89,7 +90,7 @@ async def start_offsets(
         return dict.fromkeys(ends, 0)
     if since > datetime.now(UTC):
         return dict(ends)  # guard: Tansu returns offset 0 (replay everything) for future times
-    consumer = AIOKafkaConsumer(**settings.kafka_kwargs(), group_id=None)
+    consumer = kafka_consumer(settings.kafka_kwargs(), group_id=None)
     try:
         await consumer.start()
         found = await consumer.offsets_for_times(
@@ -172,8 +173,8 @@ async def run(
     )
     await sink.start()
     writer = Writer(sink, settings.sink_timeout_s)
-    consumer = AIOKafkaConsumer(
-        **settings.kafka_kwargs(),
+    consumer = kafka_consumer(
+        settings.kafka_kwargs(),
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,

@@ -26,6 +26,7 @@ from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.backoff import Backoff
 from tooltrail.schemas.codec import decode
 from tooltrail.schemas.errors import SchemaDecodeError
+from tooltrail.schemas.kafka.clients import kafka_consumer
 from tooltrail.schemas.keys import cache_key
 from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit
 
@@ -136,8 +137,8 @@ class EnrichmentCache:
 
     async def _follow(self, stop: asyncio.Event) -> None:
         s = self.settings
-        consumer = AIOKafkaConsumer(
-            **s.kafka_kwargs(),
+        consumer = kafka_consumer(
+            s.kafka_kwargs(),
             group_id=None,
             enable_auto_commit=False,
             fetch_max_wait_ms=200,

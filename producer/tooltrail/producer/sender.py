@@ -60,6 +60,7 @@ from tooltrail.schemas.backoff import Backoff
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.events import ToolExecutionEvent
 from tooltrail.schemas.headers import Header, event_headers, event_headers_of
+from tooltrail.schemas.kafka.clients import kafka_producer
 from tooltrail.schemas.kafka.meta import no_auto_create_here, topic_ids
 
 log = logging.getLogger(__name__)
@@ -631,8 +632,8 @@ class Sender:
 
     async def _connect(self) -> AIOKafkaProducer | None:
         s = self.settings
-        producer = AIOKafkaProducer(
-            **s.kafka_kwargs(),
+        producer = kafka_producer(
+            s.kafka_kwargs(),
             acks="all" if s.acks == "all" else int(s.acks),
             enable_idempotence=s.enable_idempotence,
             compression_type=None if s.compression == "none" else s.compression,

@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tooltrail.schemas.aio import settle, stop_kafka
+from tooltrail.schemas.kafka.clients import kafka_consumer
 
 
 class LagProbe:
@@ -28,8 +29,8 @@ class LagProbe:
 
     async def _client(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                **self._kwargs,
+            consumer = kafka_consumer(
+                self._kwargs,
                 group_id=None,
                 enable_auto_commit=False,
                 fetch_max_wait_ms=50,

@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from tooltrail.schemas.aio import settle, stop_kafka
+from tooltrail.schemas.kafka.clients import kafka_admin, kafka_consumer
 
 
 async def partitions_of(
@@ -25,9 +25,7 @@ async def partitions_of(
     Raises:
         KafkaError, OSError, TimeoutError: Kafka did not answer within ``wait_s``.
     """
-    consumer = AIOKafkaConsumer(
-        **kafka_kwargs, group_id=None, request_timeout_ms=int(wait_s * 1000)
-    )
+    consumer = kafka_consumer(kafka_kwargs, group_id=None, request_timeout_ms=int(wait_s * 1000))
     try:
         async with asyncio.timeout(wait_s):
             await consumer.start()
@@ -49,8 +47,8 @@ async def true_end_offsets(
     """The high watermark of each partition, read from fetch responses."""
     if not partitions:
         return {}
-    consumer = AIOKafkaConsumer(
-        **kafka_kwargs,
+    consumer = kafka_consumer(
+        kafka_kwargs,
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=50,
@@ -77,7 +75,7 @@ async def committed_offsets(
     kafka_kwargs: dict[str, Any], group: str, partitions: list[TopicPartition], wait_s: float = 15.0
 ) -> dict[TopicPartition, int | None]:
     """The group's committed offset per partition (None: nothing committed yet)."""
-    admin = AIOKafkaAdminClient(**kafka_kwargs, request_timeout_ms=int(wait_s * 1000))
+    admin = kafka_admin(kafka_kwargs, request_timeout_ms=int(wait_s * 1000))
     try:
         async with asyncio.timeout(wait_s):
             await admin.start()

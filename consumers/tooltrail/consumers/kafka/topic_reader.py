@@ -18,14 +18,15 @@ from aiokafka.structs import ConsumerRecord
 from tooltrail.consumers.errors import UsageError
 from tooltrail.consumers.kafka.offsets import partitions_of, true_end_offsets
 from tooltrail.schemas.aio import settle, stop_kafka
+from tooltrail.schemas.kafka.clients import kafka_consumer
 
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
 
 
 def _consumer(kafka_kwargs: dict[str, Any], wait_s: float) -> AIOKafkaConsumer:
     timeout_ms = int(wait_s * 1000)
-    return AIOKafkaConsumer(
-        **kafka_kwargs,
+    return kafka_consumer(
+        kafka_kwargs,
         group_id=None,
         enable_auto_commit=False,
         fetch_max_wait_ms=50,

@@ -15,11 +15,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from tooltrail.consumers.errors import ConsumerError
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.aio import settle
+from tooltrail.schemas.kafka.clients import kafka_admin
 from tooltrail.schemas.kafka.meta import disable_auto_creation
 
 __all__ = [
@@ -60,7 +61,7 @@ async def ensure_topics(
         ConsumerError: if the broker refuses a topic for another reason than "exists".
         KafkaError, OSError, TimeoutError: the broker is unreachable (the caller retries).
     """
-    admin = AIOKafkaAdminClient(request_timeout_ms=int(wait_s * 1000), **kafka_kwargs)
+    admin = kafka_admin(kafka_kwargs, request_timeout_ms=int(wait_s * 1000))
     try:
         async with asyncio.timeout(wait_s):
             await admin.start()

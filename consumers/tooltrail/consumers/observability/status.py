@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tooltrail.consumers.observability.group_stats import GroupStats
 from tooltrail.schemas.aio import cancelled_here, settle, stop_kafka
+from tooltrail.schemas.kafka.clients import kafka_consumer
 
 MEMBER = f"{socket.gethostname()[:100]}-{os.getpid()}"
 
@@ -87,8 +88,8 @@ async def read_status(
     wait_s: float = 5.0,
 ) -> dict[str, dict[str, Any]]:
     """The newest status record per ``group/member`` (empty if the topic does not exist)."""
-    consumer = AIOKafkaConsumer(
-        **kafka_kwargs, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
+    consumer = kafka_consumer(
+        kafka_kwargs, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
     )
     latest: dict[str, dict[str, Any]] = {}
     try:

@@ -46,6 +46,7 @@ from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.base import Delivered, Sink
 from tooltrail.schemas.aio import cancelled_here, settle, stop_kafka
 from tooltrail.schemas.backoff import Backoff
+from tooltrail.schemas.kafka.clients import kafka_consumer, kafka_producer
 
 log = logging.getLogger(__name__)
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
@@ -156,8 +157,8 @@ class GroupRunner:
 
     def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
         s = self.settings
-        consumer = AIOKafkaConsumer(
-            **s.kafka_kwargs(),
+        consumer = kafka_consumer(
+            s.kafka_kwargs(),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -169,8 +170,8 @@ class GroupRunner:
             metadata_max_age_ms=5_000,  # notice a recreated topic within seconds
         )
         consumer.subscribe([s.events_topic], listener=Listener(self))
-        dlq = AIOKafkaProducer(
-            **s.kafka_kwargs(),
+        dlq = kafka_producer(
+            s.kafka_kwargs(),
             acks="all",
             enable_idempotence=False,
             request_timeout_ms=int(s.kafka_timeout_s * 1000),

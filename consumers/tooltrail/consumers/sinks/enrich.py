@@ -33,6 +33,7 @@ from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.events import ToolExecutionEvent
 from tooltrail.schemas.headers import entry_headers
+from tooltrail.schemas.kafka.clients import kafka_producer
 from tooltrail.schemas.keys import cache_key
 from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit, MemoryRecord
 
@@ -90,8 +91,8 @@ class EnrichSink:
         if self._producer is None:
             s = self.settings
             timeout_ms = int(s.kafka_timeout_s * 1000)
-            producer = AIOKafkaProducer(
-                **s.kafka_kwargs(),
+            producer = kafka_producer(
+                s.kafka_kwargs(),
                 acks="all",
                 enable_idempotence=False,
                 request_timeout_ms=timeout_ms,

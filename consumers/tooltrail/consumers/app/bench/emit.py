@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from tooltrail.consumers.app.bench import overhead
 from tooltrail.consumers.app.bench.common import (
@@ -43,6 +42,7 @@ from tooltrail.producer.calls import ToolCall, build_event
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.events import Outcome, ToolExecutionEvent
+from tooltrail.schemas.kafka.clients import kafka_producer
 
 
 def _call(i: int) -> ToolCall:
@@ -124,8 +124,8 @@ async def _throughput(root: Path, bootstrap: str, n: int) -> dict[str, Any]:
     await ensure_topics(
         {"bootstrap_servers": bootstrap}, [TopicSpec(topic_raw, 6), TopicSpec(topic_ours, 6)]
     )
-    raw = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    raw = kafka_producer(
+        {"bootstrap_servers": bootstrap},
         acks="all",
         compression_type="lz4",
         linger_ms=5,

@@ -13,8 +13,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from tooltrail.consumers.app.bench.common import (
     kafka_for_bench,
     machine,
@@ -32,6 +30,7 @@ from tooltrail.producer.emitter import TrailProducer
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.config import load_settings
 from tooltrail.schemas.events import Outcome
+from tooltrail.schemas.kafka.clients import kafka_consumer, kafka_producer
 
 
 def _payloads(n: int) -> list[tuple[bytes, bytes]]:
@@ -45,8 +44,8 @@ def _payloads(n: int) -> list[tuple[bytes, bytes]]:
 
 
 async def _fill(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    producer = kafka_producer(
+        {"bootstrap_servers": bootstrap},
         linger_ms=5,
         max_batch_size=262_144,
         compression_type="lz4",
@@ -63,9 +62,9 @@ async def _fill(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]])
 
 
 async def _raw_loop(bootstrap: str, topic: str, n: int) -> float:
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_consumer(
+        {"bootstrap_servers": bootstrap},
         topic,
-        bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=50,

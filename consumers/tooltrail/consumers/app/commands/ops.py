@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from tooltrail.consumers.app.commands import (
     add,
@@ -27,6 +26,7 @@ from tooltrail.consumers.observability.status import read_status
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.metrics_export import export
 from tooltrail.schemas.aio import stop_kafka
+from tooltrail.schemas.kafka.clients import kafka_producer
 
 _JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 
@@ -162,8 +162,8 @@ async def _replay(
     kwargs, wait = settings.kafka_kwargs(), settings.kafka_timeout_s
     producer = None
     if not dry_run:
-        producer = AIOKafkaProducer(
-            **kwargs, acks="all", enable_idempotence=False, request_timeout_ms=int(wait * 1000)
+        producer = kafka_producer(
+            kwargs, acks="all", enable_idempotence=False, request_timeout_ms=int(wait * 1000)
         )
     sent = skipped = 0
     try:
