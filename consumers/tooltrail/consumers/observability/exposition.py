@@ -4,12 +4,15 @@ Per group (label ``group``): counters ``tooltrail_{consumed,written,dead_lettere
 retries}_total``; histograms ``tooltrail_freshness_seconds`` (a call's end to its durable
 write) and ``tooltrail_sink_write_seconds``; gauges ``tooltrail_lag`` (per owned partition),
 ``tooltrail_healthy``, ``tooltrail_group_retrying`` (stuck), ``tooltrail_retrying_seconds``,
-``tooltrail_ready`` and ``tooltrail_last_error_info`` (label ``error``). The standard
-``process_*`` and ``python_info`` families come with them.
+``tooltrail_ready`` and ``tooltrail_last_error_info`` (label ``error_type``: the exception's
+class, never its text, so a changing message does not make a series per occurrence; the text
+is in ``tooltrail stats`` and the logs). The standard ``process_*`` and ``python_info``
+families come with them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
@@ -37,6 +40,22 @@ COUNTERS = (
     ("rejected", "Valid events the sink could not write (dead-lettered)."),
     ("retries", "Failed attempts that were retried (sink, dead letters, connecting)."),
 )
+
+
+#: A dotted Python name: what an exception's class looks like.
+_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def error_type(error: str) -> str:
+    """The class of an error recorded as ``"[context: ]Class: message"``; ``other`` if none.
+
+    The value set is the exception classes in the code, so the label stays bounded.
+    """
+    for part in error.split(":", 3)[:3]:
+        name = part.strip()
+        if len(name) <= 80 and _CLASS_NAME.fullmatch(name):
+            return name
+    return "other"
 
 
 class GroupCollector(Collector):
@@ -109,12 +128,13 @@ class GroupCollector(Collector):
             yield family
         info = GaugeMetricFamily(
             "tooltrail_last_error_info",
-            "The group's last error (1 while it has one).",
-            labels=["group", "error"],
+            "The class of the group's last error (1 while it has one; the text is in "
+            "'tooltrail stats').",
+            labels=["group", "error_type"],
         )
         for g in groups:
             if g.last_error:
-                info.add_metric([g.group, g.last_error], 1)
+                info.add_metric([g.group, error_type(g.last_error)], 1)
         yield info
 
 

@@ -9,8 +9,12 @@ CLI turns every failure into one line on stderr.
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from datetime import datetime
 from typing import Any, NoReturn
+
+import orjson
 
 from tooltrail.consumers.errors import UsageError
 from tooltrail.consumers.settings import WorkerSettings
@@ -27,16 +31,36 @@ class _Defaults(argparse.HelpFormatter):
         return text
 
 
+#: ``-1:0`` is a (bad) PARTITION:OFFSET the user typed, not an unknown option: argparse only
+#: takes ``-1`` and ``-.5`` for values by itself.
+_NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+:")
+
+
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line (exit 2) and shows defaults."""
+    """An argument parser whose usage errors are one line (exit 2) and shows defaults.
+
+    With ``json_errors`` set (the command line has ``--json``), the error is also printed on
+    stdout as ``{"error": …, "exitCode": 2}`` for the script that reads it.
+    """
+
+    json_errors = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Defaults)
         super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message (see 'prog --help')`` and exit 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        line = f"{self.prog}: error: {message} (see '{self.prog} --help')"
+        if Parser.json_errors:
+            print_json_error(line, 2)
+        self.exit(2, line + "\n")
+
+
+def print_json_error(line: str, code: int) -> None:
+    """The error of a ``--json`` command, as one JSON object on stdout."""
+    print(orjson.dumps({"error": line, "exitCode": code}).decode(), file=sys.stdout, flush=True)
 
 
 Commands = "argparse._SubParsersAction[Parser]"

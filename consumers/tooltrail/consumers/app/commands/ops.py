@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import time
 from collections import deque
 from pathlib import Path
@@ -18,7 +19,8 @@ from tooltrail.consumers.app.commands import (
     subcommands,
     worker_settings,
 )
-from tooltrail.consumers.errors import UsageError
+from tooltrail.consumers.app.progress import progress
+from tooltrail.consumers.errors import ConsumerError, UsageError
 from tooltrail.consumers.kafka.dlq import original_headers, read_dead_letter
 from tooltrail.consumers.kafka.offsets import gather_stats
 from tooltrail.consumers.kafka.topic_reader import fetch, parse_ref, stream
@@ -29,6 +31,8 @@ from tooltrail.schemas.aio import stop_kafka
 from tooltrail.schemas.kafka.clients import kafka_producer
 
 _JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+#: What a user fixes by choosing another --out (exit 2); anything else (a full disk) is 1.
+_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
 
 
 def stats(settings: WorkerSettings, *, as_json: bool) -> int:
@@ -41,10 +45,10 @@ def stats(settings: WorkerSettings, *, as_json: bool) -> int:
     for group, info in data["groups"].items():
         print(f"  group {group}: lag {info['lag']}")
         for row in info["partitions"]:
-            print(
-                f"    p{row['partition']}: committed {row['committed']} "
-                f"highwater {row['highwater']} lag {row['lag']}"
-            )
+            done = row["committed"]
+            committed = "nothing committed yet" if done is None else f"committed {done}"
+            high, lag = row["highwater"], row["lag"]
+            print(f"    p{row['partition']}: {committed}, highwater {high}, lag {lag}")
         for member in info["members"]:
             print(
                 f"    member {member['member']}: {member['state']} "
@@ -117,18 +121,20 @@ def dlq_list(settings: WorkerSettings, *, limit: int, as_json: bool) -> int:
 async def _newest(settings: WorkerSettings, limit: int) -> tuple[list[Any], int]:
     newest: deque[Any] = deque(maxlen=max(limit, 0))
     total = 0
-    async for batch in stream(
-        settings.kafka_kwargs(), settings.dlq_topic, wait_s=settings.kafka_timeout_s
-    ):
-        total += len(batch)
-        for record in batch:
-            newest.append(
-                (record.partition, record.offset, read_dead_letter(record, with_value=False))
-            )
+    with progress("reading dead letters", "letters") as update:
+        async for batch in stream(
+            settings.kafka_kwargs(), settings.dlq_topic, wait_s=settings.kafka_timeout_s
+        ):
+            total += len(batch)
+            update(total, None)
+            for record in batch:
+                newest.append(
+                    (record.partition, record.offset, read_dead_letter(record, with_value=False))
+                )
     return sorted(newest, key=lambda x: x[2].failed_at), total
 
 
-def dlq_show(settings: WorkerSettings, ref: str) -> int:
+def dlq_show(settings: WorkerSettings, ref: str, *, as_json: bool) -> int:
     """Print one dead letter (``partition:offset``) in full, value included."""
     partition, offset = parse_ref(ref)
     record = asyncio.run(
@@ -140,16 +146,32 @@ def dlq_show(settings: WorkerSettings, ref: str) -> int:
         raise UsageError(f"no dead letter at {ref} in {settings.dlq_topic}")
     letter = read_dead_letter(record).model_dump(mode="json", by_alias=True)
     letter["value"] = base64.b64decode(letter.pop("valueB64")).decode(errors="replace")
-    print(orjson.dumps(letter, option=_JSON).decode())
+    if as_json:
+        print(orjson.dumps(letter, option=_JSON).decode())
+        return 0
+    value = letter.pop("value")
+    headers = letter.pop("headers", None)
+    for name, field in letter.items():
+        print(f"{name}: {field}")
+    if headers:
+        print("headers:")
+        for header, text in dict(headers).items():
+            print(f"  {header}: {text}")
+    print("value:")
+    print(value)
     return 0
 
 
-def dlq_replay(settings: WorkerSettings, refs: list[str], *, dry_run: bool) -> int:
+def dlq_replay(settings: WorkerSettings, refs: list[str], *, dry_run: bool, as_json: bool) -> int:
     """Re-publish the selected dead letters (or ``all``) to the events topic, as they were."""
     if not refs:
         raise UsageError("dlq replay needs PARTITION:OFFSET references or 'all'")
     wanted = None if refs == ["all"] else [parse_ref(r) for r in refs]
     sent, skipped = asyncio.run(_replay(settings, wanted, dry_run))
+    if as_json:
+        result = {"topic": settings.events_topic, "dryRun": dry_run, "sent": sent}
+        print(orjson.dumps({**result, "skippedCut": skipped}, option=_JSON).decode())
+        return 0
     verb = "would re-publish" if dry_run else "re-published"
     note = f"; {skipped} skipped: cut to fit the dead-letter topic" if skipped else ""
     print(f"{verb} {sent} dead letter(s) to {settings.events_topic}{note}")
@@ -169,27 +191,38 @@ async def _replay(
     try:
         if producer is not None:
             await asyncio.wait_for(producer.start(), wait)
-        async for batch in _chosen(settings, wanted):
-            for record in batch:
-                if read_dead_letter(record, with_value=False).truncated:
-                    skipped += 1
-                    continue
-                if producer is not None:
-                    await asyncio.wait_for(
-                        producer.send(
-                            settings.events_topic,
-                            record.value,
-                            key=record.key,
-                            headers=original_headers(record),
-                        ),
-                        wait,
-                    )
-                sent += 1
+        with progress("re-publishing dead letters", "letters") as update:
+            async for batch in _chosen(settings, wanted):
+                sent, skipped = await _republish(settings, producer, batch, sent, skipped)
+                update(sent + skipped, len(wanted) if wanted is not None else None)
         if producer is not None:
             await asyncio.wait_for(producer.flush(), wait)
     finally:
         if producer is not None:  # also after a start that failed: it may hold connections
             await asyncio.wait_for(stop_kafka(producer), wait)
+    return sent, skipped
+
+
+async def _republish(
+    settings: WorkerSettings, producer: Any, batch: list[Any], sent: int, skipped: int
+) -> tuple[int, int]:
+    """Send one batch of letters as they were (cut ones skipped); the new (sent, skipped)."""
+    wait = settings.kafka_timeout_s
+    for record in batch:
+        if read_dead_letter(record, with_value=False).truncated:
+            skipped += 1
+            continue
+        if producer is not None:
+            await asyncio.wait_for(
+                producer.send(
+                    settings.events_topic,
+                    record.value,
+                    key=record.key,
+                    headers=original_headers(record),
+                ),
+                wait,
+            )
+        sent += 1
     return sent, skipped
 
 
@@ -212,9 +245,28 @@ def metrics_export(
     """Write the seed-compatible JSON array of metrics records atomically."""
     lo = iso_time(since, "--since") if since else None
     hi = iso_time(until, "--until") if until else None
-    count = export(settings.metrics_dir, out, since=lo, until=hi)
-    print(f"wrote {count} record(s) to {out}")
+    target = export_target(out)
+    try:
+        count = export(settings.metrics_dir, target, since=lo, until=hi)
+    except OSError as exc:  # name what the user typed, not the temporary file beside it
+        if exc.filename and Path(exc.filename).parent == target.parent:
+            where = f"--out {str(out)!r}: cannot write there ({exc.strerror or exc})"
+            error = UsageError if exc.errno in _NOT_WRITABLE else ConsumerError
+            raise error(where) from None
+        raise
+    print(f"wrote {count} record(s) to {target}")
     return 0
+
+
+def export_target(out: Path) -> Path:
+    """``--out`` as a file that can be written, or a ``UsageError`` naming what is wrong."""
+    shown = str(out)
+    if out.is_dir() or not out.name or out.name in (".", ".."):
+        raise UsageError(f"--out {shown!r} is a directory: give a file, e.g. metrics.json")
+    parent = out.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {shown!r}: the directory {str(parent)!r} does not exist")
+    return out
 
 
 def register(commands: Any) -> None:
@@ -236,7 +288,8 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=lambda a: dlq_list(worker_settings(), limit=a.limit, as_json=a.json))
     p = add(dlq, "show", "one dead letter in full, value included")
     p.add_argument("ref", metavar="PARTITION:OFFSET", help="which letter, e.g. 0:17")
-    p.set_defaults(handler=lambda a: dlq_show(worker_settings(), a.ref))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=lambda a: dlq_show(worker_settings(), a.ref, as_json=a.json))
     p = add(
         dlq,
         "replay",
@@ -246,7 +299,10 @@ def register(commands: Any) -> None:
     )
     p.add_argument("refs", nargs="+", metavar="PARTITION:OFFSET|all", help="which letters")
     p.add_argument("--dry-run", action="store_true", help="only count")
-    p.set_defaults(handler=lambda a: dlq_replay(worker_settings(), a.refs, dry_run=a.dry_run))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(
+        handler=lambda a: dlq_replay(worker_settings(), a.refs, dry_run=a.dry_run, as_json=a.json)
+    )
     metrics = subcommands(add(commands, "metrics", "metrics records"), "action")
     p = add(
         metrics,

@@ -74,11 +74,32 @@ def show(*, as_json: bool, markdown: bool = False) -> int:
     if as_json:
         print(orjson.dumps(data, default=str, option=orjson.OPT_INDENT_2).decode())
         return 0
+    printed: set[str] = set()  # the Kafka settings, shared, once
     for section, values in data.items():
         print(f"[{section}]")
+        unset = 0
         for name, value in values.items():
-            print(f"  {name} = {value}")
+            if name in printed:
+                continue
+            printed.add(name)
+            if value is None or value in ((), [], ""):
+                unset += 1
+                continue
+            print(f"  {name} = {shown(value)}")
+        if unset:
+            print(f"  ({unset} more not set; 'tooltrail settings --json' lists every one)")
     return 0
+
+
+def shown(value: Any) -> str:
+    """A setting's value as it would be written in the environment."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list | set | frozenset):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ";".join(f"{k}={shown(v)}" for k, v in value.items())
+    return str(value)
 
 
 def register(commands: Any) -> None:
