@@ -123,9 +123,12 @@ async def test_endpoint_stats_and_dead_letter_replay(
             )
             assert len(newest) == 1
             ref = f"{newest[0]['partition']}:{newest[0]['offset']}"
-            shown = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "show", ref))
+            shown = orjson.loads(await asyncio.to_thread(_cli, env, "dlq", "show", ref, "--json"))
             assert shown["value"] in ("oops", '{"schemaVersion": 2}')
             assert shown["sourceOffset"] == newest[0]["sourceOffset"]
+            text = await asyncio.to_thread(_cli, env, "dlq", "show", ref)
+            assert f"sourceOffset: {shown['sourceOffset']}" in text.splitlines()
+            assert text.splitlines()[-1] == shown["value"]
             for args, message in (
                 (("dlq", "show", "garbage"), "expected PARTITION:OFFSET"),
                 (("dlq", "show", "9:0"), "has no partition 9"),
@@ -138,6 +141,10 @@ async def test_endpoint_stats_and_dead_letter_replay(
                 assert "Traceback" not in err
                 assert len(err.strip().splitlines()) == 1, err
 
+            dry = orjson.loads(
+                await asyncio.to_thread(_cli, env, "dlq", "replay", "all", "--dry-run", "--json")
+            )
+            assert dry == {"topic": names.events, "dryRun": True, "sent": 2, "skippedCut": 0}
             out = await asyncio.to_thread(_cli, env, "dlq", "replay", "all")
             assert "re-published 2 dead letter(s)" in out
             await wait_for(lambda: runner.stats.dead_lettered == 4, 30, "replayed letters")

@@ -15,6 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
+GROUPS = ("metrics", "memory", "enrich")
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -199,7 +200,7 @@ def test_up_demo_on_an_80_column_terminal_shows_a_table_and_no_json_log_lines(
     screen = b""
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and b"calls (" not in screen.split(b"demo:")[-1]:
+        while time.monotonic() < deadline and b"calls at" not in screen.split(b"demo:")[-1]:
             screen += _read(master, 0.5)
         later = time.monotonic() + 8  # a few seconds of traffic, logs included
         while time.monotonic() < later:
@@ -214,10 +215,20 @@ def test_up_demo_on_an_80_column_terminal_shows_a_table_and_no_json_log_lines(
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
     assert proc.returncode == 0
     assert "tooltrail up" in text
-    assert all(name in text for name in ("group", "done", "ev/s", "lag", "dlq", "fresh ms"))
-    assert re.search(r"demo: \d+ calls \(", text)
+    assert all(name in text for name in ("group", "done", "ev/s", "lag", "dlq", "fresh p50"))
+    assert re.search(r"demo: \d+ calls at [\d.]+/s \(asked 20\.0/s\)", text)
+    assert "export TOOLTRAIL_KAFKA_BOOTSTRAP=127.0.0.1:" in text  # for a second terminal
     assert '{"ts"' not in text  # no JSON log line tore through the table
-    assert max(len(line) for line in text.splitlines()) <= 80
+    assert " INFO " not in text  # nor internal progress: the table says it
+    # every line fits, but the ones to copy whole, which hold the test's long temporary path
+    to_copy = ("  export TOOLTRAIL_", "kafka 127.0.0.1:")
+    wide = [line for line in text.splitlines() if len(line) > 80 and not line.startswith(to_copy)]
+    assert wide == []
+    # Ctrl-C: the table is replaced by one summary of the run
+    summary = text[text.rindex("stopped after") :]
+    assert re.search(r"demo: \d+ calls at", summary)
+    assert all(re.search(rf"^{g} +\d+ done, lag \d+", summary, re.M) for g in GROUPS)
+    assert "tooltrail infra" in summary  # how to keep the broker and Chroma next time
 
 
 def _read(fd: int, wait: float) -> bytes:
@@ -270,6 +281,15 @@ def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> Non
     assert status, lines[-20:]
     assert status[0].startswith("metrics ")
     assert " done lag " in status[0]
+    exports = [line for line in lines if line.startswith("  export TOOLTRAIL_")]
+    assert [line.split("=")[0] for line in exports] == [
+        "  export TOOLTRAIL_KAFKA_BOOTSTRAP",
+        "  export TOOLTRAIL_CHROMA_URL",
+        "  export TOOLTRAIL_METRICS_DIR",
+    ]
     assert all(
-        line.startswith(("{", "kafka ")) or line in status for line in lines if line.strip()
-    )  # JSON logs and status lines, nothing else
+        line.startswith(("{", "kafka ", "In another terminal", "  tooltrail stats"))
+        or line in status + exports
+        for line in lines
+        if line.strip()
+    )  # JSON logs, how to reach the pipeline and status lines, nothing else

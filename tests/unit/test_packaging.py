@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from tooltrail.schemas import jsonschemas
+
+ROOT = Path(__file__).parents[2]
 
 
 def test_import_producer_pulls_nothing_heavy() -> None:
@@ -72,3 +76,50 @@ def test_readme_documents_every_setting() -> None:
     table = markdown_table()
     missing = [row.split("|")[1].strip() for row in table.splitlines()[2:] if row not in readme]
     assert missing == [], "README settings table is stale: run 'tooltrail settings --markdown'"
+
+
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_build_needs_a_setuptools_that_knows_license_expressions() -> None:
+    requires = _pyproject()["build-system"]["requires"]
+    [setuptools] = [r for r in requires if r.startswith("setuptools")]
+    minimum = setuptools.split(">=")[1]
+    assert tuple(int(x) for x in minimum.split(".")) >= (77,)  # PEP 639 support
+
+
+def test_the_license_is_an_spdx_expression_with_its_text_shipped() -> None:
+    project = _pyproject()["project"]
+    assert project["license"] == "Apache-2.0"
+    files = project["license-files"]
+    assert files
+    assert all((ROOT / f).is_file() for f in files)
+    text = (ROOT / files[0]).read_text()
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+    # the top level of the repository is fixed: no LICENSE beside pyproject.toml
+    assert not (ROOT / "LICENSE").exists()
+
+
+def test_classifiers_are_known_trove_classifiers_and_urls_are_https() -> None:
+    from trove_classifiers import classifiers as known
+
+    project = _pyproject()["project"]
+    assert set(project["classifiers"]) <= known, set(project["classifiers"]) - known
+    # with a license expression, PEP 639 forbids License :: classifiers
+    assert not [c for c in project["classifiers"] if c.startswith("License ::")]
+    assert "Programming Language :: Python :: 3.11" in project["classifiers"]
+    assert {"Homepage", "Source", "Issues"} <= set(project["urls"])
+    assert all(url.startswith("https://") for url in project["urls"].values())
+
+
+def test_installed_metadata_carries_license_urls_and_classifiers() -> None:
+    from importlib import metadata
+
+    meta = metadata.metadata("tooltrail")
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert meta.get_all("License-File") == _pyproject()["project"]["license-files"]
+    assert len(meta.get_all("Project-URL") or []) == len(_pyproject()["project"]["urls"])
+    assert set(meta.get_all("Classifier") or []) == set(_pyproject()["project"]["classifiers"])

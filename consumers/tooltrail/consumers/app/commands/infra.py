@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,9 @@ def run(data_dir: str, *, kafka_port: int | None, chroma_port: int | None) -> in
         EmbeddedBroker(root / "logs" / "tansu.log", kafka_port).start() as broker,
         ChromaServer(root / "chroma", root / "logs" / "chroma.log", chroma_port).start() as chroma,
     ):
-        print(f"TOOLTRAIL_KAFKA_BOOTSTRAP={broker.bootstrap}")
-        print(f"TOOLTRAIL_CHROMA_URL={chroma.url}", flush=True)
+        for line in exports(broker.bootstrap, chroma.url, root):
+            print(line)
+        sys.stdout.flush()
         try:
             while not stop.wait(0.5):
                 if not (broker.running() and chroma.running()):
@@ -31,6 +34,19 @@ def run(data_dir: str, *, kafka_port: int | None, chroma_port: int | None) -> in
     return 0
 
 
+def exports(bootstrap: str, url: str, root: Path) -> list[str]:
+    """Shell lines that point ``tooltrail up`` and the operator commands at this broker and
+    Chroma (paste them in another terminal; the ``#`` lines are comments there)."""
+    metrics = shlex.quote(str((root / "metrics").absolute()))
+    return [
+        "# in another terminal: paste these, then 'tooltrail up --demo', then stats, dlq,",
+        "# memory search, metrics export, replay memory (Ctrl-C here stops both)",
+        f"export TOOLTRAIL_KAFKA_BOOTSTRAP={shlex.quote(bootstrap)}",
+        f"export TOOLTRAIL_CHROMA_URL={shlex.quote(url)}",
+        f"export TOOLTRAIL_METRICS_DIR={metrics}",
+    ]
+
+
 def register(commands: Any) -> None:
     """``tooltrail infra``."""
     p = add(
@@ -38,7 +54,8 @@ def register(commands: Any) -> None:
         "infra",
         "run the embedded Kafka broker and a chroma server",
         "Run the embedded Tansu broker and a 'chroma run' server on loopback until "
-        "Ctrl-C; print the TOOLTRAIL_* variables that point the rest at them.",
+        "Ctrl-C; print the 'export TOOLTRAIL_…' lines that point 'tooltrail up' and the "
+        "operator commands at them (their data outlives every 'up').",
     )
     p.add_argument("--data-dir", default="tooltrail-data", help="where chroma data and logs go")
     p.add_argument("--kafka-port", type=port, default=None, help="broker port (default: free)")

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import logging
+import shlex
 import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from tooltrail.consumers.app import live, pipeline
+from tooltrail.consumers.app.app_settings import app_settings, explicitly_set
 from tooltrail.consumers.app.commands import add, positive_float, positive_int
 from tooltrail.consumers.app.demo.traffic import Traffic
 from tooltrail.consumers.errors import UsageError
@@ -21,17 +26,35 @@ from tooltrail.consumers.runtime.runner import GroupRunner
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.config import load_settings
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def main(
-    *, data_dir: str, demo: bool, events: int | None, as_json: bool, rate: float, timeout: float
+    *,
+    data_dir: str,
+    demo: bool,
+    events: int | None,
+    as_json: bool,
+    rate: float,
+    timeout: float,
+    log_level_chosen: bool = False,
 ) -> int:
     """Run until Ctrl-C (or until ``events`` are processed); print the summary."""
     live.require_rich("tooltrail up")  # before anything starts
+    from rich.console import Console
+
     root = Path(data_dir)
     private_dir(root)
     private_dir(root / "logs")
     base = load_settings(WorkerSettings)
-    with pipeline.infrastructure(root, base) as (bootstrap, url):
+    console = Console(stderr=True)
+    interactive = console.is_terminal and not as_json
+    # on a terminal the table says how things go: warnings and above only, in rich's format
+    # from the first line on, unless a level was asked for
+    quiet = None if log_level_chosen else logging.WARNING
+    logs = live.logs_through(console, quiet) if interactive else contextlib.nullcontext()
+    with logs, pipeline.infrastructure(root, base) as (bootstrap, url):
         settings = base.model_copy(
             update={
                 "kafka_bootstrap": bootstrap,
@@ -40,70 +63,83 @@ def main(
                 "state_dir": root / "state",
             }
         )
-        result = asyncio.run(_run(settings, root, demo, events, as_json, rate, timeout))
+        for line in exports(settings, root):
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
+        result = asyncio.run(_run(settings, root, console, demo, events, as_json, rate, timeout))
     if as_json or events is not None:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        embedded = not explicitly_set(base, "kafka_bootstrap")
+        print("\n".join(live.summary_lines(result, embedded=embedded)), flush=True)
     if "error" in result:
         print(f"tooltrail: error: {result['error']}", file=sys.stderr)
         return 1
     return 0
 
 
+def exports(settings: WorkerSettings, root: Path) -> list[str]:
+    """The lines that point a second terminal's ``tooltrail`` commands at this pipeline."""
+    values = {
+        "TOOLTRAIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "TOOLTRAIL_CHROMA_URL": settings.chroma_url or "",
+        "TOOLTRAIL_METRICS_DIR": str((root / "metrics").absolute()),
+    }
+    return [
+        f"kafka {settings.kafka_bootstrap} · chroma {settings.chroma_url} · data {root}",
+        "In another terminal, point the operator commands at this pipeline:",
+        *(f"  export {name}={shlex.quote(value)}" for name, value in values.items()),
+        "  tooltrail stats   (and dlq list, memory search TEXT, metrics export --out F)",
+    ]
+
+
 async def _run(
     settings: WorkerSettings,
     root: Path,
+    console: Console,
     demo: bool,
     events: int | None,
     as_json: bool,
     rate: float,
     timeout: float,  # noqa: ASYNC109 - the --timeout deadline of --events
 ) -> dict[str, Any]:
-    from rich.console import Console
     from rich.live import Live
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    console = Console(stderr=True)
-    console.print(
-        f"kafka {settings.kafka_bootstrap}  chroma {settings.chroma_url}  data {root}",
-        soft_wrap=not console.is_terminal,
+    run = functools.partial(
+        pipeline.run, settings, root, demo=demo, events=events, rate=rate, timeout=timeout
     )
     if as_json:
-        return await pipeline.run(
-            settings,
-            root,
-            demo=demo,
-            events=events,
-            rate=rate,
-            timeout=timeout,
-            view=None,
-            stop=stop,
-        )
+        return await run(view=None, stop=stop)
     if not console.is_terminal:  # a log file or a pipe: a plain line every 10 s
         every = _Every(10.0, lambda rs, t: console.print(live.status_line(rs, t), soft_wrap=True))
-        return await pipeline.run(
-            settings,
-            root,
-            demo=demo,
-            events=events,
-            rate=rate,
-            timeout=timeout,
-            view=every,
-            stop=stop,
-        )
-    with Live(console=console, refresh_per_second=2) as view, live.logs_through(console):
-        return await pipeline.run(
-            settings,
-            root,
-            demo=demo,
-            events=events,
-            rate=rate,
-            timeout=timeout,
-            view=lambda rs, t: view.update(live.table(rs, t)),
-            stop=stop,
-        )
+        return await run(view=every, stop=stop)
+    latest = _Latest()
+    # the table is drawn from the latest figures on every refresh, so it keeps moving (and
+    # says so) while the groups stop; transient: the summary replaces it, printed once
+    with Live(
+        console=console,
+        refresh_per_second=2,
+        transient=True,
+        get_renderable=lambda: latest.render(stopping=stop.is_set()),
+    ):
+        return await run(view=latest, stop=stop)
+
+
+class _Latest:
+    """Keeps the latest figures the pipeline reported, for the live view to draw."""
+
+    def __init__(self) -> None:
+        self.runners: list[GroupRunner] = []
+        self.traffic = Traffic()
+
+    def __call__(self, runners: list[GroupRunner], traffic: Traffic) -> None:
+        self.runners, self.traffic = runners, traffic
+
+    def render(self, *, stopping: bool) -> Any:
+        return live.view(self.runners, self.traffic, stopping=stopping)
 
 
 class _Every:
@@ -165,4 +201,5 @@ def _handle(args: Any) -> int:
         as_json=args.json,
         rate=rate,
         timeout=args.timeout,
+        log_level_chosen=args.log_level is not None or explicitly_set(app_settings(), "log_level"),
     )
