@@ -1,23 +1,23 @@
-"""Reading and checking ``deploy/``: a small kustomize renderer and the cross-file checks.
+"""Reading and checking ``deploy/``: rendering with the real tools and the cross-file checks.
 
-``render`` understands what ``deploy/k8s`` uses (resources, namespace, images, labels,
-strategic-merge patches including ``$patch: delete``, JSON 6902 patches with a target);
-where ``kubectl`` exists a test compares it with ``kubectl kustomize``. Each ``check_*``
-returns a list of problems (empty = fine), so tests can also show that a broken manifest
-is caught.
+``render`` is ``kubectl kustomize`` (kustomize v5, built into kubectl); the Helm chart is
+rendered by Helm's own Go SDK (``helm_python``) in its test. Each ``check_*`` returns a list
+of problems (empty = fine), so tests can also show that a broken manifest is caught.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import json
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -65,89 +65,34 @@ def setting_names() -> frozenset[str]:
     )
 
 
-# ---------------------------------------------------------------- kustomize (the subset used)
+# ---------------------------------------------------------------- rendering with the real tools
 
 
 def load_docs(path: Path) -> list[Doc]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
 
 
+def kubectl() -> str:
+    """The kubectl binary (its built-in kustomize renders the overlays)."""
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError(
+            "kubectl is needed to render deploy/k8s (its kustomize): install kubectl "
+            "(it is in this project's machine image; see README, 'Run the tests')"
+        )
+    return found
+
+
 def render(directory: Path) -> list[Doc]:
-    """The resources ``kubectl kustomize directory`` would print (as dicts)."""
-    k = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    docs: list[Doc] = []
-    for entry in k.get("resources", []):
-        target = (directory / entry).resolve()
-        docs += render(target) if target.is_dir() else load_docs(target)
-    for label in k.get("labels", []):
-        for doc in docs:
-            doc.setdefault("metadata", {}).setdefault("labels", {}).update(label["pairs"])
-            template = (
-                doc.get("spec", {}).get("template") if label.get("includeTemplates") else None
-            )
-            if template is not None:
-                template.setdefault("metadata", {}).setdefault("labels", {}).update(label["pairs"])
-    for patch in k.get("patches", []):
-        body = yaml.safe_load((directory / patch["path"]).read_text())
-        if isinstance(body, list):  # JSON 6902 ops on every target match
-            for doc in docs:
-                if _matches(doc, patch.get("target", {})):
-                    for op in body:
-                        _json_patch(doc, op)
-        else:
-            docs = _strategic_merge(docs, body)
-    if "namespace" in k:
-        for doc in docs:
-            doc["metadata"]["namespace"] = k["namespace"]
-    for image in k.get("images", []):
-        for doc in docs:
-            for c in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
-                if c["image"].split(":")[0] == image["name"]:
-                    c["image"] = f"{image.get('newName', image['name'])}:{image['newTag']}"
-    return docs
-
-
-def _matches(doc: Doc, target: dict[str, str]) -> bool:
-    if "kind" in target and doc["kind"] != target["kind"]:
-        return False
-    if "labelSelector" in target:
-        key, value = target["labelSelector"].split("=")
-        return bool(doc["metadata"].get("labels", {}).get(key) == value)
-    return True
-
-
-def _json_patch(doc: Doc, op: dict[str, Any]) -> None:
-    *parents, last = op["path"].strip("/").split("/")
-    node: Any = doc
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    if op["op"] == "add" and last == "-":
-        node.append(copy.deepcopy(op["value"]))
-    elif op["op"] in ("add", "replace"):
-        if op["op"] == "replace" and last not in node:
-            raise KeyError(f"replace of a missing {op['path']}")
-        node[last] = copy.deepcopy(op["value"])
-    else:
-        raise ValueError(f"unsupported JSON patch op {op['op']}")
-
-
-def _strategic_merge(docs: list[Doc], patch: Doc) -> list[Doc]:
-    key = (patch["kind"], patch["metadata"]["name"])
-    found = [d for d in docs if (d["kind"], d["metadata"]["name"]) == key]
-    if not found:
-        raise KeyError(f"patch target {key} not found")
-    if patch.get("$patch") == "delete":
-        return [d for d in docs if (d["kind"], d["metadata"]["name"]) != key]
-    _merge(found[0], patch)
-    return docs
-
-
-def _merge(base: Doc, patch: Doc) -> None:
-    for name, value in patch.items():
-        if isinstance(value, dict) and isinstance(base.get(name), dict):
-            _merge(base[name], value)
-        else:
-            base[name] = value
+    """The resources ``kubectl kustomize directory`` prints (as dicts)."""
+    out = subprocess.run(
+        [kubectl(), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return [d for d in yaml.safe_load_all(out.stdout) if d is not None]
 
 
 # ---------------------------------------------------------------- checks of rendered manifests
@@ -191,24 +136,60 @@ def check_settings_env(env: dict[str, str], where: str) -> list[str]:
     return problems
 
 
+#: Groups that load an embedding model at start: they need a startupProbe.
+MODEL_GROUPS = ("memory", "enrich")
+
+
+def worker_env(dep: Doc, configs: dict[str, dict[str, str]]) -> dict[str, str] | None:
+    """The settings a worker Deployment's pods get from ConfigMaps (None: one is missing)."""
+    [container] = dep["spec"]["template"]["spec"]["containers"]
+    env: dict[str, str] = {}
+    for ref in container.get("envFrom", []):
+        if "configMapRef" in ref:
+            data = configs.get(ref["configMapRef"]["name"])
+            if data is None:
+                return None
+            env.update(data)
+    return env
+
+
 def check_kubernetes(docs: list[Doc], topics: list[Doc], external_secrets: set[str]) -> list[str]:
-    """Cross-resource checks of one rendered set (base or an overlay) against the topics."""
+    """Cross-resource checks of one rendered set (base, an overlay, the chart) against the
+    topics: commands, settings, probes, scalers, spread, network policy."""
     problems: list[str] = []
     names = [(d["kind"], d["metadata"]["name"]) for d in docs]
     problems += [f"duplicate {k}" for k in {n for n in names if names.count(n) > 1}]
-    [config] = by_kind(docs, "ConfigMap")
-    env = {k: str(v) for k, v in config["data"].items()}
+    configs = {
+        d["metadata"]["name"]: {k: str(v) for k, v in d.get("data", {}).items()}
+        for d in by_kind(docs, "ConfigMap")
+    }
+    if len({tuple(sorted(c.items())) for c in configs.values()}) > 1:
+        problems.append(f"ConfigMaps {sorted(configs)} hold different settings")
     secrets = {d["metadata"]["name"]: d for d in by_kind(docs, "Secret")}
     for secret in secrets.values():
         for key in secret.get("stringData", {}) | secret.get("data", {}):
             if key not in setting_names():
                 problems.append(f"Secret {secret['metadata']['name']}: {key} is not a setting")
-    deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
-    if set(deployments) != {f"tooltrail-{g}" for g in GROUPS}:
-        problems.append(f"Deployments {sorted(deployments)}: want one per group {GROUPS}")
+    deployments = {
+        d["metadata"]["name"]: d
+        for d in by_kind(docs, "Deployment")
+        if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+        == "worker"
+    }
     groups: dict[str, str] = {}
+    envs: dict[str, dict[str, str]] = {}
+    scaled = by_kind(docs, "ScaledObject") != []  # KEDA on: it owns the replica counts
+    known = set(secrets) | external_secrets
     for name, dep in deployments.items():
-        problems += _check_deployment(name, dep, env, set(secrets) | external_secrets, groups)
+        env = worker_env(dep, configs)
+        if env is None:
+            problems.append(f"{name}: a ConfigMap it reads is not in the set")
+            continue
+        envs[name] = env
+        problems += _check_deployment(name, dep, env, known, groups, scaled)
+    if sorted(groups.values()) != sorted(GROUPS):
+        problems.append(f"worker Deployments run {sorted(groups.values())}: want {GROUPS}")
+    env = next(iter(envs.values()), {})
     problems += _check_pdbs(by_kind(docs, "PodDisruptionBudget"), deployments)
     partitions = {t["spec"]["topicName"]: int(t["spec"]["partitions"]) for t in topics}
     auths = {d["metadata"]["name"]: d for d in by_kind(docs, "TriggerAuthentication")}
@@ -223,11 +204,63 @@ def check_kubernetes(docs: list[Doc], topics: list[Doc], external_secrets: set[s
             and not {"sasl", "username", "password"} <= params
         ):
             problems.append("TriggerAuthentication: SASL Kafka but no sasl/username/password")
+    problems += check_network_policies(by_kind(docs, "NetworkPolicy"), deployments, env)
+    return problems
+
+
+def check_network_policies(
+    policies: list[Doc], deployments: dict[str, Doc], env: dict[str, str]
+) -> list[str]:
+    """Every worker is under a policy that lets it reach Kafka, Chroma and DNS and be scraped."""
+    problems = []
+    kafka_ports = {
+        int(a.rsplit(":", 1)[1])
+        for a in env.get("TOOLTRAIL_KAFKA_BOOTSTRAP", "").split(",")
+        if ":" in a
+    }
+    chroma = urlsplit(env.get("TOOLTRAIL_CHROMA_URL", ""))
+    needed = (
+        kafka_ports
+        | ({chroma.port or (443 if chroma.scheme == "https" else 80)} if chroma.scheme else set())
+        | {53}
+    )
+    for name, dep in deployments.items():
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        mine = [
+            p
+            for p in policies
+            if p["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
+        ]
+        if not mine:
+            problems.append(f"{name}: no NetworkPolicy selects its pods")
+            continue
+        egress = {
+            port.get("port")
+            for p in mine
+            for rule in p["spec"].get("egress", [])
+            for port in rule.get("ports", [])
+        }
+        ingress = {
+            port.get("port")
+            for p in mine
+            for rule in p["spec"].get("ingress", [])
+            for port in rule.get("ports", [])
+        }
+        problems += [
+            f"{name}: NetworkPolicy egress misses port {n}" for n in sorted(needed - egress)
+        ]
+        if not ingress & {"http", HTTP_PORT}:
+            problems.append(f"{name}: NetworkPolicy lets no one scrape its http port")
     return problems
 
 
 def _check_deployment(
-    name: str, dep: Doc, env: dict[str, str], secrets: set[str], groups: dict[str, str]
+    name: str,
+    dep: Doc,
+    env: dict[str, str],
+    secrets: set[str],
+    groups: dict[str, str],
+    scaled: bool = True,
 ) -> list[str]:
     problems: list[str] = []
     pod = dep["spec"]["template"]["spec"]
@@ -236,9 +269,9 @@ def _check_deployment(
     if isinstance(args, str) or args.command != "worker":
         return [f"{name}: args are not a `tooltrail worker` command: {args}"]
     groups[name] = args.group
-    if name != f"tooltrail-{args.group}":
+    if not name.endswith(f"-{args.group}"):
         problems.append(f"{name}: runs group {args.group}")
-    if "replicas" in dep["spec"]:
+    if "replicas" in dep["spec"] and scaled:
         problems.append(f"{name}: sets replicas, which KEDA owns (an apply would reset them)")
     grace = pod.get("terminationGracePeriodSeconds", 30)
     if float(env.get("TOOLTRAIL_SHUTDOWN_GRACE_S", "25")) >= grace:
@@ -253,6 +286,8 @@ def _check_deployment(
         got = container.get(probe, {}).get("httpGet", {})
         if got.get("path") != path or got.get("port") not in ("http", args.metrics_port):
             problems.append(f"{name}: {probe} should GET {path} on the worker's port, got {got}")
+    problems += _check_startup(name, args.group, container, env)
+    problems += _check_spread(name, dep)
     for ref in container.get("envFrom", []):
         if "secretRef" in ref and ref["secretRef"]["name"] not in secrets:
             problems.append(
@@ -284,6 +319,31 @@ def _check_deployment(
     if ":" not in container["image"]:
         problems.append(f"{name}: image {container['image']} has no tag")
     return problems
+
+
+def _check_startup(name: str, group: str, container: Doc, env: dict[str, str]) -> list[str]:
+    """A group that loads a model has minutes to start before liveness may kill it."""
+    if group not in MODEL_GROUPS or env.get("TOOLTRAIL_EMBEDDER", "minilm") == "hashing":
+        return []
+    probe = container.get("startupProbe", {})
+    allowed = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+    if probe.get("httpGet", {}).get("path") != "/healthz" or allowed < 120:
+        return [f"{name}: loads a model but has no startupProbe on /healthz allowing >= 120 s"]
+    return []
+
+
+def _check_spread(name: str, dep: Doc) -> list[str]:
+    """The group's pods spread over nodes (a node lost takes few partitions)."""
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    for c in dep["spec"]["template"]["spec"].get("topologySpreadConstraints", []):
+        selector = c.get("labelSelector", {}).get("matchLabels", {})
+        if (
+            c.get("topologyKey") == "kubernetes.io/hostname"
+            and selector
+            and (selector.items() <= labels.items())
+        ):
+            return []
+    return [f"{name}: no topologySpreadConstraints over kubernetes.io/hostname for its pods"]
 
 
 def _check_pdbs(pdbs: list[Doc], deployments: dict[str, Doc]) -> list[str]:
@@ -363,14 +423,15 @@ def _check_scaled_objects(
             problems.append(f"ScaledObject {name}: TriggerAuthentication {ref} missing")
         if env.get("TOOLTRAIL_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") != "PLAINTEXT" and ref is None:
             problems.append(f"ScaledObject {name}: secured Kafka but no authenticationRef")
-    problems += [f"Deployment {n} has no ScaledObject" for n in set(groups) - targets]
+    if scaled:  # KEDA off (the chart's keda.enabled=false): Deployments set their replicas
+        problems += [f"Deployment {n} has no ScaledObject" for n in set(groups) - targets]
     return problems
 
 
 def check_topics(topics: list[Doc], expected: list[TopicSpec]) -> list[str]:
     """The topic manifest matches what the workers would create, with durable settings."""
     problems = []
-    got = {t["spec"]["topicName"]: t for t in topics}
+    got = {t["spec"]["topicName"]: t for t in topics if t["kind"] == "KafkaTopic"}
     if set(got) != {s.name for s in expected}:
         return [f"topics {sorted(got)}, want {sorted(s.name for s in expected)}"]
     for spec in expected:
@@ -435,17 +496,25 @@ def check_compose(compose: Doc, expected_topics: list[TopicSpec]) -> list[str]:
             seen_groups.add(args.group)
             if name != f"worker-{args.group}":
                 problems.append(f"compose {name}: runs group {args.group}")
-            published = [str(p) for p in svc.get("ports", [])]
-            if not any(p.endswith(f":{args.metrics_port}") for p in published):
+            published = [published_port(str(p)) for p in svc.get("ports", [])]
+            if not any(container == str(args.metrics_port) for _, _, container in published):
                 problems.append(f"compose {name}: port {args.metrics_port} is not published")
-            if any("-" not in p.split(":")[0] for p in published):
+            if any("-" not in host for _, host, _ in published):
                 problems.append(
                     f"compose {name}: a fixed host port clashes when scaled; "
-                    "publish a range (e.g. 9120-9129:9100)"
+                    "publish a range (e.g. 127.0.0.1:9120-9129:9100)"
                 )
             test = " ".join(svc.get("healthcheck", {}).get("test", []))
             if f":{args.metrics_port}/readyz" not in test:
                 problems.append(f"compose {name}: healthcheck does not ask /readyz")
+    for name, svc in services.items():
+        for entry in svc.get("ports", []):
+            ip, host, container = published_port(str(entry))
+            if ip != "127.0.0.1":
+                problems.append(
+                    f"compose {name}: port {container} is published on every interface; "
+                    f"publish it on loopback: 127.0.0.1:{host}:{container}"
+                )
     if seen_groups != set(GROUPS):
         problems.append(f"compose: worker services for {sorted(seen_groups)}, want {GROUPS}")
     if not any(
@@ -457,6 +526,16 @@ def check_compose(compose: Doc, expected_topics: list[TopicSpec]) -> list[str]:
         problems.append("compose: no demo service")
     problems += _check_compose_topics(services.get("topics", {}), expected_topics)
     return problems
+
+
+def published_port(entry: str) -> tuple[str, str, str]:
+    """``[ip:]host:container`` (short syntax) as (ip or "", host, container)."""
+    parts = entry.split("/")[0].split(":")
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 2:
+        return "", parts[0], parts[1]
+    return "", "", parts[0]
 
 
 def _check_compose_topics(svc: Doc, expected: list[TopicSpec]) -> list[str]:
@@ -563,6 +642,16 @@ def check_constraints(constraints: str, pyproject: Doc, extras: tuple[str, ...])
 # ---------------------------------------------------------------- monitoring
 
 MONITORING = DEPLOY / "monitoring"
+#: The label kube-prometheus-stack's Prometheus selects rules and monitors by (its release).
+KUBE_PROMETHEUS_RELEASE = "kube-prometheus-stack"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a README heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
 _METRIC = re.compile(r"\b((?:tooltrail|process)_[a-z0-9_]+)")
 
 
@@ -615,8 +704,23 @@ def check_monitoring(root: Path = MONITORING) -> list[str]:
     rule = yaml.safe_load((root / "prometheusrule.yaml").read_text())
     if (rule["apiVersion"], rule["kind"]) != ("monitoring.coreos.com/v1", "PrometheusRule"):
         problems.append("prometheusrule.yaml: not a monitoring.coreos.com/v1 PrometheusRule")
+    monitor = yaml.safe_load((root / "podmonitor.yaml").read_text())
+    for doc in (rule, monitor):
+        if doc["metadata"].get("labels", {}).get("release") != KUBE_PROMETHEUS_RELEASE:
+            problems.append(
+                f"{doc['kind']}: no 'release: {KUBE_PROMETHEUS_RELEASE}' label, which "
+                "kube-prometheus-stack's Prometheus selects by"
+            )
+    readme = (ROOT / "README.md").read_text()
+    anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", readme, re.M)}
+    exprs = [str(r["expr"]) for g in rule["spec"]["groups"] for r in g["rules"]]
+    if not any("absent(" in e for e in exprs) or not any(" unless " in e for e in exprs):
+        problems.append("alerts: none fires when the worker targets vanish (absent / unless)")
     for group in rule["spec"]["groups"]:
         for r in group["rules"]:
+            url = r.get("annotations", {}).get("runbook_url", "")
+            if url.partition("#")[2] not in anchors:
+                problems.append(f"alert {r['alert']}: runbook_url {url!r} is no README section")
             if not re.fullmatch(r"\d+[smh]", str(r.get("for", ""))):
                 problems.append(f"alert {r['alert']}: 'for' is not a duration")
             if r.get("labels", {}).get("severity") not in ("warning", "critical"):
@@ -627,7 +731,6 @@ def check_monitoring(root: Path = MONITORING) -> list[str]:
     ids = [p["id"] for p in dashboard["panels"]]
     if len(ids) != len(set(ids)) or not all("gridPos" in p for p in dashboard["panels"]):
         problems.append("dashboard: panel ids must be unique and every panel placed")
-    monitor = yaml.safe_load((root / "podmonitor.yaml").read_text())
     wanted = monitor["spec"]["selector"]["matchLabels"]
     for dep in by_kind(render(DEPLOY / "k8s" / "base"), "Deployment"):
         template = dep["spec"]["template"]
@@ -637,3 +740,16 @@ def check_monitoring(root: Path = MONITORING) -> list[str]:
         if monitor["spec"]["podMetricsEndpoints"][0]["port"] not in ports:
             problems.append(f"PodMonitor port not on {dep['metadata']['name']}")
     return problems
+
+
+def promtool() -> str | None:
+    """Prometheus's promtool: on PATH, or where .ci/run puts it (Debian's package, extracted)."""
+    local = ROOT / ".ci" / "bin" / "promtool"
+    return shutil.which("promtool") or (str(local) if local.is_file() else None)
+
+
+def rule_file(root: Path, out: Path) -> Path:
+    """The PrometheusRule's groups as a plain Prometheus rule file (what promtool reads)."""
+    rule = yaml.safe_load((root / "prometheusrule.yaml").read_text())
+    out.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}, sort_keys=False))
+    return out

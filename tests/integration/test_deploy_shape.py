@@ -8,6 +8,7 @@ service (``tooltrail demo``) feeding them over MCP stdio, and a clean stop on SI
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import orjson
 import pytest
 
 from tests.conftest import KafkaEndpoint, Names
-from tests.deploy_checks import exported_families, monitoring_queries, used_metrics
+from tests.deploy_checks import exported_families, monitoring_queries, promtool, used_metrics
 from tooltrail.consumers.app.launcher import ChromaServer, free_port
 from tooltrail.consumers.sinks.metrics import segments
 
@@ -135,9 +136,17 @@ def test_one_worker_per_group_behind_probes_fed_by_the_demo_service(
         assert procs["enrich"].poll() is None
         # what the dashboard and the alert rules read, every running worker exports
         wanted = {m for m in used_metrics(monitoring_queries()) if "_producer_" not in m}
+        tool = promtool()
+        assert tool is not None or not os.environ.get("CI"), ".ci/run installs promtool"
         for group, port in ports.items():
-            missing = wanted - exported_families(_get(port, "/metrics")[1])
+            scrape = _get(port, "/metrics")[1]
+            missing = wanted - exported_families(scrape)
             assert not missing, (group, missing)
+            if tool is not None:  # Prometheus's own linter on a real scrape
+                lint = subprocess.run(
+                    [tool, "check", "metrics"], input=scrape, capture_output=True, text=True
+                )
+                assert (lint.returncode, lint.stdout + lint.stderr) == (0, ""), group
 
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
-import subprocess
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -47,8 +45,13 @@ BUILTIN = {
     "PodDisruptionBudget",
     "PersistentVolumeClaim",
     "Job",
+    "NetworkPolicy",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
 }
-OUT_OF_BAND = {"tooltrail-secrets", "tooltrail-kafka-ca", "tooltrail-keda-kafka"}
+#: Created out of band (tooltrail-secrets) or synced from Strimzi's (the other two).
+OUT_OF_BAND = {"tooltrail-secrets", "tooltrail-kafka-ca", "tooltrail-kafka-user"}
 
 
 def _topics_for(config: dict[str, str]) -> list[object]:
@@ -81,9 +84,11 @@ def test_every_yaml_file_parses_and_names_its_kind() -> None:
 
 
 EXPECTED_KINDS = {
-    "base": BUILTIN - {"Job"},
-    "overlays/production": BUILTIN - {"Job", "Secret"},  # the Secret is created out of band
+    "base": BUILTIN - {"Job", "ServiceAccount", "Role", "RoleBinding"},
+    # the Secret is created out of band; the account reads Strimzi's Secrets for the sync
+    "overlays/production": BUILTIN - {"Job", "Secret", "Role", "RoleBinding"},
     "jobs": {"Job", "PersistentVolumeClaim"},
+    "topics": {"Role", "RoleBinding"},  # beside the KafkaTopics: what the sync may read
 }
 
 
@@ -124,7 +129,7 @@ def _check(
                         m["mountPath"] = str(ca_file.parent)
     if mutate is not None:
         mutate(docs)
-    topics = load_docs(K8S / "topics" / "topics.yaml")
+    topics = [t for t in load_docs(K8S / "topics" / "topics.yaml") if t["kind"] == "KafkaTopic"]
     external = OUT_OF_BAND if "overlays" in overlay else set()
     return check_kubernetes(docs, topics, external)
 
@@ -139,9 +144,9 @@ def test_kubernetes_resources_agree_with_each_other_and_the_code(
 def test_production_overlay_secures_kafka_and_keeps_secrets_out_of_git() -> None:
     docs = render(K8S / "overlays" / "production")
     assert by_kind(docs, "Secret") == []  # created out of band, never applied from git
-    [config] = by_kind(docs, "ConfigMap")
-    assert config["data"]["TOOLTRAIL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
-    assert config["data"]["TOOLTRAIL_KAFKA_SASL_MECHANISM"].startswith("SCRAM-SHA-")
+    for config in by_kind(docs, "ConfigMap"):
+        assert config["data"]["TOOLTRAIL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert config["data"]["TOOLTRAIL_KAFKA_SASL_MECHANISM"].startswith("SCRAM-SHA-")
     assert all(d["metadata"]["namespace"] == "tooltrail" for d in docs)
     for so in by_kind(docs, "ScaledObject"):
         assert so["spec"]["triggers"][0]["authenticationRef"]["name"] == "tooltrail-kafka"
@@ -150,46 +155,82 @@ def test_production_overlay_secures_kafka_and_keeps_secrets_out_of_git() -> None
         for d in by_kind(docs, "Deployment")
         for c in d["spec"]["template"]["spec"]["containers"]
     }
-    assert images == {"registry.example.com/platform/tooltrail:0.1.0"}
+    assert images == {"registry.example.com/platform/tooltrail:0.2.0"}
 
 
-def _container(docs: list[Doc], i: int) -> Doc:
-    return by_kind(docs, "Deployment")[i]["spec"]["template"]["spec"]["containers"][0]
+def _container(docs: list[Doc], group: str) -> Doc:
+    return _deployment(docs, group)["spec"]["template"]["spec"]["containers"][0]
 
 
-def _settings(docs: list[Doc]) -> Doc:
-    return by_kind(docs, "ConfigMap")[0]["data"]
+class _AllSettings:
+    """Updates every ConfigMap of a rendered set (the stable and the hashed one) alike."""
+
+    def __init__(self, docs: list[Doc]) -> None:
+        self.maps = [c["data"] for c in by_kind(docs, "ConfigMap")]
+
+    def update(self, **values: str) -> None:
+        for data in self.maps:
+            data.update(values)
 
 
-def _scaled(docs: list[Doc], i: int) -> Doc:
-    return by_kind(docs, "ScaledObject")[i]["spec"]
+def _settings(docs: list[Doc]) -> _AllSettings:
+    return _AllSettings(docs)
+
+
+def _deployment(docs: list[Doc], group: str) -> Doc:
+    [dep] = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith(group)]
+    return dep
+
+
+def _trigger(docs: list[Doc], group: str) -> Doc:
+    return _scaled(docs, group)["triggers"][0]["metadata"]  # type: ignore[no-any-return]
+
+
+def _policy(docs: list[Doc]) -> Doc:
+    return by_kind(docs, "NetworkPolicy")[0]["spec"]
+
+
+def _scaled(docs: list[Doc], group: str) -> Doc:
+    [so] = [d for d in by_kind(docs, "ScaledObject") if d["metadata"]["name"].endswith(group)]
+    return so["spec"]  # type: ignore[no-any-return]
 
 
 BREAKS: dict[str, Callable[[list[Doc]], object]] = {
-    "args not a CLI command": lambda d: _container(d, 0).update(args=["worker", "metricz"]),
+    "args not a CLI command": lambda d: _container(d, "metrics").update(args=["worker", "metricz"]),
     "unknown setting": lambda d: _settings(d).update(TOOLTRAIL_KAFKA_BOOTSTRAPS="x:9092"),
     "invalid setting value": lambda d: _settings(d).update(TOOLTRAIL_HEARTBEAT_INTERVAL_MS="20000"),
-    "probe on the wrong path": lambda d: _container(d, 1)["livenessProbe"]["httpGet"].update(
+    "probe on the wrong path": lambda d: _container(d, "memory")["livenessProbe"]["httpGet"].update(
         path="/metrics"
     ),
-    "scaler watching another group": lambda d: _scaled(d, 2)["triggers"][0]["metadata"].update(
-        consumerGroup="tooltrail-other"
-    ),
-    "more replicas than partitions": lambda d: _scaled(d, 0).update(maxReplicaCount=40),
+    "scaler watching another group": lambda d: _scaled(d, "enrich")["triggers"][0][
+        "metadata"
+    ].update(consumerGroup="tooltrail-other"),
+    "more replicas than partitions": lambda d: _scaled(d, "metrics").update(maxReplicaCount=40),
     "PDB selecting nothing": lambda d: by_kind(d, "PodDisruptionBudget")[0]["spec"]["selector"][
         "matchLabels"
     ].update({"app.kubernetes.io/name": "nope"}),
-    "metrics dir not writable": lambda d: _container(d, 0)["volumeMounts"].pop(),
-    "replicas on a scaled Deployment": lambda d: by_kind(d, "Deployment")[1]["spec"].update(
+    "metrics dir not writable": lambda d: _container(d, "metrics")["volumeMounts"].pop(),
+    "replicas on a scaled Deployment": lambda d: _deployment(d, "memory")["spec"].update(
         replicas=1
     ),
-    "bootstrap repeated in a scaler": lambda d: _scaled(d, 1)["triggers"][0]["metadata"].pop(
+    "bootstrap repeated in a scaler": lambda d: _scaled(d, "memory")["triggers"][0]["metadata"].pop(
         "bootstrapServersFromEnv"
     ),
-    "scaler adding idle pods": lambda d: _scaled(d, 2)["triggers"][0]["metadata"].pop(
+    "scaler adding idle pods": lambda d: _scaled(d, "enrich")["triggers"][0]["metadata"].pop(
         "limitToPartitionsWithLag"
     ),
     "grace past the pod's": lambda d: _settings(d).update(TOOLTRAIL_SHUTDOWN_GRACE_S="90"),
+    "a model loaded without a startupProbe": lambda d: _deployment(d, "memory")["spec"]["template"][
+        "spec"
+    ]["containers"][0].pop("startupProbe"),
+    "no spread over nodes": lambda d: _deployment(d, "enrich")["spec"]["template"]["spec"].pop(
+        "topologySpreadConstraints"
+    ),
+    "Kafka's port closed": lambda d: _policy(d)["egress"].pop(0),
+    "nobody may scrape": lambda d: _policy(d).pop("ingress"),
+    "two settings that differ": lambda d: by_kind(d, "ConfigMap")[0]["data"].update(
+        TOOLTRAIL_EMBEDDER="hashing"
+    ),
 }
 
 
@@ -200,12 +241,17 @@ CAUGHT_AS = {
     "probe on the wrong path": "livenessProbe should GET /healthz",
     "scaler watching another group": "consumerGroup 'tooltrail-other'",
     "more replicas than partitions": "must fit the topic's 12 partitions",
-    "PDB selecting nothing": "PDB tooltrail-metrics selects []",
+    "PDB selecting nothing": "selects []",
     "metrics dir not writable": "/var/lib/tooltrail/metrics is not writable",
     "replicas on a scaled Deployment": "sets replicas, which KEDA owns",
     "bootstrap repeated in a scaler": "bootstrapServersFromEnv None",
     "scaler adding idle pods": "limitToPartitionsWithLag None",
     "grace past the pod's": "TOOLTRAIL_SHUTDOWN_GRACE_S is not under",
+    "a model loaded without a startupProbe": "tooltrail-memory: loads a model but has no",
+    "no spread over nodes": "tooltrail-enrich: no topologySpreadConstraints",
+    "Kafka's port closed": "NetworkPolicy egress misses port 9092",
+    "nobody may scrape": "NetworkPolicy lets no one scrape",
+    "two settings that differ": "hold different settings",
 }
 
 
@@ -216,9 +262,9 @@ def test_the_checks_catch_a_broken_manifest(name: str, ca_file: Path) -> None:
 
 
 def test_topic_manifest_matches_what_the_workers_create() -> None:
-    [config] = by_kind(render(K8S / "base"), "ConfigMap")
+    config = by_kind(render(K8S / "base"), "ConfigMap")[0]
     expected = _topics_for(config["data"])
-    topics = render(K8S / "topics")
+    topics = [t for t in render(K8S / "topics") if t["kind"] == "KafkaTopic"]
     assert check_topics(topics, expected) == []  # type: ignore[arg-type]
     enrichment = next(t for t in topics if t["spec"]["topicName"] == "tooltrail.enrichment")
     assert enrichment["spec"]["config"]["cleanup.policy"] == "compact"
@@ -226,7 +272,8 @@ def test_topic_manifest_matches_what_the_workers_create() -> None:
     assert {t["spec"]["config"]["min.insync.replicas"] for t in topics} == {2}
     assert {t["metadata"]["namespace"] for t in topics} == {"kafka"}
     broken = copy.deepcopy(topics)
-    broken[2]["spec"]["config"]["cleanup.policy"] = "delete"
+    [compacted] = [t for t in broken if t["spec"]["topicName"] == "tooltrail.enrichment"]
+    compacted["spec"]["config"]["cleanup.policy"] = "delete"
     assert check_topics(broken, expected) != []  # type: ignore[arg-type]
 
 
@@ -255,7 +302,9 @@ def test_compose_runs_kraft_kafka_chroma_each_group_and_the_demo() -> None:
         lambda c: c["services"]["topics"].update(command=["true"]),
         lambda c: c["services"]["demo"]["environment"].update(TOOLTRAIL_RATE="5"),
         lambda c: c["services"].pop("worker-memory"),
-        lambda c: c["services"]["worker-memory"].update(ports=["9102:9100"]),
+        lambda c: c["services"]["worker-memory"].update(ports=["127.0.0.1:9102:9100"]),
+        lambda c: c["services"]["kafka"].update(ports=["9094:9094"]),  # every interface
+        lambda c: c["services"]["chroma"].update(ports=["0.0.0.0:8000:8000"]),
     ):
         broken = copy.deepcopy(compose)
         break_it(broken)
@@ -328,18 +377,38 @@ def test_replay_job_rebuilds_memory_with_the_workers_settings() -> None:
     assert mounted["/etc/tooltrail/kafka"] == "kafka-ca"  # where the production CA lives
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-@pytest.mark.parametrize("overlay", ["base", "overlays/production", "topics", "jobs"])
-def test_the_renderer_agrees_with_kubectl_kustomize(overlay: str) -> None:
-    out = subprocess.run(
-        ["kubectl", "kustomize", str(K8S / overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    theirs = sorted(
-        yaml.safe_load_all(out.stdout), key=lambda d: (d["kind"], d["metadata"]["name"])
-    )
-    ours = sorted(render(K8S / overlay), key=lambda d: (d["kind"], d["metadata"]["name"]))
-    assert ours == theirs
+STABLE = "tooltrail-settings"
+
+
+def _pod_templates(docs: list[Doc]) -> dict[str, str]:
+    return {
+        d["metadata"]["name"]: yaml.safe_dump(d["spec"]["template"])
+        for d in by_kind(docs, "Deployment")
+    }
+
+
+@pytest.mark.parametrize("overlay", ["base", "overlays/production"])
+def test_a_settings_change_rolls_every_worker(overlay: str, tmp_path: Path) -> None:
+    """Kubernetes rolls a Deployment when its pod template changes: a changed setting must
+    change every worker's template (the hashed ConfigMap name), and nothing else must."""
+    import shutil as sh
+
+    copy_root = tmp_path / "k8s"
+    sh.copytree(K8S, copy_root)
+    before = _pod_templates(render(copy_root / overlay))
+    same = _pod_templates(render(copy_root / overlay))
+    assert before == same  # rendering is stable: no roll without a change
+    env = copy_root / ("base" if overlay == "base" else overlay) / "settings.env"
+    text = env.read_text()
+    if "TOOLTRAIL_EMBED_THREADS=1" in text:
+        env.write_text(text.replace("TOOLTRAIL_EMBED_THREADS=1", "TOOLTRAIL_EMBED_THREADS=2"))
+    else:  # an overlay: its value wins over the base's
+        env.write_text(text + "TOOLTRAIL_EMBED_THREADS=2\n")
+    after = _pod_templates(render(copy_root / overlay))
+    assert set(after) == set(before) == {f"tooltrail-{g}" for g in ("metrics", "memory", "enrich")}
+    assert all(after[name] != before[name] for name in before)
+    docs = render(copy_root / overlay)
+    stable = [
+        c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "tooltrail-settings"
+    ]
+    assert stable[0]["data"]["TOOLTRAIL_EMBED_THREADS"] == "2"  # the Job's copy follows too
