@@ -166,7 +166,14 @@ def check_kubernetes(docs: list[Doc], topics: list[Doc], external_secrets: set[s
     if len({tuple(sorted(c.items())) for c in configs.values()}) > 1:
         problems.append(f"ConfigMaps {sorted(configs)} hold different settings")
     secrets = {d["metadata"]["name"]: d for d in by_kind(docs, "Secret")}
+    for_keda = {
+        ref["name"]
+        for auth in by_kind(docs, "TriggerAuthentication")
+        for ref in auth["spec"].get("secretTargetRef", [])
+    }
     for secret in secrets.values():
+        if secret["metadata"]["name"] in for_keda:  # KEDA's parameters, not settings
+            continue
         for key in secret.get("stringData", {}) | secret.get("data", {}):
             if key not in setting_names():
                 problems.append(f"Secret {secret['metadata']['name']}: {key} is not a setting")
@@ -388,6 +395,7 @@ def _check_scaled_objects(
         [trigger] = spec["triggers"]
         meta = trigger["metadata"]
         group_var = f"TOOLTRAIL_{groups[target].upper()}_GROUP"
+        env = {**_defaults(group_var, "TOOLTRAIL_EVENTS_TOPIC"), **env}
         bootstrap = env.get(str(meta.get("bootstrapServersFromEnv")), meta.get("bootstrapServers"))
         expected = {
             "type": ("kafka", trigger["type"]),
@@ -426,6 +434,12 @@ def _check_scaled_objects(
     if scaled:  # KEDA off (the chart's keda.enabled=false): Deployments set their replicas
         problems += [f"Deployment {n} has no ScaledObject" for n in set(groups) - targets]
     return problems
+
+
+def _defaults(*names: str) -> dict[str, str]:
+    """The workers' default for each variable (what an unset one means)."""
+    fields = {env_names(WorkerSettings, f)[0]: f for f in WorkerSettings.model_fields}
+    return {n: str(WorkerSettings.model_fields[fields[n]].default) for n in names}
 
 
 def check_topics(topics: list[Doc], expected: list[TopicSpec]) -> list[str]:
