@@ -293,3 +293,82 @@ def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> Non
         for line in lines
         if line.strip()
     )  # JSON logs, how to reach the pipeline and status lines, nothing else
+
+
+def test_after_the_demo_infra_keeps_the_data_for_the_operator_commands(tmp_path: Path) -> None:
+    """README, 'After the demo': infra → export → up → stats, dlq, memory search, export."""
+    data = tmp_path / "data"
+    env = _env(tmp_path)
+    cli = [sys.executable, "-m", "tooltrail.consumers.app.cli"]
+    infra = subprocess.Popen(
+        [*cli, "infra", "--data-dir", str(data)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert infra.stdout is not None
+        exports: dict[str, str] = {}
+        deadline = time.monotonic() + 90
+        while len(exports) < 3:
+            assert time.monotonic() < deadline, "infra printed no export lines"
+            line = infra.stdout.readline()
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                exports[name] = value
+        assert set(exports) == {
+            "TOOLTRAIL_KAFKA_BOOTSTRAP",
+            "TOOLTRAIL_CHROMA_URL",
+            "TOOLTRAIL_METRICS_DIR",
+        }
+        operator = {**env, **exports}
+
+        def run(*argv: str) -> str:
+            out = subprocess.run(
+                [*cli, "--log-level", "WARNING", *argv],
+                cwd=tmp_path,
+                env=operator,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert out.returncode == 0, (argv, out.stderr[-2000:])
+            return out.stdout
+
+        demo = orjson.loads(
+            run("up", "--demo", "--events", "30", "--rate", "15", "--json", "--data-dir", str(data))
+        )
+        assert demo["events"] == 30
+        assert infra.poll() is None  # up used the running broker and Chroma and left them be
+
+        stats = orjson.loads(run("stats", "--json"))
+        for group in stats["groups"].values():
+            assert group["lag"] == 0
+            assert sum(p["committed"] or 0 for p in group["partitions"]) >= 30
+        text = run("stats")
+        assert "committed None" not in text
+        # one stdio session keys every call to one partition: the others have no commit yet
+        idle = sum(
+            p["committed"] is None for g in stats["groups"].values() for p in g["partitions"]
+        )
+        assert text.count("nothing committed yet") == idle
+        assert orjson.loads(run("dlq", "list", "--json")) == []
+        found = orjson.loads(run("memory", "search", "cluster health check", "--json"))
+        assert found  # the demo's memories are in the Chroma that outlived 'up'
+        out = run("metrics", "export", "--out", str(tmp_path / "metrics.json"))
+        count = len(orjson.loads((tmp_path / "metrics.json").read_bytes()))
+        assert out.strip() == f"wrote {count} record(s) to {tmp_path / 'metrics.json'}"
+        assert count == 30
+    finally:
+        infra.send_signal(signal.SIGINT)
+        try:
+            assert infra.wait(60) == 0
+        finally:
+            if infra.poll() is None:
+                infra.kill()
+                infra.wait()
+            if infra.stdout is not None:
+                infra.stdout.close()
+    assert _processes_using(data) == []

@@ -105,10 +105,12 @@ def test_up_and_infra_print_export_lines_a_shell_takes(tmp_path: Any) -> None:
     import shlex
     import subprocess
 
-    settings = WorkerSettings(
-        kafka_bootstrap="127.0.0.1:41000", chroma_url="http://127.0.0.1:41001"
-    )
     root = tmp_path / "data dir"
+    settings = WorkerSettings(
+        kafka_bootstrap="127.0.0.1:41000",
+        chroma_url="http://127.0.0.1:41001",
+        metrics_dir=root / "metrics",
+    )
     for lines in (
         up_exports(settings, root),
         infra_exports(settings.kafka_bootstrap, "http://127.0.0.1:41001", root),

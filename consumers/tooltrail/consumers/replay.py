@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from aiokafka import TopicPartition
 
-from tooltrail.consumers.errors import ConsumerError, RetriableSinkError
+from tooltrail.consumers.errors import ConsumerError, RetriableSinkError, UsageError
 from tooltrail.consumers.files import private_binary, private_dir, write_private
 from tooltrail.consumers.kafka.offsets import partitions_of, true_end_offsets
 from tooltrail.consumers.memory.chroma import close_client, open_chroma
@@ -81,7 +81,7 @@ async def start_offsets(
     if offsets is not None:
         unknown = set(offsets) - {tp.partition for tp in parts}
         if unknown:
-            raise ConsumerError(f"--offsets names partitions that do not exist: {sorted(unknown)}")
+            raise UsageError(f"--offsets names partitions that do not exist: {sorted(unknown)}")
         return {
             tp.partition: min(max(offsets.get(tp.partition, 0), 0), ends[tp.partition])
             for tp in parts

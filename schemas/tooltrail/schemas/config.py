@@ -233,5 +233,10 @@ def _describe(cls: type[TooltrailSettings], exc: ValidationError) -> list[str]:
         secret = "password" in field or "token" in field
         value = "<hidden>" if secret else mask_credentials(repr(err.get("input")))
         names = " / ".join(env_names(cls, field)) if field in cls.model_fields else field
-        problems.append(f"{names} = {value}: {str(err['msg']).removeprefix('Value error, ')}")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch":  # pydantic shows the regex: say it in words
+            info = cls.model_fields.get(field)
+            meaning = " ".join((info.description or "").split()) if info else ""
+            message = "not of the allowed form" + (f": {meaning}" if meaning else "")
+        problems.append(f"{names} = {value}: {message}")
     return problems

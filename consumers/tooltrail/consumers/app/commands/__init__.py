@@ -102,6 +102,13 @@ def positive_float(text: str) -> float:
     return float(_number(text, float, "a number"))
 
 
+def nonblank(text: str) -> str:
+    """An argument that must hold something besides white space."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give some text")
+    return text
+
+
 def port(text: str) -> int:
     """An argument that must be a TCP port."""
     value = positive_int(text)

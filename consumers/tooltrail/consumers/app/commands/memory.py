@@ -9,7 +9,13 @@ from typing import Any
 
 import orjson
 
-from tooltrail.consumers.app.commands import add, positive_int, subcommands, worker_settings
+from tooltrail.consumers.app.commands import (
+    add,
+    nonblank,
+    positive_int,
+    subcommands,
+    worker_settings,
+)
 from tooltrail.consumers.errors import ConsumerError
 from tooltrail.consumers.memory.chroma import close_client, open_chroma
 from tooltrail.consumers.memory.embedders import embedder_id, make_embedder
@@ -229,7 +235,7 @@ def register(commands: Any) -> None:
         add(commands, "memory", "search, count and audit the vector memories"), "action"
     )
     p = add(memory, "search", "the memories nearest to a text")
-    p.add_argument("text", nargs="+", help="what to look for")
+    p.add_argument("text", nargs="+", type=nonblank, help="what to look for")
     p.add_argument("--tool", help="only this tool")
     p.add_argument("--kind", choices=list(KINDS), help="only this kind")
     p.add_argument("--k", type=positive_int, default=3, help="how many")

@@ -59,8 +59,10 @@ def main(
             update={
                 "kafka_bootstrap": bootstrap,
                 "chroma_url": url,
-                "metrics_dir": root / "metrics",
-                "state_dir": root / "state",
+                # the exported TOOLTRAIL_METRICS_DIR of 'tooltrail infra' wins: the operator
+                # commands of a second terminal read the same files
+                "metrics_dir": _configured(base, "metrics_dir", root / "metrics"),
+                "state_dir": _configured(base, "state_dir", root / "state"),
             }
         )
         for line in exports(settings, root):
@@ -77,12 +79,18 @@ def main(
     return 0
 
 
+def _configured(settings: WorkerSettings, field: str, default: Path) -> Path:
+    """The directory set in the environment, else ``default`` under the data directory."""
+    value: Path = getattr(settings, field)
+    return value if explicitly_set(settings, field) else default
+
+
 def exports(settings: WorkerSettings, root: Path) -> list[str]:
     """The lines that point a second terminal's ``tooltrail`` commands at this pipeline."""
     values = {
         "TOOLTRAIL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "TOOLTRAIL_CHROMA_URL": settings.chroma_url or "",
-        "TOOLTRAIL_METRICS_DIR": str((root / "metrics").absolute()),
+        "TOOLTRAIL_METRICS_DIR": str(settings.metrics_dir.absolute()),
     }
     return [
         f"kafka {settings.kafka_bootstrap} · chroma {settings.chroma_url} · data {root}",
