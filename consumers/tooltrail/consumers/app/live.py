@@ -90,11 +90,8 @@ def view(runners: list[GroupRunner], traffic: Traffic, *, stopping: bool = False
     from rich.table import Table
     from rich.text import Text
 
-    title = (
-        "tooltrail up — stopping: finishing batches, committing, leaving the groups"
-        if stopping
-        else "tooltrail up — Ctrl-C to stop"
-    )
+    # both titles fit the table's width: a wrapped title would change the view's height
+    title = "tooltrail up — stopping: committing" if stopping else "tooltrail up — Ctrl-C to stop"
     out = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     for name, justify in (
         ("group", "left"),
@@ -127,7 +124,8 @@ def summary_lines(result: dict[str, Any], *, embedded: bool) -> list[str]:
     if result["events"]:
         rate = result["rate"]
         lines.append(
-            f"demo: {result['events']} calls at {rate['achieved']}/s (asked {rate['asked']:g}/s), "
+            f"demo: {result['events']} calls at {rate['achieved']:.1f}/s "
+            f"(asked {rate['asked']:.1f}/s), "
             f"{result['tool_errors']} tool errors (on purpose)"
         )
         lines.append(
