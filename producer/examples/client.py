@@ -33,7 +33,8 @@ async def call_tools(server_script: str) -> None:
         listed = await session.list_tools()
         print("tools:", ", ".join(sorted(tool.name for tool in listed.tools)))
         pods = await session.call_tool("oc_read_get_pods", {"namespace": "payments"})
-        print("oc_read_get_pods:", pods.content[0].text.splitlines()[-1])
+        text = next((item.text for item in pods.content if item.type == "text"), "")
+        print("oc_read_get_pods:", text.splitlines()[-1])
         refused = await session.call_tool(
             "oc_write_scale_deployment",
             {"namespace": "payments", "deployment": "web", "replicas": 50},
