@@ -47,7 +47,8 @@ def _version() -> str:
 COMMANDS: dict[str, tuple[str, ...]] = {
     "up": ("up",),
     "worker": ("worker",),
-    "ops": ("stats", "dlq", "metrics"),
+    "ops": ("stats", "metrics"),
+    "dlq": ("dlq",),
     "demo": ("demo", "demo-server"),
     "infra": ("infra",),
     "memory": ("memory",),
