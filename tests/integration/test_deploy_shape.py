@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from tests.conftest import KafkaEndpoint, Names
-from tests.deploy_checks import exported_families, monitoring_queries, promtool, used_metrics
+from tests.monitoring_checks import exported_families, monitoring_queries, promtool, used_metrics
 from tooltrail.consumers.app.launcher import ChromaServer, free_port
 from tooltrail.consumers.sinks.metrics import segments
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.deploy_checks import (
+from tests.monitoring_checks import (
     MONITORING,
     check_monitoring,
     exported_families,
