@@ -116,7 +116,7 @@ def test_the_byte_scan_agrees_with_the_parsed_document(
         (b"[" + b"0," * 10_000 + b"0]", DEFAULT_LIMITS, "an array or object of over 10000 items"),
         (b'["' + b"x" * 101 + b'"]', DecodeLimits(max_string_bytes=100), "a string of 101 bytes"),
         (b'{"' + b"k" * 101 + b'":1}', DecodeLimits(max_string_bytes=100), "a string of 101"),
-        (b"[" + b'"a",' * 40_001 + b'"a"]', DEFAULT_LIMITS, "over 20000 values"),
+        (b"[" + b'"a",' * 40_001 + b'"a"]', DEFAULT_LIMITS, "40002 strings, over the 20000-value"),
     ],
 )
 def test_each_limit_is_refused_just_past_it_with_the_cause_first(

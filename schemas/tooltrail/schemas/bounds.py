@@ -96,7 +96,7 @@ def _exact(data: bytes, limits: DecodeLimits) -> str | None:
         data = data.replace(b"\\\\", b"__").replace(b'\\"', b"__")
     strings = data.count(b'"') // 2  # keys and string values: at most two per value
     if strings > 2 * limits.max_nodes:
-        return f"over {limits.max_nodes} values ({strings} strings)"
+        return f"{strings} strings, over the {limits.max_nodes}-value limit (two per value at most)"
     if len(data) > limits.max_string_bytes:
         longest = max(map(len, data.split(b'"')[1::2]), default=0)
         if longest > limits.max_string_bytes:
