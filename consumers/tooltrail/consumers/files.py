@@ -8,9 +8,11 @@ the broker) create on their own.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TextIO, cast
+from typing import Any, BinaryIO, TextIO, cast
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 _REPLACE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
@@ -41,3 +43,19 @@ def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (mode 0600)."""
     with private_binary(path, append=False) as f:
         f.write(data)
+
+
+def write_all(fd: int, data: bytes, write: Callable[[int, Any], int] = os.write) -> None:
+    """Write every byte of ``data`` to ``fd`` or raise ``OSError``.
+
+    ``os.write`` may write part of the data and report how much (a disk filling up); the
+    rest is written until it is all in, and a write of nothing is an error (``ENOSPC``), so
+    the caller can truncate back to where it started.
+    """
+    view = memoryview(data)
+    done = 0
+    while done < len(view):
+        n = write(fd, view[done:])
+        if n <= 0:
+            raise OSError(errno.ENOSPC, "no byte written (disk full?)")
+        done += n
