@@ -69,6 +69,10 @@ class WorkerSettings(KafkaSettings):
     """How often each group reports its state to the status topic (and on every change)."""
     http_port: int | None = Field(None, ge=0, le=65_535)
     """Port of the worker's health and Prometheus endpoint (unset = off)."""
+    http_host: str = Field(
+        "127.0.0.1", pattern=r"^([0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$"
+    )
+    """Address the HTTP endpoint binds (the pod's address in Kubernetes, `0.0.0.0` in compose)."""
     health_stall_s: float = Field(300.0, ge=5, le=86_400)
     """`/healthz` fails when a group's loop has not turned for this long (liveness)."""
 
