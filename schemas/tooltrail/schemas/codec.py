@@ -103,6 +103,7 @@ def decode_batch(
     own (one message never bleeds into another), then all current-version objects are
     validated in one pydantic-core call; if that call fails, they are validated one by one.
     """
+    values = list(values)  # any iterable of messages, read once
     current = int(getattr(model, "version", 1))
     out: list[M | SchemaDecodeError | None] = [None] * len(values)
     fast: list[int] = []
