@@ -1,132 +1,68 @@
-"""``WarningThrottle``: a warning that repeats is logged once per interval, with a count.
+"""``Throttle``: one repeated warning, logged at most once per interval, with a count.
 
-A bad record, a full disk or a broker that is down repeats the same warning thousands of
-times a second; one line per occurrence buries everything else (20,000 lines for 20,000
-bad cache entries). ``warn(kind, …)`` logs the first ``burst`` occurrences of each *kind*
-per ``interval`` and holds the rest back; the next line let through for that kind says how
-many were held (``and N more like it in the last Ts``), and ``flush()`` (call it at close)
-logs one summary line for every kind still holding some. Nothing is lost from the counts:
-``total(kind)`` is every occurrence, logged or not, for a metric (of the newest
-``4 * max_kinds`` kinds).
-
-Thread-safe (the producer's sender thread and tool threads may share one); never raises;
-memory is bounded by ``max_kinds`` (the oldest kind is summarised and forgotten first).
-Lives in ``tooltrail.schemas`` so the producer, the workers and the CLI can all use it.
+A condition that repeats (a sink down, Kafka away, a poison record per fetch) would log a
+line per attempt; a ``Throttle`` lets the first through at once, then at most one per
+``interval_s``, each saying how many like it were held back since (``repeated``), and
+``flush`` logs what is still held (call it when the component stops). Thread-safe.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["WarningThrottle"]
 
-
-@dataclass(slots=True)
-class _Window:
-    started: float  # when the current interval of this kind began (clock time)
-    logged: int = 0  # lines let through in this interval
-    held: int = 0  # occurrences held back since the last line that was let through
-    last_line: float = 0.0  # when the last line of this kind was let through
-
-
-class WarningThrottle:
-    """Throttle-and-summarise for one logger's repeated warnings (see module docstring)."""
+class Throttle:
+    """A rate-limited, summarised log line (see module docstring)."""
 
     def __init__(
         self,
         logger: logging.Logger,
-        *,
-        burst: int = 1,
-        interval: float = 60.0,
-        level: int = logging.WARNING,
-        max_kinds: int = 1_000,
+        what: str,
+        interval_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.logger = logger
-        self.burst = max(burst, 1)
-        self.interval = interval
-        self.level = level
-        self.max_kinds = max(max_kinds, 1)
+        self.what = what
+        self.interval_s = interval_s
         self.clock = clock
-        self._kinds: dict[str, _Window] = {}
-        self._totals: dict[str, int] = {}
+        self.total = 0  # every occurrence, logged or held
+        self._held = 0
+        self._last: float | None = None
         self._lock = threading.Lock()
 
-    def warn(self, kind: str, message: str, /, *args: Any, **extra: Any) -> bool:
-        """Log ``message % args`` unless ``kind`` already used its burst in this interval.
+    def warning(self, msg: str, *args: Any, extra: dict[str, Any] | None = None) -> bool:
+        """Log ``msg`` at WARNING unless one went out within the interval; True if logged."""
+        return self.log(logging.WARNING, msg, *args, extra=extra)
 
-        ``extra`` goes to the log record (JSON logs show it). True if the line was logged.
-        """
+    def error(self, msg: str, *args: Any, extra: dict[str, Any] | None = None) -> bool:
+        """Log ``msg`` at ERROR unless one went out within the interval; True if logged."""
+        return self.log(logging.ERROR, msg, *args, extra=extra)
+
+    def log(self, level: int, msg: str, *args: Any, extra: dict[str, Any] | None = None) -> bool:
+        """Log ``msg`` at ``level``, throttled (see module docstring)."""
         now = self.clock()
         with self._lock:
-            window, evicted = self._window(kind, now)
-            self._totals[kind] = self._totals.get(kind, 0) + 1
-            if window.logged >= self.burst:
-                window.held += 1
-                logged = False
-            else:
-                window.logged += 1
-                held, window.held = window.held, 0
-                since, window.last_line = now - window.last_line, now
-                logged = True
-        if evicted is not None:
-            self._summary(*evicted)
-        if logged:
-            self._emit(message, args, extra, held, since)
-        return logged
-
-    def total(self, kind: str) -> int:
-        """Every occurrence of ``kind`` so far, logged or held back."""
-        with self._lock:
-            return self._totals.get(kind, 0)
-
-    def flush(self) -> int:
-        """Log one summary line per kind with occurrences held back; return how many."""
-        with self._lock:
-            pending = [(k, w.held) for k, w in self._kinds.items() if w.held]
-            for window in self._kinds.values():
-                window.held = 0
-        for kind, held in pending:
-            self._summary(kind, held)
-        return sum(held for _, held in pending)
-
-    def _window(self, kind: str, now: float) -> tuple[_Window, tuple[str, int] | None]:
-        """The window of ``kind`` (new, or restarted if its interval ended), and the kind
-        evicted to make room with what it held back, if any."""
-        window, evicted = self._kinds.get(kind), None
-        if window is None:
-            if len(self._kinds) >= self.max_kinds:
-                oldest, gone = next(iter(self._kinds.items()))
-                del self._kinds[oldest]
-                evicted = (oldest, gone.held) if gone.held else None
-            window = self._kinds[kind] = _Window(now, last_line=now)
-            if kind not in self._totals and len(self._totals) >= 4 * self.max_kinds:
-                del self._totals[next(iter(self._totals))]  # bounded, oldest kind first
-        elif now - window.started >= self.interval:
-            window.started, window.logged = now, 0
-        return window, evicted
-
-    def _emit(
-        self, message: str, args: tuple[Any, ...], extra: dict[str, Any], held: int, span: float
-    ) -> None:
+            self.total += 1
+            if self._last is not None and now - self._last < self.interval_s:
+                self._held += 1
+                return False
+            held, self._held, self._last = self._held, 0, now
+        fields = dict(extra or {})
         if held:
-            message = f"{message} (and {held} more like it in the last {span:.0f}s)"
-            extra = {**extra, "repeats": held}
-        with contextlib.suppress(Exception):  # a log line must never cost the caller
-            self.logger.log(self.level, message, *args, extra=extra)
+            fields["repeated"] = held
+            msg = f"{msg} ({held} more like it since the last one)"
+        self.logger.log(level, msg, *args, extra=fields)
+        return True
 
-    def _summary(self, kind: str, held: int) -> None:
-        with contextlib.suppress(Exception):  # a log line must never cost the caller
-            self.logger.log(
-                self.level,
-                "%s: %d more warning(s) held back",
-                kind,
-                held,
-                extra={"kind": kind, "repeats": held},
+    def flush(self) -> None:
+        """Log how many are held back since the last line, if any."""
+        with self._lock:
+            held, self._held = self._held, 0
+        if held:
+            self.logger.warning(
+                "%s: %d more since the last report", self.what, held, extra={"repeated": held}
             )

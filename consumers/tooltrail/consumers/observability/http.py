@@ -26,10 +26,10 @@ from collections.abc import Callable
 from tooltrail.consumers.observability.exposition import CONTENT_TYPE, registry_for, render
 from tooltrail.consumers.observability.group_stats import GroupStats
 from tooltrail.consumers.observability.status import state_of
-from tooltrail.schemas.throttle import WarningThrottle
+from tooltrail.schemas.throttle import Throttle
 
 log = logging.getLogger(__name__)
-_warnings = WarningThrottle(log)
+_failures = Throttle(log, "http: requests that failed")
 
 
 def prometheus_text(groups: list[GroupStats]) -> str:
@@ -98,7 +98,7 @@ async def serve(
         except (TimeoutError, ConnectionError):
             pass
         except Exception as exc:  # noqa: BLE001 - nothing a client sends may raise out of here
-            _warnings.warn("failed", "http: answering a request failed: %r", exc)
+            _failures.warning("http: answering a request failed: %r", exc)
         finally:
             writer.close()
 

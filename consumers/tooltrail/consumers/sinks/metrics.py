@@ -38,10 +38,11 @@ from tooltrail.consumers.lanes import Lane
 from tooltrail.consumers.sinks.base import Delivered
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.records import MetricRecord, VectorTarget
-from tooltrail.schemas.throttle import WarningThrottle
+from tooltrail.schemas.throttle import Throttle
 
 log = logging.getLogger(__name__)
-_warnings = WarningThrottle(log)
+_unreadable = Throttle(log, "metrics: unreadable lines skipped")
+_rollbacks = Throttle(log, "metrics: tails not cut back")
 SEGMENT = re.compile(r"^metrics-(\d{8})-(\d{6})(?:-([A-Za-z0-9._-]+))?\.jsonl$")
 
 
@@ -119,12 +120,11 @@ class MetricsSink:
                     try:
                         self._remember(orjson.loads(line)["eventId"])
                     except (orjson.JSONDecodeError, KeyError, TypeError):
-                        _warnings.warn(
-                            "unreadable", "metrics: skipping an unreadable line in %s", path.name
-                        )
+                        _unreadable.warning("metrics: skipping an unreadable line in %s", path.name)
             self._indexed[path.name] = size
             if self._own(path):
                 self._current = path
+        _unreadable.flush()
 
     def _own(self, path: Path) -> bool:
         m = SEGMENT.match(path.name)
@@ -201,8 +201,7 @@ class MetricsSink:
                     os.fsync(fd)
                 return
         self._fresh = True  # the retried batch goes to a new segment, not after a torn tail
-        _warnings.warn(
-            "rollback",
+        _rollbacks.warning(
             "metrics: could not cut %s back to %d bytes; starting a new segment",
             path.name,
             end,

@@ -19,10 +19,11 @@ import orjson
 
 from tooltrail.consumers.files import private_dir, private_temp
 from tooltrail.consumers.sinks.metrics import segments
-from tooltrail.schemas.throttle import WarningThrottle
+from tooltrail.schemas.throttle import Throttle
 
 log = logging.getLogger(__name__)
-_warnings = WarningThrottle(log)
+_unreadable = Throttle(log, "export: unreadable lines skipped")
+_SKIPPED = "export: skipping an unreadable line in %s"
 
 
 def _stamp(line: bytes) -> datetime | None:
@@ -51,9 +52,7 @@ def export(
                             continue
                         stamp = _stamp(line)
                         if stamp is None:  # a line torn by a crash, or not a record
-                            _warnings.warn(
-                                "unreadable", "export: skipping an unreadable line in %s", path.name
-                            )
+                            _unreadable.warning(_SKIPPED, path.name)
                             continue
                         if (since and stamp < since) or (until and stamp >= until):
                             continue
@@ -68,6 +67,7 @@ def export(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+    _unreadable.flush()
     return count
 
 
