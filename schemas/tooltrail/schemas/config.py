@@ -29,6 +29,7 @@ from tooltrail.schemas.keys import parse_key_args
 
 S = TypeVar("S", bound="TooltrailSettings")
 ENV_PREFIX = "TOOLTRAIL_"
+_MEMORY_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})$")
 _SASL_FIELDS = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
 _SSL_FIELDS = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_password")
@@ -75,11 +76,15 @@ class KafkaSettings(TooltrailSettings):
     """How to reach Kafka, and the topic names."""
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", min_length=1)
-    """Kafka bootstrap servers, `host:port[,host:port]`."""
+    """Kafka bootstrap servers, `host:port[,host:port]` (`memory://NAME`: in-process stand-in)."""
 
     @field_validator("kafka_bootstrap")
     @classmethod
     def _valid_bootstrap(cls, value: str) -> str:
+        if value.startswith("memory://"):
+            if not _MEMORY_NAME.match(value.removeprefix("memory://")):
+                raise ValueError("expected memory://NAME with NAME of letters, digits, . _ -")
+            return value
         for part in value.split(","):
             m = _HOST_PORT.match(part.strip())
             if m is None or not 1 <= int(m.group(2)) <= 65_535:
