@@ -43,7 +43,7 @@ class WorkerSettings(KafkaSettings):
     """Messages holding more JSON values (keys not counted) go to the dead-letter topic."""
     max_message_items: int = Field(DEFAULT_LIMITS.max_items, ge=100, le=10_000_000)
     """Messages with a longer array or object go to the dead-letter topic."""
-    max_message_string_bytes: int = Field(DEFAULT_LIMITS.max_string_bytes, ge=1024)
+    max_message_string_bytes: int = Field(DEFAULT_LIMITS.max_string_bytes, ge=1024, le=104_857_600)
     """Messages with a longer string (bytes as written) go to the dead-letter topic."""
     retry_backoff_initial_s: float = Field(0.5, gt=0, le=60)
     """First pause after a sink failure (doubles, with jitter)."""

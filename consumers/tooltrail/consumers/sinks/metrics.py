@@ -33,7 +33,7 @@ from pathlib import Path
 import orjson
 
 from tooltrail.consumers.errors import RetriableSinkError
-from tooltrail.consumers.files import write_all
+from tooltrail.consumers.files import private_dir, write_all
 from tooltrail.consumers.lanes import Lane
 from tooltrail.consumers.sinks.base import Delivered
 from tooltrail.schemas.codec import encode
@@ -101,7 +101,7 @@ class MetricsSink:
 
     def _index(self) -> None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.directory, tighten=False)
         except OSError as exc:  # the first write reports it and is retried
             log.warning("metrics directory unavailable: %s", exc)
             return
@@ -171,7 +171,7 @@ class MetricsSink:
     def _append(self, fresh: dict[str, bytes]) -> None:
         data = b"".join(fresh.values())
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.directory, tighten=False)
             path = self._target(len(data))
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
