@@ -144,6 +144,13 @@ def test_keys_and_values_of_any_type_are_carried_as_bytes() -> None:
     assert dict(letter.headers)["h"] == b"v"
     assert build_letter(_record(None, None, 42), "g", "x", 8192).value == b""  # not iterable
 
+    def broken() -> Any:
+        yield ("a", b"1")
+        raise RuntimeError("a header set that fails half way")
+
+    letter = build_letter(_record(b"k", b"v", broken()), "g", "x", 8192)
+    assert dict(letter.headers)["headers-dropped"] == b"-1"
+
 
 def test_original_headers_come_back_for_a_replay() -> None:
     headers = [("trace", b"t"), ("error", b"theirs"), ("value-null", None)]

@@ -74,9 +74,12 @@ def build_letter(
 ) -> Letter:
     """The dead letter of ``record``, at most ``budget`` bytes all told (see module docstring)."""
     ours = _our_headers(record, group, error)
-    originals, renamed, count = _original_headers(
-        getattr(record, "headers", None), min(MAX_ORIGINAL_HEADER_BYTES, budget // 4)
-    )
+    try:
+        originals, renamed, count = _original_headers(
+            getattr(record, "headers", None), min(MAX_ORIGINAL_HEADER_BYTES, budget // 4)
+        )
+    except Exception:  # noqa: BLE001 - headers that cannot even be iterated are dropped
+        originals, renamed, count = None, 0, -1
     if originals is None:
         ours.append(("headers-dropped", str(count).encode()))
         originals = []
