@@ -151,7 +151,7 @@ def dlq_replay(settings: WorkerSettings, refs: list[str], *, dry_run: bool) -> i
     wanted = None if refs == ["all"] else [parse_ref(r) for r in refs]
     sent, skipped = asyncio.run(_replay(settings, wanted, dry_run))
     verb = "would re-publish" if dry_run else "re-published"
-    note = f"; {skipped} skipped: cut to fit, or without key and value" if skipped else ""
+    note = f"; {skipped} skipped: cut to fit the dead-letter topic" if skipped else ""
     print(f"{verb} {sent} dead letter(s) to {settings.events_topic}{note}")
     return 0
 
