@@ -292,6 +292,7 @@ def _check_deployment(
         got = container.get(probe, {}).get("httpGet", {})
         if got.get("path") != path or got.get("port") not in ("http", args.metrics_port):
             problems.append(f"{name}: {probe} should GET {path} on the worker's port, got {got}")
+    problems += _check_http_host(name, container, env)
     problems += _check_startup(name, args.group, container, env)
     problems += _check_spread(name, dep)
     for ref in container.get("envFrom", []):
@@ -325,6 +326,21 @@ def _check_deployment(
     if ":" not in container["image"]:
         problems.append(f"{name}: image {container['image']} has no tag")
     return problems
+
+
+def _check_http_host(name: str, container: Doc, env: dict[str, str]) -> list[str]:
+    """The kubelet's probes and Prometheus come from outside the pod: no loopback bind."""
+    explicit = {e["name"]: e for e in container.get("env", [])}
+    entry = explicit.get("TOOLTRAIL_HTTP_HOST")
+    if entry is not None and entry.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") in (
+        "status.podIP",
+        "status.podIPs",
+    ):
+        return []
+    host = str(entry.get("value")) if entry is not None else env.get("TOOLTRAIL_HTTP_HOST", "")
+    if host in ("", "127.0.0.1", "localhost", "::1"):
+        return [f"{name}: the HTTP endpoint binds loopback: probes and scrapes cannot reach it"]
+    return []
 
 
 def _check_startup(name: str, group: str, container: Doc, env: dict[str, str]) -> list[str]:

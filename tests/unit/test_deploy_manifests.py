@@ -151,6 +151,9 @@ def test_production_overlay_secures_kafka_and_keeps_secrets_out_of_git() -> None
     assert all(d["metadata"]["namespace"] == "tooltrail" for d in docs)
     for so in by_kind(docs, "ScaledObject"):
         assert so["spec"]["triggers"][0]["authenticationRef"]["name"] == "tooltrail-kafka"
+    for dep in by_kind(docs, "Deployment"):  # the overlay's env adds to the base's
+        env = {e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env == {"TOOLTRAIL_HTTP_HOST", "TOOLTRAIL_KAFKA_SASL_PASSWORD"}
     images = {
         c["image"]
         for d in by_kind(docs, "Deployment")
@@ -232,6 +235,7 @@ BREAKS: dict[str, Callable[[list[Doc]], object]] = {
     "two settings that differ": lambda d: by_kind(d, "ConfigMap")[0]["data"].update(
         TOOLTRAIL_EMBEDDER="hashing"
     ),
+    "endpoint on loopback": lambda d: _container(d, "metrics").pop("env"),
 }
 
 
@@ -253,6 +257,7 @@ CAUGHT_AS = {
     "Kafka's port closed": "NetworkPolicy egress misses port 9092",
     "nobody may scrape": "NetworkPolicy lets no one scrape",
     "two settings that differ": "hold different settings",
+    "endpoint on loopback": "tooltrail-metrics: the HTTP endpoint binds loopback",
 }
 
 

@@ -215,7 +215,11 @@ def test_strimzi_secrets_are_referenced_never_copied() -> None:
     for dep in by_kind(docs, "Deployment"):
         pod = dep["spec"]["template"]["spec"]
         [container] = pod["containers"]
-        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+        env = {
+            e["name"]: e["valueFrom"].get("secretKeyRef") or e["valueFrom"]["fieldRef"]
+            for e in container["env"]
+        }
+        assert env["TOOLTRAIL_HTTP_HOST"] == {"fieldPath": "status.podIP"}
         assert env["TOOLTRAIL_KAFKA_SASL_PASSWORD"] == {"name": "tooltrail", "key": "password"}
         assert env["TOOLTRAIL_CHROMA_TOKEN"] == {"name": "chroma-token", "key": "token"}
         [ca] = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
