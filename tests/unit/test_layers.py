@@ -55,6 +55,7 @@ REDACTION = {
     ),
     "engine": (
         *("keys", "values", "budget", "argv", "material", "encoded", "outputs", "modes"),
+        "vendors",
         "scan",
     ),
     "logfilter": ("engine", "budget"),

@@ -54,6 +54,7 @@ from tooltrail.schemas.redact.modes import (
 from tooltrail.schemas.redact.outputs import redact_output
 from tooltrail.schemas.redact.scan import cut_window, lowercase, needs_scan, scan_text
 from tooltrail.schemas.redact.values import keep_value, looks_b64_secret, looks_secret
+from tooltrail.schemas.redact.vendors import redact_vendor_tokens
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -86,7 +87,7 @@ class RedactionLimits:
     max_key: int = 128
     scan_margin: int = 8192
     max_scan_chars: int = 262_144
-    max_cpu_ms: float = 20.0
+    max_cpu_ms: float = 10.0
     budget: RedactionBudget | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -290,7 +291,7 @@ def _string(value: str, ctx: _Ctx, mode: int) -> str:
     if ctx.scan.exhausted:
         return ctx.scan.mask()
     if mode in (STRONG, ALL):
-        return _text(value, ctx) if keep_value(value) else REDACTED
+        return _reference(value, ctx) if keep_value(value) else REDACTED
     if mode == WEAK and looks_secret(value) and not keep_value(value):
         return REDACTED
     if mode == B64 and looks_b64_secret(value):
@@ -300,6 +301,19 @@ def _string(value: str, ctx: _Ctx, mode: int) -> str:
     if mode == BLOB and blob_is_secret(value[: ctx.limits.scan_window], _Rescan(ctx)):
         return REDACTED
     return _text(value, ctx)
+
+
+def _reference(value: str, ctx: _Ctx) -> str:
+    """A value kept under a sensitive key (a reference, a public key, ``null``…): kept as is
+    unless a token hides in it, cut to ``max_string`` (it is not read as prose: an ARN's
+    ``:secret:prod/db`` is no secret)."""
+    if redact_vendor_tokens(value) != value:
+        return REDACTED
+    limit = ctx.limits.max_string
+    if len(value) <= limit:
+        return value
+    ctx.lossy = True
+    return _with_cut_mark(value[:limit], len(value) - limit, over=False)
 
 
 class _Rescan:

@@ -78,7 +78,7 @@ _STRONG_WORDS = {
     "authtok",
     "pat",
 }
-_STRONG_EXACT = {"idrsa", "iddsa", "idecdsa", "ided25519", "keysecret", "oauth", "xauth"}
+_STRONG_EXACT = {"idrsa", "iddsa", "idecdsa", "ided25519", "keysecret", "oauth", "xauth", "encrypt"}
 _WEAK_EXACT = {"pwd", "oldpwd", "primarykey", "secondarykey"}
 #: Compound names ending in "pass" or "pw" that are not passwords (``requirepass``, ``bindpw``,
 #: ``rootpw`` are).

@@ -33,7 +33,7 @@ _EXIM = scanner(r"(?m)^(?P<host>\*?[\w.\-]{1,253}+):(?P<user>[^:\s]{1,256}+):(?P
 _AUTHINFO = scanner(r"\"P[:=](?P<v>[^\"\n]{1,512}+)\"")
 _NETRC = scanner(r"(?i)\b(?:password|passwd|account)[ \t\r\n]{1,16}+(?P<v>[^\s]{1,512}+)")
 _KEYWORD_LINE = scanner(
-    r"(?m)^[ \t]{0,64}+(?P<k>[A-Za-z_][\w.\-]{1,63}+)[ \t]{1,64}+(?P<v>[^\s#;]{1,512}+)"
+    r"(?m)^[ \t]{0,64}+(?P<k>[A-Za-z_][\w.\-]{1,63}+)[ \t]{1,64}+(?P<v>[^\s]{1,512}+)"
     r"[ \t]{0,16}+$"
 )
 _IPSEC = scanner(
@@ -45,9 +45,12 @@ _CISCO = scanner(
 )
 _SAMBA = scanner(r"(?:^|[ \t])-U[ \t]{0,4}+[^\s%]{1,256}+%(?P<v>\S{1,512}+)")
 _LDAP_BIND = scanner(
-    r"(?i)bind(?:_s)?[ \t]{0,4}+\([^,\n]{1,512}+,[ \t]{0,8}+"
+    r"(?i)bind(?:_s)?[ \t]{0,4}+\((?:\"[^\"\n]{0,512}+\"|'[^'\n]{0,512}+'|[^,\n]{1,512}+),"
+    r"[ \t]{0,8}+"
     r"(?P<v>\"[^\"\n]{1,512}+\"|'[^'\n]{1,512}+')"
 )
+#: Literals one of which a text holds when a rule here could apply (besides key terms).
+GATES = ("]:", "machine", "authinfo", "bind(", "bind_s(", "passwd.client", "-u")
 #: Names too plain to be a config keyword on their own (prose: "Token expired").
 _PLAIN = frozenset({"password", "passwd", "token", "secret", "key", "pass", "auth", "pin"})
 _PLAIN |= frozenset({"credential", "credentials", "passphrase", "signature", "otp", "cookie"})

@@ -28,8 +28,8 @@ _BLOCK = scanner(
     r"|PuTTY-User-Key-File-\d: .*?(?:Private-MAC: [0-9a-fA-F]{0,128}+|\Z)",
     re.DOTALL,
 )
-#: What frames a line of key material: indentation, list dashes, quotes, commas, brackets.
-_FRAMING = " \t\"',[]-\r"
+#: What frames a line of key material: indentation, quotes, commas, brackets (and "- ").
+_FRAMING = " \t\"',[]\r"
 _BODY = anchored(r"[A-Za-z0-9+/]{16,}+={0,3}")
 _HEX = anchored(r"[0-9a-f]++|[0-9A-F]++")
 _HEADER = anchored(r"(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset): [^\n]{0,256}+")
@@ -56,9 +56,15 @@ def redact_blocks(text: str) -> str:
     return _BLOCK.sub(REDACTED, text)
 
 
+def _core(line: str) -> str:
+    """A line without its framing: ``    - 'MIIE…',`` → ``MIIE…``."""
+    core = line.strip(_FRAMING)
+    return core[2:].strip(_FRAMING) if core.startswith("- ") else core
+
+
 def line_kind(line: str) -> int:
     """What one line (framing stripped) is: a BEGIN or END line, a body or header line, …"""
-    core = line.strip(_FRAMING)
+    core = _core(line)
     if not core:
         return BLANK
     if core.startswith(("-----BEGIN", "---BEGIN", "---- BEGIN", "----- BEGIN")):
@@ -137,9 +143,9 @@ def redact_key_lines(text: str) -> str:
     for i in sorted(secret):
         a, b = spans[i]
         line = text[a:b]
-        lead = len(line) - len(line.lstrip(_FRAMING))
-        core = line.strip(_FRAMING)
-        if core:
+        core = _core(line)
+        lead = line.find(core) if core else -1
+        if lead >= 0:
             parts += [text[last : a + lead], REDACTED]
             last = a + lead + len(core)
     parts.append(text[last:])

@@ -91,7 +91,7 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
 )
 _COMMANDS = tuple((hint, scanner(pattern, re.MULTILINE)) for hint, pattern in _FAMILIES)
 _PROMPT = anchored(
-    r"[ \t]{0,16}+(?:[$#>%][ \t]|PS [^\n>]{0,256}+>|[\w.\-]{1,64}+@[^\s]{1,128}+[$#])"
+    r"[ \t]{0,16}+(?:[$#>%](?:[ \t]|$)|PS [^\n>]{0,256}+>|[\w.\-]{1,64}+@[^\s$#]{1,128}+[$#])"
 )
 _QUOTED = anchored(r"\"[^\"\n]{1,4096}+\"|'[^'\n]{1,4096}+'")
 _MAX_OUTPUT_LINES = 64

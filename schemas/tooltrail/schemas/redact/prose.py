@@ -15,7 +15,13 @@ import re
 from tooltrail.schemas.redact.keys import REDACTED
 from tooltrail.schemas.redact.pairs import apply_spans, term_positions
 from tooltrail.schemas.redact.patterns import anchored, scanner
-from tooltrail.schemas.redact.values import STOP_WORDS, credential_like, keep_value, looks_secret
+from tooltrail.schemas.redact.values import (
+    STOP_WORDS,
+    credential_like,
+    keep_value,
+    looks_secret,
+    starts_with_reference,
+)
 
 PROSE_TERMS = (
     "password",
@@ -55,7 +61,7 @@ def redact_prose(text: str, lower: str) -> str:
         if i < done or (i > 0 and (lower[i - 1].isalnum() or lower[i - 1] == "_")):
             continue
         m = _PROSE.match(lower, i)
-        if m is None or not _prose_secret(m, lower, i):
+        if m is None or not _prose_secret(m, lower, i) or _kept_context(text, m, i):
             continue
         if m.group("q") is not None:
             spans.append((m.start("qval"), m.end("qval"), REDACTED))
@@ -66,6 +72,18 @@ def redact_prose(text: str, lower: str) -> str:
     return apply_spans(text, spans)
 
 
+def _kept_context(text: str, m: re.Match[str], i: int) -> bool:
+    """The keyword sits inside a reference (``…:secret:prod/db`` of an ARN), or what follows
+    it on its line is one (``password: {{ .Values.pw }}``) or a size (``16 bytes``)."""
+    start = max(text.rfind(c, max(0, i - 256), i) for c in " \t\n\"'=") + 1
+    end = m.start("val") if m.group("val") is not None else m.start("q")
+    if start < i and keep_value(text[start:end].rstrip(" \t:=")):
+        return True
+    eol = text.find("\n", end, end + 256)
+    rest = text[end : eol if eol != -1 else end + 256].strip()
+    return rest != text[end : m.end()].strip() and keep_value(rest)
+
+
 def _prose_secret(m: re.Match[str], lower: str, i: int) -> bool:
     """Decide whether the word after a prose keyword is a secret (see module docstring)."""
     quoted = m.group("q") is not None
@@ -73,6 +91,8 @@ def _prose_secret(m: re.Match[str], lower: str, i: int) -> bool:
     raw = m.group("qval") if quoted else m.group("val")
     value = raw if quoted else raw.rstrip(".,;:!?)]}")
     if not value or value in STOP_WORDS or keep_value(value) or keep_value(raw):
+        return False
+    if starts_with_reference(raw):
         return False
     sep, filler = m.group("sep") is not None, bool(m.group("filler"))
     if kw.startswith("identified") or kw == "using":  # SQL: IDENTIFIED BY 'x', USER u USING x

@@ -16,12 +16,11 @@ import re
 import string
 from collections.abc import Callable
 
-from tooltrail.schemas.redact import encoded, material, urls
+from tooltrail.schemas.redact import encoded, lines, material, urls
 from tooltrail.schemas.redact.argv import TOOL_TERMS, redact_command_lines
 from tooltrail.schemas.redact.budget import RedactionBudget
 from tooltrail.schemas.redact.iac import IAC_GATES, IAC_GATES_2, redact_iac_text
 from tooltrail.schemas.redact.keys import REDACTED, WEAK, key_class
-from tooltrail.schemas.redact.lines import redact_credential_lines
 from tooltrail.schemas.redact.outputs import prints_secret, redact_command_outputs
 from tooltrail.schemas.redact.pairs import (
     KEY_TERMS,
@@ -61,8 +60,7 @@ _GATE_TERMS = (
     "@udp(",
     "input_value=",
     "kty",
-    "machine",
-    "authinfo",
+    *lines.GATES,
     "%3d",
     "%3a",
     "%2f",
@@ -195,7 +193,10 @@ _PASSES: tuple[tuple[Gate, Pass], ...] = (
     (lambda t, low, k: "kty" in low, _run_text(material.redact_jwk_text)),
     (lambda t, low, k: any(g in t for g in _IAC), _run_lower(redact_iac_text)),
     (_tabular, _run_text(redact_tables)),
-    (lambda t, low, k: k or ":" in t or "machine" in low, _run_lower(redact_credential_lines)),
+    (
+        lambda t, low, k: k or ":" in t or any(g in low for g in lines.GATES),
+        _run_lower(lines.redact_credential_lines),
+    ),
     (lambda t, low, k: True, _run_lower(redact_command_lines)),
     (lambda t, low, k: prints_secret(low), _run_lower(redact_command_outputs)),
     (
@@ -222,7 +223,7 @@ def _name_values(text: str, lower: str) -> str:
     """
     spans: list[tuple[int, int, str]] = []
     rev, n, done = lower[::-1], len(lower), 0
-    lines = LineStarts(text)
+    starts = LineStarts(text)
     for v in term_positions(lower, ("value",)):
         sep = _VALUE_SEP.match(lower, v + 5)
         if v < done or sep is None:
@@ -232,7 +233,7 @@ def _name_values(text: str, lower: str) -> str:
         if m is None:
             continue
         name = text[n - m.end("name") : n - m.start("name")]
-        line_start = lines.of(vkey)
+        line_start = starts.of(vkey)
         own_line = vkey - line_start <= 64 and not text[line_start:vkey].strip(" \t-")
         cls = key_class(name)
         found = value_span(text, sep.end(), cls, rest_of_line=own_line) if cls >= WEAK else None

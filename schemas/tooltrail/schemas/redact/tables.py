@@ -18,7 +18,7 @@ from itertools import islice, pairwise
 
 from tooltrail.schemas.redact.keys import REDACTED, WEAK, key_class, split_words
 from tooltrail.schemas.redact.pairs import apply_spans
-from tooltrail.schemas.redact.patterns import scanner
+from tooltrail.schemas.redact.patterns import anchored, scanner
 from tooltrail.schemas.redact.values import STOP_WORDS, keep_value, looks_secret
 
 Cell = tuple[int, int]  # start and end offsets of a cell's text (stripped) in the whole text
@@ -26,6 +26,8 @@ _PIPES = "|│┃║¦"
 _BORDER_CHARS = "+-=─━═┄┈╌┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬╒╕╘╛╞╡╤╧╪╓╖╙╜╟╢╥╨╫:|│┃║ \t"
 _GAP = scanner(r" {2,}+")
 _PIPE = scanner(r"[|│┃║¦]")
+#: A UUID or a hex id (a git SHA, a digest): random-looking, and yet not a secret.
+_ID = anchored(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{7,64}")
 #: A row with more cells is not a table's (and would cost more than it could hide).
 _MAX_CELLS = 64
 _KEY_HEADERS = frozenset({"key", "name", "field", "property", "parameter", "setting"})
@@ -76,7 +78,8 @@ def _table(text: str, block: list[tuple[int, str, int]], family: int) -> list[tu
             continue
         cells = _cells(pos, line, family)
         follows = block[n + 1][2] if n + 1 < len(block) else OTHER
-        if header is None and not rows and _is_header(text, cells, family, follows):
+        more = n + 1 < len(block)
+        if header is None and not rows and more and _is_header(text, cells, family, follows):
             header = [_norm(text[a:b]) for a, b in cells]
             starts = [a - pos for a, _ in cells]
             continue
@@ -140,8 +143,10 @@ def _is_header(text: str, cells: list[Cell], family: int, follows: int) -> bool:
         return False
     if follows == BORDER:
         return True
-    names = [text[a:b] for a, b in cells]
-    return family != PIPE and all(_word_like(n) and n.isupper() for n in names)
+    names = [text[a:b] for a, b in cells if b > a]
+    if family == PIPE or not all(_word_like(n) and not looks_secret(n) for n in names):
+        return False
+    return all(n.isupper() for n in names) or any(key_class(n) >= WEAK for n in names)
 
 
 def _word_like(name: str) -> bool:
@@ -154,6 +159,8 @@ def _pair_row(text: str, row: list[Cell]) -> tuple[int, int, str] | None:
     if len(row) != 2:
         return None
     key, value = text[row[0][0] : row[0][1]].rstrip(":="), text[row[1][0] : row[1][1]]
+    if value[:1] in ("=", ":"):
+        return None  # ``token    = x``: a pair, read by the pair rules
     cls = key_class(key)
     if cls < WEAK or _kept(value, key) or value.lower() in STOP_WORDS:
         return None
@@ -167,13 +174,13 @@ def _column_cells(
 ) -> list[tuple[int, int, str]]:
     if header[0] in _KEY_HEADERS and any(h in _VALUE_HEADERS for h in header[1:]):
         kv = [h in _VALUE_HEADERS for h in header]
-        return [
-            (cell[0], cell[1], REDACTED)
-            for row in rows
-            if row and _names_secret(text, row[0])
-            for k, cell in enumerate(row)
-            if k < len(kv) and kv[k] and not _kept(text[cell[0] : cell[1]], header[k])
-        ]
+        out = []
+        for row in rows:
+            name_secret = bool(row) and _names_secret(text, row[0])
+            for k, cell in enumerate(row[: len(kv)]):
+                if kv[k] and _secret_cell(header[k], text[cell[0] : cell[1]], name_secret):
+                    out.append((cell[0], cell[1], REDACTED))
+        return out
     name_col = next((k for k, h in enumerate(header) if h in _KEY_HEADERS), -1)
     out = []
     for row in rows:
@@ -192,7 +199,7 @@ def _secret_cell(column: str, value: str, name_secret: bool) -> bool:
     if _kept(value, column):
         return False
     if column in _VALUE_HEADERS:
-        return name_secret or looks_secret(value)
+        return name_secret or (looks_secret(value) and _ID.fullmatch(value) is None)
     cls = key_class(column)
     return cls > WEAK or (cls == WEAK and looks_secret(value))
 

@@ -69,7 +69,8 @@ _STORE = anchored(
     r"[\w.\-/]{1,200}"
     r"|(?:projects|organizations)/[\w.\-]{1,64}/secrets/[\w.\-]{1,128}(?:/versions/[\w.\-]{1,64})?"
     r"|\{\{resolve:[\w\-]{1,32}:[^\n{}]{1,200}\}\}"
-    r"|(?:/|~/|\./|\.\./)[\w.\-]{1,128}(?:/[\w.\-@]{0,128}){0,16}"
+    r"|(?=[\w.\-/@~]{0,256}[A-Za-z])(?:/[\w.\-]{1,128}(?:/[\w.\-@]{0,128}){1,16}"
+    r"|(?:~/|\./|\.\./)[\w.\-]{1,128}(?:/[\w.\-@]{0,128}){0,16})"
     r"|[A-Za-z]:\\[\w.\- \\]{1,200})"
 )
 #: Expressions that read a secret from somewhere else (HCL, CloudFormation, code).
@@ -167,6 +168,13 @@ def is_reference(value: str) -> bool:
     elif _TEMPLATE.fullmatch(bare) is None and _EXPRESSION.fullmatch(bare) is None:
         return False
     return not _has_generated_words(bare)
+
+
+def starts_with_reference(value: str) -> bool:
+    """``value`` opens with an expression that reads a secret from elsewhere
+    (``data.vault_generic_secret.ci.data["token"]``, ``os.environ["X"]``)."""
+    found = _EXPRESSION.match(value.strip())
+    return found is not None and found.end() >= 6 and not _has_generated_words(found.group())
 
 
 def is_placeholder(value: str) -> bool:
