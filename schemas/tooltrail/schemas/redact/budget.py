@@ -23,27 +23,31 @@ class RedactionBudget:
     characters, or one that a pass reads): what comes before is bounded by the node limits.
     """
 
-    __slots__ = ("chars_left", "cpu_ns", "deadline_ns", "exhausted")
+    __slots__ = ("chars_left", "counted", "cpu_ns", "deadline_ns", "exhausted")
 
     def __init__(self, max_chars: int, max_cpu_ms: float) -> None:
         self.chars_left = max_chars
         self.cpu_ns = int(max_cpu_ms * 1_000_000)
         self.deadline_ns = 0
         self.exhausted = False
+        self.counted = False
 
     def take(self, wanted: int) -> int:
         """Reserve up to ``wanted`` characters of scanning; returns how many were granted.
 
-        Less than ``wanted`` means the budget just ran out (the caller masks the rest).
+        Less than ``wanted`` means the budget just ran out: the caller scans what was granted
+        and masks the rest; every later call gets nothing.
         """
         if self.exhausted:
             return 0
         if wanted <= self.chars_left and (wanted < 1024 or not self._late()):
             self.chars_left -= wanted
             return wanted
-        granted = 0 if self._late() else self.chars_left
-        self.chars_left = 0
-        self._run_out()
+        if self.chars_left == 0 or self._late():
+            self._run_out()
+            return 0
+        granted, self.chars_left = self.chars_left, 0
+        self._count()
         return granted
 
     def expired(self) -> bool:
@@ -65,7 +69,12 @@ class RedactionBudget:
 
     def _run_out(self) -> None:
         self.exhausted = True
-        _COUNTS.add(exhausted=1)
+        self._count()
+
+    def _count(self) -> None:
+        if not self.counted:
+            self.counted = True
+            _COUNTS.add(exhausted=1)
 
 
 class _Counts:

@@ -65,9 +65,12 @@ def _hcl_blocks(text: str) -> str:
 
 def _listed_names(text: str) -> set[str]:
     names: set[str] = set()
+    done = 0
     for m in _LISTED.finditer(text):
-        end = container_end(text, m.end() - 1)
-        names.update(n.group("n") for n in _STEP_NAME.finditer(text, m.end(), end))
+        if m.start() < done:
+            continue  # inside a list already read: never read twice
+        done = container_end(text, m.end() - 1)
+        names.update(n.group("n") for n in _STEP_NAME.finditer(text, m.end(), done))
     return names
 
 

@@ -43,9 +43,10 @@ _CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def _compiled(pattern: str) -> re.Pattern[str]:
+    """The pattern compiled at import (registered there as anchored or scanner)."""
     found = _CACHE.get(pattern)
     if found is None:
-        found = _CACHE[pattern] = re.compile(pattern)
+        found = _CACHE[pattern] = anchored(pattern)
     return found
 
 
