@@ -807,6 +807,14 @@ def family_benign(seed: int = 0) -> list[Benign]:
         ),
         Benign("connections", "text", "Connected to db.acme.io:5432 as app (sslmode=require)"),
         Benign(
+            "connections",
+            "text",
+            '2026-11-23T10:00:00Z level=info msg="token refresh ok" user=ops-0 key=orders/0 '
+            "url=https://api.internal:8443/v1/orders/0\n"
+            '2026-11-23T10:00:01Z level=info msg="token refresh ok" user=ops-1 key=orders/1 '
+            "url=https://api.internal:8443/v1/orders/1",
+        ),
+        Benign(
             "material",
             "text",
             "-----BEGIN CERTIFICATE-----\n"

@@ -100,7 +100,7 @@ _HERE_STRING = scanner(
 _TOKEN = scanner(r"\"(?:[^\"\\\n]|\\.){0,1024}+\"?|'[^'\n]{0,1024}+'?|[^\s\"']{1,4096}+")
 _FLAGLIKE = anchored(r"--?[A-Za-z]")
 _LAST_WORD = scanner(r"[\w.\-]{1,64}+\Z")
-_KEYISH = scanner(r"sshpass|from-literal|configure set")
+_KEYISH_TERMS = ("sshpass", "from-literal", "configure set")
 #: A command line has fewer words: past them a line is text, left to the other passes.
 _MAX_LINE_TOKENS = 128
 
@@ -213,12 +213,12 @@ def redact_command_lines(text: str, lower: str) -> str:
     """Apply ``redact_argv`` to every line of ``text`` that names a tool of ``TOOL_TERMS``."""
     if "-stdin" in lower:
         text = redact_stdin_passwords(text)
-    if not any(term in lower for term in TOOL_TERMS) and not _KEYISH.search(lower):
+    if not any(term in lower for term in (*TOOL_TERMS, *_KEYISH_TERMS)):
         return text
     lines = text.split("\n")
     for n, line in enumerate(lines):
         low = line.lower()
-        if any(term in low for term in TOOL_TERMS) or _KEYISH.search(low):
+        if any(term in low for term in (*TOOL_TERMS, *_KEYISH_TERMS)):
             lines[n] = _redact_line(line)
     return "\n".join(lines)
 

@@ -23,7 +23,8 @@ from urllib.parse import unquote
 
 from tooltrail.schemas.redact.keys import REDACTED
 from tooltrail.schemas.redact.pairs import apply_spans
-from tooltrail.schemas.redact.patterns import scanner
+from tooltrail.schemas.redact.patterns import anchored, scanner
+from tooltrail.schemas.redact.vendors import runs_of
 
 Rescan = Callable[[str], str]
 _ANSI = scanner(
@@ -32,10 +33,8 @@ _ANSI = scanner(
 _PERCENT = scanner(r"%[0-9A-Fa-f]{2}")
 _WORD_END = scanner(r"[\s\"'<>`]")
 _MAX_WORD = 4096
-_B64_RUN = scanner(
-    r"(?<![A-Za-z0-9+/=_-])(?:[A-Za-z0-9+/_-]{4}){10,}+(?:[A-Za-z0-9+/_-]{2,3}={0,2})?"
-    r"(?:(?:\r?\n|\\n)(?:[A-Za-z0-9+/_-]{4}){1,64}+(?:[A-Za-z0-9+/_-]{2,3}={0,2}|={0,2}))*+"
-)
+_B64_BACK = anchored(r"[A-Za-z0-9+/=_-]*+")
+_B64_BLOCK = anchored(r"[A-Za-z0-9+/=_-]++(?:(?:\r?\n|\\n)[A-Za-z0-9+/=_-]++)*+")
 _KEY_MAGIC = (
     b"openssh-key-v1\x00",
     b"\xfe\xed\xfe\xed",  # JKS
@@ -98,16 +97,34 @@ def _word_bounds(text: str, at: int, done: int) -> tuple[int, int]:
 
 
 def redact_base64_runs(text: str, rescan: Rescan) -> str:
-    """Base64 runs of ``text`` whose decoded content holds a secret (module docstring)."""
+    """Base64 runs of ``text`` whose decoded content holds a secret (module docstring).
+
+    Found from the bare runs of the vendor scan (``vendors.runs_of``), each widened over
+    the base64 alphabet and the line breaks of a wrapped block: no scan of its own.
+    """
     spans: list[tuple[int, int, str]] = []
-    for m in _B64_RUN.finditer(text):
-        run = m.group()
-        if not any(c.isdigit() for c in run[:64]) or run.startswith(REDACTED):
+    done = 0
+    for a, b in runs_of(text).bare:
+        if a < done:
+            continue
+        start, end = _widen(text, a, b)
+        done = end
+        run = text[start:end]
+        if len(run) < 40 or run.startswith(REDACTED):
             continue
         data = decode_base64(run)
         if data is not None and _holds_secret(data, rescan):
-            spans.append((m.start(), m.end(), REDACTED))
+            spans.append((start, end, REDACTED))
     return apply_spans(text, spans)
+
+
+def _widen(text: str, a: int, b: int) -> tuple[int, int]:
+    """The base64 block around ``text[a:b]``: its alphabet on its line before it, then its
+    alphabet and the line breaks of a wrapped block after it."""
+    before = _B64_BACK.match(text[max(0, a - 256) : a][::-1])
+    start = a - (before.end() if before is not None else 0)
+    after = _B64_BLOCK.match(text, a, min(len(text), a + MAX_DECODE))
+    return start, after.end() if after is not None else b
 
 
 def decode_base64(run: str) -> bytes | None:

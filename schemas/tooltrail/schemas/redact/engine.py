@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -97,7 +97,17 @@ class RedactionLimits:
 
     def with_budget(self) -> RedactionLimits:
         """A copy carrying a fresh budget, shared by every call it is given (one event)."""
-        return replace(self, budget=self.new_budget())
+        return RedactionLimits(  # not dataclasses.replace: this runs once per event
+            self.max_depth,
+            self.max_items,
+            self.max_string,
+            self.max_nodes,
+            self.max_key,
+            self.scan_margin,
+            self.max_scan_chars,
+            self.max_cpu_ms,
+            self.new_budget(),
+        )
 
     def new_budget(self) -> RedactionBudget:
         """A fresh budget of ``max_scan_chars`` characters and ``max_cpu_ms`` of CPU time."""

@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 
 from tooltrail.schemas.redact.keys import REDACTED, STRONG, key_class, split_words
-from tooltrail.schemas.redact.pairs import apply_spans
-from tooltrail.schemas.redact.patterns import scanner
+from tooltrail.schemas.redact.pairs import KEY_TERMS, apply_spans, term_positions
+from tooltrail.schemas.redact.patterns import anchored, scanner
 from tooltrail.schemas.redact.values import STOP_WORDS, is_redacted, keep_value
 
 _PGPASS = scanner(
-    r"(?m)^[^:\s#][^:\n]{0,254}+:(?:\d{1,5}+|\*):[^:\n]{1,255}+:[^:\n]{1,255}+:"
+    r"(?m)^[^:\s#/][^:\s/]{0,254}+:(?:\d{1,5}+|\*):[^:\s]{1,255}+:[^:\s]{1,255}+:"
     r"(?P<v>[^\n]{1,512}+)"
 )
 _SASL_MAP = scanner(
@@ -32,10 +32,14 @@ _SASL_MAP = scanner(
 _EXIM = scanner(r"(?m)^(?P<host>\*?[\w.\-]{1,253}+):(?P<user>[^:\s]{1,256}+):(?P<v>\S{1,512}+)$")
 _AUTHINFO = scanner(r"\"P[:=](?P<v>[^\"\n]{1,512}+)\"")
 _NETRC = scanner(r"(?i)\b(?:password|passwd|account)[ \t\r\n]{1,16}+(?P<v>[^\s]{1,512}+)")
-_KEYWORD_LINE = scanner(
-    r"(?m)^[ \t]{0,64}+(?P<k>[A-Za-z_][\w.\-]{1,63}+)[ \t]{1,64}+(?P<v>[^\s]{1,512}+)"
+_KEYWORD_LINE = anchored(
+    r"(?m)[ \t]{0,64}+(?P<k>[A-Za-z_][\w.\-]{1,63}+)[ \t]{1,64}+(?P<v>[^\s]{1,512}+)"
     r"[ \t]{0,16}+$"
 )
+_KEYWORD_LINE_ANY = scanner(
+    r"(?m)^[ \t]{0,64}+[A-Za-z_][\w.\-]{1,63}+[ \t]{1,64}+[^\s]{1,512}+[ \t]{0,16}+$"
+)
+_PGPASS_GATE = scanner(r":(?:\d{1,5}+|\*):")
 _IPSEC = scanner(
     r":[ \t]{0,8}+(?:PSK|EAP|XAUTH|NTLM|PIN)[ \t]{1,8}+(?P<v>\"[^\"\n]{0,512}+\"|\S{1,512}+)"
 )
@@ -50,7 +54,7 @@ _LDAP_BIND = scanner(
     r"(?P<v>\"[^\"\n]{1,512}+\"|'[^'\n]{1,512}+')"
 )
 #: Literals one of which a text holds when a rule here could apply (besides key terms).
-GATES = ("]:", "machine", "authinfo", "bind(", "bind_s(", "passwd.client", "-u")
+GATES = ("]:", "machine", "authinfo", "bind(", "bind_s(", "passwd.client")
 #: Names too plain to be a config keyword on their own (prose: "Token expired").
 _PLAIN = frozenset({"password", "passwd", "token", "secret", "key", "pass", "auth", "pin"})
 _PLAIN |= frozenset({"credential", "credentials", "passphrase", "signature", "otp", "cookie"})
@@ -59,24 +63,24 @@ _PLAIN |= frozenset({"credential", "credentials", "passphrase", "signature", "ot
 def redact_credential_lines(text: str, lower: str) -> str:
     """Every rule of the module docstring whose literal gate ``text`` holds."""
     spans: list[tuple[int, int, str]] = []
-    if text.count(":") >= 4:
+    if ":" in text and _PGPASS_GATE.search(text) is not None:
         spans += _values(_PGPASS, text)
-    if "sasl" in lower or "[" in text or "@" in text:
+    if "]:" in text or "sasl" in lower or "smtp" in lower or "relay" in lower:
         spans += _values(_SASL_MAP, text, _sasl_line)
-    if "exim" in lower or "passwd.client" in lower or "*." in text:
+    if "exim" in lower or "passwd.client" in lower:
         spans += _values(_EXIM, text, lambda m: "." in m.group("host"))
     if "authinfo" in lower:
         spans += _values(_AUTHINFO, text)
     if "machine" in lower and ("login" in lower or "password" in lower):
         spans += _values(_NETRC, text, lambda m: m.group("v").lower() not in STOP_WORDS)
-    spans += _keyword_lines(text)
-    if "psk" in lower or "eap" in lower or "xauth" in lower:
+    spans += _keyword_lines(text, lower)
+    if ": " in text and ("psk" in lower or "eap" in lower or "xauth" in lower):
         spans += _values(_IPSEC, text)
-    if "password " in lower or "secret " in lower or "key" in lower:
+    if any(f" {d} " in text for d in "05789"):
         spans += _values(_CISCO, text)
     if "-u" in lower and "%" in text:
         spans += _values(_SAMBA, text)
-    if "bind" in lower:
+    if "bind" in lower and "(" in text:
         spans += _values(_LDAP_BIND, text)
     return apply_spans(text, _disjoint(spans))
 
@@ -101,11 +105,21 @@ def _sasl_line(m: re.Match[str]) -> bool:
     return host.startswith("[") or ("@" in user and "." in host)
 
 
-def _keyword_lines(text: str) -> list[tuple[int, int, str]]:
-    found = [m for m in _KEYWORD_LINE.finditer(text) if key_class(m.group("k")) == STRONG]
+def _keyword_lines(text: str, lower: str) -> list[tuple[int, int, str]]:
+    """``keyword value`` lines whose keyword names a secret, read at the lines holding a key
+    term (one anchored attempt per line, never a scan of the whole text)."""
+    found, seen = [], set()
+    for i in term_positions(lower, KEY_TERMS):
+        start = text.rfind("\n", max(0, i - 64), i) + 1
+        if start in seen or (start == 0 and i > 64):
+            continue
+        seen.add(start)
+        m = _KEYWORD_LINE.match(text, start)
+        if m is not None and key_class(m.group("k")) == STRONG:
+            found.append(m)
     if not found:
         return []
-    config = len(_KEYWORD_LINE.findall(text, 0, 4096)) >= 2  # a file of ``keyword value`` lines
+    config = len(_KEYWORD_LINE_ANY.findall(text, 0, 4096)) >= 2  # a file of keyword lines
     out = []
     for m in found:
         value = m.group("v")

@@ -18,6 +18,7 @@ import re
 
 from tooltrail.schemas.redact.keys import REDACTED
 from tooltrail.schemas.redact.patterns import anchored, scanner
+from tooltrail.schemas.redact.vendors import runs_of
 
 JWK_PRIVATE = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 _WORDS = r"(?:[A-Z0-9]{1,20} ){0,4}"
@@ -35,11 +36,6 @@ _HEX = anchored(r"[0-9a-f]++|[0-9A-F]++")
 _HEADER = anchored(r"(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset): [^\n]{0,256}+")
 _FULL_WIDTHS = (64, 70, 76)
 _LINE_BREAK = scanner(r"\r?\n|\\r?\\n")
-#: A run of exactly 64, 70 or 76 base64 characters: a full line of a PEM, OpenSSH or MIME body.
-_FULL_RUN = scanner(
-    r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{64}(?:[A-Za-z0-9+/]{6}(?:[A-Za-z0-9+/]{6})?)?"
-    r"(?![A-Za-z0-9+/])"
-)
 _JWK_JSON = scanner(
     r'"(?:d|p|q|dp|dq|qi|k|oth)"[ \t]{0,8}+:[ \t]{0,8}+(?P<v>"(?:[^"\\\n]|\\.){1,8192}+"'
     r"|\[[^\]\n]{0,8192}+\])"
@@ -118,9 +114,27 @@ def key_lines(kinds: list[int]) -> set[int]:
 
 def has_key_lines(text: str, lower: str) -> bool:
     """Cheap gate of ``redact_key_lines``: an END line of a key, or a full-width body line."""
-    return ("end" in lower and ("-end" in lower or "- end" in lower)) or (
-        len(text) >= 130 and _FULL_RUN.search(text) is not None
-    )
+    if "end" in lower and ("-end" in lower or "- end" in lower):
+        return True
+    return len(text) >= 130 and "\n" in text and bool(runs_of(text).bare)
+
+
+def _full_lines_near_runs(text: str) -> bool:
+    """Two full-width body lines, looked for only on the lines where the vendor scan found
+    bare runs (each line read once)."""
+    found, line_end = 0, -1
+    for a, _ in runs_of(text).bare:
+        if a < line_end:
+            continue
+        start = text.rfind("\n", max(0, a - 100), a) + 1
+        end = text.find("\n", a, a + 100)
+        line_end = end if end != -1 else a + 100
+        width = len(_core(text[start:line_end]))
+        if width in _FULL_WIDTHS or "\\n" in text[start:line_end]:
+            found += 1
+            if found >= 2:
+                return True
+    return False
 
 
 def redact_key_lines(text: str) -> str:
@@ -128,12 +142,19 @@ def redact_key_lines(text: str) -> str:
 
     Lines are split on real newlines and on ``\\n`` escapes (a key inside JSON text).
     """
+    lower = text.lower()
+    markers = "begin" in lower or "end" in lower
+    if not markers and not _full_lines_near_runs(text):
+        return text
     spans, pos = [], 0
     for brk in _LINE_BREAK.finditer(text):
         spans.append((pos, brk.start()))
         pos = brk.end()
     spans.append((pos, len(text)))
-    kinds = [line_kind(text[a:b]) for a, b in spans]
+    if markers:
+        kinds = [line_kind(text[a:b]) for a, b in spans]
+    else:  # only full-width body lines can matter: others are not even read
+        kinds = [line_kind(text[a:b]) if 64 <= b - a <= 100 else OUT for a, b in spans]
     if not any(k in (FULL, END_PRIVATE) for k in kinds):
         return text
     secret = key_lines(kinds)

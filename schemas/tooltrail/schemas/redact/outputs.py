@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 
-from tooltrail.schemas.redact.keys import REDACTED
-from tooltrail.schemas.redact.patterns import anchored, scanner
+from tooltrail.schemas.redact.keys import REDACTED, words
+from tooltrail.schemas.redact.patterns import anchored, scanner, words_scanner
 from tooltrail.schemas.redact.values import STOP_WORDS, is_redacted, keep_value
 
 #: Commands that print a secret, by a literal each holds: a family's regex (which starts with
@@ -79,17 +79,33 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     ),
     ("openssl rand", r"openssl rand\b"),
     ("pwgen", r"pwgen\b"),
-    ("passwd", r"(?:makepasswd|mkpasswd|htpasswd\b[^\n]{0,32}?-n)"),
+    ("makepasswd", r"makepasswd"),
+    ("mkpasswd", r"mkpasswd"),
+    ("htpasswd", r"htpasswd\b[^\n]{0,32}?-n"),
     ("xkcdpass", r"xkcdpass\b"),
     ("diceware", r"diceware\b"),
     ("random", r"/dev/u?random\b"),
     ("wg ", r"wg (?:genkey|genpsk)\b"),
-    ("keygen", r"(?:age-keygen|consul keygen|nomad operator[^\n]{0,32}?keygen)"),
-    ("secret", r"(?:(?:rails|rake) secret\b|phx\.gen\.secret|get_random_secret_key)"),
+    ("age-keygen", r"age-keygen"),
+    ("consul keygen", r"consul keygen"),
+    ("nomad operator", r"nomad operator[^\n]{0,32}?keygen"),
+    ("rails secret", r"rails secret\b"),
+    ("rake secret", r"rake secret\b"),
+    ("phx.gen.secret", r"phx\.gen\.secret"),
+    ("get_random_secret_key", r"get_random_secret_key"),
     ("token_", r"secrets\.token_(?:hex|urlsafe|bytes)"),
     ("randombytes", r"randombytes"),
 )
 _COMMANDS = tuple((hint, scanner(pattern, re.MULTILINE)) for hint, pattern in _FAMILIES)
+_HINTS = words_scanner(tuple(hint for hint, _ in _FAMILIES))
+#: The first word of every command of ``_FAMILIES`` (or a part that is never a word alone).
+_COMMAND_WORDS = words(
+    """kubectl oc kubeadm vault aws az gcloud gh glab heroku doppler chamber op bw lpass pass
+    gopass secret-tool keyring security sops ansible-vault gpg age terraform pulumi docker
+    printenv echo printf cat openssl pwgen makepasswd mkpasswd htpasswd xkcdpass diceware wg
+    age-keygen consul nomad rails rake mix"""
+)
+_COMMAND_PARTS = ("/dev/urandom", "/dev/random", "secrets.token_", "randombytes", "get_random_")
 _PROMPT = anchored(
     r"[ \t]{0,16}+(?:[$#>%](?:[ \t]|$)|PS [^\n>]{0,256}+>|[\w.\-]{1,64}+@[^\s$#]{1,128}+[$#])"
 )
@@ -100,7 +116,16 @@ _MAX_OUTPUT_LINES = 64
 def prints_secret(command: str) -> bool:
     """True if ``command`` (a command line, lower-cased or not) prints a secret."""
     lower = command.lower()
+    if _HINTS.search(lower) is None:
+        return False
     return any(hint in lower and rx.search(lower) is not None for hint, rx in _COMMANDS)
+
+
+def may_print_secret(lower: str) -> bool:
+    """Cheap gate of ``redact_command_outputs``: a word of ``lower`` names a command that
+    can print a secret (one split of the text, then set lookups)."""
+    words = set(lower.split())
+    return not words.isdisjoint(_COMMAND_WORDS) or any(w in lower for w in _COMMAND_PARTS)
 
 
 def redact_command_outputs(text: str, lower: str) -> str:

@@ -16,7 +16,6 @@ the pass is linear.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 
 from tooltrail.schemas.redact.blocks import data_policy, redact_block
 from tooltrail.schemas.redact.keys import REDACTED, STRONG, WEAK, key_class
@@ -81,8 +80,21 @@ _SECRET_KIND = scanner(r"kind[\"']?[ \t]{0,8}+:[ \t]{0,8}+[\"']?secret\b")
 _MAX_CONTAINER = 16_384
 
 
+_LAST_TERMS: list[tuple[str, tuple[str, ...], list[int]]] = []
+
+
 def term_positions(lower: str, terms: tuple[str, ...]) -> list[int]:
-    """Sorted start offsets of every occurrence of every term in ``lower``."""
+    """Sorted start offsets of every occurrence of every term in ``lower`` (the last answer
+    is kept: several passes ask for the same text and terms in a row)."""
+    last = _LAST_TERMS[0] if _LAST_TERMS else None
+    if last is not None and last[0] is lower and last[1] is terms:
+        return last[2]
+    found_list = _term_positions(lower, terms)
+    _LAST_TERMS[:] = [(lower, terms, found_list)]
+    return found_list
+
+
+def _term_positions(lower: str, terms: tuple[str, ...]) -> list[int]:
     found: set[int] = set()
     for term in terms:
         i = lower.find(term)
@@ -92,21 +104,12 @@ def term_positions(lower: str, terms: tuple[str, ...]) -> list[int]:
     return sorted(found)
 
 
-class LineStarts:
-    """Offsets of the line starts of one text: the line of any offset in O(log n)."""
-
-    __slots__ = ("_starts",)
-
-    def __init__(self, text: str) -> None:
-        self._starts = [0]
-        i = text.find("\n")
-        while i != -1:
-            self._starts.append(i + 1)
-            i = text.find("\n", i + 1)
-
-    def of(self, offset: int) -> int:
-        """The start of the line holding ``offset``."""
-        return self._starts[bisect_right(self._starts, offset) - 1]
+def line_start(text: str, at: int) -> int:
+    """The start of the line holding ``at``, looked for at most 512 characters back (a line
+    with more before ``at`` is no YAML or config line: ``at - 512`` stands for it)."""
+    low = max(0, at - 512)
+    found = text.rfind("\n", low, at)
+    return found + 1 if found != -1 or low == 0 else low
 
 
 def after_semicolon(text: str, line_start: int, start: int) -> bool:
@@ -127,14 +130,13 @@ def redact_pairs(text: str, lower: str, k8s: bool) -> str:
     secret_doc = k8s and _SECRET_KIND.search(lower) is not None
     spans: list[tuple[int, int, str]] = []
     rev, n, done = text[::-1], len(text), 0
-    lines = LineStarts(text)
     for i in term_positions(lower, terms):
         if i < done:
             continue
         start = i - len(_KEY_RUN.match(rev, n - i).group())  # type: ignore[union-attr]
         if start < done:
             continue
-        found = _pair_at(text, start, secret_doc, lines)
+        found = _pair_at(text, start, secret_doc)
         if found is not None:
             if found[2] != text[found[0] : found[1]]:
                 spans.append(found)
@@ -193,9 +195,7 @@ def apply_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
     return "".join(parts)
 
 
-def _pair_at(
-    text: str, start: int, secret_doc: bool, lines: LineStarts
-) -> tuple[int, int, str] | None:
+def _pair_at(text: str, start: int, secret_doc: bool) -> tuple[int, int, str] | None:
     """The judged span of the pair whose key starts at ``start`` (its replacement may be the
     span itself: judged, kept), or None if no sensitive pair starts there."""
     m = _KEY_SEP.match(text, start)
@@ -207,7 +207,7 @@ def _pair_at(
     key, sep = m.group("key"), m.group("sep")
     data_key = DATA_KEYS.get(key.lower())
     if data_key is not None and key == data_key and sep == ":":
-        return _data_map(text, m, secret_doc, lines)
+        return _data_map(text, m, secret_doc)
     cls = key_class(key)
     if cls < WEAK or (sep == "," and not m["q"]):
         return None
@@ -215,14 +215,14 @@ def _pair_at(
         return _listed_value(text, m.end(), cls)
     if cls == WEAK and key.lower() == "pwd" and _PATHLIKE.match(text, m.end()) is None:
         cls = STRONG  # ODBC's ``PWD=hunter2;``; the shell's ``PWD`` is always a path
-    line_start = lines.of(start)
-    yaml_line = _LINE_PREFIX.fullmatch(text, line_start, start) is not None
+    begin = line_start(text, start)
+    yaml_line = _LINE_PREFIX.fullmatch(text, begin, start) is not None
     if sep == ":" and cls == STRONG and yaml_line:
         opener = _BLOCK_OPEN.match(text, m.end())
         if opener is not None:
-            return redact_block(text, opener.end(), start - line_start, bool(opener["ind"]))
+            return redact_block(text, opener.end(), start - begin, bool(opener["ind"]))
     rest_of_line = (sep == ":" and yaml_line) or "cookie" in key.lower()
-    conn = after_semicolon(text, line_start, start)
+    conn = after_semicolon(text, begin, start)
     return _value(text, m.end(), cls, inline=not rest_of_line, conn=conn, quoted=bool(m["q"]))
 
 
@@ -307,9 +307,7 @@ def container_end(text: str, start: int) -> int:
     return limit
 
 
-def _data_map(
-    text: str, m: re.Match[str], secret_doc: bool, lines: LineStarts
-) -> tuple[int, int, str] | None:
+def _data_map(text: str, m: re.Match[str], secret_doc: bool) -> tuple[int, int, str] | None:
     """A Kubernetes ``data``/``stringData`` map: every value of a Secret, base64-looking
     random values where the kind is unknown (text cut before ``kind:``)."""
     everything = secret_doc or m.group("key") == "stringData"
@@ -321,7 +319,7 @@ def _data_map(
     opener = _BLOCK_OPEN.match(text, at)
     if opener is None:
         return None
-    col = m.start() - lines.of(m.start())
+    col = m.start() - line_start(text, m.start())
     return redact_block(text, opener.end(), col, False, data_policy(everything, looks_b64_secret))
 
 

@@ -19,6 +19,7 @@ at two sizes, and checks that every pattern of the package is registered.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: How each registered pattern is used: ``"scan"`` or ``"anchored"``.
 REGISTRY: dict[re.Pattern[str], str] = {}
@@ -29,6 +30,26 @@ def scanner(pattern: str, flags: int = 0) -> re.Pattern[str]:
     compiled = re.compile(pattern, flags)
     REGISTRY[compiled] = "scan"
     return compiled
+
+
+def words_scanner(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A scanner finding any of ``words``, written as a trie (``pa(?:ss|t)``): one pass over
+    the text, each position tried against the words sharing its first characters only."""
+    trie: dict[str, dict[str, Any]] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return scanner(_trie_pattern(trie))
+
+
+def _trie_pattern(node: dict[str, dict[str, Any]]) -> str:
+    branches = [re.escape(c) + _trie_pattern(sub) for c, sub in sorted(node.items()) if c]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
 
 
 def anchored(pattern: str, flags: int = 0) -> re.Pattern[str]:

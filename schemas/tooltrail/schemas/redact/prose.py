@@ -61,7 +61,7 @@ def redact_prose(text: str, lower: str) -> str:
         if i < done or (i > 0 and (lower[i - 1].isalnum() or lower[i - 1] == "_")):
             continue
         m = _PROSE.match(lower, i)
-        if m is None or not _prose_secret(m, lower, i) or _kept_context(text, m, i):
+        if m is None or not _prose_secret(m, lower, i) or _kept(text, m, i):
             continue
         if m.group("q") is not None:
             spans.append((m.start("qval"), m.end("qval"), REDACTED))
@@ -72,9 +72,17 @@ def redact_prose(text: str, lower: str) -> str:
     return apply_spans(text, spans)
 
 
-def _kept_context(text: str, m: re.Match[str], i: int) -> bool:
-    """The keyword sits inside a reference (``…:secret:prod/db`` of an ARN), or what follows
-    it on its line is one (``password: {{ .Values.pw }}``) or a size (``16 bytes``)."""
+def _kept(text: str, m: re.Match[str], i: int) -> bool:
+    """The value is kept (a reference, ``null``…), or the keyword sits inside a reference
+    (``…:secret:prod/db`` of an ARN), or what follows it on its line is one
+    (``password: {{ .Values.pw }}``) or a size (``16 bytes``)."""
+    raw = (
+        text[m.start("qval") : m.end("qval")]
+        if m.group("q")
+        else text[m.start("val") : m.end("val")]
+    )
+    if keep_value(raw) or keep_value(raw.rstrip(".,;:!?)]}")) or starts_with_reference(raw):
+        return True
     start = max(text.rfind(c, max(0, i - 256), i) for c in " \t\n\"'=") + 1
     end = m.start("val") if m.group("val") is not None else m.start("q")
     if start < i and keep_value(text[start:end].rstrip(" \t:=")):
@@ -90,9 +98,7 @@ def _prose_secret(m: re.Match[str], lower: str, i: int) -> bool:
     kw = m.group("kw").rstrip("s")
     raw = m.group("qval") if quoted else m.group("val")
     value = raw if quoted else raw.rstrip(".,;:!?)]}")
-    if not value or value in STOP_WORDS or keep_value(value) or keep_value(raw):
-        return False
-    if starts_with_reference(raw):
+    if not value or value in STOP_WORDS:
         return False
     sep, filler = m.group("sep") is not None, bool(m.group("filler"))
     if kw.startswith("identified") or kw == "using":  # SQL: IDENTIFIED BY 'x', USER u USING x

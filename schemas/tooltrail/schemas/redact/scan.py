@@ -12,7 +12,6 @@ masked whole (``budget``).
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Callable
 
@@ -21,23 +20,29 @@ from tooltrail.schemas.redact.argv import TOOL_TERMS, redact_command_lines
 from tooltrail.schemas.redact.budget import RedactionBudget
 from tooltrail.schemas.redact.iac import IAC_GATES, IAC_GATES_2, redact_iac_text
 from tooltrail.schemas.redact.keys import REDACTED, WEAK, key_class
-from tooltrail.schemas.redact.outputs import prints_secret, redact_command_outputs
+from tooltrail.schemas.redact.outputs import (
+    may_print_secret,
+    prints_secret,
+    redact_command_outputs,
+)
 from tooltrail.schemas.redact.pairs import (
     KEY_TERMS,
-    LineStarts,
     apply_spans,
+    line_start,
     redact_pairs,
     redact_xml_elements,
     term_positions,
     value_span,
 )
-from tooltrail.schemas.redact.patterns import anchored, scanner
+from tooltrail.schemas.redact.patterns import anchored, scanner, words_scanner
 from tooltrail.schemas.redact.prose import PROSE_TERMS, redact_prose
-from tooltrail.schemas.redact.tables import redact_tables
+from tooltrail.schemas.redact.tables import has_table, redact_tables
 from tooltrail.schemas.redact.vendors import ANYWHERE_FORMATS, redact_vendor_tokens
 from tooltrail.schemas.redact.vendors import has_run_prefix as has_vendor_run
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+#: Words too common to open the scan on their own (their rules need a second word).
+_COMMON = frozenset({"using", "conn"})
 _TAIL = anchored(r"[^\s\"'`,;{}\[\]<>]*+")
 #: What follows ``value`` in a name/value pair, and (reversed) what precedes it.
 _VALUE_SEP = anchored(r"[\"']?[ \t]{0,16}+[:=][ \t]{0,16}+")
@@ -46,7 +51,8 @@ _REV_NAME = anchored(
     r"[ \t]{0,16}+[:=][ \t]{0,16}+[\"']?(?:eman|yek|redaeh|lebal)(?![\w])"
 )
 #: Gate literals: looked for in the lower-cased text, then (case kept) in the text itself.
-_GATE_TERMS = (
+#: A term that holds another term is left out (``password`` holds ``pass``).
+_ALL_GATE_TERMS = (
     *KEY_TERMS,
     *TOOL_TERMS,
     *PROSE_TERMS,
@@ -54,25 +60,21 @@ _GATE_TERMS = (
     *urls.ORACLE_GATES,
     *IAC_GATES,
     *IAC_GATES_2,
-    "apiversion",
-    "@tcp",
-    "@unix(",
-    "@udp(",
-    "input_value=",
-    "kty",
     *lines.GATES,
-    "%3d",
-    "%3a",
-    "%2f",
-    "%40",
-    "%25",
-    "%26",
-    "\x1b",
+    *("apiversion", "@tcp", "@unix(", "@udp(", "input_value=", "kty", "\x1b"),
+    *("%3d", "%3a", "%2f", "%40", "%25", "%26"),
+)
+_GATE_TERMS = tuple(
+    dict.fromkeys(
+        t
+        for t in _ALL_GATE_TERMS
+        if t not in _COMMON and not any(o != t and o in t for o in _ALL_GATE_TERMS)
+    )
 )
 #: pydantic's validation errors echo the raw input, cut in the middle when long
 #: (``'ghp_Q7xQ...xQ7x'``): no token pattern matches a fragment, so the whole echo goes.
 _INPUT_ECHO = scanner(r"input_value=(?:[^\n]{0,4096}?(?=, input_type=)|[^\n]{0,4096}+)")
-_GATE = scanner("|".join(map(re.escape, _GATE_TERMS)))
+_GATE = words_scanner(_GATE_TERMS)
 _GATE_LITERALS = ("://", ":\\/\\/", *(p for fmt in ANYWHERE_FORMATS for p in fmt.prefixes))
 _MAX_RESCAN_DEPTH = 2
 _IAC = (*IAC_GATES, *IAC_GATES_2)
@@ -99,18 +101,15 @@ def cut_window(text: str, window: int) -> tuple[str, int]:
 
 def needs_scan(text: str, lower: str) -> bool:
     """Cheap test: could ``text`` hold anything a pass redacts?"""
-    if len(lower) <= 256:  # one regex beats thirty substring tests on short strings
-        if _GATE.search(lower) is not None:
-            return True
-    else:
-        for term in _GATE_TERMS:
-            if term in lower:
-                return True
+    if _GATE.search(lower) is not None:  # one pass for sixty words (a trie)
+        return True
     for literal in _GATE_LITERALS:
         if literal in text:
             return True
-    if text.count(":") >= 4 or "]:" in text or ("@" in text and ":" in text):
-        return True  # .pgpass lines, SASL password maps
+    if text.count(":") >= 4 or ("@" in text and ":" in text) or ("%" in text and "-u" in lower):
+        return True  # .pgpass lines, SASL password maps, Samba's -U user%password
+    if ("using" in lower and "user" in lower) or ("conn" in lower and "/" in text):
+        return True  # DB2's USER u USING x; Oracle's CONNECT user/password
     return len(text) >= 15 and has_vendor_run(text)
 
 
@@ -155,7 +154,7 @@ def _urlish(text: str, lower: str, keyish: bool) -> bool:
 
 
 def _tabular(text: str, lower: str, keyish: bool) -> bool:
-    return keyish and ("|" in text or "\t" in text or "  " in text or "│" in text or "┃" in text)
+    return keyish and has_table(text, term_positions(lower, KEY_TERMS))
 
 
 def _run_text(fn: Callable[[str], str]) -> Pass:
@@ -198,7 +197,10 @@ _PASSES: tuple[tuple[Gate, Pass], ...] = (
         _run_lower(lines.redact_credential_lines),
     ),
     (lambda t, low, k: True, _run_lower(redact_command_lines)),
-    (lambda t, low, k: prints_secret(low), _run_lower(redact_command_outputs)),
+    (
+        lambda t, low, k: may_print_secret(low) and prints_secret(low),
+        _run_lower(redact_command_outputs),
+    ),
     (
         lambda t, low, k: "%" in t,
         lambda t, low, rescan: encoded.redact_percent_encoded(t, rescan),
@@ -223,7 +225,6 @@ def _name_values(text: str, lower: str) -> str:
     """
     spans: list[tuple[int, int, str]] = []
     rev, n, done = lower[::-1], len(lower), 0
-    starts = LineStarts(text)
     for v in term_positions(lower, ("value",)):
         sep = _VALUE_SEP.match(lower, v + 5)
         if v < done or sep is None:
@@ -233,8 +234,8 @@ def _name_values(text: str, lower: str) -> str:
         if m is None:
             continue
         name = text[n - m.end("name") : n - m.start("name")]
-        line_start = starts.of(vkey)
-        own_line = vkey - line_start <= 64 and not text[line_start:vkey].strip(" \t-")
+        begin = line_start(text, vkey)
+        own_line = vkey - begin <= 64 and not text[begin:vkey].strip(" \t-")
         cls = key_class(name)
         found = value_span(text, sep.end(), cls, rest_of_line=own_line) if cls >= WEAK else None
         if found is not None:

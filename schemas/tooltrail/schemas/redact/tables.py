@@ -25,6 +25,7 @@ Cell = tuple[int, int]  # start and end offsets of a cell's text (stripped) in t
 _PIPES = "|│┃║¦"
 _BORDER_CHARS = "+-=─━═┄┈╌┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬╒╕╘╛╞╡╤╧╪╓╖╙╜╟╢╥╨╫:|│┃║ \t"
 _GAP = scanner(r" {2,}+")
+_ALIGNED_GAP = scanner(r"[^\s] {2,}+[^\s]")
 _PIPE = scanner(r"[|│┃║¦]")
 #: A UUID or a hex id (a git SHA, a digest): random-looking, and yet not a secret.
 _ID = anchored(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{7,64}")
@@ -60,13 +61,34 @@ def _style(line: str) -> int:
     core = line.strip()
     if not core:
         return OTHER
-    if not core.strip(_BORDER_CHARS) and sum(core.count(c) for c in "-=─━═") >= 3:
-        return BORDER
-    if core[0] in _PIPES and sum(core.count(c) for c in _PIPES) >= 2:
+    first = core[0]
+    if first in _BORDER_CHARS and not core.strip(_BORDER_CHARS):
+        dashes = core.count("-") + core.count("=") + core.count("─") + core.count("━")
+        return BORDER if dashes + core.count("═") >= 3 else OTHER
+    if first in _PIPES and sum(core.count(c) for c in _PIPES) >= 2:
         return PIPE
     if "\t" in core:
         return TAB
     return ALIGNED if "  " in core else OTHER
+
+
+def has_table(text: str, terms: list[int]) -> bool:
+    """Cheap gate: a line holding a key term (``terms``: their offsets) also holds a pipe, a
+    tab, a box-drawing bar or two blanks between two words (the header of a column that
+    names a secret, or a row whose key does)."""
+    done = -1
+    for i in terms[:256]:
+        if i < done:
+            continue
+        start = text.rfind("\n", max(0, i - 512), i) + 1
+        end = text.find("\n", i, i + 512)
+        done = end if end != -1 else i + 512
+        line = text[start:done].strip()
+        if "|" in line or "\t" in line or "│" in line or "┃" in line or "║" in line:
+            return True
+        if "  " in line and _ALIGNED_GAP.search(line) is not None:
+            return True
+    return False
 
 
 def _table(text: str, block: list[tuple[int, str, int]], family: int) -> list[tuple[int, int, str]]:

@@ -222,9 +222,18 @@ def is_redacted(value: str) -> bool:
 def keep_value(value: str) -> bool:
     """Values left as they are even under a sensitive key (see module docstring)."""
     bare = value.strip().strip("\"'\\").strip()
-    if bare.lower() in KEEP_VALUES or is_redacted(bare):
+    if len(bare) <= 5 and bare.lower() in KEEP_VALUES:
         return True
-    return is_reference(bare) or _SIZE.fullmatch(bare) is not None or is_public_key(bare)
+    first = bare[:1]
+    if first == "<" and is_redacted(bare):
+        return True
+    if first.isdigit() and _SIZE.fullmatch(bare) is not None:
+        return True
+    if bare.isalnum():  # no reference but a mask (``xxxx``, ``masked``) or an age public key
+        return _MASK.fullmatch(bare) is not None or _AGE_PUBLIC.fullmatch(bare) is not None
+    if first in "-se" and is_public_key(bare):  # -----BEGIN, ssh-, sk-, ecdsa-
+        return True
+    return is_reference(bare)
 
 
 _TRAILING = ".,;:!?)]}'\""

@@ -286,10 +286,35 @@ for _fmt in ANYWHERE_FORMATS:
     _CACHE[_fmt.pattern] = scanner(_fmt.pattern)
 
 
+class Runs:
+    """The runs of one text, found once (a one-slot cache: the gate, the vendor pass and the
+    base64 pass read the same text one after the other)."""
+
+    __slots__ = ("bare", "spans", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans = [r.span() for r in _RUN.finditer(text)]
+        #: 20+ letters and digits with no ``-`` or ``.``: base64, a bare generated key.
+        self.bare = [(a, b) for a, b in self.spans if b - a >= 20 and _bare_key(text[a:b])]
+
+
+_LAST_RUNS: list[Runs] = []
+
+
+def runs_of(text: str) -> Runs:
+    """The ``Runs`` of ``text`` (computed once for the same string object)."""
+    last = _LAST_RUNS[0] if _LAST_RUNS else None
+    if last is not None and last.text is text:
+        return last
+    found = Runs(text)
+    _LAST_RUNS[:] = [found]
+    return found
+
+
 def _run_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    for run in _RUN.finditer(text):
-        start = run.start()
+    for start, _ in runs_of(text).spans:
         for fmt in _BY_HEAD.get(text[start : start + 2], ()):
             m = fmt.regex.match(text, start)
             if m is not None and (fmt.verify is None or fmt.verify(m.group())):
@@ -300,18 +325,14 @@ def _run_spans(text: str) -> list[tuple[int, int]]:
 
 def has_run_prefix(text: str) -> bool:
     """True if some run of ``text`` starts with the first two characters of a known prefix,
-    or is 24+ letters and digits without ``-`` or ``.`` (base64, a bare generated key)."""
-    for r in _RUN.finditer(text):
-        run = r.group()
-        if run[:2] in _BY_HEAD:
-            return True
-        if len(run) >= 24 and "-" not in run and "." not in run and _mixed(run):
-            return True
-    return False
+    or is a bare run (``Runs.bare``: base64, a bare generated key)."""
+    runs = runs_of(text)
+    return bool(runs.bare) or any(text[a : a + 2] in _BY_HEAD for a, _ in runs.spans)
 
 
-def _mixed(run: str) -> bool:
-    return any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+def _bare_key(run: str) -> bool:
+    """Letters and digits without ``-`` or ``.`` (a name or a version has those)."""
+    return "-" not in run and "." not in run and not run.isalpha() and not run.isdigit()
 
 
 def redact_vendor_tokens(text: str) -> str:
