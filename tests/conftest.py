@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Kafka broker, a real chroma server, unique names per test.
+"""Shared fixtures: a real Kafka broker, a real chroma server, unique names per test, and the
+in-memory Kafka stand-in (``memory_kafka``: a fresh ``memory://`` broker per test).
 
 Kafka, in order of preference:
 1. ``KAFKA_BOOTSTRAP`` (an external cluster you run),
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 
 from tooltrail.consumers.app.launcher import ChromaServer, EmbeddedBroker
+from tooltrail.schemas.kafka import memory
+from tooltrail.schemas.kafka.memory import MemoryBroker
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class KafkaEndpoint:
     """Where the session's broker listens, what it is, and its log (Tansu only)."""
 
     bootstrap: str
-    kind: str  # "external", "testcontainers" or "tansu"
+    kind: str  # "external", "testcontainers", "tansu" or "memory"
     log_path: Path | None = None
 
 
@@ -76,6 +79,24 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaEndpoint]:
         yield KafkaEndpoint(broker.bootstrap, "tansu", log_path)
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def memory_kafka() -> Iterator[MemoryBroker]:
+    """A fresh in-memory broker (``memory://<its name>``), forgotten after the test."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    broker = memory.broker(name)
+    try:
+        yield broker
+    finally:
+        broker.faults.heal()
+        memory.reset(name)
+
+
+@pytest.fixture
+def memory_endpoint(memory_kafka: MemoryBroker) -> KafkaEndpoint:
+    """The in-memory broker as an endpoint, for tests written against ``kafka``'s shape."""
+    return KafkaEndpoint(f"memory://{memory_kafka.name}", "memory")
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""Reading a topic back in tests (group-less, all partitions, from the beginning)."""
+"""Reading a topic back in tests (group-less, all partitions, from the beginning), waiting on
+conditions, and putting raw batches on a topic; every helper takes a real or ``memory://``
+bootstrap."""
 
 from __future__ import annotations
 
@@ -6,8 +8,12 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.structs import ConsumerRecord
+
+from tooltrail.schemas.kafka import memory
+from tooltrail.schemas.kafka.clients import kafka_consumer
 
 
 async def read_topic(
@@ -19,9 +25,9 @@ async def read_topic(
     settle: float = 0.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read ``topic`` until ``until(records)`` holds or ``timeout``; then read ``settle`` more."""
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_consumer(
+        {"bootstrap_servers": bootstrap},
         topic,
-        bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -50,3 +56,25 @@ async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def produce_batch(bootstrap: str, topic: str, partition: int, batch: bytes) -> None:
+    """Put one raw record batch (``schemas.kafka.batches.encode_batch``) on a partition, as a
+    producer of any language could: the way to carry records aiokafka's producer refuses to
+    build (header names that are not UTF-8) to a real broker."""
+    if bootstrap.startswith(memory.PREFIX):
+        memory.broker(bootstrap.removeprefix(memory.PREFIX)).produce(
+            TopicPartition(topic, partition), batch
+        )
+        return
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.partitions_for(topic)
+        node = producer.client.cluster.leader_for_partition(TopicPartition(topic, partition))
+        request = ProduceRequest(None, -1, 30_000, [(topic, [(partition, batch)])])
+        response = await producer.client.send(node, request)
+        (_name, ((_p, error, *_rest),)), *_ = response.topics
+        assert error == 0, f"the broker refused the batch: error {error}"
+    finally:
+        await producer.stop()

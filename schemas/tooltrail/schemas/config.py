@@ -29,6 +29,7 @@ from tooltrail.schemas.keys import parse_key_args
 
 S = TypeVar("S", bound="TooltrailSettings")
 ENV_PREFIX = "TOOLTRAIL_"
+_MEMORY_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})$")
 _SASL_FIELDS = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
 _SSL_FIELDS = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_password")
@@ -75,11 +76,15 @@ class KafkaSettings(TooltrailSettings):
     """How to reach Kafka, and the topic names."""
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", min_length=1)
-    """Kafka bootstrap servers, `host:port[,host:port]`."""
+    """Kafka bootstrap servers, `host:port[,host:port]` (`memory://NAME`: in-process stand-in)."""
 
     @field_validator("kafka_bootstrap")
     @classmethod
     def _valid_bootstrap(cls, value: str) -> str:
+        if value.startswith("memory://"):
+            if not _MEMORY_NAME.match(value.removeprefix("memory://")):
+                raise ValueError("expected memory://NAME with NAME of letters, digits, . _ -")
+            return value
         for part in value.split(","):
             m = _HOST_PORT.match(part.strip())
             if m is None or not 1 <= int(m.group(2)) <= 65_535:
@@ -106,6 +111,8 @@ class KafkaSettings(TooltrailSettings):
     """Private key of the client certificate."""
     kafka_ssl_password: SecretStr | None = None
     """Password of the client key (secret)."""
+    kafka_allow_plaintext_password: bool = False
+    """Allow SASL `PLAIN` over `SASL_PLAINTEXT` (the password travels in clear text)."""
     events_topic: str = Field("tooltrail.events.v2", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     """Topic of tool-call events."""
     dlq_topic: str = Field("tooltrail.events.dlq", pattern=r"^[A-Za-z0-9._-]{1,249}$")
@@ -142,6 +149,16 @@ class KafkaSettings(TooltrailSettings):
             raise ValueError(
                 f"{', '.join(unused_ssl)} set, but TOOLTRAIL_KAFKA_SECURITY_PROTOCOL={protocol}"
                 " would connect in plaintext: set it to SSL or SASL_SSL"
+            )
+        if (
+            protocol == "SASL_PLAINTEXT"
+            and self.kafka_sasl_mechanism == "PLAIN"
+            and not self.kafka_allow_plaintext_password
+        ):
+            raise ValueError(
+                "TOOLTRAIL_KAFKA_SASL_MECHANISM=PLAIN with TOOLTRAIL_KAFKA_SECURITY_PROTOCOL="
+                "SASL_PLAINTEXT would send the password in clear text: use SASL_SSL (or a SCRAM "
+                "mechanism), or set TOOLTRAIL_KAFKA_ALLOW_PLAINTEXT_PASSWORD=true"
             )
         sasl = protocol.startswith("SASL")
         if sasl and not (self.kafka_sasl_mechanism and self.kafka_sasl_username):

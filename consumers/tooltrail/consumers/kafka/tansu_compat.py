@@ -98,6 +98,10 @@ async def broker_identity(client: Any, timeout: float) -> BrokerIdentity:  # noq
         KafkaError, OSError, TimeoutError: the broker did not answer.
         TypeError: this aiokafka builds Metadata requests differently.
     """
+    in_memory = getattr(client, "in_memory_identity", None)
+    if in_memory is not None:  # the in-process stand-in (schemas.kafka.memory) is no Tansu
+        cluster_id, node_ids, controller_id = in_memory()
+        return BrokerIdentity(cluster_id, node_ids, controller_id)
     if not isinstance(MetadataRequest, type):  # a list of versions before aiokafka 0.13
         raise TypeError("aiokafka.protocol.metadata.MetadataRequest is not a request class")
     async with asyncio.timeout(timeout):

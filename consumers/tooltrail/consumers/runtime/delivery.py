@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from tooltrail.consumers.errors import RetriableSinkError
 from tooltrail.consumers.sinks.base import Delivered, Sink
 from tooltrail.schemas.base import first_line
+from tooltrail.schemas.bounds import DEFAULT_LIMITS, DecodeLimits
 from tooltrail.schemas.codec import decode_batch
 from tooltrail.schemas.errors import SchemaDecodeError
 from tooltrail.schemas.events import ToolExecutionEvent
@@ -41,14 +42,17 @@ class _Record(Protocol):
 R = TypeVar("R", bound=_Record)
 
 
-def decode_records(records: list[R], max_bytes: int) -> tuple[list[Delivered], list[tuple[R, str]]]:
+def decode_records(
+    records: list[R], max_bytes: int, limits: DecodeLimits = DEFAULT_LIMITS
+) -> tuple[list[Delivered], list[tuple[R, str]]]:
     """The events among ``records`` (one batched decode), and each other record with its reason.
 
     The group loop dead-letters the failures; a replay counts them.
     """
     valid: list[Delivered] = []
     failures: list[tuple[R, str]] = []
-    decoded = decode_batch([r.value for r in records], ToolExecutionEvent, max_bytes=max_bytes)
+    values = [r.value for r in records]
+    decoded = decode_batch(values, ToolExecutionEvent, max_bytes=max_bytes, limits=limits)
     for record, result in zip(records, decoded, strict=True):
         if isinstance(result, SchemaDecodeError):
             failures.append((record, result.reason))

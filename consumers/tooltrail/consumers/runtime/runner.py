@@ -240,7 +240,9 @@ class GroupRunner:
         await self.commit_pending()
 
     def _decode(self, records: list[Record]) -> tuple[list[Delivered], list[tuple[Record, str]]]:
-        return decode_records(records, self.settings.max_message_bytes)
+        return decode_records(
+            records, self.settings.max_message_bytes, self.settings.decode_limits()
+        )
 
     async def _deliver(
         self,

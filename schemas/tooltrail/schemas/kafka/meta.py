@@ -63,6 +63,12 @@ def _install() -> None:
     _client.MetadataRequest = _Metadata  # aiokafka builds its requests through this name
 
 
+def auto_creation_allowed() -> bool:
+    """Whether a metadata request from the current context may create the topics it names."""
+    here = _auto_create.get()
+    return _process_default[0] if here is None else here
+
+
 def no_auto_create_here() -> None:
     """aiokafka clients started from this context (and its tasks) never create topics."""
     _install()
@@ -205,11 +211,16 @@ class TopicIdRequest(Request[MetadataRequest_v10 | MetadataRequest_v12]):  # typ
 async def topic_ids(client: Any, topics: list[str]) -> dict[str, bytes | None]:
     """Each topic's id (16 bytes), ``EXISTS`` on a broker without ids, or None if missing.
 
-    ``client`` is an aiokafka client (``producer.client``). Sends one request to any broker.
+    ``client`` is an aiokafka client (``producer.client``). Sends one request to any broker;
+    an in-memory client (``schemas.kafka.memory``) answers directly.
 
     Raises:
         KafkaError, OSError, TimeoutError: the broker did not answer.
     """
+    in_memory = getattr(client, "in_memory_topic_ids", None)
+    if in_memory is not None:
+        found: dict[str, bytes | None] = await in_memory(topics)
+        return found
     node = client.get_random_node()
     if node is None:
         await client.force_metadata_update()
@@ -218,7 +229,7 @@ async def topic_ids(client: Any, topics: list[str]) -> dict[str, bytes | None]:
         response = await client.send(node, TopicIdRequest(topics))
     except (IncompatibleBrokerVersion, NotImplementedError):
         return await _existence(client, topics)
-    found: dict[str, bytes | None] = dict.fromkeys(topics)
+    found = dict.fromkeys(topics)
     for error, name, tid, *_ in response.topics:
         if error == 0 and name in found:
             found[name] = tid if tid != _ZERO else EXISTS
