@@ -55,9 +55,9 @@ REDACTION = {
     ),
     "engine": (
         *("keys", "values", "budget", "argv", "material", "encoded", "outputs", "modes"),
-        "vendors",
-        "scan",
+        *("vendors", "limits", "scan"),
     ),
+    "limits": ("budget",),
     "logfilter": ("engine", "budget"),
 }
 
