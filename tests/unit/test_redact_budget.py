@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -146,47 +147,49 @@ def restored_loggers() -> Iterator[None]:
         holder.filters[:] = filters
 
 
-def _capture(name: str) -> tuple[logging.Logger, io.StringIO]:
-    import mcp.server.mcpserver.server  # noqa: F401 - the SDK's loggers exist once imported
+@contextmanager
+def _captured(name: str) -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """The SDK logger ``name`` with a plain handler of the tool server's own (no filter of
+    ours) on it: fastmcp stops its records at its ``fastmcp`` logger, so not on the root."""
+    import fastmcp  # noqa: F401 - the SDKs' loggers exist once imported
+    import mcp.server.mcpserver.server  # noqa: F401
 
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)  # a tool server's own handler: no filter of ours
-    root = logging.getLogger()
-    root.addHandler(handler)
+    handler = logging.StreamHandler(stream)
     logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    level = logger.level
     logger.setLevel(logging.INFO)
-    return logger, stream
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.mark.usefixtures("restored_loggers")
 def test_the_sdk_loggers_are_redacted_once_installed() -> None:
-    logger, stream = _capture("mcp.server.mcpserver.server")
-    root_handler = logging.getLogger().handlers[-1]
-    try:
+    with _captured("mcp.server.mcpserver.server") as (logger, stream):
         assert redact_loggers() > 0
         assert redact_loggers() == 0  # idempotent
         logger.info("Tool %r failed: %r", "deploy", f"registry rejected {TOKEN}")
         assert any(isinstance(f, RedactingFilter) for f in logger.filters)
         assert "registry rejected <redacted>" in stream.getvalue()
         assert TOKEN[4:12] not in stream.getvalue()
-    finally:
-        logging.getLogger().removeHandler(root_handler)
 
 
 @pytest.mark.usefixtures("restored_loggers")
 def test_starting_a_producer_installs_the_filter_on_the_sdk_loggers(tmp_path: Path) -> None:
-    logger, stream = _capture("fastmcp.tools.base")
-    root_handler = logging.getLogger().handlers[-1]
     producer = TrailProducer(
         outbox_dir=tmp_path / "ob", kafka_bootstrap="127.0.0.1:1", shutdown_timeout_s=0.1
     )
-    try:
-        producer.start()
-        logger.error("Error calling tool %s: %s", "deploy", f"password=hunter2x9 {TOKEN}")
-        assert "password=<redacted> <redacted>" in stream.getvalue()
-    finally:
-        producer.close()
-        logging.getLogger().removeHandler(root_handler)
+    with _captured("fastmcp.tools.base") as (logger, stream):
+        try:
+            producer.start()
+            logger.error("Error calling tool %s: %s", "deploy", f"password=hunter2x9 {TOKEN}")
+            assert "password=<redacted> <redacted>" in stream.getvalue()
+        finally:
+            producer.close()
 
 
 def test_the_log_filter_masks_the_rest_of_a_record_past_its_budget() -> None:

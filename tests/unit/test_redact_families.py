@@ -70,3 +70,35 @@ def test_the_corpus_covers_every_family_of_the_issue() -> None:
     assert len(set(secrets)) >= 70
     assert all(len(s) >= 10 for s in secrets)
     assert {b.carrier for b in FAMILY_BENIGN} >= {"references", "public keys", "counters", "sizes"}
+
+
+def test_a_fastmcp_result_is_walked_by_its_fields_so_a_key_blob_goes() -> None:
+    import base64
+    import os
+
+    from fastmcp.tools.base import ToolResult
+    from mcp_types import BlobResourceContents, EmbeddedResource, ImageContent
+
+    key = base64.b64encode(os.urandom(48)).decode()  # a raw key file: no known benign format
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + os.urandom(32)).decode()
+    result = ToolResult(
+        content=[
+            EmbeddedResource(
+                type="resource", resource=BlobResourceContents(uri="file:///srv/k", blob=key)
+            ),
+            ImageContent(type="image", data=png, mimeType="image/png"),
+        ]
+    )
+    wire = encode(event_for("value", result))
+    assert not leaked(key, wire)
+    assert png[:40] in wire.decode()
+
+
+def test_colours_stay_unless_a_secret_hides_behind_them() -> None:
+    from tooltrail.schemas.redact import redact_text
+
+    coloured = "\x1b[32mRunning\x1b[0m web-0 \x1b]8;;https://x\x07link\x1b]8;;\x07"
+    assert redact_text(coloured) == coloured  # a prefix of it redacts to a prefix of this
+    out = redact_text("\x1b[34mpassword\x1b[0m: \x1b[1mS3cr3t-Pa55w0rd\x1b[0m")
+    assert "S3cr3t" not in out
+    assert "\x1b" not in out

@@ -7,10 +7,10 @@ formats), ``material`` (key material in any framing), ``urls``, ``pairs`` and ``
 (command lines), ``outputs`` (what secret-printing commands print), ``iac`` and ``documents``
 (Terraform, Pulumi, secret managers), ``encoded`` (ANSI, percent, base64), ``prose``. They
 build on ``values`` (what a value looks like) and ``keys`` (what a name means); every regex
-is compiled in ``patterns`` and held to linear time; ``budget`` bounds what one event may
-cost, ``limits`` the bounds. ``modes`` says how the structured walk treats a value under a mapping key;
-``logfilter`` applies the engine to log records. Calls go one way: engine → scan → families →
-values → keys → patterns.
+is compiled in ``patterns`` and held to linear time; ``limits`` holds the bounds and
+``budget`` what one event may cost. ``modes`` says how the structured walk treats a value
+under a mapping key; ``logfilter`` applies the engine to log records. Calls go one way:
+engine → scan → families → values → keys → patterns.
 """
 
 from tooltrail.schemas.redact.budget import OVER_BUDGET, budget_stats

@@ -1,7 +1,9 @@
 """Secrets hidden by an encoding: terminal colours, percent-encoding, base64.
 
 * ANSI escape sequences (colours between a key and its value, ``\\x1b[32mpassword\\x1b[0m:``)
-  are removed before anything else reads the text;
+  are removed before the passes read the text; the text comes back without them only if a
+  secret was found (else it is kept as it was, colours included: redacting a text and a
+  prefix of it then agree, as the pre-search cache key needs);
 * a percent-encoded word (``redirect=https%3A%2F%2Fapp%2Fcb%3Ftoken%3D…``, encoded up to
   three times) is decoded and scanned; if the scan finds a secret, the decoded, redacted
   text replaces it;
@@ -28,7 +30,7 @@ from tooltrail.schemas.redact.vendors import runs_of
 
 Rescan = Callable[[str], str]
 _ANSI = scanner(
-    r"\x1b(?:\[[0-9;:?<=>]{0,64}+[ -/]{0,4}+[@-~]|\][^\x07\x1b]{0,1024}+(?:\x07|\x1b\\)?|[@-Z\\-_])"
+    r"\x1b(?:\[[0-9;:?<=>]{0,64}+[ -/]{0,4}+[@-~]|\][^\x07\x1b\n]{0,256}+(?:\x07|\x1b\\)|[@-Z\\-_])"
 )
 _PERCENT = scanner(r"%[0-9A-Fa-f]{2}")
 _WORD_END = scanner(r"[\s\"'<>`]")

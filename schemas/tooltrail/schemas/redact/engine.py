@@ -218,6 +218,9 @@ def _walk(
         return f"<{len(value)} bytes>"
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         return _container(value, ctx, depth, mode, hint, names)
+    dumped = _model_dump(value)  # a pydantic model (fastmcp's ToolResult, MCP content): its fields
+    if dumped is not None:
+        return _container(dumped, ctx, depth, mode, hint, names)
     return REDACTED if mode in (STRONG, ALL) else _string(_repr(value), ctx, mode)
 
 
@@ -230,6 +233,18 @@ def _container(
     if isinstance(value, Mapping):
         return _walk_mapping(value, ctx, depth, mode, names)
     return _walk_list(list(value), ctx, depth, mode, hint, names)
+
+
+def _model_dump(value: Any) -> dict[str, Any] | None:
+    """The fields of a pydantic model under their wire names, or None (not one, or broken)."""
+    dump = getattr(type(value), "model_dump", None)
+    if dump is None:
+        return None
+    try:
+        dumped = dump(value, mode="json", by_alias=True)
+    except Exception:  # noqa: BLE001 - a model that cannot dump itself is shown as its repr
+        return None
+    return dumped if isinstance(dumped, dict) else None
 
 
 def _repr(value: Any) -> str:

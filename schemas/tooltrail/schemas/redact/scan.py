@@ -116,8 +116,9 @@ def needs_scan(text: str, lower: str) -> bool:
 def scan_text(text: str, lower: str, budget: RedactionBudget, depth: int = 0) -> str:
     """Run every pass whose gate opens; the redacted text, or the budget's mask once it runs
     out between two passes."""
-    if "\x1b" in text:
-        text, lower = _relower(text, encoded.strip_ansi(text), lower)
+    if "\x1b" in text and (plain := encoded.strip_ansi(text)) != text:
+        found = scan_text(plain, lowercase(plain), budget, depth)
+        return text if found == plain else found  # colours kept unless a secret hid behind
     keyish = any(term in lower for term in KEY_TERMS)
     rescan = _Rescan(budget, depth)
     for gate, run in _PASSES:
