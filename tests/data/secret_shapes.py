@@ -19,6 +19,14 @@ B64URL = ALNUM + "-_"
 BASE32 = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".upper()
 
 
+LOWER_DIGITS = string.ascii_lowercase + string.digits
+
+
+def uuid_tail() -> str:
+    """The last four groups of a random UUID (``xxxx-xxxx-xxxx-xxxxxxxxxxxx``)."""
+    return f"{rnd(HEX, 4)}-{rnd(HEX, 4)}-{rnd(HEX, 4)}-{rnd(HEX, 12)}"
+
+
 def rnd(alphabet: str, n: int) -> str:
     """``n`` characters drawn from ``alphabet`` (seeded: the corpus is the same every run)."""
     return "".join(_RNG.choice(alphabet) for _ in range(n))
@@ -181,6 +189,18 @@ def make_tokens() -> dict[str, tuple[str, str]]:
         "hash-argon2id": (lambda salt, h: (f"$argon2id$v=19$m=65536,t=3,p=4${salt}${h}", h))(
             rnd(B64.rstrip("+/") + "+/", 22), rnd(B64, 43)
         ),
+        "swarm-join": (lambda a, b: (f"SWMTKN-1-{a}-{b}", f"{a}-{b}"))(
+            rnd(LOWER_DIGITS, 50), rnd(LOWER_DIGITS, 25)
+        ),
+        "swarm-unlock": _prefixed("SWMKEY-1-", B64, 43),
+        "alibaba": _prefixed("LTAI", ALNUM, 20),
+        "tencent": _prefixed("AKID", ALNUM, 32),
+        "bitbucket": _prefixed("ATBB", ALNUM, 32),
+        "newrelic-ingest": _prefixed("NRII-", B64URL, 32),
+        "plaid": (lambda a: ("access-production-" + a, a))(rnd(HEX, 8) + "-" + uuid_tail()),
+        "render": _prefixed("rnd_", ALNUM, 32),
+        "dovecot-plain": _prefixed("{PLAIN}", ALNUM, 16),
+        "ldap-ssha": _prefixed("{SSHA}", B64, 32),
     }
 
 

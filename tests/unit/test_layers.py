@@ -5,7 +5,8 @@ builds on it; the workers' runtime builds on it and never on the producer; only
 ``tooltrail.consumers.app`` (CLI, ``up``, launcher, benchmarks, demo) may import the producer.
 Inside the runtime the rooms are layered: plumbing (``kafka``, ``memory``, ``observability``)
 below ``sinks``, below ``runtime``, below ``replay``. Inside ``schemas`` only the ``kafka``
-subpackage imports aiokafka, and redaction calls go one way: engine → rule families → keys.
+subpackage imports aiokafka, and redaction calls go one way: engine → scan → rule families →
+values → keys → patterns.
 """
 
 from __future__ import annotations
@@ -30,15 +31,34 @@ ROOMS = {
 }
 #: Redaction modules and the redaction modules each may import.
 REDACTION = {
-    "keys": (),
-    "vendors": ("keys",),
-    "blocks": ("keys",),
-    "argv": ("keys",),
-    "pairs": ("keys", "blocks"),
-    "modes": ("keys", "argv"),
-    "scan": ("keys", "vendors", "pairs", "argv"),
-    "engine": ("keys", "argv", "modes", "pairs", "scan"),
-    "logfilter": ("engine",),
+    "patterns": (),
+    "budget": (),
+    "keys": ("patterns",),
+    "values": ("keys", "patterns"),
+    "vendors": ("keys", "patterns"),
+    "blocks": ("keys", "patterns", "values"),
+    "argv": ("keys", "patterns", "values"),
+    "material": ("keys", "patterns", "vendors"),
+    "outputs": ("keys", "patterns", "values"),
+    "pairs": ("keys", "patterns", "values", "blocks"),
+    "urls": ("keys", "patterns", "values", "pairs"),
+    "prose": ("keys", "patterns", "values", "pairs"),
+    "tables": ("keys", "patterns", "values", "pairs"),
+    "lines": ("keys", "patterns", "values", "pairs"),
+    "encoded": ("keys", "patterns", "pairs", "vendors"),
+    "documents": ("keys", "material"),
+    "iac": ("keys", "patterns", "pairs", "documents"),
+    "modes": ("keys", "argv", "documents", "outputs"),
+    "scan": (
+        *("keys", "patterns", "budget", "vendors", "pairs", "argv", "material", "urls"),
+        *("prose", "tables", "lines", "encoded", "iac", "outputs"),
+    ),
+    "engine": (
+        *("keys", "values", "budget", "argv", "material", "encoded", "outputs", "modes"),
+        *("vendors", "limits", "scan"),
+    ),
+    "limits": ("budget",),
+    "logfilter": ("engine", "budget"),
 }
 
 

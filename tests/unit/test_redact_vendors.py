@@ -103,6 +103,17 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     "Azure AD client secret": ("azure-ad-client-secret",),
     "Telegram bot token": ("telegram",),
     "Terraform Cloud token": ("terraform-cloud",),
+    "Docker Swarm join token": ("swarm-join",),
+    "Docker Swarm unlock key": ("swarm-unlock",),
+    "Alibaba Cloud / Tencent Cloud access key id": ("alibaba", "tencent"),
+    "Bitbucket app password": ("bitbucket",),
+    "New Relic ingest / browser key": ("newrelic-ingest",),
+    "Plaid access token": ("plaid",),
+    "Render API key": ("render",),
+    "password in a scheme prefix (Dovecot, LDAP: {PLAIN}x, {SSHA}x, {SHA512-CRYPT}x)": (
+        "dovecot-plain",
+        "ldap-ssha",
+    ),
 }
 EXTRA = {"1Password service account token": "ops_eyJ" + "aB3x9Qz7Lm2Np5Rt8Vw1Yc4" * 3}
 ALL_FORMATS = [f.name for f in (*RUN_FORMATS, *ANYWHERE_FORMATS)]

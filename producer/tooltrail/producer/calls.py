@@ -205,7 +205,7 @@ def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> Too
     Every field that leaves the process goes through the one redaction engine: arguments,
     result, error, anchors, incident id, tool, session and server names and the tags.
     """
-    limits = settings.redaction_limits
+    limits = settings.redaction_limits.with_budget()  # one redaction budget for the event
     started = datetime.fromtimestamp(call.started_wall, tz=UTC)
     ended = datetime.fromtimestamp(call.started_wall + call.elapsed_ms / 1000, tz=UTC)
     args = redact(call.args, limits) if call.args is not None else {}

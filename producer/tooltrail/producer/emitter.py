@@ -33,6 +33,7 @@ from tooltrail.producer.stdio import keep_logs_off_stdout
 from tooltrail.schemas.config import load_settings
 from tooltrail.schemas.errors import SettingsError
 from tooltrail.schemas.events import ToolExecutionEvent
+from tooltrail.schemas.redact.logfilter import redact_loggers
 
 log = logging.getLogger(__name__)
 __all__ = ["Item", "ToolCall", "ToolExecutionEvent", "TrailProducer"]
@@ -112,6 +113,7 @@ class TrailProducer:
         """Start the sender thread and return at once (Kafka may be down: events spill)."""
         if self.settings.strict_stdio_logs:
             keep_logs_off_stdout()
+        redact_loggers(limits=self.settings.redaction_limits)  # the MCP SDKs' failure logs
         if not self._started and not self._closed and self.disabled is None:
             self._started = True
             self._sender.start()

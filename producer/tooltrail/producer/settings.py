@@ -100,6 +100,10 @@ class ProducerSettings(KafkaSettings):
     """Most items kept per list or mapping in arguments."""
     redact_max_string: int = Field(1024, ge=16, le=1_048_576)
     """Longest string kept in arguments (characters)."""
+    redact_max_scan_chars: int = Field(262_144, ge=1024, le=16_777_216)
+    """Characters redaction may scan per event or log record; the rest is masked and counted."""
+    redact_max_cpu_ms: float = Field(10.0, gt=0, le=10_000)
+    """CPU time redaction may spend per event or log record; the rest is masked and counted."""
 
     @model_validator(mode="after")
     def _outbox_fits_segments(self) -> ProducerSettings:
@@ -117,6 +121,8 @@ class ProducerSettings(KafkaSettings):
             max_depth=self.redact_max_depth,
             max_items=self.redact_max_items,
             max_string=self.redact_max_string,
+            max_scan_chars=self.redact_max_scan_chars,
+            max_cpu_ms=self.redact_max_cpu_ms,
         )
 
     def instruments(self, tool_id: str) -> bool:

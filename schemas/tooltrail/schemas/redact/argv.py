@@ -13,17 +13,11 @@
 
 from __future__ import annotations
 
-import re
-from itertools import pairwise
+from itertools import islice, pairwise
 
-from tooltrail.schemas.redact.keys import (
-    REDACTED,
-    STRONG,
-    WEAK,
-    credential_like,
-    key_class,
-    looks_secret,
-)
+from tooltrail.schemas.redact.keys import REDACTED, STRONG, WEAK, key_class
+from tooltrail.schemas.redact.patterns import anchored, scanner
+from tooltrail.schemas.redact.values import credential_like, looks_secret
 
 _MYSQL = (
     "mysql",
@@ -93,17 +87,22 @@ TOOL_TERMS = (
 )
 #: ``echo PW | docker login --password-stdin``, ``… --password-stdin <<< PW``: what is fed
 #: to a password-from-stdin flag on the same line.
-_SHELL_ARG = r"(?:\"[^\"\n]{0,512}\"|'[^'\n]{0,512}'|[^\s|;&]{1,512})"
-_STDIN_ECHO = re.compile(
-    rf"(?P<cmd>\b(?:echo|printf)(?:[ \t]+-[neE]{{1,3}})*[ \t]+)"
-    rf"(?P<val>{_SHELL_ARG}(?:[ \t]+{_SHELL_ARG}){{0,3}})"
-    r"(?=[ \t]*\|[^\n|]{0,512}--pass(?:word)?-stdin)"
+_SHELL_ARG = r"(?:\"[^\"\n]{0,512}+\"|'[^'\n]{0,512}+'|[^\s|;&]{1,512}+)"
+_STDIN_ECHO = scanner(
+    rf"(?P<cmd>\b(?:echo|printf)(?:[ \t]{{1,16}}+-[neE]{{1,3}}+){{0,4}}[ \t]{{1,16}}+)"
+    rf"(?P<val>{_SHELL_ARG}(?:[ \t]{{1,16}}+{_SHELL_ARG}){{0,3}})"
+    r"(?=[ \t]{0,16}+\|[^\n|]{0,512}?--pass(?:word)?-stdin)"
 )
-_HERE_STRING = re.compile(rf"(?P<cmd>--pass(?:word)?-stdin[^\n]{{0,512}}?<<<[ \t]*){_SHELL_ARG}")
-_TOKEN = re.compile(r"\"(?:[^\"\\\n]|\\.){0,1024}\"|'[^'\n]{0,1024}'|[^\s\"']{1,4096}")
-_FLAGLIKE = re.compile(r"--?[A-Za-z]")
-_LAST_WORD = re.compile(r"[\w.\-]{1,64}\Z")
-_KEYISH = re.compile(r"sshpass|from-literal|configure set")
+_HERE_STRING = scanner(
+    rf"(?P<cmd>--pass(?:word)?-stdin[^\n]{{0,512}}?<<<[ \t]{{0,16}}+){_SHELL_ARG}"
+)
+#: One shell word: a quoted string (unterminated: to the end of its bound) or a bare run.
+_TOKEN = scanner(r"\"(?:[^\"\\\n]|\\.){0,1024}+\"?|'[^'\n]{0,1024}+'?|[^\s\"']{1,4096}+")
+_FLAGLIKE = anchored(r"--?[A-Za-z]")
+_LAST_WORD = scanner(r"[\w.\-]{1,64}+\Z")
+_KEYISH_TERMS = ("sshpass", "from-literal", "configure set")
+#: A command line has fewer words: past them a line is text, left to the other passes.
+_MAX_LINE_TOKENS = 128
 
 
 def _program(item: str, current: str | None) -> str | None:
@@ -214,18 +213,18 @@ def redact_command_lines(text: str, lower: str) -> str:
     """Apply ``redact_argv`` to every line of ``text`` that names a tool of ``TOOL_TERMS``."""
     if "-stdin" in lower:
         text = redact_stdin_passwords(text)
-    if not any(term in lower for term in TOOL_TERMS) and not _KEYISH.search(lower):
+    if not any(term in lower for term in (*TOOL_TERMS, *_KEYISH_TERMS)):
         return text
     lines = text.split("\n")
     for n, line in enumerate(lines):
         low = line.lower()
-        if any(term in low for term in TOOL_TERMS) or _KEYISH.search(low):
+        if any(term in low for term in (*TOOL_TERMS, *_KEYISH_TERMS)):
             lines[n] = _redact_line(line)
     return "\n".join(lines)
 
 
 def _redact_line(line: str, depth: int = 0) -> str:
-    tokens = list(_TOKEN.finditer(line))
+    tokens = list(islice(_TOKEN.finditer(line), _MAX_LINE_TOKENS))
     bare = [t.group().strip("\"'") for t in tokens]
     new = redact_argv(bare)
     parts, last = [], 0

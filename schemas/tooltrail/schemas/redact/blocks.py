@@ -14,17 +14,19 @@ column). Three kinds:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from tooltrail.schemas.redact.keys import REDACTED, inherit_keeps, is_placeholder
+from tooltrail.schemas.redact.keys import REDACTED, WEAK, inherit_keeps, key_class
+from tooltrail.schemas.redact.patterns import anchored
+from tooltrail.schemas.redact.values import is_public_key, keep_value, looks_secret
 
-_YAML_LINE = re.compile(
-    r"(?P<ind>[ \t]*)(?P<dash>-[ \t]+)?(?P<q>[\"']?)(?P<key>[^\s\"'#:\-][^\"':\n]{0,127}?)"
-    r"(?P=q)[ \t]*:(?:[ \t]+|$)(?P<val>[^\n]*)"
+#: One YAML line: indent, an optional ``- ``, a key (trailing blanks included), ``:``, a value.
+_YAML_LINE = anchored(
+    r"(?P<ind>[ \t]*+)(?P<dash>-[ \t]++)?(?P<q>[\"']?)(?P<key>[^\s\"'#:\-][^\"':\n]{0,127}+)"
+    r"(?P=q)[ \t]*+:(?:[ \t]++|$)(?P<val>[^\n]*+)"
 )
-_ITEM = re.compile(r"[ \t]*(?:-[ \t]+)?")
-_KEEP = {"", "true", "false", "null", "none", "~", "yes", "no", "{}", "[]", '""', "''"}
+_ITEM = anchored(r"[ \t]*+(?:-[ \t]++)?")
+_KEEP = {"{}", "[]", '""', "''"}
 Policy = Callable[[str], bool]
 
 
@@ -49,14 +51,14 @@ def block_end(text: str, start: int, col: int) -> int:
 
 
 def _keep(value: str) -> bool:
-    bare = value.strip().strip("\"'")
-    return value.strip().lower() in _KEEP or bare.startswith(REDACTED) or is_placeholder(bare)
+    return value.strip() in _KEEP or keep_value(value)
 
 
 def redact_block(
     text: str, start: int, col: int, scalar: bool, data: Policy | None = None
 ) -> tuple[int, int, str] | None:
-    """Redact the block starting at ``start`` (see module docstring); None if unchanged."""
+    """The block starting at ``start`` and its redacted text (see module docstring), or None
+    if there is no block. The replacement may equal the block: judged and kept whole."""
     if start >= len(text):
         return None
     end = block_end(text, start, col + (0 if data is None and not scalar else 1))
@@ -64,11 +66,12 @@ def redact_block(
         return None
     body = text[start:end]
     if scalar:
+        if is_public_key(body.strip()):
+            return start, end, body
         return start, end, " " * (_indent(body) or col + 2) + REDACTED
     lines = body.split("\n")
     out = _data_lines(lines, data) if data is not None else _inherited_lines(lines)
-    new = "\n".join(out)
-    return (start, end, new) if new != body else None
+    return start, end, "\n".join(out)
 
 
 def _inherited_lines(lines: list[str]) -> list[str]:
@@ -77,8 +80,11 @@ def _inherited_lines(lines: list[str]) -> list[str]:
     cut_under: int | None = None  # indent of a `key: |` whose lines are redacted
     for line in lines:
         ind = _indent(line)
-        if not line.strip() or (kept_under is not None and ind > kept_under):
+        if not line.strip():
             out.append(line)
+            continue
+        if kept_under is not None and ind > kept_under:
+            out.append(_own_pair(line))  # under a descriptive header: judged by its own key
             continue
         if cut_under is not None and ind > cut_under:
             continue
@@ -99,6 +105,19 @@ def _inherited_lines(lines: list[str]) -> list[str]:
         else:
             out.append(line[: m.start("val")] + REDACTED)
     return out
+
+
+def _own_pair(line: str) -> str:
+    """A line under a header that only describes: redacted only if its own key is sensitive."""
+    m = _YAML_LINE.fullmatch(line)
+    if m is None or key_class(m.group("key").strip()) < WEAK:
+        return line
+    value = m.group("val").strip()
+    if _keep(value) or value.startswith(("|", ">")):
+        return line
+    if key_class(m.group("key").strip()) == WEAK and not looks_secret(value):
+        return line
+    return line[: m.start("val")] + REDACTED
 
 
 def _data_lines(lines: list[str], policy: Policy) -> list[str]:

@@ -1,4 +1,4 @@
-"""Which mapping keys, flags and variable names name a secret, and which values look like one.
+"""Which mapping keys, flags and variable names name a secret (values: see ``values``).
 
 ``key_class(name)`` sorts a name into one of four classes (case and separator insensitive;
 ``camelCase``, ``kebab-case``, ``snake_case`` and ``dotted.names`` are split into words):
@@ -15,287 +15,78 @@
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
 from functools import lru_cache
 
+from tooltrail.schemas.redact.patterns import scanner
+
 REDACTED = "<redacted>"
+
+
+def words(text: str) -> frozenset[str]:
+    """The words of ``text``, split on blanks: a vocabulary written as prose-like lines."""
+    return frozenset(text.split())
+
+
 NEUTRAL, BENIGN, WEAK, STRONG = 0, 1, 2, 3
 
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+#: Words of a name: "HTTPServer" → HTTP, Server (the upper-case run gives back one letter).
+_WORD = scanner(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]++|[0-9]++")
 #: Substrings of the separator-free name that always mean a secret.
-_STRONG_PARTS = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "credential",
-    "authorization",
-    "cookie",
-    "apikey",
-    "privatekey",
-    "accesskey",
-    "secretkey",
-    "sessionkey",
-    "signingkey",
-    "masterkey",
-    "encryptionkey",
-    "clientkey",
-    "accountkey",
-    "sharedkey",
-    "licensekey",
-    "signature",
-    "bearer",
-    "jwt",
-    "dockerconfigjson",
-    "dockercfg",
+_STRONG_PARTS = words(
+    """password passwd passphrase secret credential authorization cookie apikey privatekey
+    accesskey secretkey sessionkey signingkey masterkey encryptionkey clientkey accountkey
+    sharedkey licensekey signature bearer jwt dockerconfigjson dockercfg"""
 )
 #: Whole words that make a name a secret's (``pat``: ``GITHUB_PAT``, ``AZURE_DEVOPS_EXT_PAT``).
-_STRONG_WORDS = {
-    "pass",
-    "pw",
-    "pwd",
-    "token",
-    "tokens",
-    "auth",
-    "creds",
-    "cred",
-    "otp",
-    "pin",
-    "sig",
-    "passcode",
-    "pat",
-}
-_STRONG_EXACT = {"idrsa", "iddsa", "idecdsa", "ided25519", "keysecret", "oauth", "xauth"}
+_STRONG_WORDS = words(
+    """pass pw pwd token tokens auth creds cred otp pin sig passcode totp hotp psk authtok pat"""
+)
+_STRONG_EXACT = {"idrsa", "iddsa", "idecdsa", "ided25519", "keysecret", "oauth", "xauth", "encrypt"}
 _WEAK_EXACT = {"pwd", "oldpwd", "primarykey", "secondarykey"}
+#: Compound names ending in "pass" or "pw" that are not passwords (``requirepass``, ``bindpw``,
+#: ``rootpw`` are).
+_BENIGN_PASS = words(
+    """bypass compass encompass overpass underpass surpass trespass firstpass multipass onepass
+    singlepass twopass renderpass subpass highpass lowpass bandpass sshpass gopass keepass"""
+)
 #: ``<qualifier>_key`` is a secret for these qualifiers, a random-looking value for others.
-_STRONG_KEY_QUALIFIERS = {
-    "account",
-    "master",
-    "secret",
-    "private",
-    "access",
-    "api",
-    "session",
-    "signing",
-    "encryption",
-    "decryption",
-    "client",
-    "license",
-    "shared",
-    "auth",
-    "admin",
-    "root",
-    "app",
-    "service",
-    "storage",
-    "hmac",
-    "ssh",
-    "gpg",
-    "pgp",
-    "webhook",
-    "deploy",
-    "registration",
-    "tls",
-    "ca",
-    "server",
-    "crypto",
-    "cipher",
-    "aes",
-    "rsa",
-    "ecdsa",
-    "ed25519",
-    "bot",
-    "consumer",
-    "subscription",
-    "ingest",
-    "write",
-    "read",
-    "runner",
-    "host",
-    "function",
-}
-_BENIGN_KEY_QUALIFIERS = {
-    "public",
-    "sort",
-    "partition",
-    "cache",
-    "idempotency",
-    "foreign",
-    "routing",
-    "group",
-    "label",
-    "hot",
-    "lookup",
-    "dedup",
-    "dedupe",
-    "object",
-    "s3",
-    "map",
-    "row",
-    "shard",
-    "hash",
-    "range",
-    "composite",
-    "natural",
-    "surrogate",
-    "unique",
-    "index",
-    "primary",
-    "secondary",
-    "message",
-    "event",
-    "config",
-    "registry",
-    "translation",
-    "i18n",
-    "dict",
-    "json",
-    "yaml",
-    "column",
-    "field",
-    "attribute",
-    "node",
-    "pod",
-    "selector",
-    "topology",
-    "match",
-    "sorting",
-}
+_STRONG_KEY_QUALIFIERS = words(
+    """account master secret private access api session signing encryption decryption client
+    license shared auth admin root app service storage hmac ssh gpg pgp webhook deploy
+    registration tls ca server crypto cipher aes rsa ecdsa ed25519 bot consumer subscription
+    ingest write read runner host unseal recovery preshared gossip bootstrap join enrollment
+    wrapping integration activation product personal function"""
+)
+_BENIGN_KEY_QUALIFIERS = words(
+    """public sort partition cache idempotency foreign routing group label hot lookup dedup
+    dedupe object s3 map row shard hash range composite natural surrogate unique index
+    primary secondary message event config registry translation i18n dict json yaml column
+    field attribute node pod selector topology match sorting"""
+)
 #: A last word that makes the name describe a secret rather than hold one.
-_BENIGN_LAST = {
-    "name",
-    "names",
-    "ref",
-    "refs",
-    "policy",
-    "policies",
-    "type",
-    "types",
-    "ttl",
-    "expiry",
-    "expires",
-    "expiration",
-    "seconds",
-    "duration",
-    "timeout",
-    "lifetime",
-    "length",
-    "count",
-    "limit",
-    "limits",
-    "size",
-    "url",
-    "urls",
-    "uri",
-    "endpoint",
-    "endpoints",
-    "path",
-    "paths",
-    "file",
-    "files",
-    "dir",
-    "directory",
-    "mount",
-    "version",
-    "provider",
-    "providers",
-    "enabled",
-    "required",
-    "rotation",
-    "format",
-    "hint",
-    "prompt",
-    "label",
-    "labels",
-    "field",
-    "fields",
-    "selector",
-    "namespace",
-    "kind",
-    "store",
-    "method",
-    "methods",
-    "mode",
-    "strategy",
-    "template",
-    "stdin",
-    "algorithm",
-    "alg",
-    "scope",
-    "scopes",
-    "audience",
-    "issuer",
-    "header",
-    "prefix",
-    "location",
-    "source",
-    "class",
-    "status",
-    "usage",
-    "helper",
-    "helpers",
-    "manager",
-    "min",
-    "max",
-    "env",
-    "annotations",
-    "description",
-    "placeholder",
-    "regex",
-}
-_BENIGN_FIRST = {
-    "existing",
-    "use",
-    "uses",
-    "enable",
-    "enabled",
-    "disable",
-    "create",
-    "automount",
-    "show",
-    "hide",
-    "require",
-    "allow",
-    "has",
-    "is",
-    "generate",
-    "rotate",
-    "skip",
-    "ignore",
-    "validate",
-    "verify",
-    "page",
-    "next",
-    "continuation",
-    "sync",
-    "resume",
-    "max",
-    "min",
-    "num",
-    "total",
-}
-_BENIGN_EXACT = {
-    "key",
-    "keys",
-    "serviceaccounttoken",
-    "automountserviceaccounttoken",
-    "imagepullsecrets",
-    "tokenizer",
-    "tokenizers",
-    "author",
-    "authors",
-    "authority",
-    "authentication",
-    "authenticated",
-    "bypass",
-    "compass",
-    "passthrough",
-    "secretsmanager",
-    "keyid",
-    "keyvault",
-}
+_BENIGN_LAST = words(
+    """name names ref refs policy policies type types ttl expiry expires expiration seconds
+    duration timeout lifetime length count limit limits size url urls uri endpoint endpoints
+    path paths file files dir directory mount version provider providers enabled required
+    rotation format hint prompt label labels field fields selector namespace kind store
+    method methods mode strategy template stdin algorithm alg scope scopes audience issuer
+    header prefix location source class status usage helper helpers manager min max env
+    annotations description placeholder budget budgets remaining used total quota quotas
+    balance allowance estimate spent left consumed cost rate ratio percent pct bucket window
+    threshold capacity stats metrics details at time date timestamp days hours minutes ms
+    secs interval age number index offset bytes chars counter counts accessor arn arns
+    fingerprint thumbprint exists configured strength complexity history regex"""
+)
+_BENIGN_FIRST = words(
+    """existing use uses enable enabled disable create automount show hide require allow has is
+    generate rotate skip ignore validate verify page next continuation sync resume max min
+    num remaining used cached reasoning count number total"""
+)
+_BENIGN_EXACT = words(
+    """key keys serviceaccounttoken automountserviceaccounttoken imagepullsecrets tokenizer
+    tokenizers author authors authority authentication authenticated bypass compass
+    passthrough secretsmanager keyid keyvault"""
+)
 
 
 def split_words(name: str) -> list[str]:
@@ -329,6 +120,8 @@ def key_class(name: str) -> int:
         return STRONG
     if any(w in _STRONG_WORDS for w in words) or norm.endswith(("token", "auth")):
         return STRONG
+    if norm.endswith(("pass", "pw")) and norm not in _BENIGN_PASS:
+        return STRONG
     return _key_words_class(words, norm)
 
 
@@ -344,23 +137,10 @@ def _key_words_class(words: list[str], norm: str) -> int:
     return NEUTRAL
 
 
-_DESCRIPTIVE = {
-    "name",
-    "path",
-    "mode",
-    "kind",
-    "type",
-    "namespace",
-    "optional",
-    "items",
-    "uid",
-    "labels",
-    "annotations",
-    "description",
-    "apiversion",
-    "username",
-    "user",
-}
+_DESCRIPTIVE = words(
+    """name path mode kind type namespace optional items uid labels annotations description
+    apiversion username user"""
+)
 
 
 def inherit_keeps(name: str) -> bool:
@@ -371,70 +151,3 @@ def inherit_keeps(name: str) -> bool:
 def is_sensitive_key(name: str) -> bool:
     """True if a key, flag or variable name names a secret (``STRONG`` or ``WEAK``)."""
     return key_class(name) >= WEAK
-
-
-def entropy(text: str) -> float:
-    """Shannon entropy of ``text`` in bits per character."""
-    n = len(text)
-    if n == 0:
-        return 0.0
-    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
-
-
-_TOKENISH = re.compile(r"[A-Za-z0-9+/=_\-.~:!@#$%^&*]{8,}")
-_B64 = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
-_PLACEHOLDER = re.compile(r"\$\{?[A-Za-z_][\w.]*\}?|\{\{.*\}\}|\$\(.*\)|<[\w .-]*>|[*x•.]+")
-
-
-def is_placeholder(value: str) -> bool:
-    """``${DB_PASSWORD}``, ``{{ .Values.pw }}``, ``$(cat f)``, ``<your-token>``, ``****``."""
-    return _PLACEHOLDER.fullmatch(value) is not None
-
-
-def looks_secret(value: str) -> bool:
-    """True if some whitespace-free part of ``value`` looks random enough to be a credential.
-
-    At least 8 characters, at least two of upper case, lower case and digits, and at least
-    3 bits of entropy per character (or 20+ characters of at least 3.5 bits).
-    """
-    for token in _TOKENISH.findall(value[:4096]):
-        classes = (
-            any(c.isupper() for c in token)
-            + any(c.islower() for c in token)
-            + any(c.isdigit() for c in token)
-        )
-        bits = entropy(token)
-        if (classes >= 2 and bits >= 3.0) or (len(token) >= 20 and bits >= 3.5):
-            return True
-    return False
-
-
-def looks_b64_secret(value: str) -> bool:
-    """A base64 value of a Secret ``data`` map: base64 alphabet only and random-looking."""
-    return _B64.fullmatch(value) is not None and looks_secret(value)
-
-
-_TRAILING = ".,;:!?)]}'\""
-
-
-def credential_like(word: str) -> bool:
-    """True if a word after "password", "Bearer", "token" … in prose reads as a credential.
-
-    ``hunter2``, ``S3cr3t!``, ``dXNlcjpwYXNz``, ``123456`` do; ``expired``, ``tokens``,
-    ``reset.`` don't.
-    """
-    w = word.rstrip(_TRAILING)
-    if len(w) < 6 or w.startswith(REDACTED):
-        return False
-    if w.isdigit():
-        return True
-    if _DIGIT.search(w) is not None and _ALPHA.search(w) is not None:
-        return True
-    if _UPPER.search(w, 1) is not None and _LOWER.search(w) is not None:
-        return True
-    return len(w) >= 8 and _SYMBOL.search(w) is not None
-
-
-_DIGIT, _ALPHA = re.compile(r"\d"), re.compile(r"[^\W\d_]")
-_UPPER, _LOWER = re.compile(r"[A-Z]"), re.compile(r"[a-z]")
-_SYMBOL = re.compile(r"[!@#$%^&*+=~]")

@@ -1,168 +1,83 @@
 """Secrets inside free text: the passes ``redact_text`` runs, each behind a cheap gate.
 
-Order: private key blocks (PEM, PGP, PuTTY) → vendor tokens → URL userinfo → Go DSNs →
-name/value pairs → ``key = value`` pairs and YAML blocks → command lines → prose
-("password hunter2", "the password is X", "API key: X"). Most strings hold none of the
-gate literals and come back untouched after a few ``str.find`` calls.
+Order: terminal colours out → pydantic input echoes → key material (blocks, then lines) →
+vendor tokens → URLs (userinfo, Oracle, webhook paths, query codes) → Go DSNs → name/value
+pairs → ``key = value`` pairs and YAML blocks → XML elements → IaC text → tables →
+credential files → command lines → outputs of secret-printing commands → encodings
+(percent, base64; decoded text goes through these passes again, two levels at most) →
+prose. Most strings hold none of the gate literals and come back untouched after a few
+``str.find`` calls. Between passes the event's budget is checked: past it, the string is
+masked whole (``budget``).
 """
 
 from __future__ import annotations
 
-import re
 import string
+from collections.abc import Callable
 
+from tooltrail.schemas.redact import encoded, lines, material, urls
 from tooltrail.schemas.redact.argv import TOOL_TERMS, redact_command_lines
-from tooltrail.schemas.redact.keys import (
-    REDACTED,
-    WEAK,
-    credential_like,
-    is_placeholder,
-    key_class,
-    looks_secret,
+from tooltrail.schemas.redact.budget import RedactionBudget
+from tooltrail.schemas.redact.iac import IAC_GATES, IAC_GATES_2, redact_iac_text
+from tooltrail.schemas.redact.keys import REDACTED, WEAK, key_class
+from tooltrail.schemas.redact.outputs import (
+    may_print_secret,
+    prints_secret,
+    redact_command_outputs,
 )
 from tooltrail.schemas.redact.pairs import (
     KEY_TERMS,
     apply_spans,
-    keep_value,
+    line_start,
     redact_pairs,
     redact_xml_elements,
     term_positions,
     value_span,
 )
+from tooltrail.schemas.redact.patterns import anchored, scanner, words_scanner
+from tooltrail.schemas.redact.prose import PROSE_TERMS, redact_prose
+from tooltrail.schemas.redact.tables import has_table, redact_tables
 from tooltrail.schemas.redact.vendors import ANYWHERE_FORMATS, redact_vendor_tokens
 from tooltrail.schemas.redact.vendors import has_run_prefix as has_vendor_run
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-_TAIL = re.compile(r"[^\s\"'`,;{}\[\]<>]*")
-_PRIVATE = re.compile(
-    r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----.*?"
-    r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)"
-    r"|PuTTY-User-Key-File-\d: .*?(?:Private-MAC: [0-9a-fA-F]{0,128}|\Z)",
-    re.DOTALL,
-)
-_AUTHORITY = re.compile(r"[^\s\"'<>`]{0,1024}")
-_PORT_PATH = re.compile(r"\d{1,5}[/?#]")
-_HOST = re.compile(r"[A-Za-z0-9.\-]*[A-Za-z][A-Za-z0-9.\-]*(?::\d{1,5})?(?:[/?#]|$)")
-_DSN_AT = re.compile(r"@(?:tcp[46]?|udp|unix)\(")
+#: Words too common to open the scan on their own (their rules need a second word).
+_COMMON = frozenset({"using", "conn"})
+_TAIL = anchored(r"[^\s\"'`,;{}\[\]<>]*+")
 #: What follows ``value`` in a name/value pair, and (reversed) what precedes it.
-_VALUE_SEP = re.compile(r"[\"']?[ \t]*[:=][ \t]*")
-_REV_NAME = re.compile(
-    r"[ \t]*(?:\n\r?[ \t]*)?,?[ \t]*[\"']?(?P<name>[\w.\-/]{1,128})[\"']?[ \t]*[:=][ \t]*"
-    r"[\"']?(?:eman|yek|redaeh)(?![\w])"
-)
-_PROSE_TERMS = (
-    "password",
-    "passwd",
-    "passphrase",
-    "passcode",
-    "secret",
-    "token",
-    "key",
-    "credential",
-    "bearer",
-    "basic",
-    "identified",
-)
-#: A keyword, fillers ("is", "for bob"), an optional ``:``/``=``, then one word or one quoted
-#: string (``PASSWORD 'x y'`` in SQL, ``password "x"`` in prose).
-_PROSE = re.compile(
-    r"(?P<kw>passwords?|passwd|passphrase|passcode|secrets?|tokens?|keys?|credentials?|bearer"
-    r"|basic|identified[ \t]+by)(?P<filler>(?:[ \t]+(?:is|was|are|were|now|set to|changed to"
-    r"|reset to|for [\w@.\-]{1,64}|of [\w@.\-]{1,64})){0,3})[ \t]*(?P<sep>[:=])?[ \t]+"
-    r"(?:(?P<q>[\"'])(?P<qval>[^\"'\n]{1,512})(?P=q)|(?P<val>[^\s\"'<>`]{1,512}))"
-)
-_SQL_USER = re.compile(r"\b(?:user|role|login)\b")
-_QUALIFIER = re.compile(
-    r"(?:api|access|secret|private|client|auth|license|master|account|refresh|bot|session|app"
-    r"|signing|encryption|personal access|id|sas|storage|deploy|webhook)[ _-]?\Z"
+_VALUE_SEP = anchored(r"[\"']?[ \t]{0,16}+[:=][ \t]{0,16}+")
+_REV_NAME = anchored(
+    r"[ \t]{0,64}+(?:\n\r?[ \t]{0,64}+)?,?[ \t]{0,16}+[\"']?(?P<name>[\w.\-/]{1,128}+)[\"']?"
+    r"[ \t]{0,16}+[:=][ \t]{0,16}+[\"']?(?:eman|yek|redaeh|lebal)(?![\w])"
 )
 #: Gate literals: looked for in the lower-cased text, then (case kept) in the text itself.
-_GATE_TERMS = (
+#: A term that holds another term is left out (``password`` holds ``pass``).
+_ALL_GATE_TERMS = (
     *KEY_TERMS,
     *TOOL_TERMS,
-    "putty-user",
-    "apiversion",
-    "@tcp",
-    "@unix(",
-    "@udp(",
-    "input_value=",
-    "identified",
+    *PROSE_TERMS,
+    *material.BLOCK_GATES,
+    *urls.ORACLE_GATES,
+    *IAC_GATES,
+    *IAC_GATES_2,
+    *lines.GATES,
+    *("apiversion", "@tcp", "@unix(", "@udp(", "input_value=", "kty", "\x1b"),
+    *("%3d", "%3a", "%2f", "%40", "%25", "%26"),
+)
+_GATE_TERMS = tuple(
+    dict.fromkeys(
+        t
+        for t in _ALL_GATE_TERMS
+        if t not in _COMMON and not any(o != t and o in t for o in _ALL_GATE_TERMS)
+    )
 )
 #: pydantic's validation errors echo the raw input, cut in the middle when long
 #: (``'ghp_Q7xQ...xQ7x'``): no token pattern matches a fragment, so the whole echo goes.
-_INPUT_ECHO = re.compile(r"input_value=(?:[^\n]{0,4096}?(?=, input_type=)|[^\n]{0,4096})")
-_GATE = re.compile("|".join(map(re.escape, _GATE_TERMS)))
-_GATE_LITERALS = ("://", ":\\/\\/", *(fmt.prefixes[0] for fmt in ANYWHERE_FORMATS))
-_STOP = {
-    "is",
-    "was",
-    "are",
-    "were",
-    "be",
-    "been",
-    "the",
-    "a",
-    "an",
-    "and",
-    "or",
-    "for",
-    "of",
-    "to",
-    "in",
-    "on",
-    "with",
-    "not",
-    "no",
-    "has",
-    "have",
-    "had",
-    "must",
-    "should",
-    "will",
-    "can",
-    "cannot",
-    "may",
-    "expired",
-    "expires",
-    "reset",
-    "incorrect",
-    "invalid",
-    "wrong",
-    "required",
-    "changed",
-    "change",
-    "policy",
-    "field",
-    "prompt",
-    "manager",
-    "empty",
-    "authentication",
-    "rotation",
-    "length",
-    "missing",
-    "set",
-    "updated",
-    "stored",
-    "hash",
-    "hashed",
-    "file",
-    "correct",
-    "valid",
-    "too",
-    "that",
-    "this",
-    "it",
-    "used",
-    "needed",
-    "rotated",
-    "revoked",
-    "provided",
-    "given",
-    "found",
-    "see",
-    "none",
-    "here",
-}
+_INPUT_ECHO = scanner(r"input_value=(?:[^\n]{0,4096}?(?=, input_type=)|[^\n]{0,4096}+)")
+_GATE = words_scanner(_GATE_TERMS)
+_GATE_LITERALS = ("://", ":\\/\\/", *(p for fmt in ANYWHERE_FORMATS for p in fmt.prefixes))
+_MAX_RESCAN_DEPTH = 2
+_IAC = (*IAC_GATES, *IAC_GATES_2)
 
 
 def lowercase(text: str) -> str:
@@ -186,102 +101,126 @@ def cut_window(text: str, window: int) -> tuple[str, int]:
 
 def needs_scan(text: str, lower: str) -> bool:
     """Cheap test: could ``text`` hold anything a pass redacts?"""
-    if len(lower) <= 256:  # one regex beats thirty substring tests on short strings
-        if _GATE.search(lower) is not None:
-            return True
-    else:
-        for term in _GATE_TERMS:
-            if term in lower:
-                return True
+    if _GATE.search(lower) is not None:  # one pass for sixty words (a trie)
+        return True
     for literal in _GATE_LITERALS:
         if literal in text:
             return True
+    if text.count(":") >= 4 or ("@" in text and ":" in text) or ("%" in text and "-u" in lower):
+        return True  # .pgpass lines, SASL password maps, Samba's -U user%password
+    if ("using" in lower and "user" in lower) or ("conn" in lower and "/" in text):
+        return True  # DB2's USER u USING x; Oracle's CONNECT user/password
     return len(text) >= 15 and has_vendor_run(text)
 
 
-def scan_text(text: str, lower: str) -> str:
-    """Run every pass whose gate ``lower`` opens; return the redacted text."""
-    if "input_value=" in lower:
-        text, lower = _relower(text, _INPUT_ECHO.sub("input_value=" + REDACTED, text), lower)
-    if "private key" in lower or "putty-user" in lower:
-        text, lower = _relower(text, _PRIVATE.sub(REDACTED, text), lower)
-    text, lower = _relower(text, redact_vendor_tokens(text), lower)
-    if "://" in text or ":\\/\\/" in text:
-        text, lower = _relower(text, redact_userinfo(text), lower)
-    if "@tcp" in lower or "@unix(" in lower or "@udp(" in lower:
-        text, lower = _relower(text, _redact_dsn(text), lower)
-    # computed once: the passes below only put ``<redacted>`` (no key term) in place of values,
-    # so a term they remove costs at most a later pass that finds nothing
+def scan_text(text: str, lower: str, budget: RedactionBudget, depth: int = 0) -> str:
+    """Run every pass whose gate opens; the redacted text, or the budget's mask once it runs
+    out between two passes."""
+    if "\x1b" in text and (plain := encoded.strip_ansi(text)) != text:
+        found = scan_text(plain, lowercase(plain), budget, depth)
+        return text if found == plain else found  # colours kept unless a secret hid behind
     keyish = any(term in lower for term in KEY_TERMS)
-    if "value" in lower and keyish:
-        text, lower = _relower(text, _redact_name_values(text, lower), lower)
-    k8s = "apiversion" in lower
-    if k8s or keyish:
-        text, lower = _relower(text, redact_pairs(text, lower, k8s), lower)
-    if "</" in text and keyish:
-        text, lower = _relower(text, redact_xml_elements(text), lower)
-    text, lower = _relower(text, redact_command_lines(text, lower), lower)
-    if any(term in lower for term in _PROSE_TERMS):
-        text = _redact_prose(text, lower)
+    rescan = _Rescan(budget, depth)
+    for gate, run in _PASSES:
+        if gate(text, lower, keyish):
+            text, lower = _relower(text, run(text, lower, rescan), lower)
+            if budget.expired():
+                return budget.mask()
     return text
+
+
+class _Rescan:
+    """Scan decoded text (percent, base64) with the same passes, one level deeper."""
+
+    __slots__ = ("budget", "depth")
+
+    def __init__(self, budget: RedactionBudget, depth: int) -> None:
+        self.budget, self.depth = budget, depth
+
+    def __call__(self, decoded: str) -> str:
+        if self.depth >= _MAX_RESCAN_DEPTH or self.budget.take(len(decoded)) < len(decoded):
+            return REDACTED  # too deep or over budget: what was encoded is not kept
+        low = lowercase(decoded)
+        if not needs_scan(decoded, low):
+            return decoded
+        return scan_text(decoded, low, self.budget, self.depth + 1)
+
+
+Gate = Callable[[str, str, bool], bool]
+Pass = Callable[[str, str, _Rescan], str]
+
+
+def _urlish(text: str, lower: str, keyish: bool) -> bool:
+    return "://" in text or ":\\/\\/" in text
+
+
+def _tabular(text: str, lower: str, keyish: bool) -> bool:
+    return keyish and has_table(text, term_positions(lower, KEY_TERMS))
+
+
+def _run_text(fn: Callable[[str], str]) -> Pass:
+    return lambda text, lower, rescan: fn(text)
+
+
+def _run_lower(fn: Callable[[str, str], str]) -> Pass:
+    return lambda text, lower, rescan: fn(text, lower)
+
+
+#: Every pass after the terminal colours, in order, with its gate (module docstring). A pass
+#: only ever puts ``<redacted>`` in place of a value, which opens no gate a later pass needs.
+_PASSES: tuple[tuple[Gate, Pass], ...] = (
+    (lambda t, low, k: "input_value=" in low, _run_lower(lambda t, low: _input_echo(t))),
+    (
+        lambda t, low, k: any(g in low for g in material.BLOCK_GATES),
+        _run_text(material.redact_blocks),
+    ),
+    (lambda t, low, k: material.has_key_lines(t, low), _run_text(material.redact_key_lines)),
+    (lambda t, low, k: True, _run_text(redact_vendor_tokens)),
+    (_urlish, _run_text(urls.redact_userinfo)),
+    (_urlish, _run_text(urls.redact_hook_paths)),
+    (lambda t, low, k: "=" in t and ("?" in t or "&" in t), _run_text(urls.redact_query_secrets)),
+    (lambda t, low, k: any(g in low for g in urls.ORACLE_GATES), _run_text(urls.redact_oracle)),
+    (
+        lambda t, low, k: "@tcp" in low or "@unix(" in low or "@udp(" in low,
+        _run_text(urls.redact_dsn),
+    ),
+    (lambda t, low, k: k and "value" in low, _run_lower(lambda t, low: _name_values(t, low))),
+    (
+        lambda t, low, k: k or "apiversion" in low,
+        _run_lower(lambda t, low: redact_pairs(t, low, "apiversion" in low)),
+    ),
+    (lambda t, low, k: k and "</" in t, _run_text(redact_xml_elements)),
+    (lambda t, low, k: "kty" in low, _run_text(material.redact_jwk_text)),
+    (lambda t, low, k: any(g in t for g in _IAC), _run_lower(redact_iac_text)),
+    (_tabular, _run_text(redact_tables)),
+    (
+        lambda t, low, k: k or ":" in t or any(g in low for g in lines.GATES),
+        _run_lower(lines.redact_credential_lines),
+    ),
+    (lambda t, low, k: True, _run_lower(redact_command_lines)),
+    (
+        lambda t, low, k: may_print_secret(low) and prints_secret(low),
+        _run_lower(redact_command_outputs),
+    ),
+    (
+        lambda t, low, k: "%" in t,
+        lambda t, low, rescan: encoded.redact_percent_encoded(t, rescan),
+    ),
+    (lambda t, low, k: len(t) >= 40, lambda t, low, rescan: encoded.redact_base64_runs(t, rescan)),
+    (lambda t, low, k: any(term in low for term in PROSE_TERMS), _run_lower(redact_prose)),
+)
 
 
 def _relower(old: str, new: str, lower: str) -> tuple[str, str]:
     return (old, lower) if new == old else (new, lowercase(new))
 
 
-def redact_userinfo(text: str) -> str:
-    """``scheme://user:password@host``: the password (which may hold ``/`` or ``@``) goes; a
-    user part that is itself a random token (``https://<token>@host``) goes too."""
-    spans: list[tuple[int, int, str]] = []
-    for marker in ("://", ":\\/\\/"):
-        pos = 0
-        while (i := text.find(marker, pos)) != -1:
-            start = i + len(marker)
-            cand = _AUTHORITY.match(text, start).group()  # type: ignore[union-attr]
-            nested = cand.find(marker)
-            cand = cand[:nested] if nested != -1 else cand
-            pos = start + max(len(cand), 1)
-            span = _userinfo_span(cand)
-            if span is not None:
-                spans.append((start + span[0], start + span[1], REDACTED))
-    return apply_spans(text, sorted(set(spans)))
+def _input_echo(text: str) -> str:
+    return _INPUT_ECHO.sub("input_value=" + REDACTED, text)
 
 
-def _userinfo_span(authority: str) -> tuple[int, int] | None:
-    at = authority.rfind("@")
-    if at <= 0:
-        return None
-    info = authority[:at]
-    colon = info.find(":")
-    if colon == -1:
-        return (0, at) if len(info) >= 16 and "/" not in info and looks_secret(info) else None
-    user, password = info[:colon], info[colon + 1 :]
-    if not password or any(c in user for c in "/?#") or password.endswith("/"):
-        return None  # "host/@scope": an npm scope, not a password
-    if _PORT_PATH.match(password) and not _HOST.match(authority, at + 1):
-        return None  # "host:8080/pkg@1.2.3": a port, then a path holding "@"
-    if password.startswith(REDACTED) or is_placeholder(password):
-        return None
-    return colon + 1, at
-
-
-def _redact_dsn(text: str) -> str:
-    """Go MySQL DSNs: ``user:password@tcp(host:3306)/db`` (the password may hold ``@``)."""
-    spans: list[tuple[int, int, str]] = []
-    done = 0
-    for m in _DSN_AT.finditer(text):
-        at, low = m.start(), max(done, m.start() - 512)
-        start = max(low, *(text.rfind(c, low, at) + 1 for c in " \t\n\"'=`,;"))
-        colon = text.find(":", start, at)
-        if colon != -1 and colon + 1 < at and not text.startswith(REDACTED, colon + 1):
-            spans.append((colon + 1, at, REDACTED))
-        done = m.end()
-    return apply_spans(text, spans)
-
-
-def _redact_name_values(text: str, lower: str) -> str:
-    """``{name: AWS_SECRET_ACCESS_KEY, value: …}`` and header lists, in YAML or JSON text.
+def _name_values(text: str, lower: str) -> str:
+    """``{name: AWS_SECRET_ACCESS_KEY, value: …}``, header and label lists, in YAML or JSON.
 
     Found from each ``value`` key backwards (a reversed, anchored regex: linear).
     """
@@ -296,8 +235,8 @@ def _redact_name_values(text: str, lower: str) -> str:
         if m is None:
             continue
         name = text[n - m.end("name") : n - m.start("name")]
-        line_start = text.rfind("\n", 0, vkey) + 1
-        own_line = not text[line_start:vkey].strip(" \t-")
+        begin = line_start(text, vkey)
+        own_line = vkey - begin <= 64 and not text[begin:vkey].strip(" \t-")
         cls = key_class(name)
         found = value_span(text, sep.end(), cls, rest_of_line=own_line) if cls >= WEAK else None
         if found is not None:
@@ -306,41 +245,4 @@ def _redact_name_values(text: str, lower: str) -> str:
     return apply_spans(text, spans)
 
 
-def _redact_prose(text: str, lower: str) -> str:
-    spans: list[tuple[int, int, str]] = []
-    done = 0
-    for i in term_positions(lower, _PROSE_TERMS):
-        if i < done or (i > 0 and (lower[i - 1].isalnum() or lower[i - 1] == "_")):
-            continue
-        m = _PROSE.match(lower, i)
-        if m is None or not _prose_secret(m, lower, i):
-            continue
-        if m.group("q") is not None:
-            spans.append((m.start("qval"), m.end("qval"), REDACTED))
-        else:
-            value = m.group("val").rstrip(".,;:!?)]}")
-            spans.append((m.start("val"), m.start("val") + len(value), REDACTED))
-        done = m.end()
-    return apply_spans(text, spans)
-
-
-def _prose_secret(m: re.Match[str], lower: str, i: int) -> bool:
-    """Decide whether the word after a prose keyword is a secret (see module docstring)."""
-    quoted = m.group("q") is not None
-    kw = m.group("kw").rstrip("s")
-    value = m.group("qval") if quoted else m.group("val").rstrip(".,;:!?)]}")
-    if not value or value in _STOP or keep_value(value):
-        return False
-    sep, filler = m.group("sep") is not None, bool(m.group("filler"))
-    if kw.startswith("identified"):  # SQL: CREATE USER … IDENTIFIED BY 'x' (Oracle: unquoted)
-        line = lower[max(lower.rfind("\n", max(0, i - 256), i) + 1, i - 256) : i]
-        return quoted or (_SQL_USER.search(line) is not None and credential_like(value))
-    if kw in ("bearer", "basic"):
-        return not sep and credential_like(value)
-    if kw in ("password", "passwd", "passphrase", "passcode"):
-        return quoted or sep or filler or credential_like(value)
-    qualified = _QUALIFIER.search(lower, max(0, i - 24), i) is not None
-    strong = qualified or kw in ("secret", "token", "credential")
-    if sep:
-        return strong
-    return credential_like(value) and (strong if filler else qualified or kw == "token")
+__all__ = ["cut_window", "lowercase", "needs_scan", "scan_text"]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tooltrail.schemas.redact.keys import REDACTED
+from tooltrail.schemas.redact.patterns import anchored, scanner
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,10 @@ _CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def _compiled(pattern: str) -> re.Pattern[str]:
+    """The pattern compiled at import (registered there as anchored or scanner)."""
     found = _CACHE.get(pattern)
     if found is None:
-        found = _CACHE[pattern] = re.compile(pattern)
+        found = _CACHE[pattern] = anchored(pattern)
     return found
 
 
@@ -210,6 +212,24 @@ RUN_FORMATS: tuple[TokenFormat, ...] = (
         "PlanetScale token / password", ("pscale_",), r"pscale_(?:tkn|pw|oauth)_[\w.=-]{32,64}"
     ),
     TokenFormat(
+        "Docker Swarm join token", ("SWMTKN-1-",), r"SWMTKN-1-[a-z0-9]{40,60}-[a-z0-9]{20,30}"
+    ),
+    TokenFormat(
+        "Alibaba Cloud / Tencent Cloud access key id",
+        ("LTAI", "AKID"),
+        r"LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9])|AKID[A-Za-z0-9]{32}(?![A-Za-z0-9])",
+    ),
+    TokenFormat("Bitbucket app password", ("ATBB",), r"ATBB[A-Za-z0-9_=.\-]{32,}"),
+    TokenFormat(
+        "New Relic ingest / browser key", ("NRII-", "NRJS-"), r"NR(?:II|JS)-[A-Za-z0-9_-]{20,}"
+    ),
+    TokenFormat(
+        "Plaid access token",
+        ("access-production-", "access-sandbox-", "access-development-"),
+        r"access-(?:production|sandbox|development)-[a-f0-9]{8}-[a-f0-9-]{27,}",
+    ),
+    TokenFormat("Render API key", ("rnd_",), r"rnd_[A-Za-z0-9]{28,}"),
+    TokenFormat(
         "RubyGems / Sourcegraph / Typeform / ReadMe token",
         ("rubygems_", "sgp_", "tfp_", "rdme_"),
         r"rubygems_[a-f0-9]{48}|sgp_(?:[a-f0-9]{16}_)?[a-f0-9]{40}|tfp_[\w.=-]{40,}"
@@ -217,7 +237,7 @@ RUN_FORMATS: tuple[TokenFormat, ...] = (
     ),
 )
 
-#: Formats matched over the whole text, behind the literal (first prefix) they must hold.
+#: Formats matched over the whole text, behind the literals (prefixes) one of which they hold.
 ANYWHERE_FORMATS: tuple[TokenFormat, ...] = (
     TokenFormat(
         "Slack webhook URL",
@@ -237,6 +257,13 @@ ANYWHERE_FORMATS: tuple[TokenFormat, ...] = (
         (".atlasv1.",),
         r"(?<![A-Za-z0-9])[A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,70}",
     ),
+    TokenFormat("Docker Swarm unlock key", ("SWMKEY-1-",), r"SWMKEY-1-[\w+/=-]{30,}+"),
+    TokenFormat(
+        "password in a scheme prefix (Dovecot, LDAP: {PLAIN}x, {SSHA}x, {SHA512-CRYPT}x)",
+        ("{PLAIN", "{CLEARTEXT}", "{SSHA", "{SHA", "{SMD5}", "{MD5}", "{CRYPT}", "{PBKDF2"),
+        r"(?P<keep>\{(?:PLAIN(?:-MD5)?|CLEARTEXT|SSHA(?:256|512)?|SHA(?:256|512)?(?:-CRYPT)?"
+        r"|SMD5|MD5|CRYPT|PBKDF2(?:-SHA\d{1,3})?)\})[^\s:\"',;]{1,512}+",
+    ),
     # crypt(3) hashes (htpasswd, /etc/shadow, LDAP dumps): a cracked one is the password;
     # the scheme and its parameters are kept, the salt and hash go. One "$" gate, not one
     # per scheme: each substring test costs ~0.7 us on 1 KB, on every string of every event.
@@ -249,17 +276,45 @@ ANYWHERE_FORMATS: tuple[TokenFormat, ...] = (
     ),
 )
 
-_RUN = re.compile(r"[A-Za-z0-9_~.+\-]{15,}")
+_RUN = scanner(r"[A-Za-z0-9_~.+\-]{15,}+")
 _BY_HEAD: dict[str, tuple[TokenFormat, ...]] = {}
 for _fmt in RUN_FORMATS:
+    _CACHE[_fmt.pattern] = anchored(_fmt.pattern)
     for _head in {p[:2] for p in _fmt.prefixes}:
         _BY_HEAD[_head] = (*_BY_HEAD.get(_head, ()), _fmt)
+for _fmt in ANYWHERE_FORMATS:
+    _CACHE[_fmt.pattern] = scanner(_fmt.pattern)
+
+
+class Runs:
+    """The runs of one text, found once (a one-slot cache: the gate, the vendor pass and the
+    base64 pass read the same text one after the other)."""
+
+    __slots__ = ("bare", "spans", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans = [r.span() for r in _RUN.finditer(text)]
+        #: 20+ letters and digits with no ``-`` or ``.``: base64, a bare generated key.
+        self.bare = [(a, b) for a, b in self.spans if b - a >= 20 and _bare_key(text[a:b])]
+
+
+_LAST_RUNS: list[Runs] = []
+
+
+def runs_of(text: str) -> Runs:
+    """The ``Runs`` of ``text`` (computed once for the same string object)."""
+    last = _LAST_RUNS[0] if _LAST_RUNS else None
+    if last is not None and last.text is text:
+        return last
+    found = Runs(text)
+    _LAST_RUNS[:] = [found]
+    return found
 
 
 def _run_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    for run in _RUN.finditer(text):
-        start = run.start()
+    for start, _ in runs_of(text).spans:
         for fmt in _BY_HEAD.get(text[start : start + 2], ()):
             m = fmt.regex.match(text, start)
             if m is not None and (fmt.verify is None or fmt.verify(m.group())):
@@ -269,8 +324,15 @@ def _run_spans(text: str) -> list[tuple[int, int]]:
 
 
 def has_run_prefix(text: str) -> bool:
-    """True if some run of ``text`` starts with the first two characters of a known prefix."""
-    return any(text[r.start() : r.start() + 2] in _BY_HEAD for r in _RUN.finditer(text))
+    """True if some run of ``text`` starts with the first two characters of a known prefix,
+    or is a bare run (``Runs.bare``: base64, a bare generated key)."""
+    runs = runs_of(text)
+    return bool(runs.bare) or any(text[a : a + 2] in _BY_HEAD for a, _ in runs.spans)
+
+
+def _bare_key(run: str) -> bool:
+    """Letters and digits without ``-`` or ``.`` (a name or a version has those)."""
+    return "-" not in run and "." not in run and not run.isalpha() and not run.isdigit()
 
 
 def redact_vendor_tokens(text: str) -> str:
@@ -284,7 +346,7 @@ def redact_vendor_tokens(text: str) -> str:
                 last = end
         text = "".join([*parts, text[last:]])
     for fmt in ANYWHERE_FORMATS:
-        if fmt.prefixes[0] in text:
+        if any(prefix in text for prefix in fmt.prefixes):
             text = fmt.regex.sub(_replacement, text)
     return text
 

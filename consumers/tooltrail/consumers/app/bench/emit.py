@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from tooltrail.consumers.app.bench import overhead
+from tooltrail.consumers.app.bench import emit_redaction, overhead
 from tooltrail.consumers.app.bench.common import (
     kafka_for_bench,
     machine,
@@ -277,12 +277,7 @@ def main(*, as_json: bool, quick: bool) -> int:
         f"10x burst (broker down): queue {b['queue_depth']}/{b['queue_size']}, outbox "
         f"{b['outbox_bytes']}/{b['outbox_max_bytes']} B, dropped {b['dropped']}, "
         f"all accounted: {b['accounted']}",
-        *(
-            f"build_event {label} ({c['chars']} chars): p50 {c['new_us']['p50']} us  "
-            f"p99 {c['new_us']['p99']} us; previous engine p50 {c['previous_us']['p50']} us  "
-            f"p99 {c['previous_us']['p99']} us -> {c['ratio_p50']}x"
-            for label, c in r["redaction_us"].items()
-        ),
+        *emit_redaction.lines(r["redaction_us"]),
     ]
     report(r, as_json, lines)
     return 0
