@@ -5,7 +5,7 @@
 * A message that does not decode goes to the dead-letter topic with the reason. A valid
   event the sink cannot take (a non-retriable error) is isolated by splitting the batch and
   dead-lettered with ``sink:<name>: <error>``; the rest is written. A dead letter Kafka
-  refuses for good is counted and its record skipped (``runtime.letters``). Nothing in a
+  refuses for good is counted and its record skipped (``runtime.dead_letters``). Nothing in a
   message can end the group or cost a valid neighbour.
 * A retriable failure (Chroma or Kafka unavailable, a write past ``TOOLTRAIL_SINK_TIMEOUT_S``)
   pauses the partitions and retries with backoff and jitter, polling so the membership stays
@@ -42,8 +42,8 @@ from tooltrail.consumers.kafka.topics import disable_auto_creation
 from tooltrail.consumers.observability.group_stats import GroupStats
 from tooltrail.consumers.observability.status import StatusReporter
 from tooltrail.consumers.runtime.connect import connect
+from tooltrail.consumers.runtime.dead_letters import DeadLetters
 from tooltrail.consumers.runtime.delivery import Writer, decode_records
-from tooltrail.consumers.runtime.letters import DeadLetters
 from tooltrail.consumers.runtime.member import MemberState
 from tooltrail.consumers.runtime.rebalance import Listener
 from tooltrail.consumers.runtime.watch import Watcher

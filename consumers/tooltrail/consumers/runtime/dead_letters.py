@@ -50,7 +50,7 @@ class DeadLetters:
         if not failures:
             return
         try:
-            await self._send(producer, failures)
+            lost = await self._send(producer, failures)
         except DeadLetterError as exc:
             if exc.retriable:
                 raise
@@ -59,28 +59,34 @@ class DeadLetters:
         except Exception:  # noqa: BLE001 - a letter that cannot even be built: isolate it
             await self._one_by_one(producer, failures)
             return
-        self.stats.dead_lettered += len(failures)
+        self.stats.dead_lettered += len(failures) - len(lost)
+        for record, why in lost:
+            self._lost(record, why)
 
-    async def _send(self, producer: AIOKafkaProducer, failures: Sequence[Failure]) -> None:
+    async def _send(self, producer: AIOKafkaProducer, failures: Sequence[Failure]) -> list[Failure]:
+        """Send the letters; the ones refused for good even when minimal (``dlq``'s report)."""
         s = self.settings
-        await send_dead_letters(
+        report = await send_dead_letters(
             producer, s.dlq_topic, self.group, failures, s.dlq_max_bytes, s.kafka_timeout_s
         )
+        return list(getattr(report, "unsendable", None) or ())
 
     async def _one_by_one(self, producer: AIOKafkaProducer, failures: Sequence[Failure]) -> None:
         for record, reason in failures:
             try:
-                await self._send(producer, [(record, reason)])
+                lost = await self._send(producer, [(record, reason)])
             except DeadLetterError as exc:
                 if exc.retriable:
                     raise
-                self._lost(record, reason, exc)
+                lost = [(record, f"{reason} (letter refused: {type(exc).__name__}: {exc})")]
             except Exception as exc:  # noqa: BLE001 - see module docstring
-                self._lost(record, reason, exc)
+                lost = [(record, f"{reason} (letter failed: {type(exc).__name__}: {exc})")]
+            if lost:
+                self._lost(record, lost[0][1])
             else:
                 self.stats.dead_lettered += 1
 
-    def _lost(self, record: ConsumerRecord[Any, Any], reason: str, exc: BaseException) -> None:
+    def _lost(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
         self.stats.letters_lost += 1
         self.lost_log.warning(
             "a dead letter was refused for good; its record is skipped",
@@ -88,7 +94,6 @@ class DeadLetters:
                 "group": self.group,
                 "partition": record.partition,
                 "offset": record.offset,
-                "reason": reason[:300],
-                "error": f"{type(exc).__name__}: {exc}"[:300],
+                "reason": reason[:500],
             },
         )
