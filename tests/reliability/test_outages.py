@@ -72,9 +72,7 @@ def waiting_lines(log: Path) -> int:
 
 async def test_a_worker_started_before_kafka_waits_then_works(names: Names, tmp_path: Path) -> None:
     port = free_port()
-    env = worker_env(
-        f"127.0.0.1:{port}", names, tmp_path, TOOLTRAIL_WARNING_INTERVAL_S="1", **FAST
-    )
+    env = worker_env(f"127.0.0.1:{port}", names, tmp_path, TOOLTRAIL_WARNING_INTERVAL_S="1", **FAST)
     log = tmp_path / "worker.log"
     broker = EmbeddedBroker(tmp_path / "tansu.log", port)
     try:

@@ -18,7 +18,7 @@ from aiokafka.errors import (
 
 from tests.kafka_helpers import wait_for
 from tooltrail.schemas.kafka.clients import kafka_admin, kafka_consumer, kafka_producer
-from tooltrail.schemas.kafka.memory import MemoryBroker, RawRecord
+from tooltrail.schemas.kafka.memory import MemoryBroker, MemoryConsumer, RawRecord
 
 T = "events"
 TP = TopicPartition(T, 0)
@@ -236,16 +236,29 @@ async def test_a_record_without_key_and_value_is_read_as_such(
     ]
 
 
-async def test_a_header_name_that_is_not_utf8_breaks_the_fetch_as_in_aiokafka(
-    memory_kafka: MemoryBroker, reader: Any
+async def test_a_header_name_that_is_not_utf8_breaks_an_unguarded_fetch_as_in_aiokafka(
+    memory_kafka: MemoryBroker,
 ) -> None:
+    memory_kafka.create_topic(T, 1)
+    reader = MemoryConsumer(  # not through the factory: no fetch guard
+        memory_kafka,
+        bootstrap_servers=f"memory://{memory_kafka.name}",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await reader.start()
+    reader.assign([TP])
     good = RawRecord(b"k", b"before")
     bad = RawRecord(b"k", b"poison", [(b"\xff\xfe", b"x")])
     memory_kafka.append(T, [good, bad, RawRecord(b"k", b"after")], partition=0)
-    for _ in range(3):  # the record before it is read and lost every time; never passed
-        with pytest.raises(UnicodeDecodeError):
-            await reader.getmany(timeout_ms=100)
-        assert await reader.position(TP) == 0
+    try:
+        for _ in range(3):  # the record before it is read and lost every time; never passed
+            with pytest.raises(UnicodeDecodeError):
+                await reader.getmany(timeout_ms=100)
+            assert await reader.position(TP) == 0
+    finally:
+        await reader.stop()
 
 
 async def test_a_huge_header_set_is_carried_whole(memory_kafka: MemoryBroker, reader: Any) -> None:

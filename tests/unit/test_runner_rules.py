@@ -200,6 +200,43 @@ async def test_a_record_without_key_or_value_costs_no_neighbour(
     assert runner.stats.dead_lettered + runner.stats.letters_lost == 1
 
 
+@pytest.mark.parametrize(
+    ("poison", "compression", "reason"),
+    [
+        (
+            RawRecord(b"k", b"{}", [(b"\xff", b"x")]),
+            "none",
+            "header name(s) of the record are not UTF-8",
+        ),
+        (RawRecord(b"k", b"{}" * 2_000_000), "gzip", "a gzip batch of 1 records inflates beyond"),
+    ],
+)
+async def test_a_record_the_fetch_cannot_read_is_dead_lettered_and_its_neighbours_written(
+    memory_kafka: MemoryBroker,
+    settings: WorkerSettings,
+    poison: RawRecord,
+    compression: str,
+    reason: str,
+) -> None:
+    sink = InMemorySink()
+    tight = settings.model_copy(update={"max_batch_bytes": 1_048_576})
+    runner = GroupRunner(tight, GROUP, sink)
+    before, after = make_event(), make_event()
+    async with running(runner):
+        await started(memory_kafka, runner)
+        for record in (
+            RawRecord(b"k", before.model_dump_json(by_alias=True).encode()),
+            poison,
+            RawRecord(b"k", after.model_dump_json(by_alias=True).encode()),
+        ):
+            memory_kafka.append(EV, [record], partition=0, compression=compression)
+        await wait_for(lambda: committed(memory_kafka) == 3, 5, "the three committed")
+    assert set(sink.written) == {before.event_id, after.event_id}
+    (letter,) = letters(memory_kafka)
+    assert reason in (letter["error"] or b"").decode()
+    assert letter["source-offset"] == b"1"
+
+
 async def test_a_turn_that_fails_unexpectedly_reads_its_batch_again(
     memory_kafka: MemoryBroker, settings: WorkerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,6 +45,7 @@ def clients(settings: WorkerSettings, group: str, listener: ConsumerRebalanceLis
         max_partition_fetch_bytes=max(2 * s.max_message_bytes, 1_048_576),
         fetch_max_bytes=max(4 * s.max_message_bytes, 52_428_800),
         metadata_max_age_ms=5_000,  # notice a recreated topic within seconds
+        max_batch_bytes=s.max_batch_bytes,
     )
     consumer.subscribe([s.events_topic], listener=listener)
     dlq = kafka_producer(

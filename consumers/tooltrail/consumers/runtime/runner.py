@@ -13,6 +13,10 @@
   ``TOOLTRAIL_STUCK_AFTER_S`` makes the member not ready (``/readyz``, status topic).
 * A batch is never given up while the consumer's position moves on: a turn that fails for
   any other reason seeks its partitions back to the batch, pauses, and reads it again.
+* What a batch may cost is bounded before it is spent: the fetch guard (``schemas.kafka.
+  guard``) turns a record aiokafka cannot read, or a compressed batch inflating past
+  ``TOOLTRAIL_MAX_BATCH_BYTES``, into a record dead-lettered with the reason; a turn decodes
+  at most ``TOOLTRAIL_MAX_BATCH_BYTES`` of records (the rest is read next), in a thread.
 * A batch is abandoned (not committed, read again by whoever owns it next) on a rebalance
   while it waits, or on stop.
 * Kafka unreachable at start is waited out with backoff (``runtime.connect``); a topic that
@@ -43,7 +47,7 @@ from tooltrail.consumers.observability.group_stats import GroupStats
 from tooltrail.consumers.observability.status import StatusReporter
 from tooltrail.consumers.runtime.connect import connect
 from tooltrail.consumers.runtime.dead_letters import DeadLetters
-from tooltrail.consumers.runtime.delivery import Writer, decode_records
+from tooltrail.consumers.runtime.delivery import Writer, decode_records, within
 from tooltrail.consumers.runtime.member import MemberState
 from tooltrail.consumers.runtime.rebalance import Listener
 from tooltrail.consumers.runtime.watch import Watcher
@@ -190,13 +194,17 @@ class GroupRunner:
             for tp in shorter:
                 data.pop(tp, None)
             await member.start_over(consumer, shorter, "is shorter than what was read")
+        data, again = within(data, self.settings.max_batch_bytes)
+        for tp, offset in again.items():  # the rest of the fetch is read in the next turn
+            consumer.seek(tp, offset)
         records = [r for batch in data.values() for r in batch]
         member.read(records)
         if not records:
             return
         self.stats.consumed += len(records)
-        try:
-            valid, failures = decode_records(records, self.settings.max_message_bytes)
+        try:  # decoding runs beside the loop: heartbeats and probes go on meanwhile
+            limit = self.settings.max_message_bytes
+            valid, failures = await asyncio.to_thread(decode_records, records, limit)
             done = await self._deliver(consumer, dlq, records, valid, failures, stop)
         except BaseException:
             _rewind(consumer, data)  # read it again after the pause: never skipped
