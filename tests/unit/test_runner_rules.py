@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from aiokafka.errors import NotEnoughReplicasError, TopicAuthorizationFailedErro
 from tests.factories import make_event
 from tests.kafka_helpers import wait_for
 from tooltrail.consumers.runtime import runner as runner_module
+from tooltrail.consumers.runtime.delivery import within
 from tooltrail.consumers.runtime.runner import GroupRunner
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.inmemory import InMemorySink
@@ -235,6 +237,48 @@ async def test_a_record_the_fetch_cannot_read_is_dead_lettered_and_its_neighbour
     (letter,) = letters(memory_kafka)
     assert reason in (letter["error"] or b"").decode()
     assert letter["source-offset"] == b"1"
+
+
+class CountingSink(InMemorySink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    async def write(self, batch: list[Any]) -> None:
+        self.batches.append(len(batch))
+        await super().write(batch)
+
+
+async def test_a_turn_decodes_at_most_max_batch_bytes_and_reads_the_rest_next(
+    memory_kafka: MemoryBroker, settings: WorkerSettings
+) -> None:
+    sink = CountingSink()
+    runner = GroupRunner(settings.model_copy(update={"max_batch_bytes": 1_048_576}), GROUP, sink)
+    events = [make_event(args={"blob": "x" * 400_000}) for _ in range(6)]
+    async with running(runner):
+        await started(memory_kafka, runner)
+        memory_kafka.append(  # one batch of 2.4 MB: one fetch
+            EV,
+            [RawRecord(b"k", e.model_dump_json(by_alias=True).encode()) for e in events],
+            partition=0,
+        )
+        await wait_for(lambda: committed(memory_kafka) == 6, 10, "everything committed")
+    assert set(sink.written) == {e.event_id for e in events}
+    assert max(sink.batches) == 2  # 3 would be 1.2 MB
+    assert sum(sink.batches) == 6
+
+
+def test_within_keeps_a_prefix_per_partition_and_says_where_to_read_again() -> None:
+    def rec(p: int, offset: int, size: int) -> Any:
+        return SimpleNamespace(partition=p, offset=offset, key=b"k", value=b"v" * size, headers=[])
+
+    a, b = TopicPartition(EV, 0), TopicPartition(EV, 1)
+    data = {a: [rec(0, 5, 99), rec(0, 6, 99)], b: [rec(1, 9, 99), rec(1, 10, 99)]}
+    kept, again = within(data, 300)
+    assert {tp: [r.offset for r in rs] for tp, rs in kept.items()} == {a: [5, 6], b: [9]}
+    assert again == {b: 10}
+    huge = {a: [rec(0, 1, 10_000)]}
+    assert within(huge, 300) == (huge, {})  # one record always goes through
 
 
 async def test_a_turn_that_fails_unexpectedly_reads_its_batch_again(
