@@ -52,7 +52,11 @@ def described(records: list[Any]) -> list[tuple[int, bytes | None, str | None]]:
     """Offset, value (an unreadable batch's value: its first 8 bytes, the base offset) and
     reason of each record."""
     return [
-        (r.offset, r.value if unreadable_reason(r) is None else r.value[:8], unreadable_reason(r))
+        (
+            r.offset,
+            r.value if unreadable_reason(r) is None or r.value is None else r.value[:8],
+            unreadable_reason(r),
+        )
         for r in records
     ]
 
@@ -85,10 +89,16 @@ async def test_a_batch_inflating_past_the_bound_is_one_unreadable_record_and_rea
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert described(got) == [
-        (0, bytes(8), f"kafka: a {codec} batch of 20 records inflates beyond 1048576 bytes"),
-        (20, b"next", None),
+    why = f"kafka: a {codec} batch of 20 records inflates beyond 1048576 bytes"
+    assert described(got)[:2] == [
+        (0, bytes(8), why),
+        (1, None, f"{why} (the batch is with offset 0)"),
     ]
+    assert [(r.offset, unreadable_reason(r) is None) for r in got] == [
+        *((i, False) for i in range(20)),
+        (20, True),
+    ]
+    assert got[20].value == b"next"
     assert len(got[0].value) < 1_048_576  # the compressed batch, not what it inflates to
     assert peak < 8_000_000, f"{peak} bytes held to read past a 16 MB bomb"
 
@@ -101,8 +111,10 @@ async def test_a_batch_that_fails_its_crc_is_one_unreadable_record(
     memory_kafka.produce(TP, bytes(batch))
     memory_kafka.append(T, [RawRecord(b"k", b"next")])
     got = await read_all(reader, 3)
+    why = "kafka: a record batch fails its CRC check"
     assert described(got) == [
-        (0, bytes(8), "kafka: a record batch fails its CRC check"),
+        (0, bytes(8), why),
+        (1, None, f"{why} (the batch is with offset 0)"),
         (2, b"next", None),
     ]
 

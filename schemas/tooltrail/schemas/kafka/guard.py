@@ -11,9 +11,9 @@ its key deserializer; aiokafka's fetcher is patched once, and runs unchanged for
 not marked). For a guarded consumer each batch is checked before aiokafka reads it:
 
 * a compressed batch is inflated within ``limit`` bytes (``batches.inflate``); one that would
-  exceed it, or is corrupt, or fails its CRC, becomes one ``UnreadableRecord`` at its first
-  offset whose value is the batch as fetched (still compressed: the evidence, at most a
-  fetch's size) and whose ``reason`` says why, and the consumer moves past it;
+  exceed it, or is corrupt, or fails its CRC, becomes an ``UnreadableRecord`` per offset whose
+  ``reason`` says why (the first one's value is the batch as fetched: still compressed, the
+  evidence, at most a fetch's size), and the consumer moves past it;
 * a batch aiokafka cannot read (a header name that is not UTF-8, a malformed record) is read
   again by ``batches.read_records``: good records come out as aiokafka would give them, a
   record with a name that is not UTF-8 as an ``UnreadableRecord`` carrying its key, value
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LIMIT = 64 * 1024 * 1024
 _CODECS = {1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 _installed: list[bool] = []
+_MAX_PLACEHOLDERS = 10_000  # per unreadable batch: more offsets than that become one record
 
 
 @dataclass
@@ -162,8 +163,8 @@ def _guarded_class(original: type, c_batch: type) -> type:
 
         def _batch(self, header: BatchHeader, view: memoryview, limit: int) -> Iterator[Any]:
             why = _precheck(header, view, limit, c_batch, self._check_crcs)
-            if why is not None:  # the value: the batch as fetched (the evidence, still small)
-                yield self._unreadable(header.base_offset, None, bytes(view), [], why)
+            if why is not None:
+                yield from self._unreadable_batch(header, view, why)
                 return
             try:
                 records = list(c_batch(bytes(view)))
@@ -175,6 +176,23 @@ def _guarded_class(original: type, c_batch: type) -> type:
                     built = self._consumer_record(self._tp, record)
                     self.next_fetch_offset = record.offset + 1
                     yield built
+
+        def _unreadable_batch(
+            self, header: BatchHeader, view: memoryview, why: str
+        ) -> Iterator[UnreadableRecord]:
+            """One unreadable record per offset of the batch (a batch whose offsets are not
+            one run, or too many, as one): the first carries the batch as fetched."""
+            first = max(header.base_offset, self.next_fetch_offset)
+            if header.count != header.last_offset_delta + 1 or header.count > _MAX_PLACEHOLDERS:
+                yield self._unreadable(first, None, bytes(view), [], why)
+                self.next_fetch_offset = header.next_offset
+                return
+            for offset in range(first, header.next_offset):
+                value = bytes(view) if offset == header.base_offset else None
+                note = (
+                    "" if value is not None else f" (the batch is with offset {header.base_offset})"
+                )
+                yield self._unreadable(offset, None, value, [], why + note)
 
         def _tolerant(self, header: BatchHeader, view: memoryview, limit: int) -> Iterator[Any]:
             data = inflate(header, view, limit)
