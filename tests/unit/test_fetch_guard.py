@@ -92,7 +92,7 @@ async def test_a_batch_inflating_past_the_bound_is_one_unreadable_record_and_rea
     why = f"kafka: a {codec} batch of 20 records inflates beyond 1048576 bytes"
     assert described(got)[:2] == [
         (0, bytes(8), why),
-        (1, None, f"{why} (the batch is with offset 0)"),
+        (1, b"", f"{why} (not read; the batch is with offset 0)"),
     ]
     assert [(r.offset, unreadable_reason(r) is None) for r in got] == [
         *((i, False) for i in range(20)),
@@ -114,7 +114,7 @@ async def test_a_batch_that_fails_its_crc_is_one_unreadable_record(
     why = "kafka: a record batch fails its CRC check"
     assert described(got) == [
         (0, bytes(8), why),
-        (1, None, f"{why} (the batch is with offset 0)"),
+        (1, b"", f"{why} (not read; the batch is with offset 0)"),
         (2, b"next", None),
     ]
 

@@ -187,12 +187,13 @@ def _guarded_class(original: type, c_batch: type) -> type:
                 yield self._unreadable(first, None, bytes(view), [], why)
                 self.next_fetch_offset = header.next_offset
                 return
+            base = header.base_offset
             for offset in range(first, header.next_offset):
-                value = bytes(view) if offset == header.base_offset else None
-                note = (
-                    "" if value is not None else f" (the batch is with offset {header.base_offset})"
-                )
-                yield self._unreadable(offset, None, value, [], why + note)
+                if offset == base:
+                    yield self._unreadable(offset, None, bytes(view), [], why)
+                else:  # an empty placeholder: what it held was never read
+                    note = f" (not read; the batch is with offset {base})"
+                    yield self._unreadable(offset, None, b"", [], why + note)
 
         def _tolerant(self, header: BatchHeader, view: memoryview, limit: int) -> Iterator[Any]:
             data = inflate(header, view, limit)
