@@ -94,8 +94,15 @@ class Worker:
 
     def rss_mb(self) -> float:
         """Resident memory of the process in MB."""
+        return self._status_mb("VmRSS:")
+
+    def peak_rss_mb(self) -> float:
+        """The most resident memory the process has had, in MB."""
+        return self._status_mb("VmHWM:")
+
+    def _status_mb(self, field: str) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
         return 0.0
 
