@@ -36,7 +36,7 @@ def worker_env(
         "TOOLTRAIL_METRICS_DIR": str(tmp / "metrics"),
         "TOOLTRAIL_STATE_DIR": str(tmp / "state"),
         "TOOLTRAIL_TOPIC_PARTITIONS": "3",
-        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "2000",
         "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
         "TOOLTRAIL_EMBEDDER": "hashing",
         "TOOLTRAIL_CHROMA_COLLECTION": names.collection,

@@ -34,7 +34,7 @@ from tooltrail.schemas import encode
 
 pytestmark = pytest.mark.reliability
 FAST = {
-    "TOOLTRAIL_KAFKA_TIMEOUT_S": "3",
+    "TOOLTRAIL_KAFKA_TIMEOUT_S": "2",
     "TOOLTRAIL_CONNECT_BACKOFF_MAX_S": "1",
     "TOOLTRAIL_SHUTDOWN_GRACE_S": "5",
 }
@@ -117,7 +117,7 @@ async def test_a_paused_broker_loses_nothing_and_sigterm_is_honoured_during_it(
             sending = asyncio.create_task(
                 produce(own_broker.bootstrap, names.events, 100, producer)
             )
-            await asyncio.sleep(6)  # the fault: longer than every Kafka timeout of the worker
+            await asyncio.sleep(3)  # the fault: longer than every Kafka timeout of the worker
             assert w.proc.poll() is None
             own_broker.signal(signal.SIGCONT)
             second = await asyncio.wait_for(sending, 60)
@@ -127,7 +127,7 @@ async def test_a_paused_broker_loses_nothing_and_sigterm_is_honoured_during_it(
         await wait_for(lambda: metric_ids(tmp_path) == Counter(first + second), 60, "all 200")
         own_broker.signal(signal.SIGSTOP)
         try:
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.3)  # the broker is paused when the signal comes
             code, took = w.stop(timeout=30)
         finally:
             own_broker.signal(signal.SIGCONT)
