@@ -287,10 +287,10 @@ async def test_a_turn_that_fails_unexpectedly_reads_its_batch_again(
     real = runner_module.decode_records
     failures = [RuntimeError("a bug in decoding")]
 
-    def decode_once_wrong(records: list[Any], max_bytes: int) -> Any:
+    def decode_once_wrong(records: list[Any], *limits: Any) -> Any:
         if failures:
             raise failures.pop()
-        return real(records, max_bytes)
+        return real(records, *limits)
 
     monkeypatch.setattr(runner_module, "decode_records", decode_once_wrong)
     sink = InMemorySink()

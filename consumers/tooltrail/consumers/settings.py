@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from tooltrail.schemas.backoff import Backoff
+from tooltrail.schemas.bounds import DEFAULT_LIMITS, DecodeLimits
 from tooltrail.schemas.config import KafkaSettings, env_alias
 
 
@@ -34,8 +35,16 @@ class WorkerSettings(KafkaSettings):
     """Most records handed to the metrics sink per batch."""
     embed_batch_records: int = Field(64, ge=1, le=100_000)
     """Most records the memory and enrich groups embed per batch (small: fresh, quick to stop)."""
-    max_message_bytes: int = Field(1_048_576, ge=1024)
+    max_message_bytes: int = Field(1_048_576, ge=1024, le=104_857_600)
     """Larger messages go to the dead-letter topic."""
+    max_message_depth: int = Field(DEFAULT_LIMITS.max_depth, ge=8, le=200)
+    """Deeper messages go to the dead-letter topic (the message object is level 1)."""
+    max_message_values: int = Field(DEFAULT_LIMITS.max_nodes, ge=100, le=10_000_000)
+    """Messages holding more JSON values (keys not counted) go to the dead-letter topic."""
+    max_message_items: int = Field(DEFAULT_LIMITS.max_items, ge=100, le=10_000_000)
+    """Messages with a longer array or object go to the dead-letter topic."""
+    max_message_string_bytes: int = Field(DEFAULT_LIMITS.max_string_bytes, ge=1024, le=104_857_600)
+    """Messages with a longer string (bytes as written) go to the dead-letter topic."""
     retry_backoff_initial_s: float = Field(0.5, gt=0, le=60)
     """First pause after a sink failure (doubles, with jitter)."""
     retry_backoff_max_s: float = Field(30.0, gt=0, le=3_600)
@@ -64,6 +73,10 @@ class WorkerSettings(KafkaSettings):
     """Most record bytes decoded per batch; a compressed Kafka batch inflating past it is poison."""
     http_port: int | None = Field(None, ge=0, le=65_535)
     """Port of the worker's health and Prometheus endpoint (unset = off)."""
+    http_host: str = Field(
+        "127.0.0.1", pattern=r"^([0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$"
+    )
+    """Address the HTTP endpoint binds (the pod's address in Kubernetes, `0.0.0.0` in compose)."""
     health_stall_s: float = Field(300.0, ge=5, le=86_400)
     """`/healthz` fails when a group's loop has not turned for this long (liveness)."""
 
@@ -120,6 +133,15 @@ class WorkerSettings(KafkaSettings):
     """onnxruntime threads per embedder (0 = onnxruntime decides)."""
     embed_cache_size: int = Field(4096, ge=0, le=1_000_000)
     """Vectors kept per process so groups sharing it embed each document once (0 = off)."""
+
+    def decode_limits(self) -> DecodeLimits:
+        """What one message may cost to decode (checked on its bytes, before parsing)."""
+        return DecodeLimits(
+            self.max_message_depth,
+            self.max_message_values,
+            self.max_message_items,
+            self.max_message_string_bytes,
+        )
 
     def write_backoff(self) -> Backoff:
         """The jittered backoff between retries of a write that failed for a transient reason

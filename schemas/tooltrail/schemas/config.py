@@ -111,6 +111,8 @@ class KafkaSettings(TooltrailSettings):
     """Private key of the client certificate."""
     kafka_ssl_password: SecretStr | None = None
     """Password of the client key (secret)."""
+    kafka_allow_plaintext_password: bool = False
+    """Allow SASL `PLAIN` over `SASL_PLAINTEXT` (the password travels in clear text)."""
     events_topic: str = Field("tooltrail.events.v2", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     """Topic of tool-call events."""
     dlq_topic: str = Field("tooltrail.events.dlq", pattern=r"^[A-Za-z0-9._-]{1,249}$")
@@ -147,6 +149,16 @@ class KafkaSettings(TooltrailSettings):
             raise ValueError(
                 f"{', '.join(unused_ssl)} set, but TOOLTRAIL_KAFKA_SECURITY_PROTOCOL={protocol}"
                 " would connect in plaintext: set it to SSL or SASL_SSL"
+            )
+        if (
+            protocol == "SASL_PLAINTEXT"
+            and self.kafka_sasl_mechanism == "PLAIN"
+            and not self.kafka_allow_plaintext_password
+        ):
+            raise ValueError(
+                "TOOLTRAIL_KAFKA_SASL_MECHANISM=PLAIN with TOOLTRAIL_KAFKA_SECURITY_PROTOCOL="
+                "SASL_PLAINTEXT would send the password in clear text: use SASL_SSL (or a SCRAM "
+                "mechanism), or set TOOLTRAIL_KAFKA_ALLOW_PLAINTEXT_PASSWORD=true"
             )
         sasl = protocol.startswith("SASL")
         if sasl and not (self.kafka_sasl_mechanism and self.kafka_sasl_username):

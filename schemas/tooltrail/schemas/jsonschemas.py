@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from tooltrail.schemas.bounds import contract_note
 from tooltrail.schemas.events import ToolExecutionEvent
 from tooltrail.schemas.records import DeadLetter, EnrichmentEntry, MemoryRecord, MetricRecord
 
@@ -35,7 +36,7 @@ def generate() -> dict[str, bytes]:
         schema["$schema"] = DIALECT
         schema["$id"] = f"https://tooltrail.dev/schemas/{model.__name__}/v{version}.json"
         # the version goes in $id and $comment: strict validators (Ajv) refuse x- keywords
-        note = f"tooltrail wire schema {model.__name__} version {version}"
+        note = f"tooltrail wire schema {model.__name__} version {version}; {contract_note()}"
         schema["$comment"] = f"{note}; {schema['$comment']}" if "$comment" in schema else note
         text = orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
         out[f"{model.__name__}.json"] = text

@@ -1,7 +1,11 @@
 """The worker's HTTP endpoint: ``/metrics`` (Prometheus text), ``/healthz``, ``/readyz``.
 
-A deliberately tiny asyncio server (no framework): it only answers GETs on loopback or the
-pod network, and it never blocks the consumer loop.
+A deliberately tiny asyncio server (no framework) that never blocks the consumer loop. It
+binds 127.0.0.1 unless ``TOOLTRAIL_HTTP_HOST`` says otherwise (the manifests set the pod's
+address, compose and the image 0.0.0.0). It answers ``GET`` and ``HEAD``; anything else a
+client sends — a request line that is not ``METHOD SP TARGET SP HTTP/x``, a target that is
+not UTF-8, lines over 8 KiB, more than 100 header lines — gets ``400`` (``405`` for another
+method), and no request can raise out of the handler.
 
 - ``/readyz`` is 200 once every group in the process has connected its consumer and started
   its sink, 503 (naming the groups and their state) before that, while stopping, and while a
@@ -15,12 +19,17 @@ pod network, and it never blocks the consumer loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 from tooltrail.consumers.observability.exposition import CONTENT_TYPE, registry_for, render
 from tooltrail.consumers.observability.group_stats import GroupStats
 from tooltrail.consumers.observability.status import state_of
+from tooltrail.schemas.throttle import Throttle
+
+log = logging.getLogger(__name__)
+_failures = Throttle(log, "http: requests that failed")
 
 
 def prometheus_text(groups: list[GroupStats]) -> str:
@@ -48,40 +57,92 @@ def probe(path: str, groups: list[GroupStats], stall_s: float) -> tuple[str, str
     )
 
 
-ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - probes and scrapes come from outside the pod
+LOOPBACK = "127.0.0.1"
+_MAX_LINE = 8192
+_MAX_HEADERS = 100
+_TEXT = "text/plain; charset=utf-8"
+Answer = tuple[str, str, str]  # status, body, content type
+
+
+class _BadRequest(Exception):
+    """The request cannot be answered; ``status`` says why."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 async def serve(
     port: int,
     groups: Callable[[], list[GroupStats]],
-    host: str = ALL_INTERFACES,
+    host: str = LOOPBACK,
     stall_s: float = 300.0,
 ) -> asyncio.Server:
     """Start the endpoint; the caller closes the returned server."""
-
     registry = registry_for(groups)
+
+    def answer(path: str) -> Answer:
+        if path.startswith("/metrics"):
+            return "200 OK", render(registry).decode(), CONTENT_TYPE
+        if path in ("/healthz", "/readyz"):
+            return (*probe(path, groups(), stall_s), _TEXT)
+        return "404 Not Found", "not found\n", _TEXT
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            path = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else "/"
-            kind = "text/plain; charset=utf-8"
-            if path.startswith("/metrics"):
-                status, body, kind = "200 OK", render(registry).decode(), CONTENT_TYPE
-            elif path in ("/healthz", "/readyz"):
-                status, body = probe(path, groups(), stall_s)
-            else:
-                status, body = "404 Not Found", "not found\n"
-            data = body.encode()
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + data)
-            await writer.drain()
-        except (TimeoutError, ConnectionError, IndexError):
+            method, path = await asyncio.wait_for(_read_request(reader), 5)
+            status, body, kind = answer(path)
+            await _respond(writer, status, body, kind, head_only=method == "HEAD")
+        except _BadRequest as bad:
+            await _respond(writer, bad.status, f"{bad.status.lower()[4:]}\n", _TEXT)
+        except (TimeoutError, ConnectionError):
             pass
+        except Exception as exc:  # noqa: BLE001 - nothing a client sends may raise out of here
+            _failures.warning("http: answering a request failed: %r", exc)
         finally:
             writer.close()
 
-    return await asyncio.start_server(handle, host, port)
+    return await asyncio.start_server(handle, host, port, limit=_MAX_LINE)
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
+    """(method, path) of one request; its headers are read and ignored."""
+    line = await _line(reader)
+    if not line:  # closed before a request (a port check): nothing to answer
+        raise ConnectionResetError
+    parts = line.rstrip(b"\r\n").split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/") or not parts[1].startswith(b"/"):
+        raise _BadRequest("400 Bad Request")
+    try:
+        method, target = parts[0].decode("ascii"), parts[1].decode("utf-8")
+    except UnicodeDecodeError:
+        raise _BadRequest("400 Bad Request") from None
+    if not target.isprintable():
+        raise _BadRequest("400 Bad Request")
+    for _ in range(_MAX_HEADERS):
+        if (await _line(reader)).strip() == b"":
+            break
+    else:
+        raise _BadRequest("400 Bad Request")
+    if method not in ("GET", "HEAD"):
+        raise _BadRequest("405 Method Not Allowed")
+    return method, target.split("?", 1)[0]
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await reader.readline()
+    except (ValueError, asyncio.LimitOverrunError):  # a line over the limit
+        raise _BadRequest("400 Bad Request") from None
+
+
+async def _respond(
+    writer: asyncio.StreamWriter, status: str, body: str, kind: str, *, head_only: bool = False
+) -> None:
+    data = body.encode()
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    )
+    writer.write(head.encode() + (b"" if head_only else data))
+    await writer.drain()

@@ -16,7 +16,7 @@ and shrinks one the broker finds too large). What happens next depends on the er
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -66,11 +66,10 @@ class DeadLetters:
     async def _send(self, producer: AIOKafkaProducer, failures: Sequence[Failure]) -> list[Failure]:
         """Send the letters; the ones refused for good even when minimal (``dlq``'s report)."""
         s = self.settings
-        send: Callable[..., Awaitable[Any]] = send_dead_letters  # returns a report (#32)
-        report = await send(
+        report = await send_dead_letters(
             producer, s.dlq_topic, self.group, failures, s.dlq_max_bytes, s.kafka_timeout_s
         )
-        return list(getattr(report, "unsendable", None) or ())
+        return list(report.unsendable)
 
     async def _one_by_one(self, producer: AIOKafkaProducer, failures: Sequence[Failure]) -> None:
         for record, reason in failures:

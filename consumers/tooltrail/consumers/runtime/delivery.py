@@ -22,6 +22,7 @@ from aiokafka import TopicPartition
 from tooltrail.consumers.errors import RetriableSinkError
 from tooltrail.consumers.sinks.base import Delivered, Sink
 from tooltrail.schemas.base import first_line
+from tooltrail.schemas.bounds import DEFAULT_LIMITS, DecodeLimits
 from tooltrail.schemas.codec import decode_batch
 from tooltrail.schemas.errors import SchemaDecodeError
 from tooltrail.schemas.events import ToolExecutionEvent
@@ -48,7 +49,9 @@ class _Record(Protocol):
 R = TypeVar("R", bound=_Record)
 
 
-def decode_records(records: list[R], max_bytes: int) -> tuple[list[Delivered], list[tuple[R, str]]]:
+def decode_records(
+    records: list[R], max_bytes: int, limits: DecodeLimits = DEFAULT_LIMITS
+) -> tuple[list[Delivered], list[tuple[R, str]]]:
     """The events among ``records`` (one batched decode), and each other record with its reason
     (one the fetch guard could not read keeps the guard's reason).
 
@@ -62,7 +65,8 @@ def decode_records(records: list[R], max_bytes: int) -> tuple[list[Delivered], l
             failures.append((record, why))
         else:
             readable.append(record)
-    decoded = decode_batch([r.value for r in readable], ToolExecutionEvent, max_bytes=max_bytes)
+    values = [r.value for r in readable]
+    decoded = decode_batch(values, ToolExecutionEvent, max_bytes=max_bytes, limits=limits)
     for record, result in zip(readable, decoded, strict=True):
         if isinstance(result, SchemaDecodeError):
             failures.append((record, result.reason))

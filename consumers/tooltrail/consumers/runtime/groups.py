@@ -79,7 +79,12 @@ async def run_groups(settings: WorkerSettings, groups: list[str], http_port: int
         loop.add_signal_handler(sig, stop.set)
     runners = build_runners(settings, groups)
     server = (
-        await serve(http_port, lambda: [r.stats for r in runners], stall_s=settings.health_stall_s)
+        await serve(
+            http_port,
+            lambda: [r.stats for r in runners],
+            settings.http_host,
+            settings.health_stall_s,
+        )
         if http_port is not None
         else None
     )

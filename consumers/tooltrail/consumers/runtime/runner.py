@@ -204,7 +204,8 @@ class GroupRunner:
         self.stats.consumed += len(records)
         try:  # decoding runs beside the loop: heartbeats and probes go on meanwhile
             limit = self.settings.max_message_bytes
-            valid, failures = await asyncio.to_thread(decode_records, records, limit)
+            limits = self.settings.decode_limits()
+            valid, failures = await asyncio.to_thread(decode_records, records, limit, limits)
             done = await self._deliver(consumer, dlq, records, valid, failures, stop)
         except BaseException:
             _rewind(consumer, data)  # read it again after the pause: never skipped

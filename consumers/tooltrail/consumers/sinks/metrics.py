@@ -7,16 +7,21 @@ from appending to one file on a shared volume: each appends only to its own segm
 of them read every segment (network filesystems do not make concurrent appends atomic).
 The ids of the newest ``dedup_window`` records are kept in memory as 8-byte hashes (indexed
 at start, refreshed after each rebalance), so redeliveries, restarts and re-reads within the
-window never write a record twice. A failed write (disk full, directory gone or unwritable)
-is rolled back to the previous end of file and raised as ``RetriableSinkError``: the runner
-pauses and retries, nothing is committed. A process killed in the middle of a write may leave
-a torn last line: a started sink never appends after it (it opens a new segment), and readers
-skip it.
+window never write a record twice. A batch is written whole or not at all: every byte
+``os.write`` reports is counted until the batch is in, then fsynced; a write that fails
+partway (disk full, directory gone or unwritable, a failing fsync) is truncated back to the
+previous end of file, checked, and raised as ``RetriableSinkError``: the runner pauses,
+retries the same batch and commits nothing. Ids enter the dedup window only once their batch
+is fsynced, and ``written_records`` counts only those. If the tail cannot be cut back, the
+sink never appends to that segment again (the retried batch starts a new one, never on a
+partial line). A process killed in the middle of a write may leave a torn last line: a
+started sink never appends after it either, and readers skip it (one throttled warning).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -28,12 +33,16 @@ from pathlib import Path
 import orjson
 
 from tooltrail.consumers.errors import RetriableSinkError
+from tooltrail.consumers.files import private_dir, write_all
 from tooltrail.consumers.lanes import Lane
 from tooltrail.consumers.sinks.base import Delivered
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.records import MetricRecord, VectorTarget
+from tooltrail.schemas.throttle import Throttle
 
 log = logging.getLogger(__name__)
+_unreadable = Throttle(log, "metrics: unreadable lines skipped")
+_rollbacks = Throttle(log, "metrics: tails not cut back")
 SEGMENT = re.compile(r"^metrics-(\d{8})-(\d{6})(?:-([A-Za-z0-9._-]+))?\.jsonl$")
 
 
@@ -46,11 +55,14 @@ def _h(event_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
 
 
-def segments(directory: Path) -> list[Path]:
-    """The metrics segments of ``directory``, oldest first."""
+def segments(directory: Path, *, links: bool = False) -> list[Path]:
+    """The metrics segments of ``directory``, oldest first (symbolic links only if ``links``:
+    no reader follows one planted there)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if SEGMENT.match(p.name))
+    return sorted(
+        p for p in directory.iterdir() if SEGMENT.match(p.name) and (links or not p.is_symlink())
+    )
 
 
 class MetricsSink:
@@ -72,6 +84,7 @@ class MetricsSink:
         self.vector = vector
         self.dedup_window = dedup_window
         self.duplicates_skipped = 0
+        self.written_records = 0  # records whose batch is fsynced
         self._ids: dict[int, None] = {}  # 8-byte hashes of recent event ids, oldest first
         self._indexed: dict[str, int] = {}  # segment name -> bytes already indexed
         self._current: Path | None = None
@@ -88,7 +101,7 @@ class MetricsSink:
 
     def _index(self) -> None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.directory, tighten=False)
         except OSError as exc:  # the first write reports it and is retried
             log.warning("metrics directory unavailable: %s", exc)
             return
@@ -107,10 +120,11 @@ class MetricsSink:
                     try:
                         self._remember(orjson.loads(line)["eventId"])
                     except (orjson.JSONDecodeError, KeyError, TypeError):
-                        log.warning("metrics: skipping an unreadable line in %s", path.name)
+                        _unreadable.warning("metrics: skipping an unreadable line in %s", path.name)
             self._indexed[path.name] = size
             if self._own(path):
                 self._current = path
+        _unreadable.flush()
 
     def _own(self, path: Path) -> bool:
         m = SEGMENT.match(path.name)
@@ -146,7 +160,7 @@ class MetricsSink:
                 return current
         mine = [
             m
-            for p in segments(self.directory)
+            for p in segments(self.directory, links=True)  # a planted link still takes its name
             if (m := SEGMENT.match(p.name)) and m.group(3) == self.writer_id
         ]
         seq = max((int(m.group(2)) for m in mine if m.group(1) == today), default=0) + 1
@@ -157,24 +171,41 @@ class MetricsSink:
     def _append(self, fresh: dict[str, bytes]) -> None:
         data = b"".join(fresh.values())
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.directory, tighten=False)
             path = self._target(len(data))
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink planted as our segment: never follow it
+                self._fresh = True
             raise RetriableSinkError(f"metrics directory {self.directory}: {exc.strerror}") from exc
         try:
             end = os.fstat(fd).st_size
             try:
-                os.write(fd, data)
+                write_all(fd, data)
                 os.fsync(fd)
             except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, end)  # roll back a partial batch before the retry
+                self._roll_back(fd, path, end)
                 raise RetriableSinkError(f"metrics write to {path.name}: {exc.strerror}") from exc
         finally:
             os.close(fd)
         for eid in fresh:
             self._remember(eid)
+        self.written_records += len(fresh)
+
+    def _roll_back(self, fd: int, path: Path, end: int) -> None:
+        """Cut ``path`` back to ``end``; if that fails, never append to it again."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, end)
+            if os.fstat(fd).st_size == end:
+                with contextlib.suppress(OSError):
+                    os.fsync(fd)
+                return
+        self._fresh = True  # the retried batch goes to a new segment, not after a torn tail
+        _rollbacks.warning(
+            "metrics: could not cut %s back to %d bytes; starting a new segment",
+            path.name,
+            end,
+        )
 
     async def close(self) -> None:
         """Nothing to release (every batch is already closed and fsynced): end the lane."""
