@@ -36,7 +36,7 @@ def worker_env(
         "TOOLTRAIL_METRICS_DIR": str(tmp / "metrics"),
         "TOOLTRAIL_STATE_DIR": str(tmp / "state"),
         "TOOLTRAIL_TOPIC_PARTITIONS": "3",
-        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "2000",
         "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
         "TOOLTRAIL_EMBEDDER": "hashing",
         "TOOLTRAIL_CHROMA_COLLECTION": names.collection,
@@ -94,8 +94,15 @@ class Worker:
 
     def rss_mb(self) -> float:
         """Resident memory of the process in MB."""
+        return self._status_mb("VmRSS:")
+
+    def peak_rss_mb(self) -> float:
+        """The most resident memory the process has had, in MB."""
+        return self._status_mb("VmHWM:")
+
+    def _status_mb(self, field: str) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
         return 0.0
 

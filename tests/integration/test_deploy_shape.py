@@ -73,7 +73,7 @@ def test_one_worker_per_group_behind_probes_fed_by_the_demo_service(
         "TOOLTRAIL_METRICS_DIR": str(tmp_path / "metrics"),
         "TOOLTRAIL_EMBEDDER": "hashing",
         "TOOLTRAIL_TOPIC_PARTITIONS": "3",
-        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "2000",
         "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
         "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
     }

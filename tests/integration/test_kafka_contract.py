@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewTopic
 
 from tests.conftest import KafkaEndpoint
@@ -17,6 +17,8 @@ from tests.kafka_helpers import produce_batch
 from tooltrail.schemas.kafka import memory
 from tooltrail.schemas.kafka.batches import RawRecord, encode_batch
 from tooltrail.schemas.kafka.clients import kafka_admin, kafka_consumer, kafka_producer
+from tooltrail.schemas.kafka.guard import unreadable_reason
+from tooltrail.schemas.kafka.memory import MemoryConsumer
 from tooltrail.schemas.kafka.meta import topic_ids
 
 
@@ -87,8 +89,10 @@ async def test_records_groups_and_commits_behave_alike(bootstrap: str) -> None:
         for r in got:
             i = sent[r.partition, r.offset]
             assert (r.key, r.value, list(r.headers)) == (
-                b"k%d" % (i % 5), b"v%d" % i, [("n", b"%d" % i)],
-            )  # fmt: skip
+                b"k%d" % (i % 5),
+                b"v%d" % i,
+                [("n", b"%d" % i)],
+            )
             assert r.timestamp == 1_700_000_000_000 + i
         tps = {TopicPartition(topic, p) for p in range(3)}
         assert first.assignment() == tps
@@ -104,6 +108,19 @@ async def test_records_groups_and_commits_behave_alike(bootstrap: str) -> None:
         await again.stop()
 
 
+def unguarded(bootstrap: str) -> Any:
+    """A consumer as aiokafka makes it, without the fetch guard of the client factory."""
+    options: dict[str, Any] = {
+        "group_id": None,
+        "enable_auto_commit": False,
+        "fetch_max_wait_ms": 20,
+        "bootstrap_servers": bootstrap,
+    }
+    if bootstrap.startswith(memory.PREFIX):
+        return MemoryConsumer(memory.broker(bootstrap.removeprefix(memory.PREFIX)), **options)
+    return AIOKafkaConsumer(**options)
+
+
 async def test_hostile_records_do_to_a_consumer_what_they_do_on_kafka(bootstrap: str) -> None:
     topic = f"h-{uuid.uuid4().hex[:8]}"
     await create(bootstrap, topic, 1)
@@ -111,10 +128,8 @@ async def test_hostile_records_do_to_a_consumer_what_they_do_on_kafka(bootstrap:
     await produce_batch(bootstrap, topic, 0, encode_batch([RawRecord(None, None)]))
     hostile = [RawRecord(b"k", b"ok"), RawRecord(b"k", b"bad", [(b"\xff\xfe", b"x")])]
     await produce_batch(bootstrap, topic, 0, encode_batch(hostile, compression="gzip"))
-    reader = kafka_consumer(
-        {"bootstrap_servers": bootstrap}, group_id=None, enable_auto_commit=False,
-        fetch_max_wait_ms=20,
-    )  # fmt: skip
+    await produce_batch(bootstrap, topic, 0, encode_batch([RawRecord(b"k", b"after")]))
+    reader = unguarded(bootstrap)
     await reader.start()
     try:
         reader.assign([tp])
@@ -127,6 +142,28 @@ async def test_hostile_records_do_to_a_consumer_what_they_do_on_kafka(bootstrap:
             assert await reader.position(tp) == 1
     finally:
         await reader.stop()
+    guarded = kafka_consumer(
+        {"bootstrap_servers": bootstrap},
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
+    )
+    await guarded.start()
+    try:  # what the client factory builds reads past it, the bad record marked
+        guarded.assign([tp])
+        got: list[Any] = []
+        async with asyncio.timeout(10):
+            while len(got) < 4:
+                got += (await guarded.getmany(tp, timeout_ms=200)).get(tp, [])
+    finally:
+        await guarded.stop()
+    assert [(r.offset, r.value, unreadable_reason(r)) for r in got] == [
+        (0, None, None),
+        (1, b"ok", None),
+        (2, b"bad", "kafka: 1 header name(s) of the record are not UTF-8"),
+        (3, b"after", None),
+    ]
 
 
 async def fetch_until_it_fails(reader: Any, tp: TopicPartition) -> None:

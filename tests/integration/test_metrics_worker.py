@@ -35,7 +35,7 @@ def worker_settings(kafka: KafkaEndpoint, names: Names, metrics_dir: Path) -> Wo
         metrics_group=names.group,
         metrics_dir=metrics_dir,
         topic_partitions=3,
-        session_timeout_ms=3000,
+        session_timeout_ms=2000,
         heartbeat_interval_ms=500,
         retry_backoff_initial_s=0.2,
         retry_backoff_max_s=0.5,

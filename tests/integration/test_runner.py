@@ -32,7 +32,7 @@ def settings_for(kafka: KafkaEndpoint, names: Names, **extra: object) -> WorkerS
         enrichment_topic=names.enrichment,
         status_topic=names.events + ".status",
         topic_partitions=3,
-        session_timeout_ms=3000,
+        session_timeout_ms=2000,
         heartbeat_interval_ms=500,
         retry_backoff_initial_s=0.1,
         retry_backoff_max_s=0.3,

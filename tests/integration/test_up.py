@@ -24,7 +24,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         "HOME": str(tmp_path),
         "TOOLTRAIL_EMBEDDER": "hashing",
         "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
-        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "2000",
         "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
     }
 

@@ -36,7 +36,7 @@ def _env(kafka: KafkaEndpoint, names: Names, metrics_dir: Path) -> dict[str, str
         "TOOLTRAIL_METRICS_GROUP": names.group,
         "TOOLTRAIL_METRICS_DIR": str(metrics_dir),
         "TOOLTRAIL_TOPIC_PARTITIONS": "6",
-        "TOOLTRAIL_SESSION_TIMEOUT_MS": "3000",
+        "TOOLTRAIL_SESSION_TIMEOUT_MS": "2000",
         "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
         "TOOLTRAIL_MAX_POLL_RECORDS": "100",
     }

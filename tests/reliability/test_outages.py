@@ -34,7 +34,7 @@ from tooltrail.schemas import encode
 
 pytestmark = pytest.mark.reliability
 FAST = {
-    "TOOLTRAIL_KAFKA_TIMEOUT_S": "3",
+    "TOOLTRAIL_KAFKA_TIMEOUT_S": "2",
     "TOOLTRAIL_CONNECT_BACKOFF_MAX_S": "1",
     "TOOLTRAIL_SHUTDOWN_GRACE_S": "5",
 }
@@ -67,12 +67,12 @@ async def produce(
 
 
 def waiting_lines(log: Path) -> int:
-    return sum('"kafka unreachable; waiting"' in line for line in log.read_text().splitlines())
+    return sum('"msg":"kafka unreachable; waiting' in line for line in log.read_text().splitlines())
 
 
 async def test_a_worker_started_before_kafka_waits_then_works(names: Names, tmp_path: Path) -> None:
     port = free_port()
-    env = worker_env(f"127.0.0.1:{port}", names, tmp_path, **FAST)
+    env = worker_env(f"127.0.0.1:{port}", names, tmp_path, TOOLTRAIL_WARNING_INTERVAL_S="1", **FAST)
     log = tmp_path / "worker.log"
     broker = EmbeddedBroker(tmp_path / "tansu.log", port)
     try:
@@ -117,7 +117,7 @@ async def test_a_paused_broker_loses_nothing_and_sigterm_is_honoured_during_it(
             sending = asyncio.create_task(
                 produce(own_broker.bootstrap, names.events, 100, producer)
             )
-            await asyncio.sleep(6)  # the fault: longer than every Kafka timeout of the worker
+            await asyncio.sleep(3)  # the fault: longer than every Kafka timeout of the worker
             assert w.proc.poll() is None
             own_broker.signal(signal.SIGCONT)
             second = await asyncio.wait_for(sending, 60)
@@ -127,7 +127,7 @@ async def test_a_paused_broker_loses_nothing_and_sigterm_is_honoured_during_it(
         await wait_for(lambda: metric_ids(tmp_path) == Counter(first + second), 60, "all 200")
         own_broker.signal(signal.SIGSTOP)
         try:
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.3)  # the broker is paused when the signal comes
             code, took = w.stop(timeout=30)
         finally:
             own_broker.signal(signal.SIGCONT)

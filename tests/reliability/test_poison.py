@@ -107,15 +107,15 @@ async def test_worker_all_survives_every_kind_of_poison_with_exact_accounting(
     kafka: KafkaEndpoint, chroma: ChromaServer, names: Names, tmp_path: Path
 ) -> None:
     rnd = random.Random(11)
-    messages = [poison(rnd) if rnd.random() < 0.35 else valid(rnd, i) for i in range(4000)]
+    messages = [poison(rnd) if rnd.random() < 0.35 else valid(rnd, i) for i in range(1600)]
     messages += rnd.sample(
-        [m for m in messages if m[1] and m[1].startswith(b"{")], 100
+        [m for m in messages if m[1] and m[1].startswith(b"{")], 60
     )  # redeliveries
     results = [decode_one(v, ToolExecutionEvent) for _, v in messages]
     events = {r.event_id: r for r in results if isinstance(r, ToolExecutionEvent)}
     bad = [i for i, r in enumerate(results) if isinstance(r, SchemaDecodeError)]
-    assert len(bad) > 1000  # the mix is what it says
-    assert len(events) > 2000
+    assert len(bad) > 450  # the mix is what it says: each of the 17 kinds ~30 times
+    assert len(events) > 800
     env = worker_env(kafka.bootstrap, names, tmp_path, chroma.url, TOOLTRAIL_MAX_POLL_RECORDS="500")
     await ensure_topics({"bootstrap_servers": kafka.bootstrap}, [TopicSpec(names.events, 1)])
     quarter = len(messages) // 4

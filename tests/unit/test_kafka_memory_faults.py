@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, RequestTimedOutError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    RequestTimedOutError,
+    TopicAuthorizationFailedError,
+)
 
 from tests.kafka_helpers import wait_for
 from tooltrail.schemas.kafka.clients import kafka_admin, kafka_consumer, kafka_producer
-from tooltrail.schemas.kafka.memory import MemoryBroker, RawRecord
+from tooltrail.schemas.kafka.memory import MemoryBroker, MemoryConsumer, RawRecord
 
 T = "events"
 TP = TopicPartition(T, 0)
@@ -142,6 +147,17 @@ async def test_a_stalled_broker_writes_on_resume_what_a_client_gave_up_on(
     assert stored(memory_kafka) == [b"queued", b"answered"]
 
 
+async def test_a_refused_topic_fails_its_produce_requests_until_accepted(
+    memory_kafka: MemoryBroker, producer: Any
+) -> None:
+    memory_kafka.faults.refuse(T, TopicAuthorizationFailedError)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await (await producer.send(T, b"x"))
+    memory_kafka.faults.accept(T)
+    assert (await (await producer.send(T, b"y"))).offset == 0
+    assert stored(memory_kafka) == [b"y"]
+
+
 async def test_commits_and_metadata_time_out_when_told(memory_kafka: MemoryBroker) -> None:
     memory_kafka.create_topic(T, 1)
     c = kafka_consumer(conn(memory_kafka), group_id="g", request_timeout_ms=100)
@@ -220,19 +236,42 @@ async def test_a_record_without_key_and_value_is_read_as_such(
     ]
 
 
-async def test_a_header_name_that_is_not_utf8_breaks_the_fetch_as_in_aiokafka(
-    memory_kafka: MemoryBroker, reader: Any
+async def test_a_header_name_that_is_not_utf8_breaks_an_unguarded_fetch_as_in_aiokafka(
+    memory_kafka: MemoryBroker,
 ) -> None:
+    memory_kafka.create_topic(T, 1)
+    reader = MemoryConsumer(  # not through the factory: no fetch guard
+        memory_kafka,
+        bootstrap_servers=f"memory://{memory_kafka.name}",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await reader.start()
+    reader.assign([TP])
     good = RawRecord(b"k", b"before")
     bad = RawRecord(b"k", b"poison", [(b"\xff\xfe", b"x")])
     memory_kafka.append(T, [good, bad, RawRecord(b"k", b"after")], partition=0)
-    for _ in range(3):  # the record before it is read and lost every time; never passed
-        with pytest.raises(UnicodeDecodeError):
-            await reader.getmany(timeout_ms=100)
-        assert await reader.position(TP) == 0
+    try:
+        for _ in range(3):  # the record before it is read and lost every time; never passed
+            with pytest.raises(UnicodeDecodeError):
+                await reader.getmany(timeout_ms=100)
+            assert await reader.position(TP) == 0
+    finally:
+        await reader.stop()
 
 
 async def test_a_huge_header_set_is_carried_whole(memory_kafka: MemoryBroker, reader: Any) -> None:
     memory_kafka.append(T, [RawRecord(b"k", b"v", [(b"", b"")] * 100_000)], partition=0)
     (record,) = (await reader.getmany(timeout_ms=500))[TP]
     assert len(record.headers) == 100_000
+
+
+async def test_a_quiet_broker_answers_a_fetch_past_the_end_with_nothing(
+    memory_kafka: MemoryBroker, producer: Any, reader: Any
+) -> None:
+    memory_kafka.quiet_past_end = True
+    await (await producer.send(T, b"x"))
+    reader.seek(TP, 5)
+    assert await reader.getmany(timeout_ms=50) == {}
+    assert (await reader.position(TP), reader.highwater(TP)) == (5, 1)  # no reset

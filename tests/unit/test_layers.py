@@ -136,6 +136,15 @@ def test_each_runtime_room_imports_only_the_rooms_below_it(room: str) -> None:
     assert _offences(_room(room), forbidden) == []
 
 
+def test_only_the_group_assembly_imports_the_runner() -> None:
+    """A member's state has one owner (``runtime.member``) that the runner, the rebalance
+    listener and the watcher share: none of them reaches back into the runner."""
+    runtime = sorted((CONSUMERS / "runtime").glob("*.py"))
+    others = [p for p in runtime if p.stem not in ("groups", "runner")]
+    assert len(others) >= 5
+    assert _offences(others, ("tooltrail.consumers.runtime.runner",)) == []
+
+
 @pytest.mark.parametrize("module", sorted(REDACTION))
 def test_redaction_calls_go_one_way(module: str) -> None:
     allowed = {f"tooltrail.schemas.redact.{m}" for m in (module, *REDACTION[module])}

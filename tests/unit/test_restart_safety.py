@@ -18,10 +18,9 @@ from aiokafka.errors import UnknownTopicOrPartitionError
 from tooltrail.consumers.kafka import topics as topics_module
 from tooltrail.consumers.kafka.topics import creations
 from tooltrail.consumers.observability.group_stats import GroupStats
-from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.runtime.member import MemberState
 from tooltrail.consumers.runtime.watch import Watcher
 from tooltrail.consumers.settings import WorkerSettings
-from tooltrail.consumers.sinks.inmemory import InMemorySink
 from tooltrail.schemas.aio import cancelled_here, settle, stop_kafka
 
 
@@ -97,11 +96,9 @@ async def test_the_watcher_outlives_a_probe_whose_stop_raises_cancelled_error(
 
     monkeypatch.setattr("tooltrail.consumers.runtime.watch.ensure_pipeline_topics", ensure)
     settings = WorkerSettings(lag_interval_s=0.01)
-    runner = SimpleNamespace(
-        settings=settings, group="g", assigned=set(), consumer=None, stats=GroupStats("g")
-    )
+    member = MemberState("g", settings.events_topic, GroupStats("g"), 1.0)
     reporter = _Reporter()
-    watcher = Watcher(runner, reporter)  # type: ignore[arg-type]
+    watcher = Watcher(member, settings, reporter)  # type: ignore[arg-type]
     probe = watcher.probe
 
     async def client() -> _Consumer:
@@ -142,18 +139,19 @@ class _CommitConsumer:
 
 
 async def test_a_failed_commit_is_never_replayed_onto_a_topic_created_again() -> None:
-    runner = GroupRunner(WorkerSettings(kafka_timeout_s=1), "g", InMemorySink())
-    tp = TopicPartition(runner.settings.events_topic, 0)
+    member = MemberState("g", "events", GroupStats("g"), 1.0)
+    tp = TopicPartition("events", 0)
     consumer = _CommitConsumer(tp)
-    runner.consumer = consumer
-    runner._pending[tp] = 35  # written before the broker restarted
-    await runner.commit_pending()  # fails: the topic is gone
-    await runner.commit_pending()  # the topic exists again, empty: 35 would skip 35 events
+    member.consumer = consumer  # type: ignore[assignment]
+    member.written([_record(tp, 34)])  # written before the broker restarted
+    await member.commit()  # fails: the topic is gone
+    await member.commit()  # the topic exists again, empty: 35 would skip 35 events
     assert consumer.commits == []
-    assert runner.stats.committed.get(0) is None
-    runner._pending[tp] = 3  # the next batch, read from the new topic
-    await runner.commit_pending()
+    assert member.stats.committed.get(0) is None
+    member.written([_record(tp, 2)])  # the next batch, read from the new topic
+    await member.commit()
     assert consumer.commits == [{tp: 3}]
+    assert member.stats.committed == {0: 3}
 
 
 class _SeekConsumer:
@@ -180,39 +178,35 @@ def _record(tp: TopicPartition, offset: int) -> Any:
 
 
 async def test_a_topic_created_again_in_this_process_is_read_from_the_start() -> None:
-    settings = WorkerSettings()
-    runner = GroupRunner(settings, "g", InMemorySink())
-    consumer = _SeekConsumer(settings.events_topic)
-    p0 = TopicPartition(settings.events_topic, 0)
-    runner._creations = creations(settings.events_topic)
-    assert not await runner.recreated(consumer)
-    runner._pending[p0] = 101
-    topics_module._creations[settings.events_topic] = runner._creations + 1  # a watcher did it
+    topic = "events"
+    member = MemberState("g", topic, GroupStats("g"), 1.0)
+    consumer = _SeekConsumer(topic)
+    p0 = TopicPartition(topic, 0)
+    member.count_creations()
+    assert not await member.recreated(consumer)  # type: ignore[arg-type]
+    member.written([_record(p0, 100)])
+    topics_module._creations[topic] = creations(topic) + 1  # a watcher did it
     try:
-        assert await runner.recreated(consumer)
+        assert await member.recreated(consumer)  # type: ignore[arg-type]
         assert consumer.seeks == [consumer.tps]
-        assert runner._pending == {}  # offset 101 of the old topic is never committed
-        assert not await runner.recreated(consumer)  # once per creation
+        member.consumer = consumer  # type: ignore[assignment]
+        await member.commit()  # offset 101 of the old topic is never committed
+        assert not await member.recreated(consumer)  # type: ignore[arg-type]  # once per creation
     finally:
-        topics_module._creations.pop(settings.events_topic, None)
+        topics_module._creations.pop(topic, None)
 
 
-async def test_a_partition_shorter_than_what_was_read_is_read_from_the_start() -> None:
-    settings = WorkerSettings()
-    runner = GroupRunner(settings, "g", InMemorySink())
-    consumer = _SeekConsumer(settings.events_topic)
+async def test_a_partition_shorter_than_what_was_read_is_found() -> None:
+    topic = "events"
+    member = MemberState("g", topic, GroupStats("g"), 1.0)
+    consumer = _SeekConsumer(topic)
     p0, p1 = sorted(consumer.tps)
     consumer.ends = {p0: 102, p1: 6}
-    data = {p0: [_record(p0, 100), _record(p0, 101)], p1: [_record(p1, 5)]}
-    await runner._note_highwater(consumer, data)
-    assert consumer.seeks == []
-    assert runner._next == {p0: 102, p1: 6}
+    member.read([_record(p0, 100), _record(p0, 101), _record(p1, 5)])
+    assert member.shorter(consumer) == []  # type: ignore[arg-type]
     consumer.ends = {p0: 40, p1: 7}  # p0 created again elsewhere and already holds 40 events
-    data = {p0: [_record(p0, 102)], p1: [_record(p1, 6)]}
-    await runner._note_highwater(consumer, data)
-    assert consumer.seeks == [{p0}]
-    assert list(data) == [p1]  # what the poll read at the old position is not written
-    assert runner.stats.highwater == {0: 40, 1: 7}
+    assert member.shorter(consumer) == [p0]  # type: ignore[arg-type]
+    assert member.stats.highwater == {0: 40, 1: 7}
 
 
 class _Network:

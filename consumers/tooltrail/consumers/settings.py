@@ -67,6 +67,10 @@ class WorkerSettings(KafkaSettings):
     """How often each group re-reads the end of its partitions (lag stays true while paused)."""
     status_interval_s: float = Field(30.0, gt=0, le=3_600)
     """How often each group reports its state to the status topic (and on every change)."""
+    warning_interval_s: float = Field(60.0, gt=0, le=86_400)
+    """A repeated warning (sink down, Kafka away, poison) is logged once per interval, counted."""
+    max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1_048_576, le=4 * 1024**3)
+    """Most record bytes decoded per batch; a compressed Kafka batch inflating past it is poison."""
     http_port: int | None = Field(None, ge=0, le=65_535)
     """Port of the worker's health and Prometheus endpoint (unset = off)."""
     http_host: str = Field(

@@ -91,10 +91,16 @@ async def committed_offsets(
 async def gather_stats(
     kafka_kwargs: dict[str, Any], topic: str, dlq_topic: str, groups: list[str]
 ) -> dict[str, Any]:
-    """Per group and partition: committed, highwater, lag; and the dead-letter count."""
+    """Per group and partition: committed, highwater, lag; and the dead-letter count.
+
+    Lag is never negative: the commits are read before the ends (an end only grows while
+    groups commit), and a commit past the end (a topic created again under its group)
+    counts as no lag.
+    """
     parts, dlq_parts = await asyncio.gather(
         partitions_of(kafka_kwargs, topic), partitions_of(kafka_kwargs, dlq_topic)
     )
+    commits = {group: await committed_offsets(kafka_kwargs, group, parts) for group in groups}
     ends = await true_end_offsets(kafka_kwargs, parts + dlq_parts)
     out: dict[str, Any] = {
         "topic": topic,
@@ -102,16 +108,15 @@ async def gather_stats(
         "dlq": {"topic": dlq_topic, "messages": sum(ends.get(tp, 0) for tp in dlq_parts)},
     }
     for group in groups:
-        committed = await committed_offsets(kafka_kwargs, group, parts)
         rows = []
         for tp in parts:
-            done, end = committed[tp], ends.get(tp, 0)
+            done, end = commits[group][tp], ends.get(tp, 0)
             rows.append(
                 {
                     "partition": tp.partition,
                     "committed": done,
                     "highwater": end,
-                    "lag": end - (done or 0),
+                    "lag": max(end - (done or 0), 0),
                 }
             )
         out["groups"][group] = {"partitions": rows, "lag": sum(r["lag"] for r in rows)}

@@ -58,6 +58,7 @@ class GroupStats:
     written: int = 0
     dead_lettered: int = 0
     rejected: int = 0  # valid events a sink could not take (dead-lettered by isolation)
+    letters_lost: int = 0  # dead letters Kafka refused for good: their records were skipped
     retries: int = 0
     last_error: str | None = None
     last_error_at: float | None = None  # wall-clock seconds

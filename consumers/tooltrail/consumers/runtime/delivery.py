@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from aiokafka import TopicPartition
+
 from tooltrail.consumers.errors import RetriableSinkError
 from tooltrail.consumers.sinks.base import Delivered, Sink
 from tooltrail.schemas.base import first_line
@@ -24,6 +26,7 @@ from tooltrail.schemas.bounds import DEFAULT_LIMITS, DecodeLimits
 from tooltrail.schemas.codec import decode_batch
 from tooltrail.schemas.errors import SchemaDecodeError
 from tooltrail.schemas.events import ToolExecutionEvent
+from tooltrail.schemas.kafka.guard import unreadable_reason
 
 Rejected = list[tuple[Delivered, str]]
 
@@ -37,6 +40,10 @@ class _Record(Protocol):
     def offset(self) -> int: ...
     @property
     def value(self) -> Any: ...
+    @property
+    def key(self) -> Any: ...
+    @property
+    def headers(self) -> Any: ...
 
 
 R = TypeVar("R", bound=_Record)
@@ -45,20 +52,54 @@ R = TypeVar("R", bound=_Record)
 def decode_records(
     records: list[R], max_bytes: int, limits: DecodeLimits = DEFAULT_LIMITS
 ) -> tuple[list[Delivered], list[tuple[R, str]]]:
-    """The events among ``records`` (one batched decode), and each other record with its reason.
+    """The events among ``records`` (one batched decode), and each other record with its reason
+    (one the fetch guard could not read keeps the guard's reason).
 
     The group loop dead-letters the failures; a replay counts them.
     """
     valid: list[Delivered] = []
     failures: list[tuple[R, str]] = []
-    values = [r.value for r in records]
+    readable = []
+    for record in records:  # what the fetch guard could not read is a failure as it is
+        if (why := unreadable_reason(record)) is not None:
+            failures.append((record, why))
+        else:
+            readable.append(record)
+    values = [r.value for r in readable]
     decoded = decode_batch(values, ToolExecutionEvent, max_bytes=max_bytes, limits=limits)
-    for record, result in zip(records, decoded, strict=True):
+    for record, result in zip(readable, decoded, strict=True):
         if isinstance(result, SchemaDecodeError):
             failures.append((record, result.reason))
         else:
             valid.append(Delivered(result, record.partition, record.offset))
     return valid, failures
+
+
+def record_bytes(record: Any) -> int:
+    """What a record holds: key, value and headers."""
+    headers = sum(len(k) + len(v or b"") for k, v in record.headers or ())
+    return len(record.key or b"") + len(record.value or b"") + headers
+
+
+def within(
+    data: dict[TopicPartition, list[R]], max_bytes: int
+) -> tuple[dict[TopicPartition, list[R]], dict[TopicPartition, int]]:
+    """The records of ``data`` up to ``max_bytes`` in all (at least one), and for each
+    partition cut short the offset to read it from again."""
+    kept: dict[TopicPartition, list[R]] = {}
+    again: dict[TopicPartition, int] = {}
+    total = 0
+    for tp, batch in data.items():
+        for i, record in enumerate(batch):
+            size = record_bytes(record)
+            if total and total + size > max_bytes:
+                again[tp] = record.offset
+                batch = batch[:i]
+                break
+            total += size
+        if batch:
+            kept[tp] = batch
+    return kept, again
 
 
 class Writer:

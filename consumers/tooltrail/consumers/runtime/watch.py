@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
 from aiokafka import TopicPartition
 
 from tooltrail.consumers.kafka.lag import LagProbe
 from tooltrail.consumers.kafka.topics import ensure_pipeline_topics
 from tooltrail.consumers.observability.status import StatusReporter
+from tooltrail.consumers.runtime.member import MemberState
+from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.aio import cancelled_here
-
-if TYPE_CHECKING:
-    from tooltrail.consumers.runtime.runner import GroupRunner
 
 log = logging.getLogger(__name__)
 
@@ -30,57 +28,56 @@ log = logging.getLogger(__name__)
 class Watcher:
     """The side checks of one group member (see module docstring)."""
 
-    def __init__(self, runner: GroupRunner, reporter: StatusReporter) -> None:
-        self.runner = runner
+    def __init__(
+        self, member: MemberState, settings: WorkerSettings, reporter: StatusReporter
+    ) -> None:
+        self.member = member
+        self.settings = settings
         self.reporter = reporter
-        s = runner.settings
+        s = settings
         self.probe = LagProbe(s.kafka_kwargs(), s.events_topic, s.kafka_timeout_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Check every interval until ``stop``; never raises."""
-        interval = self.runner.settings.lag_interval_s
         while not stop.is_set():
             await self.tick()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+                await asyncio.wait_for(stop.wait(), self.settings.lag_interval_s)
 
     async def tick(self) -> None:
         """One round of checks; failures are logged, never raised."""
-        runner, s = self.runner, self.runner.settings
+        member = self.member
         try:
             await self._topics()
             await self._committed()
-            owned = set(runner.assigned)
-            ends = await self.probe.highwater(owned)
-            runner.stats.highwater.update({p: hw for p, hw in ends.items() if p in runner.assigned})
+            member.probed(await self.probe.highwater(set(member.assigned)))
         except (Exception, asyncio.CancelledError) as exc:  # the next tick retries
             if isinstance(exc, asyncio.CancelledError) and cancelled_here():
                 raise  # stopping; a stray one (aiokafka re-raising its own) is just a failure
-            log.warning("watch tick failed", extra={"group": runner.group, "error": repr(exc)})
+            log.warning("watch tick failed", extra={"group": member.group, "error": repr(exc)})
             await self.probe.close()
-        await self.reporter.report(runner.stats, s.status_interval_s)
+        await self.reporter.report(member.stats, self.settings.status_interval_s)
 
     async def _topics(self) -> None:
-        s = self.runner.settings
+        s = self.settings
         wanted = {s.events_topic, s.dlq_topic, s.status_topic}
         if wanted - await self.probe.topics():
             created = await ensure_pipeline_topics(s)
             if created:
                 log.warning(
                     "topics were missing and have been created again",
-                    extra={"group": self.runner.group, "topics": created},
+                    extra={"group": self.member.group, "topics": created},
                 )
 
     async def _committed(self) -> None:
-        runner = self.runner
-        consumer = runner.consumer
+        member = self.member
+        consumer = member.consumer
         if consumer is None:
             return
-        for p in sorted(runner.assigned - set(runner.stats.committed)):
-            tp = TopicPartition(runner.settings.events_topic, p)
-            offset = await asyncio.wait_for(consumer.committed(tp), runner.settings.kafka_timeout_s)
-            if p in runner.assigned:
-                runner.stats.committed[p] = offset or 0
+        for p in member.commit_unknown():
+            tp = TopicPartition(self.settings.events_topic, p)
+            offset = await asyncio.wait_for(consumer.committed(tp), self.settings.kafka_timeout_s)
+            member.committed_was(p, offset)
 
     async def close(self) -> None:
         """Stop the lag probe."""

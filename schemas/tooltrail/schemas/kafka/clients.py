@@ -5,7 +5,9 @@
 (``KafkaSettings.kafka_kwargs()``: bootstrap, TLS/SASL, client id) and the options of the
 role. Nothing else in tooltrail calls those constructors, so what every client of a process
 talks to is decided in one place: a bootstrap ``memory://<name>`` gives the in-memory
-stand-ins of ``schemas.kafka.memory`` (same API, same errors) instead.
+stand-ins of ``schemas.kafka.memory`` (same API, same errors) instead. Every consumer is
+guarded (``schemas.kafka.guard``): no record breaks its fetches, and a compressed batch
+inflates within ``max_batch_bytes``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+
+from tooltrail.schemas.kafka import guard
 
 __all__ = ["kafka_admin", "kafka_consumer", "kafka_producer"]
 
@@ -38,8 +42,18 @@ def kafka_producer(connection: Mapping[str, Any], **options: Any) -> AIOKafkaPro
     return AIOKafkaProducer(**connection, **options)
 
 
-def kafka_consumer(connection: Mapping[str, Any], *topics: str, **options: Any) -> AIOKafkaConsumer:
-    """A consumer for ``connection``, subscribed to ``topics`` if any, with ``options``."""
+def kafka_consumer(
+    connection: Mapping[str, Any],
+    *topics: str,
+    max_batch_bytes: int = guard.DEFAULT_LIMIT,
+    **options: Any,
+) -> AIOKafkaConsumer:
+    """A guarded consumer for ``connection``, subscribed to ``topics`` if any, with ``options``
+    (``max_batch_bytes``: the most a compressed batch may inflate to)."""
+    guard.install()
+    options["key_deserializer"] = guard.guarded_keys(
+        options.get("key_deserializer"), max_batch_bytes
+    )
     if (broker := _in_memory(connection)) is not None:
         from tooltrail.schemas.kafka.memory import MemoryConsumer
 

@@ -49,12 +49,15 @@ class MemoryBroker:
 
     ``auto_create_partitions``: a metadata request for a missing topic creates it with that
     many partitions when the client allows it (Kafka's ``auto.create.topics.enable``);
-    None: never.
+    None: never. ``quiet_past_end``: a fetch past a partition's end gets no records and the
+    end, where Kafka answers ``OffsetOutOfRange`` (a consumer then resets its position):
+    what a consumer meets on a broker that does not say its offsets are out of range.
     """
 
     def __init__(self, name: str, *, auto_create_partitions: int | None = 1) -> None:
         self.name = name
         self.auto_create_partitions = auto_create_partitions
+        self.quiet_past_end = False
         self.lock = threading.RLock()
         self.changes = Changes()
         self.faults = Faults(self.changes, self._write_stalled)
@@ -174,6 +177,8 @@ class MemoryBroker:
         """
         with self.lock:
             log = self._log(tp)
+            if offset > log.end and self.quiet_past_end:
+                return b"", log.end
             if not 0 <= offset <= log.end:
                 raise OffsetOutOfRangeError({tp: offset})
             return log.read(offset, max_bytes), log.end

@@ -64,7 +64,7 @@ class MemoryConsumer:
         self._fetch_bytes = o["fetch_max_bytes"]
         self._poll_records = o["max_poll_records"]
         self._decoding = (o["key_deserializer"], o["value_deserializer"], o["check_crcs"])
-        self._isolation = o["isolation_level"]
+        self._isolation = 1 if o["isolation_level"] == "read_committed" else 0  # as aiokafka
         self._client = MemoryClient(broker, self._timeout_s)
         self.assigned: dict[TopicPartition, PartitionState] = {}
         self.subscription: frozenset[str] | None = frozenset(o["topics"]) or None

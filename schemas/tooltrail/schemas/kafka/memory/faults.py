@@ -11,6 +11,9 @@ Every client request passes ``admit`` first. The switches, all off at start:
 * ``lose_acks()``: produce requests are written but never answered.
 * ``hold_acks()`` / ``release_acks()``: produce requests are written at once and answered on
   release; ``delay_acks(s)``: answered ``s`` seconds after they were written.
+* ``refuse(topic, error)`` / ``accept(topic)``: produce requests to ``topic`` fail with
+  ``error`` (an aiokafka error class: ``TopicAuthorizationFailedError`` for good,
+  ``NotEnoughReplicasError`` for a while), nothing written.
 * ``stall()`` / ``resume()``: requests wait, unprocessed, until resumed (a paused broker); a
   client gives up after its request timeout, yet a produce request it gave up on is still
   written on resume, as a paused Kafka broker does with what it had received.
@@ -42,6 +45,7 @@ class Faults:
         self.ack_delay_s = 0.0
         self.stalled = False
         self._releases = 0  # bumped by release_acks: held answers go out
+        self.refused: dict[str, type[Exception]] = {}  # topic -> the error its produce gets
 
     # --- switches -----------------------------------------------------------------------------
     def go_down(self) -> None:
@@ -85,6 +89,14 @@ class Faults:
         """Answer produce requests ``seconds`` after writing them (0: at once)."""
         self.ack_delay_s = max(seconds, 0.0)
 
+    def refuse(self, topic: str, error: type[Exception]) -> None:
+        """Fail every produce request to ``topic`` with ``error``."""
+        self.refused[topic] = error
+
+    def accept(self, topic: str) -> None:
+        """Take produce requests to ``topic`` again."""
+        self.refused.pop(topic, None)
+
     def stall(self) -> None:
         """Keep every request waiting, unprocessed, until ``resume``."""
         self.stalled = True
@@ -100,6 +112,7 @@ class Faults:
         self.down = False
         self.timing_out = frozenset()
         self.ack_delay_s = 0.0
+        self.refused.clear()
         self.resume()
         self.release_acks()
 

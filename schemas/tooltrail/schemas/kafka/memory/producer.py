@@ -241,6 +241,8 @@ class MemoryProducer:
                     raise write.error
                 return write.base_offset
             if write is None and not faults.down and "produce" not in faults.timing_out:
+                if tp.topic in faults.refused:
+                    raise faults.refused[tp.topic](f"the broker refuses records on {tp.topic}")
                 if not faults.stalled:
                     return broker.produce(tp, data)
                 write = broker.produce_when_resumed(tp, data)
