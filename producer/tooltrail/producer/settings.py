@@ -11,6 +11,9 @@ from pydantic import Field, model_validator
 from tooltrail.schemas.config import CsvList, KafkaSettings, env_alias
 from tooltrail.schemas.redact import RedactionLimits
 
+#: The memory tools (``memory_tools``): never recorded, their results are memories already.
+MEMORY_TOOLS = frozenset({"memory_search", "memory_get_stats"})
+
 
 class ProducerSettings(KafkaSettings):
     """Everything the in-process producer and the MCP adapters read."""
@@ -126,7 +129,8 @@ class ProducerSettings(KafkaSettings):
         )
 
     def instruments(self, tool_id: str) -> bool:
-        """True if calls of ``tool_id`` are recorded (kill switch and allowlist)."""
-        if not self.enable_instrumentation:
+        """True if calls of ``tool_id`` are recorded (kill switch, allowlist; never the memory
+        tools: a memory of a memory search would feed memory back into itself)."""
+        if not self.enable_instrumentation or tool_id in MEMORY_TOOLS:
             return False
         return not self.instrument_allowlist or tool_id in self.instrument_allowlist
