@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,3 +328,15 @@ async def test_each_memory_example_registers_the_tools_in_one_line(
         assert tools["memory_search"].annotations.read_only_hint is True
     finally:
         module.trail.close(timeout=1)
+
+
+async def test_a_missing_library_names_the_extra(
+    trail: TrailProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools = MemoryTools(trail, MemoryToolSettings(chroma_url=_dead_url(), embedder="hashing"))
+    monkeypatch.setitem(sys.modules, "chromadb.errors", None)  # as if chromadb were absent
+    res = await tools.memory_search("oom")
+    assert res.is_error
+    text = res.content[0].text  # type: ignore[union-attr]
+    assert text.startswith("memory unavailable: the memory tools need chromadb")
+    assert "tooltrail[worker]" in text

@@ -230,6 +230,11 @@ class _Guard:
             if exc is None or isinstance(exc, MemoryUnavailableError):
                 return
             self.reader._forget()
+            if isinstance(exc, ModuleNotFoundError):
+                raise MemoryUnavailableError(
+                    f"the memory tools need {exc.name or 'a library'}: "
+                    "pip install 'tooltrail[worker]' (or [memory]) in the tool server"
+                ) from exc
             if isinstance(exc, Exception):
                 detail = first_line(f"{type(exc).__name__}: {exc}", 200)
                 raise MemoryUnavailableError(f"{self.what} failed: {detail}") from exc
