@@ -55,8 +55,9 @@ class MemoryToolSettings(TooltrailSettings):
     HTTP timeout of each Chroma request)."""
     memory_tools_result_bytes: int = Field(8_192, ge=1_024, le=65_536)
     """Largest JSON result of `memory_search`, in bytes (hits past it are left out, counted)."""
-    memory_tools_stats_scan: int = Field(2_000, ge=0, le=100_000)
-    """Most memories `memory_get_stats` reads to count the scope's situations (0 = no count)."""
+    memory_tools_stats_scan: int = Field(2_000, ge=1, le=100_000)
+    """Most memories `memory_get_stats` reads per collection to count the scope's situations
+    (more: the count says "at least")."""
 
     def chroma_token_value(self) -> str | None:
         """The Chroma token in clear (for the client factory only)."""

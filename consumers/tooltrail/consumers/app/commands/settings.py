@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from tooltrail.consumers.app.app_settings import AppSettings
 from tooltrail.consumers.app.commands import add, subcommands
 from tooltrail.consumers.settings import WorkerSettings
+from tooltrail.producer.memory_settings import MemoryToolSettings
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.schemas.config import (
     KafkaSettings,
@@ -41,6 +42,7 @@ def markdown_table() -> str:
     for cls, user in (
         (ProducerSettings, "producer"),
         (WorkerSettings, "workers"),
+        (MemoryToolSettings, "memory tools"),  # the Chroma settings it shares: workers' rows
         (AppSettings, "cli"),
     ):
         for field, info in cls.model_fields.items():
@@ -69,6 +71,7 @@ def show(*, as_json: bool, markdown: bool = False) -> int:
     data = {
         "producer": effective(ProducerSettings),
         "worker": effective(WorkerSettings),
+        "memory_tools": effective(MemoryToolSettings),
         "cli": effective(AppSettings),
     }
     if as_json:
