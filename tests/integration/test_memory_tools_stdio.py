@@ -302,3 +302,15 @@ def test_stdout_carries_only_json_rpc(
     search = seen[4]["result"]
     assert not search.get("isError"), search
     assert search["structuredContent"]["hits"][0]["salient"] == OOM
+
+
+def test_bench_memory_tools_reports_figures_and_a_ratio(tmp_path: Path) -> None:
+    from tests.integration.test_bench_commands import _bench
+
+    r: dict[str, Any] = _bench("memory-tools", tmp_path)
+    for key in ("direct_ms", "search_ms", "stats_ms", "noop_ms"):
+        assert r[key]["n"] == 12
+        assert r[key]["p50"] > 0
+    assert r["first_search_ms"] > 0
+    assert r["ratio_search_over_direct_p50"] > 0
+    assert r["hits_per_search_p50"] == 5  # k = 5 distinct situations of the one scope

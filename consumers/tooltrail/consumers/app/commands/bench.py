@@ -13,10 +13,12 @@ TARGETS = {
     "memory": "the memory group against a raw embed + upsert loop; freshness; query latency",
     "enrich": "the cache lookup against the old inline search; staleness in another process",
     "embed": "embedder variants: docs/s against today's MiniLM, recall@3 on incident memories",
+    "memory-tools": "an agent's memory_search through the SDK against embed + one scoped query",
 }
-MODULES = {
-    "embed": "retrieval"
-}  # target -> tooltrail.consumers.app.bench module, where they differ
+MODULES = {  # target -> tooltrail.consumers.app.bench module, where they differ
+    "embed": "retrieval",
+    "memory-tools": "memory_tools",
+}
 
 
 def register(commands: Any) -> None:
