@@ -22,6 +22,7 @@ from tooltrail.producer.memory_reader import MAX_K, MemoryReader, Scope, distinc
 from tooltrail.producer.memory_settings import MemoryToolSettings
 from tooltrail.producer.memory_tools import (
     MAX_QUERY_BYTES,
+    MAX_THREADS,
     ArgumentError,
     MemoryTools,
     add_memory_tools,
@@ -340,3 +341,21 @@ async def test_a_missing_library_names_the_extra(
     text = res.content[0].text  # type: ignore[union-attr]
     assert text.startswith("memory unavailable: the memory tools need chromadb")
     assert "tooltrail[worker]" in text
+
+
+async def test_calls_past_the_thread_bound_are_busy_at_once(trail: TrailProducer) -> None:
+    release = threading.Event()
+    tools = MemoryTools(trail, MemoryToolSettings(memory_tools_timeout_s=0.2))
+
+    def hang(query: str, tool: str | None, k: int) -> list[dict[str, Any]]:
+        release.wait(10)
+        return []
+
+    tools.reader.search = hang  # type: ignore[method-assign]
+    try:
+        answers = [await tools.memory_search("oom") for _ in range(MAX_THREADS + 1)]
+    finally:
+        release.set()
+    texts = [a.content[0].text for a in answers]  # type: ignore[union-attr]
+    assert texts[:MAX_THREADS] == ["memory unavailable: no answer from memory within 0.2 s"] * 4
+    assert texts[MAX_THREADS] == "memory unavailable: memory is busy answering earlier calls"
