@@ -136,7 +136,12 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-async def _with_mcp(script: str, env: dict[str, str], errlog: Path) -> list[tuple[bool, Any]]:
+Calls = list[tuple[str, dict[str, Any]]]
+
+
+async def _with_mcp(
+    script: str, env: dict[str, str], errlog: Path, calls: Calls = CALLS
+) -> list[tuple[bool, Any]]:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
@@ -148,20 +153,22 @@ async def _with_mcp(script: str, env: dict[str, str], errlog: Path) -> list[tupl
             ClientSession(read, write) as session,
         ):
             await session.initialize()
-            for name, args in CALLS:
+            for name, args in calls:
                 res = await session.call_tool(name, args)
                 out.append((bool(res.is_error), _payload(res)))
     return out
 
 
-async def _with_fastmcp(script: str, env: dict[str, str], errlog: Path) -> list[tuple[bool, Any]]:
+async def _with_fastmcp(
+    script: str, env: dict[str, str], errlog: Path, calls: Calls = CALLS
+) -> list[tuple[bool, Any]]:
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport
 
     transport = StdioTransport(command=sys.executable, args=[script], env=env, log_file=errlog)
     out = []
     async with Client(transport) as client:
-        for name, args in CALLS:
+        for name, args in calls:
             res = await client.call_tool(name, args, raise_on_error=False)
             out.append((bool(res.is_error), _payload(res)))
     return out
@@ -314,3 +321,59 @@ def test_bench_memory_tools_reports_figures_and_a_ratio(tmp_path: Path) -> None:
     assert r["first_search_ms"] > 0
     assert r["ratio_search_over_direct_p50"] > 0
     assert r["hits_per_search_p50"] == 5  # k = 5 distinct situations of the one scope
+
+
+async def test_what_the_memory_worker_wrote_is_found_in_scope_only(
+    kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, tmp_path: Path
+) -> None:
+    """End to end: calls of two tool servers (prod and dev, one broker, one Chroma) become
+    memories through the real memory worker; the prod server's agent finds prod's only."""
+    from tests.kafka_helpers import wait_for
+    from tests.processes import worker, worker_env
+    from tooltrail.producer import TrailProducer, record_call
+
+    env = worker_env(kafka.bootstrap, names, tmp_path, chroma.url)
+    with worker("memory", env, tmp_path / "worker.log") as w:
+        await wait_for(lambda: w.get("/readyz")[0] == 200, 60, "the memory group ready")
+        for environment, tool in (("prod", "oc_read_logs"), ("dev", "oc_dev_read_logs")):
+            trail = TrailProducer(
+                kafka_bootstrap=kafka.bootstrap,
+                events_topic=names.events,
+                enrichment_topic=names.enrichment,
+                outbox_dir=tmp_path / f"outbox-{environment}",
+                environment=environment,
+                domain="openshift",
+                enable_presearch=False,
+            ).start()
+            try:
+                for i in range(3):
+                    with (
+                        pytest.raises(RuntimeError),
+                        record_call(trail, tool, {"namespace": "payments", "pod": f"api-{i}"}),
+                    ):
+                        raise RuntimeError("java.lang.OutOfMemoryError: Java heap space")
+                with record_call(trail, "oc_read_get_pods", {"namespace": "payments"}) as call:
+                    call.result = "web-1 1/1 Running"
+            finally:
+                trail.close(timeout=10)
+        group = env["TOOLTRAIL_MEMORY_GROUP"]
+        await wait_for(
+            lambda: w.metric("tooltrail_written_total", group=group) >= 8, 90, "8 events written"
+        )
+    server_env = _env(kafka, names, tmp_path, chroma.url, "hashing")
+    calls: Calls = [
+        ("memory_search", {"query": "OutOfMemoryError Java heap space", "k": 10}),
+        ("memory_search", {"query": "OutOfMemoryError", "tool": "oc_dev_read_logs"}),
+        ("memory_get_stats", {}),
+    ]
+    script = str(EXAMPLES / SERVER["mcp"])
+    results = await _with_mcp(script, server_env, tmp_path / "server.log", calls)
+    assert [err for err, _ in results] == [False, False, False], results
+    (_, near), (_, dev_only), (_, stats) = results
+    tools = [h["tool"] for h in near["hits"]]
+    assert "oc_read_logs" in tools
+    assert "oc_dev_read_logs" not in tools  # dev's memories never reach a prod server
+    salients = [h["salient"] for h in near["hits"]]
+    assert len(salients) == len(set(salients))  # distinct
+    assert dev_only["hits"] == []
+    assert stats["memory"]["situations"] >= 2  # prod's failure and its routine call, at least
