@@ -188,7 +188,9 @@ class MemoryReader:
 
         s = self.settings
         if s.chroma_url is None:
-            raise MemoryUnavailableError("memory is not configured (TOOLTRAIL_CHROMA_URL)")
+            raise MemoryUnavailableError(
+                "memory is not configured: the tool server has no TOOLTRAIL_CHROMA_URL"
+            )
         if self._client is None:
             self._client = open_client(
                 s.chroma_url,
