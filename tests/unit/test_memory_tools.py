@@ -359,3 +359,26 @@ async def test_calls_past_the_thread_bound_are_busy_at_once(trail: TrailProducer
     texts = [a.content[0].text for a in answers]  # type: ignore[union-attr]
     assert texts[:MAX_THREADS] == ["memory unavailable: no answer from memory within 0.2 s"] * 4
     assert texts[MAX_THREADS] == "memory unavailable: memory is busy answering earlier calls"
+
+
+def test_tooltrail_settings_checks_the_memory_tools_settings() -> None:
+    import subprocess
+
+    base = {"PATH": "", "HOME": "/tmp"}
+    out = subprocess.run(
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", "settings", "--json"],
+        capture_output=True,
+        text=True,
+        env={**base, "TOOLTRAIL_MEMORY_TOOLS_RESULT_BYTES": "4096"},
+        check=True,
+    )
+    assert orjson.loads(out.stdout)["memory_tools"]["TOOLTRAIL_MEMORY_TOOLS_RESULT_BYTES"] == 4096
+    out = subprocess.run(
+        [sys.executable, "-m", "tooltrail.consumers.app.cli", "settings"],
+        capture_output=True,
+        text=True,
+        env={**base, "TOOLTRAIL_MEMORY_TOOLS_RESULT_BYTES": "10"},
+    )
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert "TOOLTRAIL_MEMORY_TOOLS_RESULT_BYTES = '10'" in out.stderr
