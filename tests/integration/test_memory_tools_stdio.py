@@ -356,9 +356,14 @@ async def test_what_the_memory_worker_wrote_is_found_in_scope_only(
                     call.result = "web-1 1/1 Running"
             finally:
                 trail.close(timeout=10)
-        group = env["TOOLTRAIL_MEMORY_GROUP"]
+        wanted = {
+            ("prod", "oc_read_logs"),
+            ("prod", "oc_read_get_pods"),
+            ("dev", "oc_dev_read_logs"),
+            ("dev", "oc_read_get_pods"),
+        }
         await wait_for(
-            lambda: w.metric("tooltrail_written_total", group=group) >= 8, 90, "8 events written"
+            lambda: wanted <= _stored(chroma.url, names.collection), 90, "both scopes' memories"
         )
     server_env = _env(kafka, names, tmp_path, chroma.url, "hashing")
     calls: Calls = [
@@ -377,3 +382,18 @@ async def test_what_the_memory_worker_wrote_is_found_in_scope_only(
     assert len(salients) == len(set(salients))  # distinct
     assert dev_only["hits"] == []
     assert stats["memory"]["situations"] >= 2  # prod's failure and its routine call, at least
+
+
+def _stored(url: str, collection: str) -> set[tuple[str, str]]:
+    """(environment, tool) of every memory in ``collection`` (empty until it exists)."""
+    from chromadb.errors import NotFoundError
+
+    client = open_client(url)
+    try:
+        try:
+            got = client.get_collection(collection).get(include=["metadatas"])
+        except NotFoundError:
+            return set()
+        return {(str(m["environment"]), str(m["tool"])) for m in got["metadatas"] or []}
+    finally:
+        close_client(client)
