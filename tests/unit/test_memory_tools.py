@@ -382,3 +382,18 @@ def test_tooltrail_settings_checks_the_memory_tools_settings() -> None:
     assert out.returncode == 2
     assert out.stdout == ""
     assert "TOOLTRAIL_MEMORY_TOOLS_RESULT_BYTES = '10'" in out.stderr
+
+
+@pytest.mark.parametrize("sdk", ["mcp", "fastmcp"])
+async def test_nothing_of_ours_raises_into_the_sdk(
+    sdk: str, trail: TrailProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> Any:
+        raise RuntimeError("counters gone")
+
+    monkeypatch.setattr(trail, "stats", broken)
+    server = _server(sdk)
+    add_memory_tools(server, trail, MemoryToolSettings())
+    is_error, res = await _call(sdk, server, "memory_get_stats", {})
+    assert is_error
+    assert _text(res) == "memory_get_stats failed: RuntimeError: counters gone"

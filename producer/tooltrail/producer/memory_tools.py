@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
@@ -190,6 +190,16 @@ def _settle(future: asyncio.Future[T], value: T | None, exc: BaseException | Non
         future.set_result(value)  # type: ignore[arg-type]
 
 
+async def _answered(name: str, answer: Awaitable[CallToolResult]) -> CallToolResult:
+    """``answer``, or an error result if building it failed anyhow: nothing of ours raises
+    into the SDK (cancellation still propagates)."""
+    try:
+        return await answer
+    except Exception as exc:
+        log.exception("%s failed", name)
+        return error_result(f"{name} failed: {clean(f'{type(exc).__name__}: {exc}', 300)}")
+
+
 def add_memory_tools(
     server: Any, producer: TrailProducer, settings: MemoryToolSettings | None = None
 ) -> MemoryTools:
@@ -200,10 +210,10 @@ def add_memory_tools(
     async def memory_search(
         query: str, tool: str | None = None, k: int = DEFAULT_K
     ) -> CallToolResult:
-        return await tools.memory_search(query, tool, k)
+        return await _answered("memory_search", tools.memory_search(query, tool, k))
 
     async def memory_get_stats() -> CallToolResult:
-        return await tools.memory_get_stats()
+        return await _answered("memory_get_stats", tools.memory_get_stats())
 
     for fn, description in (
         (memory_search, SEARCH_DESCRIPTION),
