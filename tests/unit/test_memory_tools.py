@@ -264,6 +264,17 @@ async def test_chroma_down_is_a_clean_tool_error_and_stats_still_answer(
     assert data["memory"]["available"] is False
     assert data["producer"]["emitted"] == 0
     assert data["scope"] == {"environment": "prod", "domain": "openshift"}
+    assert data["recording"] == "on"
+
+
+async def test_stats_say_why_nothing_is_recorded(tmp_path: Path) -> None:
+    trail = TrailProducer(kafka_bootstrap="", outbox_dir=tmp_path / "outbox")  # invalid
+    try:
+        res = await MemoryTools(trail, MemoryToolSettings()).memory_get_stats()
+    finally:
+        trail.close(timeout=1)
+    assert res.structured_content is not None
+    assert "TOOLTRAIL_KAFKA_BOOTSTRAP" in res.structured_content["recording"]
 
 
 async def test_no_chroma_configured_says_so(trail: TrailProducer) -> None:

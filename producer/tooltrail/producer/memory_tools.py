@@ -132,10 +132,16 @@ class MemoryTools:
         cache = self.producer.enrichment
         data: dict[str, Any] = {
             "scope": asdict(self.scope),
+            "recording": self.producer.disabled or "on",  # why nothing is recorded, if so
             "producer": producer,
             "enrichment": None
             if cache is None
-            else {"hits": cache.hits, "misses": cache.misses, "entries": len(cache)},
+            else {
+                "hits": cache.hits,
+                "misses": cache.misses,
+                "entries": len(cache),
+                "applied": cache.applied,
+            },
         }
         try:
             data["memory"] = {"available": True, **await self._blocking(self.reader.counts)}
