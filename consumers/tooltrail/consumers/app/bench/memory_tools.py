@@ -121,6 +121,60 @@ def _direct(url: str, settings: MemoryToolSettings) -> Any:
     return search, client
 
 
+#: A tool server of its own process, with the memory tools and a tool reporting its RSS.
+SERVER = """
+import sys
+from mcp.server.mcpserver import MCPServer
+from tooltrail.producer import TrailProducer
+from tooltrail.producer.memory_tools import add_memory_tools
+trail = TrailProducer(kafka_bootstrap="memory://rss", outbox_dir=sys.argv[1],
+                      enable_presearch=False, environment="prod", domain="openshift")
+server = MCPServer("rss", log_level="WARNING")
+add_memory_tools(server, trail)
+@server.tool()
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+server.run("stdio")
+"""
+
+
+async def _server_rss(root: Path, url: str, collection: str) -> dict[str, float]:
+    """RSS of a tool server process: started, after one ``memory_search``, after ten more."""
+    import os
+    import sys
+
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import get_default_environment, stdio_client
+
+    env = {
+        **get_default_environment(),
+        **{k: v for k, v in os.environ.items() if k.startswith("TOOLTRAIL_")},
+        "TOOLTRAIL_CHROMA_URL": url,
+        "TOOLTRAIL_CHROMA_COLLECTION": collection,
+    }
+    params = StdioServerParameters(
+        command=sys.executable, args=["-c", SERVER, str(root / "rss-outbox")], env=env
+    )
+    out: dict[str, float] = {}
+    with (root / "rss-server.log").open("w") as err:
+        async with stdio_client(params, errlog=err) as (r, w), ClientSession(r, w) as session:
+            await session.initialize()
+
+            async def rss() -> float:
+                res = await session.call_tool("rss_mb", {})
+                return round(float((res.structured_content or {})["result"]), 1)
+
+            out["started_mb"] = await rss()
+            await session.call_tool("memory_search", {"query": QUERIES[0]})
+            out["after_first_search_mb"] = await rss()
+            for query in QUERIES[1:] * 2:
+                await session.call_tool("memory_search", {"query": query})
+            out["after_more_searches_mb"] = await rss()
+    return out
+
+
 async def run(root: Path, url: str, *, quick: bool) -> dict[str, Any]:
     """Seed, then measure the baseline and the tools interleaved."""
     import mcp
@@ -172,8 +226,10 @@ async def run(root: Path, url: str, *, quick: bool) -> dict[str, Any]:
         close_client(client)
         tools.close()
         trail.close(timeout=1)
+    rss = await _server_rss(root, url, settings.chroma_collection)
     return {
         "machine": machine(),
+        "tool_server_rss": rss,
         "memories": n,
         "scopes": len(SCOPES),
         "embedder": settings.embedder,
@@ -204,6 +260,10 @@ def main(*, as_json: bool, quick: bool) -> int:
             f"{r['hits_per_search_p50']} hits)",
             f"memory_get_stats: p50 {st['p50']} ms  p99 {st['p99']} ms",
             f"no-op tool via the same client: p50 {no['p50']} ms",
+            "tool server RSS (own process): started {started_mb} MB, after the first search "
+            "{after_first_search_mb} MB, after 14 more {after_more_searches_mb} MB".format(
+                **r["tool_server_rss"]
+            ),
         ],
     )
     return 0
