@@ -321,6 +321,9 @@ def test_bench_memory_tools_reports_figures_and_a_ratio(tmp_path: Path) -> None:
     assert r["first_search_ms"] > 0
     assert r["ratio_search_over_direct_p50"] > 0
     assert r["hits_per_search_p50"] == 5  # k = 5 distinct situations of the one scope
+    rss = r["tool_server_rss"]
+    assert rss["started_mb"] > 0
+    assert rss["after_first_search_mb"] > rss["started_mb"]  # the client and model, loaded late
 
 
 async def test_what_the_memory_worker_wrote_is_found_in_scope_only(
