@@ -2,7 +2,9 @@
 
 Importing this package stays light: no chromadb, no onnxruntime, no MCP SDK. The SDK
 adapters live in ``tooltrail.producer.middleware_mcp`` and
-``tooltrail.producer.middleware_fastmcp``.
+``tooltrail.producer.middleware_fastmcp``; the memory tools an agent may call
+(``add_memory_tools``) in ``tooltrail.producer.memory_tools``, which loads Chroma's client and
+the embedder on the first search only.
 """
 
 from tooltrail.producer.calls import PROCESS_SESSION_ID, ToolCall, build_event, classify_op
