@@ -205,9 +205,18 @@ def test_copies_of_one_call_in_other_sessions_collapse_into_the_nearest() -> Non
     doc = "oc_read_get_pods tool_error: CrashLoopBackOff\nnamespace=payments"
     copies = [hit_of(doc, {**OLD, "sessionId": f"s-{i}"}, 0.1 + i / 100) for i in range(3)]
     other = hit_of("OOMKilled\nx", dict(SITUATION), 0.3)
-    got = distinct([copies[2], other, copies[0], copies[1]], 10)
+    got = distinct([copies[0], copies[1], other, copies[2]], 10)  # nearest first
     assert got == [copies[0], other]
     assert distinct([*copies, other], 1) == [copies[0]]
+    read = []
+
+    def lazily() -> Iterator[dict[str, Any]]:
+        for hit in [*copies, other, hit_of("never read\nx", dict(SITUATION), 0.9)]:
+            read.append(hit)
+            yield hit
+
+    assert distinct(lazily(), 2) == [copies[0], other]
+    assert len(read) == 4  # stopped at the second distinct hit
 
 
 # --- the tools, in-process on both SDKs ------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,17 +93,20 @@ def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
 
 
-def distinct(hits: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    """The ``k`` nearest hits, one per situation: per-call memories of one call repeated in
-    other sessions (or a situation and its older per-call copies) collapse into the nearest."""
+def distinct(hits: Iterable[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """The first ``k`` of ``hits`` (nearest first), one per situation: per-call memories of
+    one call repeated in other sessions (or a situation and its older per-call copies)
+    collapse into the nearest. Lazy: a generator of hits is read only as far as needed."""
     seen: set[tuple[str, str, str]] = set()
-    out = []
-    for hit in sorted(hits, key=lambda h: -float(h["similarity"])):
+    out: list[dict[str, Any]] = []
+    for hit in hits:
         key = (hit["tool"], hit["outcome"], " ".join(hit["salient"].lower().split()))
         if key not in seen:
             seen.add(key)
             out.append(hit)
-    return out[:k]
+            if len(out) == k:
+                break
+    return out
 
 
 class MemoryReader:
@@ -119,7 +123,7 @@ class MemoryReader:
         """The ``k`` nearest distinct situations of this scope (and tool) to ``query``."""
         with self._guard("search"):
             vector = self._embed(query)
-            hits = []
+            rows: list[tuple[float, str, dict[str, Any]]] = []
             for collection in self._collections():
                 got = collection.query(
                     query_embeddings=[vector],
@@ -130,8 +134,9 @@ class MemoryReader:
                 for doc, meta, dist in zip(
                     got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
                 ):
-                    hits.append(hit_of(doc or "", dict(meta or {}), dist))
-            return distinct(hits, k)
+                    rows.append((float(dist), doc or "", dict(meta or {})))
+            rows.sort(key=lambda row: row[0])  # nearest first, over every collection
+            return distinct((hit_of(doc, meta, dist) for dist, doc, meta in rows), k)
 
     def counts(self) -> dict[str, Any]:
         """Situations of this scope: how many (up to the scan bound), by kind, newest seen."""
