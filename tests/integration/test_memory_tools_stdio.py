@@ -400,3 +400,37 @@ def _stored(url: str, collection: str) -> set[tuple[str, str]]:
         return {(str(m["environment"]), str(m["tool"])) for m in got["metadatas"] or []}
     finally:
         close_client(client)
+
+
+async def test_a_collection_of_another_embedder_is_a_clear_error(
+    names: Names, chroma: ChromaServer, tmp_path: Path
+) -> None:
+    import mcp
+    from mcp.server.mcpserver import MCPServer
+
+    from tooltrail.producer import TrailProducer
+    from tooltrail.producer.memory_settings import MemoryToolSettings
+    from tooltrail.producer.memory_tools import add_memory_tools
+
+    _seed(chroma, names.collection, "hashing")  # the workers embed with hashing
+    trail = TrailProducer(
+        kafka_bootstrap="memory://embedder-mismatch",
+        outbox_dir=tmp_path / "outbox",
+        enable_presearch=False,
+        **HERE,
+    )
+    server = MCPServer("t", log_level="WARNING")
+    settings = MemoryToolSettings(
+        chroma_url=chroma.url, chroma_collection=names.collection, embedder="minilm"
+    )
+    tools = add_memory_tools(server, trail, settings)
+    try:
+        async with mcp.Client(server) as client:
+            res = await client.call_tool("memory_search", {"query": "heap"})
+    finally:
+        tools.close()
+        trail.close(timeout=1)
+    assert res.is_error
+    text = "".join(c.text for c in res.content if c.type == "text")
+    assert text.startswith(f"memory unavailable: collection '{names.collection}' was built with")
+    assert "TOOLTRAIL_EMBEDDER" in text
