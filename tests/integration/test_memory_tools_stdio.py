@@ -221,7 +221,7 @@ async def test_search_is_scoped_distinct_and_stats_count(
     assert stats["memory"]["available"] is True
     assert stats["memory"]["situations"] == IN_SCOPE
     assert stats["memory"]["byKind"] == {"failure": IN_SCOPE}
-    assert stats["enrichment"] is not None
+    assert isinstance(stats["enrichment"]["on"], bool)
 
 
 @pytest.mark.parametrize("sdk", ["mcp", "fastmcp"])

@@ -274,6 +274,7 @@ async def test_chroma_down_is_a_clean_tool_error_and_stats_still_answer(
     assert data["producer"]["emitted"] == 0
     assert data["scope"] == {"environment": "prod", "domain": "openshift"}
     assert data["recording"] == "on"
+    assert data["enrichment"] == {"on": False, "reason": "TOOLTRAIL_ENABLE_PRESEARCH is false"}
 
 
 async def test_stats_say_why_nothing_is_recorded(tmp_path: Path) -> None:

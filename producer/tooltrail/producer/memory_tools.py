@@ -134,9 +134,10 @@ class MemoryTools:
             "scope": asdict(self.scope),
             "recording": self.producer.disabled or "on",  # why nothing is recorded, if so
             "producer": producer,
-            "enrichment": None
+            "enrichment": {"on": False, "reason": _presearch_off(self.producer)}
             if cache is None
             else {
+                "on": True,
                 "hits": cache.hits,
                 "misses": cache.misses,
                 "entries": len(cache),
@@ -185,6 +186,12 @@ class MemoryTools:
     def close(self) -> None:
         """Close the Chroma client."""
         self.reader.close()
+
+
+def _presearch_off(producer: TrailProducer) -> str:
+    """Why this tool server has no pre-search cache."""
+    reason = getattr(producer, "presearch_off", None)  # set by producers that explain it
+    return str(reason) if reason else "TOOLTRAIL_ENABLE_PRESEARCH is false"
 
 
 def _settle(future: asyncio.Future[T], value: T | None, exc: BaseException | None) -> None:
