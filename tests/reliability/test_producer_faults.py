@@ -201,11 +201,13 @@ async def test_a_producer_killed_mid_stall_leaves_what_it_received_in_its_outbox
     lost = made - len(first_life)
     print(
         f"\nfirst life: {made} calls, killed {SEND_TIMEOUT_S + 3:.0f}s into a stall"
-        f" (last status: spilled {last['spilled']}, in memory"
+        f" (last status: spilled {last['spilled']}, resent {last['resent']}, in memory"
         f" {last['queue_depth'] + last['in_flight']}); second life resent {second['resent']}"
         f" and made {calls_after} calls; first-life calls missing from the topic: {lost}"
     )
-    assert second["resent"] >= last["spilled"]
+    # what the first life spilled and had not resent itself (calls spilled before its link
+    # came up are resent in that life) is whole on disk and resent by the second life
+    assert second["resent"] >= last["spilled"] - last["resent"]
     # once a stall is detected, calls go to the outbox within a linger: a kill loses at most
     # the last moments (status lag 100 ms + linger), not the send timeout's worth or more
     assert lost <= RATE * 0.2
