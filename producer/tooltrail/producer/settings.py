@@ -87,6 +87,8 @@ class ProducerSettings(KafkaSettings):
     """Outbox size bound; past it the oldest events are dropped and counted."""
     outbox_segment_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Size of one outbox segment file."""
+    outbox_adopt_interval_s: float = Field(5.0, ge=0.1, le=3600)
+    """How often a producer looks for outbox directories of dead processes to adopt."""
     outbox_fsync_interval_ms: int = Field(200, ge=0, le=60_000)
     """Outbox fsync batching interval (0 = fsync every write)."""
     overflow_warn_interval_s: float = Field(60.0, ge=0)

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 class ProducerStats:
     """A snapshot of the producer's counters.
 
-    ``emitted`` = ``sent`` + ``spilled`` (to the outbox) + ``dropped`` + ``queue_depth`` +
-    ``in_flight`` (sent, not yet acknowledged and confirmed). ``resent`` counts outbox
+    The accounting identity, at any quiet moment, at close and at exit: ``emitted`` +
+    ``outbox_inherited`` (records found in the outbox at start or adopted from dead
+    processes) = ``sent`` + ``resent`` + ``dropped`` (by reason) + ``queue_depth`` +
+    ``in_flight`` (sent, not yet acknowledged and confirmed) + ``outbox_pending`` (whole on
+    disk). ``spilled`` counts events written to the outbox; ``resent`` outbox
     records that later reached Kafka; ``late_acks`` those of them a timed-out send had
     delivered after all (not sent twice); ``unconfirmed_acks`` acknowledgements that could
     not be confirmed on the topic (the broker lost it) and were sent again;
@@ -37,6 +40,7 @@ class ProducerStats:
     late_acks: int = 0
     unconfirmed_acks: int = 0
     maybe_duplicated: int = 0
+    outbox_inherited: int = 0
 
     @property
     def dropped_total(self) -> int:
