@@ -11,6 +11,7 @@ full disk never leaves a torn record behind a counter that claims it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -36,7 +37,10 @@ def private_directory(path: Path) -> Path:
     when it cannot be created.
     """
     path = Path(os.path.abspath(path))  # noqa: PTH100 - no symlink resolution wanted
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):  # parents too: Path.mkdir gives them the umask's mode
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise RefusedDirectory(errno.ENOTDIR, "not a directory (a symlink is refused)", str(path))

@@ -189,6 +189,7 @@ class Sender:
     def keep(self, items: Sequence[Item]) -> None:
         """Build and write ``items`` to the outbox on the calling thread (the sender is not
         running: never started, or stopped). Never raises."""
+        self.taken += len(items)
         recs = self._records(items)
         if not recs:
             return
