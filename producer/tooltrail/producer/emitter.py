@@ -134,6 +134,10 @@ class TrailProducer:
         try:
             if self._started:
                 self._sender.stop(deadline)
+                if self._sender.alive:  # past the deadline: what it holds is lost at exit
+                    held = self._sender.holding
+                    self._counters.add("dropped:close_timeout", held)
+                    log.warning("tooltrail: the sender outlived close(%s); %d lost", deadline, held)
             # what the sender could not take (never started, or past its deadline) is kept
             # here; the outbox is thread-safe, so a sender still finishing is no obstacle
             leftover = self._accumulator.drain(len(self._accumulator))

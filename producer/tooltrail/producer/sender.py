@@ -543,13 +543,17 @@ class Sender:
         """Append to the outbox; None (and every record counted dropped) if it refuses."""
         if not recs:
             return None
-        fresh = sum(1 for r in recs if not r.resent)
         try:
             positions = self.outbox.append([(r.key, r.value) for r in recs])
         except OSError as exc:
+            if exc.errno in NO_SPACE and len(recs) > 1:  # keep the newer half if it fits
+                half = len(recs) // 2
+                self._count_lost(recs[:half], exc)
+                return self._spill(recs[half:])
             self._count_lost(recs, exc)
             self._warn_drops()
             return None
+        fresh = sum(1 for r in recs if not r.resent)
         if fresh:
             self.counters.add("spilled", fresh)
         self._schedule_sync()
