@@ -44,6 +44,8 @@ def _driver(
     seconds: float,
     log: Path,
     first: int = 0,
+    rate: float = RATE,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -53,6 +55,7 @@ def _driver(
         "TOOLTRAIL_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
         "TOOLTRAIL_OUTBOX_FSYNC_INTERVAL_MS": "0",
         "TOOLTRAIL_SERVER_NAME": "fault-driver",
+        **(extra or {}),
     }
     with log.open("ab") as err:
         return subprocess.Popen(
@@ -61,7 +64,7 @@ def _driver(
                 "-m",
                 "tests.producer_driver",
                 str(status),
-                str(RATE),
+                str(rate),
                 str(seconds),
                 str(first),
             ],

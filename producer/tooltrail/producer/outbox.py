@@ -374,8 +374,17 @@ class Outbox:
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            empty = not any(s.ends for s in self._segs.values())
+            if empty and self.directory != self.root:  # nothing to adopt: leave no trace
+                for n in list(self._segs):
+                    self._remove(n)
+                with contextlib.suppress(OSError):
+                    (self.directory / "cursor").unlink()
             if self._dirlock is not None:
-                self._dirlock.release()
+                self._dirlock.release(remove=empty and self.directory != self.root)
+            if empty and self.directory != self.root:
+                with contextlib.suppress(OSError):
+                    self.directory.rmdir()
 
 
 #: Either outbox: on disk, or in memory when the directory is unusable.
