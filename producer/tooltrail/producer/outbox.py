@@ -30,14 +30,8 @@ from pathlib import Path
 
 from tooltrail.producer import outbox_files as files
 from tooltrail.producer.outbox_adopt import adopt
-from tooltrail.producer.outbox_format import (
-    CURSOR_BYTES,
-    OutboxRecord,
-    Position,
-    cursor_line,
-    frame,
-    parse,
-)
+from tooltrail.producer.outbox_cursor import CursorFile
+from tooltrail.producer.outbox_format import OutboxRecord, Position, frame, parse
 from tooltrail.producer.outbox_lock import DirLock, claim, orphans
 from tooltrail.producer.outbox_memory import MemoryOutbox
 from tooltrail.producer.outbox_segments import Segment, index, load_cursor, read_bytes, scan
@@ -68,15 +62,15 @@ class Outbox:
         self._cursor: Position = (0, 0)
         self._lent: Position | None = None  # end of what the last peek handed out
         self._pending = 0
-        self._cursor_fd: int | None = None
-        self._cursor_error: str | None = None
+        self._cursor_file: CursorFile | None = None
         self._dirlock: DirLock | None = None
         try:
             self._dirlock = claim(self.root)
             self.directory = self._dirlock.directory
             self._segs = {n: index(self._path(n)) for n in scan(self.directory)}
             self._cursor = load_cursor(self.directory, min(self._segs, default=0))
-            self._open_cursor()
+            self._cursor_file = CursorFile(self.directory)
+            self._save_cursor()
             self._recount()
             self.inherited = self._pending
             self.adopt_orphans()
@@ -303,38 +297,9 @@ class Outbox:
             self._save_cursor()
             self._recount()
 
-    # --- cursor ------------------------------------------------------------------------------
-    def _open_cursor(self) -> None:
-        path = self.directory / "cursor"
-        if path.is_symlink() or (path.exists() and not files.is_regular(path)):
-            log.warning("outbox: removing %s: not a regular file (a symlink is refused)", path)
-            path.unlink()
-        try:
-            self._cursor_fd = files.open_existing(path, os.O_RDWR)
-        except FileNotFoundError:
-            self._cursor_fd = files.open_new(path, os.O_RDWR)
-        self._save_cursor()
-
     def _save_cursor(self) -> None:
-        """Overwrite the cursor line in place: no new block is needed on a full disk."""
-        if self._cursor_fd is None:
-            return
-        line = cursor_line(self._cursor)
-        error: OSError = OSError(errno.ENOSPC, "short write of the cursor")
-        try:
-            written = os.pwrite(self._cursor_fd, line, 0)
-        except OSError as exc:
-            written, error = 0, exc
-        if written == CURSOR_BYTES:
-            self._cursor_error = None
-        else:
-            if self._cursor_error is None:  # once per failing stretch, not per ack
-                log.warning(
-                    "outbox: cursor not saved (%s: %s); kept in memory, saved at the next ack",
-                    files.errno_name(error),
-                    error.strerror or error,
-                )
-            self._cursor_error = files.errno_name(error)
+        if self._cursor_file is not None:
+            self._cursor_file.save(self._cursor)
 
     # --- other processes' directories --------------------------------------------------------
     def adopt_orphans(self) -> int:
@@ -370,10 +335,8 @@ class Outbox:
             self._closed = True
             self._close_write()
             self._save_cursor()
-            fd, self._cursor_fd = self._cursor_fd, None
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            if self._cursor_file is not None:
+                self._cursor_file.close()
             empty = not any(s.ends for s in self._segs.values())
             if empty and self.directory != self.root:  # nothing to adopt: leave no trace
                 for n in list(self._segs):
