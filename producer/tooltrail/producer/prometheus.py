@@ -3,7 +3,8 @@
 ``REGISTRY.register(ProducerCollector(trail))`` (``prometheus_client`` is not a dependency of
 the producer: import this module only where it is installed). Families:
 ``tooltrail_producer_{emitted,sent,spilled,resent,internal_errors,restarts,late_acks,
-unconfirmed_acks,maybe_duplicated}_total``, ``tooltrail_producer_dropped_total{reason}``, and
+unconfirmed_acks,maybe_duplicated,outbox_inherited}_total``,
+``tooltrail_producer_dropped_total{reason}``, and
 the gauges ``tooltrail_producer_queue_depth``, ``tooltrail_producer_in_flight``,
 ``tooltrail_producer_outbox_pending``, ``tooltrail_producer_outbox_bytes`` and
 ``tooltrail_producer_connected`` (see ``ProducerStats`` for what each counts).
@@ -49,6 +50,11 @@ class ProducerCollector(Collector):
                 "maybe_duplicated",
                 s.maybe_duplicated,
                 "Records sent again after a request with an unknown outcome.",
+            ),
+            (
+                "outbox_inherited",
+                s.outbox_inherited,
+                "Outbox records found at start or adopted from dead processes.",
             ),
         )
         for name, value, doc in counters:

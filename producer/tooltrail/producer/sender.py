@@ -143,6 +143,7 @@ class Sender:
         self._resending = asyncio.Lock()  # one resend batch at a time (loop, or stop's drain)
         self.outbox_error: str | None = None  # the last error that cost spilled events
         self._sync_due: asyncio.TimerHandle | None = None
+        self._sync_failing = False
         self._partition_of: dict[bytes | None, int] = {}
         # one batch at a time per partition into aiokafka: its add_batch subtracts the time
         # already waited again on every wait (aiokafka 0.13/0.14), so batches queued behind
@@ -575,8 +576,12 @@ class Sender:
         self._sync_due = None
         try:
             self.outbox.sync()
-        except OSError:
-            log.warning("tooltrail: outbox fsync failed", exc_info=True)
+        except OSError as exc:
+            if not self._sync_failing:  # once per failing stretch
+                log.warning("tooltrail: outbox fsync failed (%s): %s", errno_name(exc), exc)
+            self._sync_failing = True
+        else:
+            self._sync_failing = False
 
     # --- link: connect, confirm acknowledgements, notice the topic going away ---------------
     def _kick_link(self) -> None:

@@ -35,7 +35,7 @@ class ProducerStats:
     connected: bool
     internal_errors: int
     restarts: int = 0
-    outbox_usable: bool = True  # False: the outbox directory is unusable, kept in memory
+    outbox_usable: bool = True  # False: directory refused (kept in memory) or writes failing
     in_flight: int = 0
     late_acks: int = 0
     unconfirmed_acks: int = 0
