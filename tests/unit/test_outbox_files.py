@@ -164,3 +164,13 @@ def test_a_lock_is_refused_while_held_and_free_once_released(tmp_path: Path) -> 
     one.release()
     assert two.take()
     two.release()
+
+
+def test_a_directory_being_created_is_not_adopted(tmp_path: Path) -> None:
+    first = Outbox(tmp_path, 1 << 20, 1 << 16)
+    starting = tmp_path / "proc-1-abcd"  # made by a process that has not locked it yet
+    starting.mkdir(mode=0o700)
+    assert first.adopt_orphans() == 0
+    assert starting.is_dir()
+    assert DirLock(starting).take()  # the starting process still gets its lock
+    first.close()

@@ -34,7 +34,10 @@ class DirLock:
     def take(self) -> bool:
         """Lock without waiting; False when another process (or open file) holds it."""
         path = self.directory / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:  # the directory may just have been adopted and removed by another process
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # the holder may have removed the directory between our open and our flock
@@ -92,6 +95,8 @@ def orphans(root: Path, own: Path) -> Iterator[DirLock]:
         candidates += sorted(p for p in root.iterdir() if p.name.startswith(PROC_PREFIX))
     for directory in candidates:
         if directory == own or directory.is_symlink() or not directory.is_dir():
+            continue
+        if not (directory / LOCK_NAME).exists():  # being created (locked next), or never used
             continue
         try:
             private_directory(directory)
