@@ -25,6 +25,7 @@ import errno
 import logging
 import os
 import threading
+from bisect import bisect_left
 from collections import Counter
 from pathlib import Path
 
@@ -114,12 +115,11 @@ class Outbox:
     def holds(self, position: Position | None) -> bool:
         """True while the record ending at ``position`` is on disk and not acknowledged."""
         with self._lock:
-            return (
-                position is not None
-                and position > self._cursor
-                and position[0] in self._segs
-                and position[1] in self._segs[position[0]].ends
-            )
+            seg = self._segs.get(position[0]) if position is not None else None
+            if position is None or seg is None or position <= self._cursor:
+                return False
+            at = bisect_left(seg.ends, position[1])
+            return at < len(seg.ends) and seg.ends[at] == position[1]
 
     # --- writing -----------------------------------------------------------------------------
     def append(self, records: list[tuple[bytes | None, bytes]]) -> list[Position]:

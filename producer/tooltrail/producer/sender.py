@@ -769,11 +769,13 @@ class Sender:
                 self._acked_resends.difference_update(r.pos for r in recs)
                 self.outbox.ack(last, count)
 
-        task = self._launch(recs, on_done=finished)
-        if task is not None:
-            await asyncio.wait({task})
-        if not acked:
-            self.outbox.give_back()
+        try:
+            task = self._launch(recs, on_done=finished)
+            if task is not None:
+                await asyncio.wait({task})
+        finally:  # also when cancelled at stop: what was lent is pending again
+            if not acked:
+                self.outbox.give_back()
 
 
 class Pacer:
