@@ -345,7 +345,8 @@ class Sender:
         ):
             self._warned_at, self._warned_drops = now, total
             log.warning(
-                "tooltrail: events were dropped",
+                "tooltrail: events were dropped (last outbox error: %s)",
+                self.outbox_error or "none",
                 extra={"dropped": {**dropped, **outbox}, "outbox_error": self.outbox_error},
             )
 
