@@ -58,7 +58,7 @@ def test_emit_after_close_is_dropped_and_counted_without_touching_the_disk(
 
 
 def test_a_full_disk_costs_the_events_it_refuses_never_a_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     producer = _producer(tmp_path, request_timeout_ms=200, linger_ms=1)
 
@@ -81,6 +81,9 @@ def test_a_full_disk_costs_the_events_it_refuses_never_a_call(
         producer.close(timeout=0.2)
     for segment in (tmp_path / "outbox").glob("seg-*.log"):
         assert segment.stat().st_size == 0  # truncated back: no torn record left
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("dropped" in m and "ENOSPC" in m for m in warnings)  # the errno is named
+    assert warnings[-1].startswith("tooltrail: events dropped during this run: disk_full=5")
 
 
 def test_emit_is_thread_safe(tmp_path: Path) -> None:
