@@ -142,6 +142,7 @@ class TrailProducer:
             # here; the outbox is thread-safe, so a sender still finishing is no obstacle
             leftover = self._accumulator.drain(len(self._accumulator))
             if leftover:
+                self._sender.taken += len(leftover)  # taken here, not by the sender
                 self._sender.keep(leftover)
             self._outbox.close()
             self._summarise()
@@ -185,10 +186,9 @@ class TrailProducer:
     def stats(self) -> ProducerStats:
         """A snapshot of every counter (no lock shared with ``emit``)."""
         c = self._counters
-        dropped = c.dropped()
-        for reason, count in self._outbox.drops.items():
-            if count:
-                dropped[reason] = dropped.get(reason, 0) + count
+        dropped = c.dropped() | {k: v for k, v in self._outbox.drops.items() if v}
+        if self._outbox.dropped:
+            dropped["outbox_full"] = self._outbox.dropped
         at_emit = sum(dropped.get(k, 0) for k in ("queue_full", "closed", "disabled"))
         queued = len(self._accumulator)
         return ProducerStats(

@@ -50,10 +50,10 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, RequestTimedOutErr
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
+from tooltrail.producer import outbox_files
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.calls import ToolCall, build_event
 from tooltrail.producer.outbox import AnyOutbox
-from tooltrail.producer.outbox_files import NO_SPACE, errno_name
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.producer.stats import Counters
 from tooltrail.schemas.aio import settle, stop_kafka
@@ -84,7 +84,6 @@ class Rec:
     resent: bool = False
     ts: int | None = None  # record timestamp (ms): when the call ended; None = broker's time
     headers: list[Header] = field(default_factory=list)
-    pos: Position | None = None  # a resent record's place in the outbox (it stays there)
 
 
 @dataclass(slots=True)
@@ -102,6 +101,17 @@ class _Group:
 class _Acked:
     at: float  # loop time of the acknowledgement
     recs: list[Rec] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Resent(Rec):
+    """A record read back from the outbox: it stays there until its whole batch is acked."""
+
+    pos: Position | None = None  # where it ends in the outbox
+
+
+def _pos(rec: Rec) -> Position | None:
+    return rec.pos if isinstance(rec, _Resent) else None
 
 
 class Sender:
@@ -177,20 +187,19 @@ class Sender:
         return self._thread.is_alive()
 
     @property
-    def unconfirmed(self) -> int:
-        """Events acknowledged and not yet confirmed on the topic's id."""
-        return sum(len(a.recs) for a in list(self._unconfirmed))
-
-    @property
     def holding(self) -> int:
         """Events only the sender holds: in flight (not those still in the outbox) or
         acknowledged and not yet confirmed."""
         return self.in_flight - self.in_flight_resent + self.unconfirmed
 
+    @property
+    def unconfirmed(self) -> int:
+        """Events acknowledged and not yet confirmed on the topic's id."""
+        return sum(len(a.recs) for a in list(self._unconfirmed))
+
     def keep(self, items: Sequence[Item]) -> None:
         """Build and write ``items`` to the outbox on the calling thread (the sender is not
         running: never started, or stopped). Never raises."""
-        self.taken += len(items)
         recs = self._records(items)
         if not recs:
             return
@@ -337,8 +346,8 @@ class Sender:
     def _warn_drops(self) -> None:
         """At most one warning per ``TOOLTRAIL_OVERFLOW_WARN_INTERVAL_S`` about lost events."""
         dropped = self.counters.dropped()
-        total = sum(dropped.values()) + self.outbox.dropped
         outbox = dict(self.outbox.drops)
+        total = sum(dropped.values()) + sum(outbox.values())
         now = time.monotonic()
         if total > self._warned_drops and now - self._warned_at >= (
             self.settings.overflow_warn_interval_s
@@ -483,7 +492,7 @@ class Sender:
             fut = group.future
             if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
                 acked.recs.extend(group.recs)
-                self._acked_resends.update(r.pos for r in group.recs if r.pos is not None)
+                self._acked_resends.update(p for r in group.recs if (p := _pos(r)) is not None)
                 self._count_retried(group)
             else:
                 failed.append(group)
@@ -494,9 +503,9 @@ class Sender:
             return True
         self._down("a batch was not acknowledged in time")
         for group in failed:
-            held = [r.pos for r in group.recs if r.pos is not None and self.outbox.holds(r.pos)]
-            spilled = self._spill([r for r in group.recs if r.pos is None or r.pos not in held])
-            positions = [*(spilled or []), *(p for p in held if p is not None)]
+            held = [p for r in group.recs if self.outbox.holds(p := _pos(r)) and p is not None]
+            spilled = self._spill([r for r in group.recs if _pos(r) not in held])
+            positions = [*(spilled or []), *held]
             fut = group.future
             if fut is not None and fut.done():
                 self._count_ambiguous(group, fut)
@@ -548,7 +557,7 @@ class Sender:
         try:
             positions = self.outbox.append([(r.key, r.value) for r in recs])
         except OSError as exc:
-            if exc.errno in NO_SPACE and len(recs) > 1:  # keep the newer half if it fits
+            if exc.errno in outbox_files.NO_SPACE and len(recs) > 1:  # keep the newer half
                 half = len(recs) // 2
                 self._count_lost(recs[:half], exc)
                 return self._spill(recs[half:])
@@ -563,9 +572,9 @@ class Sender:
 
     def _count_lost(self, recs: Sequence[Rec], exc: OSError) -> None:
         """Count records the outbox refused, by reason; remember the errno for the logs."""
-        reason = "disk_full" if exc.errno in NO_SPACE else "outbox_error"
+        reason = "disk_full" if exc.errno in outbox_files.NO_SPACE else "outbox_error"
         self.counters.add(f"dropped:{reason}", len(recs))
-        self.outbox_error = f"{errno_name(exc)}: {exc.strerror or exc}"
+        self.outbox_error = f"{outbox_files.errno_name(exc)}: {exc.strerror or exc}"
 
     def _schedule_sync(self) -> None:
         if self._sync_due is not None:
@@ -579,7 +588,8 @@ class Sender:
             self.outbox.sync()
         except OSError as exc:
             if not self._sync_failing:  # once per failing stretch
-                log.warning("tooltrail: outbox fsync failed (%s): %s", errno_name(exc), exc)
+                name = outbox_files.errno_name(exc)
+                log.warning("tooltrail: outbox fsync failed (%s): %s", name, exc)
             self._sync_failing = True
         else:
             self._sync_failing = False
@@ -743,7 +753,8 @@ class Sender:
         late = {id(f): f for r in records if (f := self._late.get((r.segment, r.end)))}
         if late:
             await asyncio.wait(late.values(), timeout=s.request_timeout_ms / 1000)
-        recs, skipped = [], 0
+        recs: list[Rec] = []
+        skipped = 0
         for r in self._pace.over(records):
             pos = (r.segment, r.end)
             if pos in self._delivered_late:
@@ -753,7 +764,7 @@ class Sender:
                 self._acked_resends.discard(pos)
             else:
                 headers, ts = event_headers_of(r.value)
-                recs.append(Rec(r.key, r.value, resent=True, ts=ts, headers=headers, pos=pos))
+                recs.append(_Resent(r.key, r.value, True, ts, headers, pos))
         if skipped:
             self.counters.add("late_acks", skipped)
             self.counters.add("resent", skipped)
@@ -767,7 +778,7 @@ class Sender:
             nonlocal acked
             if ok:  # else the records stay in the outbox and are sent again
                 acked = True
-                self._acked_resends.difference_update(r.pos for r in recs)
+                self._acked_resends.difference_update(_pos(r) for r in recs)
                 self.outbox.ack(last, count)
 
         try:
