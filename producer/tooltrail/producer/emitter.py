@@ -18,7 +18,6 @@ dropped the same way (``dropped["closed"]``).
 from __future__ import annotations
 
 import atexit
-from collections import Counter
 import logging
 from types import TracebackType
 from typing import Self
@@ -187,7 +186,7 @@ class TrailProducer:
     def stats(self) -> ProducerStats:
         """A snapshot of every counter (no lock shared with ``emit``)."""
         c = self._counters
-        dropped = dict(Counter(c.dropped()) + Counter(self._outbox.drops))  # sums, drops zeros
+        dropped = c.dropped(also=self._outbox.drops)
         if self._outbox.dropped:
             dropped["outbox_full"] = self._outbox.dropped
         at_emit = sum(dropped.get(k, 0) for k in ("queue_full", "closed", "disabled"))

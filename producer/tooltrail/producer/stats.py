@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -65,11 +66,15 @@ class Counters:
         with self._lock:
             return self.values[name]
 
-    def dropped(self) -> dict[str, int]:
-        """``{reason: count}`` of every drop."""
+    def dropped(self, also: Mapping[str, int] | None = None) -> dict[str, int]:
+        """``{reason: count}`` of every drop, plus the counts of ``also`` (summed by reason)."""
         with self._lock:
-            return {
+            out = {
                 k.removeprefix("dropped:"): v
                 for k, v in self.values.items()
                 if k.startswith("dropped:")
             }
+        for reason, count in (also or {}).items():
+            if count:
+                out[reason] = out.get(reason, 0) + count
+        return out
