@@ -147,3 +147,23 @@ def test_a_full_disk_and_a_down_broker_lose_nothing_uncounted(
     assert set(ids) >= {e.event_id for e in more}  # after recovery nothing is lost
     assert ids.count(events[-1].event_id) == 1  # the newest of the fill was kept
     assert Outbox(tmp_path / "ob", 1 << 20, 4096).pending == 0  # the next life resends nothing
+
+
+def test_close_on_a_stalled_broker_keeps_its_deadline_and_every_call(
+    broker: MemoryBroker, tmp_path: Path
+) -> None:
+    producer = _producer(broker, tmp_path / "ob")
+    _wait(producer, "the link", lambda s: s.connected)
+    broker.faults.stall()  # requests are taken and never answered
+    for _ in range(300):
+        producer.emit(make_event())
+    started = time.monotonic()
+    producer.close(timeout=1)
+    took = time.monotonic() - started
+    s = producer.stats()
+    assert took < 3  # close(timeout) returns within timeout + 2 s
+    assert not producer._sender.alive  # no thread left behind
+    assert _balanced(s)
+    assert (s.queue_depth, s.in_flight, s.dropped) == (0, 0, {})
+    assert s.outbox_pending == 300  # every call whole on disk for the next life
+    broker.faults.resume()
