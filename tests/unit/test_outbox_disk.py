@@ -143,3 +143,26 @@ def test_a_record_lent_to_a_resend_is_not_counted_dropped_with_its_segment(
     assert not outbox.holds((lent[0].segment, lent[0].end))
     # the three in the flight are counted by it (resent, or appended again if it fails)
     assert outbox.dropped + outbox.pending + 3 == 38
+
+
+def test_an_unreadable_segment_is_counted_lost_and_the_rest_still_flows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tooltrail.producer import outbox_segments
+
+    outbox = Outbox(tmp_path, 1 << 20, 300)
+    for i in range(12):
+        outbox.append(_records(1, start=i))
+    bad = min(tmp_path.glob("seg-*.log"))
+    real = outbox_segments.read_bytes
+
+    def failing(path: Path, offset: int = 0, length: int = -1) -> bytes:
+        if path == bad:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(path, offset, length)
+
+    monkeypatch.setattr(outbox_segments, "read_bytes", failing)
+    got = outbox.peek(100)
+    assert outbox.drops["outbox_error"] > 0
+    assert len(got) + outbox.drops["outbox_error"] == 12  # every record: readable or counted
+    assert outbox.pending == len(got)

@@ -35,7 +35,7 @@ from tooltrail.producer.outbox_cursor import CursorFile
 from tooltrail.producer.outbox_format import OutboxRecord, Position, frame, parse
 from tooltrail.producer.outbox_lock import DirLock, claim, orphans
 from tooltrail.producer.outbox_memory import MemoryOutbox
-from tooltrail.producer.outbox_segments import Segment, index, load_cursor, read_bytes, scan
+from tooltrail.producer.outbox_segments import Segment, index, load_cursor, read_records, scan
 from tooltrail.producer.outbox_segments import segment_path as _segment_path
 
 log = logging.getLogger(__name__)
@@ -216,19 +216,21 @@ class Outbox:
         full = [n for n, s in self._segs.items() if s.size]
         if not full:
             return False
-        n = min(full)
+        self._drop_segment(min(full), reason, exc)
+        return True
+
+    def _drop_segment(self, n: int, reason: str, exc: OSError | None) -> None:
         start = max(self._cursor, self._lent or self._cursor)  # lent records are in a flight
         seg = self._segs[n]
         lost = 0 if n < start[0] else seg.after(start[1]) if n == start[0] else len(seg.ends)
         self._remove(n)
-        if self._cursor[0] <= n:
-            self._cursor = (min(self._segs, default=n + 1), 0)
+        if self._cursor[0] <= n:  # never back: segments below the cursor are sent ones
+            self._cursor = (min((m for m in self._segs if m > n), default=n + 1), 0)
             self._save_cursor()
         self.drops[reason] += lost
         self._recount()
         why = f" ({files.errno_name(exc)})" if exc is not None else ""
-        log.warning("outbox: dropped %d oldest events: %s%s", lost, reason, why)
-        return True
+        log.warning("outbox: dropped %d events of segment %d: %s%s", lost, n, reason, why)
 
     def _remove(self, n: int) -> None:
         if n == self._write_seg:
@@ -253,24 +255,13 @@ class Outbox:
             out: list[OutboxRecord] = []
             c_seg, c_off = self._cursor
             for n in sorted(n for n in self._segs if n >= c_seg):
-                seg = self._segs[n]
                 start = c_off if n == c_seg else 0
-                first = len(seg.ends) - seg.after(start)
-                last = min(len(seg.ends), first + limit - len(out))
-                if last <= first:
-                    continue
-                begin = max(start, seg.ends[first - 1] if first else 0)
                 try:
-                    data = read_bytes(self._path(n), begin, seg.ends[last - 1] - begin)
-                except OSError as exc:
-                    log.warning("outbox: cannot read %s: %s", self._path(n).name, exc)
+                    found = read_records(self._path(n), self._segs[n], start, limit - len(out))
+                except OSError as exc:  # unreadable: its records are lost, and counted
+                    self._drop_segment(n, "outbox_error", exc)
                     continue
-                wanted = set(seg.ends[first:last])
-                out += [
-                    OutboxRecord(key, value, n, begin + end)
-                    for _, key, value, end in parse(data)
-                    if begin + end in wanted
-                ]
+                out += [OutboxRecord(key, value, n, end) for key, value, end in found]
                 if len(out) >= limit:
                     break
             self._lent = (out[-1].segment, out[-1].end) if out else None

@@ -89,6 +89,21 @@ def index(path: Path) -> Segment:
     return seg
 
 
+def read_records(
+    path: Path, seg: Segment, start: int, limit: int
+) -> list[tuple[bytes | None, bytes, int]]:
+    """Up to ``limit`` whole records of ``seg`` (file ``path``) ending after ``start``, as
+    ``(key, value, end)``; only what the index lists is read and returned."""
+    first = len(seg.ends) - seg.after(start)
+    last = min(len(seg.ends), first + limit)
+    if last <= first:
+        return []
+    begin = max(start, seg.ends[first - 1] if first else 0)
+    data = read_bytes(path, begin, seg.ends[last - 1] - begin)
+    wanted = set(seg.ends[first:last])
+    return [(k, v, begin + end) for _, k, v, end in parse(data) if begin + end in wanted]
+
+
 def load_cursor(directory: Path, first: int) -> Position:
     """The persisted cursor of ``directory``, or the start of segment ``first``."""
     with contextlib.suppress(OSError):
