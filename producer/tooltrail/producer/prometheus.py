@@ -3,8 +3,7 @@
 ``REGISTRY.register(ProducerCollector(trail))`` (``prometheus_client`` is not a dependency of
 the producer: import this module only where it is installed). Families:
 ``tooltrail_producer_{emitted,sent,spilled,resent,internal_errors,restarts,late_acks,
-unconfirmed_acks,maybe_duplicated,outbox_inherited}_total``,
-``tooltrail_producer_dropped_total{reason}``, and
+unconfirmed_acks,maybe_duplicated}_total``, ``tooltrail_producer_dropped_total{reason}``, and
 the gauges ``tooltrail_producer_queue_depth``, ``tooltrail_producer_in_flight``,
 ``tooltrail_producer_outbox_pending``, ``tooltrail_producer_outbox_bytes`` and
 ``tooltrail_producer_connected`` (see ``ProducerStats`` for what each counts).
@@ -21,7 +20,11 @@ from tooltrail.producer.emitter import TrailProducer
 
 
 class ProducerCollector(Collector):
-    """Reads ``producer.stats()`` at each scrape (a lock-free snapshot; never blocks emit)."""
+    """Reads ``producer.stats()`` at each scrape (a lock-free snapshot; never blocks emit).
+
+    Also ``tooltrail_producer_outbox_inherited_total``: records found in the outbox at start
+    or adopted from a dead process's outbox directory.
+    """
 
     def __init__(self, producer: TrailProducer) -> None:
         self.producer = producer

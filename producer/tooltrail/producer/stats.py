@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -37,11 +36,11 @@ class ProducerStats:
     internal_errors: int
     restarts: int = 0
     outbox_usable: bool = True  # False: directory refused (kept in memory) or writes failing
+    outbox_inherited: int = 0  # outbox records found at start or adopted from dead processes
     in_flight: int = 0
     late_acks: int = 0
     unconfirmed_acks: int = 0
     maybe_duplicated: int = 0
-    outbox_inherited: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -66,7 +65,7 @@ class Counters:
         with self._lock:
             return self.values[name]
 
-    def dropped(self, also: Mapping[str, int] | None = None) -> dict[str, int]:
+    def dropped(self, also: dict[str, int] | None = None) -> dict[str, int]:
         """``{reason: count}`` of every drop, plus the counts of ``also`` (summed by reason)."""
         with self._lock:
             out = {
