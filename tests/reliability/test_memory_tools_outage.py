@@ -25,6 +25,7 @@ from tooltrail.producer.memory_tools import add_memory_tools
 pytestmark = pytest.mark.reliability
 TIMEOUT_S = 1.5
 HUNG = f"no answer from memory within {TIMEOUT_S:g} s"
+TIMED_OUT = "memory unavailable: search failed: ReadTimeout: timed out"
 
 
 def _text(res: Any) -> str:
@@ -75,10 +76,12 @@ async def test_a_hung_or_dead_chroma_gives_clean_errors_and_searches_resume(
             try:
                 res = await client.call_tool("memory_search", search)  # the test timeout: no hang
                 assert res.is_error
-                assert _text(res) == f"memory unavailable: {HUNG}"
+                # the tool's deadline, or the Chroma request's own timeout (the same setting)
+                # when the thread's answer reaches a busy loop first
+                assert _text(res) in (f"memory unavailable: {HUNG}", TIMED_OUT), _text(res)
                 assert _text(await client.call_tool("ping", {})) == "pong"
                 stats = (await client.call_tool("memory_get_stats", {})).structured_content
-                assert stats["memory"]["available"] is False
+                assert stats["memory"]["available"] is False, stats
                 assert "producer" in stats
             finally:
                 chroma.signal(signal.SIGCONT)
