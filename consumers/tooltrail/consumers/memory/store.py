@@ -41,6 +41,16 @@ class Row:
     distance: float
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored memory read back by id: where it is, its metadata, document and vector."""
+
+    collection: str
+    metadata: dict[str, Any]
+    document: str
+    vector: Any
+
+
 def collection_names(settings: WorkerSettings) -> dict[str, str]:
     """``{kind: collection name}`` for the configured strategy."""
     if settings.unified_memory:
@@ -181,6 +191,68 @@ class MemoryStore:
                 ):
                     rows.append(Row(str(hit), doc or "", dict(meta or {}), float(dist)))
         return sorted(rows, key=lambda r: r.distance)[:k]
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Stored]:
+        """The stored memories among ``ids``, with their vectors: one ``get`` per collection."""
+        found: dict[str, Stored] = {}
+        if not ids:
+            return found
+        self._resolve()
+        with self._chroma("chroma get"):
+            for name in sorted(set(self.names.values())):
+                res = self._collections[name].get(
+                    ids=list(ids), include=["documents", "metadatas", "embeddings"]
+                )
+                for i, hit in enumerate(res["ids"]):
+                    found.setdefault(
+                        str(hit),
+                        Stored(
+                            name,
+                            dict(res["metadatas"][i] or {}),
+                            res["documents"][i] or "",
+                            res["embeddings"][i],
+                        ),
+                    )
+        return found
+
+    def put(self, name: str, rows: Sequence[tuple[str, Any, str, dict[str, Any]]]) -> None:
+        """Upsert ``(id, vector, document, metadata)`` rows into the collection ``name``."""
+        if not rows:
+            return
+        with self._chroma("chroma upsert", about_data=True):
+            self._collections[name].upsert(
+                ids=[r[0] for r in rows],
+                embeddings=[r[1] for r in rows],
+                documents=[r[2] for r in rows],
+                metadatas=[r[3] for r in rows],
+            )
+
+    def query_many(
+        self, vectors: Sequence[Any], k: int, where: dict[str, Any] | None = None
+    ) -> list[list[Row]]:
+        """The ``k`` nearest memories of each vector: one query per collection for all."""
+        if not vectors:
+            return []
+        self._resolve()
+        rows: list[list[Row]] = [[] for _ in vectors]
+        with self._chroma("chroma query", about_data=True):
+            for name in sorted(set(self.names.values())):
+                res = self._collections[name].query(
+                    query_embeddings=list(vectors),
+                    n_results=k,
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
+                )
+                for q, found in enumerate(rows):
+                    for hit, doc, meta, dist in zip(
+                        res["ids"][q],
+                        res["documents"][q],
+                        res["metadatas"][q],
+                        res["distances"][q],
+                        strict=True,
+                    ):
+                        found.append(Row(str(hit), doc or "", dict(meta or {}), float(dist)))
+        return [sorted(found, key=lambda r: r.distance)[:k] for found in rows]
 
     def forget(self) -> None:
         """Drop the client and collection handles; the next call reconnects by name."""
