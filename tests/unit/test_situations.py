@@ -101,7 +101,7 @@ def test_the_cause_at_a_logs_tail_leads_summary_and_embedding_text() -> None:
         result_summary=head + "\nException in thread main java.lang.OutOfMemoryError: heap\n",
     )
     rec = situation_of(event)
-    assert rec.document.splitlines()[0].endswith("java.lang.OutOfMemoryError: heap")
+    assert rec.document.startswith("oc_read_logs ok: Exception in thread main java.lang.OutOfM")
     assert "OutOfMemoryError" in rec.embedding_text
     assert rec.salient.startswith("Exception in thread main")
 

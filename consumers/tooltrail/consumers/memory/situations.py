@@ -142,15 +142,18 @@ def embedding_text_of(tool_id: str, outcome: str, signature: str) -> str:
     return clip_utf8(strip_placeholders(f"{tool_id} {outcome}: {signature}"), EMBED_CHARS)
 
 
-def _document(event: ToolExecutionEvent, salient: str) -> str:
-    head = f"{event.tool_id} {event.outcome.value}: {salient or event.error_summary or 'ok'}"
-    parts = [head[: SALIENT_CHARS + 80]]
-    context = " ".join(
-        f"{k}={v}" for k, v in event.args.items() if isinstance(v, str | int | float | bool)
-    )
-    if context:
-        parts.append(context[:300])
-    if event.error_summary and event.error_summary.strip() != salient:
+def _raw_context(event: ToolExecutionEvent) -> str:
+    scalars = {k: v for k, v in event.args.items() if isinstance(v, str | int | float | bool)}
+    names = [k for k in _CONTEXT_ARGS if k in scalars] or sorted(scalars)[:3]
+    return " ".join(f"{k}={str(scalars[k])[:60]}" for k in names)
+
+
+def _document(event: ToolExecutionEvent, shown: str) -> str:
+    """Salient line first, with the call's context; then the error and the result's tail."""
+    context = _raw_context(event)
+    head = f"{event.tool_id} {event.outcome.value}: {shown}"
+    parts = [clip_utf8(f"{head} ({context})" if context else head, SALIENT_CHARS)]
+    if event.error_summary and event.error_summary.strip() != shown:
         parts.append(event.error_summary)
     if event.result_summary:
         lines = event.result_summary.splitlines()
@@ -172,7 +175,8 @@ def situation_of(event: ToolExecutionEvent) -> SituationRecord:
     sid = _id_of(_identity(event, signature))
     kind = kind_of(event)
     ts = int(event.ended_at.timestamp() * 1000)
-    shown = clip_utf8(salient or (event.error_summary or "ok").partition("\n")[0], SALIENT_CHARS)
+    fallback = (event.error_summary or "").partition("\n")[0] or "ok"
+    shown = clip_utf8(salient or fallback, SALIENT_CHARS)
     metadata: dict[str, str | int | float | bool] = {
         "schema": SCHEMA,
         "kind": kind,
@@ -194,7 +198,7 @@ def situation_of(event: ToolExecutionEvent) -> SituationRecord:
         signature=signature,
         salient=shown,
         embedding_text=embedding_text_of(event.tool_id, event.outcome.value, signature),
-        document=_document(event, salient),
+        document=_document(event, shown),
         metadata=metadata,
         event_id=event.event_id,
         ts=ts,
