@@ -27,6 +27,7 @@ from tooltrail.schemas.events import Outcome, ToolExecutionEvent
 
 __all__ = [
     "SituationRecord",
+    "distinct_key",
     "embedding_text_of",
     "salient_line",
     "situation_id",
@@ -205,6 +206,15 @@ def situation_of(event: ToolExecutionEvent) -> SituationRecord:
         session_id=event.session_id,
         example_args=_example_args(event),
     )
+
+
+def distinct_key(meta: dict[str, Any], document: str) -> str:
+    """What makes two stored memories one situation to an agent (per-call ones: first line)."""
+    if meta.get("signature"):
+        return "\x1f".join(
+            str(meta.get(k, "")) for k in ("environment", "tool", "outcome", "signature")
+        )
+    return (document.splitlines() or [""])[0]
 
 
 def as_situation_metadata(meta: dict[str, Any], document: str) -> dict[str, Any]:

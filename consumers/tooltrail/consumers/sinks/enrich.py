@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from tooltrail.consumers.errors import RetriableSinkError
 from tooltrail.consumers.lanes import Lane
 from tooltrail.consumers.memory.embedders import HashingEF, MiniLMOnnxEF
-from tooltrail.consumers.memory.situations import SituationRecord, situation_of
+from tooltrail.consumers.memory.situations import SituationRecord, distinct_key, situation_of
 from tooltrail.consumers.memory.store import MemoryStore, Row
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.base import Delivered
@@ -68,14 +68,6 @@ def hit_of(row: Row) -> EnrichmentHit | None:
         return None
 
 
-def _distinct_key(row: Row) -> str:
-    """What makes two stored memories one situation to an agent."""
-    meta = row.metadata
-    if meta.get("signature"):
-        return "\x1f".join(str(meta.get(k, "")) for k in ("tool", "outcome", "signature"))
-    return (row.document.splitlines() or [""])[0]  # a per-call memory: by its first line
-
-
 def entry_for(
     key: str,
     event: ToolExecutionEvent,
@@ -87,7 +79,7 @@ def entry_for(
     hits: list[EnrichmentHit] = []
     seen: set[str] = set(exclude)
     for row in sorted(rows, key=lambda r: r.distance):
-        distinct = _distinct_key(row)
+        distinct = distinct_key(row.metadata, row.document)
         if row.id in seen or distinct in seen:
             continue
         hit = hit_of(row)

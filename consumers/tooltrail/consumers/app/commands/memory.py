@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,10 +20,12 @@ from tooltrail.consumers.app.commands import (
 from tooltrail.consumers.errors import ConsumerError
 from tooltrail.consumers.memory.chroma import close_client, open_chroma
 from tooltrail.consumers.memory.embedders import embedder_id, make_embedder
+from tooltrail.consumers.memory.situations import SCHEMA, distinct_key
 from tooltrail.consumers.memory.store import KINDS, collection_names
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.ids import MEMORY_ID_PATTERN, memory_id
 
+SITUATION_ID = re.compile(r"sit-[0-9a-f]{16}")
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "kind": str,
     "tool": str,
@@ -66,6 +69,52 @@ def _items(collection: Any, page: int = 1000) -> Iterator[tuple[str, dict[str, A
         offset += len(got["ids"])
 
 
+def _where(filters: dict[str, str | None]) -> dict[str, Any] | None:
+    terms = [{key: value} for key, value in filters.items() if value]
+    return terms[0] if len(terms) == 1 else ({"$and": terms} if terms else None)
+
+
+def _rows(collection: Any, vector: Any, k: int, where: dict[str, Any] | None) -> list[Any]:
+    """``(id, document, metadata, distance)`` nearest first; exact scan when a filter starves.
+
+    A filtered HNSW query can come back short (or empty) on a collection of near-identical
+    vectors; then the filtered rows are scored exactly (bounded by ``SCAN_LIMIT``).
+    """
+    res = collection.query(
+        query_embeddings=vector,
+        n_results=k,
+        where=where,
+        include=["documents", "metadatas", "distances"],
+    )
+    rows = list(
+        zip(
+            res["ids"][0],
+            res["documents"][0],
+            res["metadatas"][0],
+            res["distances"][0],
+            strict=True,
+        )
+    )
+    if where is None or len(rows) >= k:
+        return rows
+    import numpy as np
+
+    got = collection.get(
+        where=where, limit=SCAN_LIMIT, include=["documents", "metadatas", "embeddings"]
+    )
+    if not got["ids"]:
+        return rows
+    matrix = np.asarray(got["embeddings"], dtype=np.float32)
+    query = np.asarray(vector[0], dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+    distances = 1.0 - (matrix @ query) / np.maximum(norms, 1e-12)
+    scanned = zip(got["ids"], got["documents"], got["metadatas"], distances.tolist(), strict=True)
+    return sorted(scanned, key=lambda r: r[3])
+
+
+SCAN_LIMIT = 20_000
+
+
 def search(
     settings: WorkerSettings,
     text: str,
@@ -74,52 +123,59 @@ def search(
     kind: str | None,
     k: int,
     as_json: bool,
+    environment: str | None = None,
+    domain: str | None = None,
 ) -> int:
-    """Print the ``k`` memories nearest to ``text`` (optionally of one tool / kind)."""
+    """Print the ``k`` distinct situations nearest to ``text`` (filters: tool, kind, scope)."""
     names = collection_names(settings)
     wanted = {names[kind]} if kind else set(names.values())
-    filters: list[dict[str, Any]] = [{"tool": tool}] if tool else []
-    if kind and settings.unified_memory:
-        filters.append({"kind": kind})
-    where = filters[0] if len(filters) == 1 else ({"$and": filters} if filters else None)
+    where = _where(
+        {
+            "environment": environment,
+            "domain": domain,
+            "tool": tool,
+            "kind": kind if settings.unified_memory else None,
+        }
+    )
     client = _client(settings)
     vector = make_embedder(settings.embedder, settings.embed_threads)([text])
-    hits = []
+    rows: list[tuple[str, str, str, Any, float]] = []
     try:
         existing = {c.name for c in client.list_collections()}
         for name in sorted(wanted & existing):
-            res = client.get_collection(name).query(
-                query_embeddings=vector,
-                n_results=k,
-                where=where,
-                include=["documents", "metadatas", "distances"],
-            )
-            for i, d, m, dist in zip(
-                res["ids"][0],
-                res["documents"][0],
-                res["metadatas"][0],
-                res["distances"][0],
-                strict=True,
-            ):
-                hits.append(
-                    {
-                        "id": i,
-                        "distance": round(dist, 4),
-                        "collection": name,
-                        "kind": m.get("kind"),
-                        "tool": m.get("tool"),
-                        "timestamp": m.get("timestamp"),
-                        "summary": d,
-                    }
-                )
+            fetched = _rows(client.get_collection(name), vector, min(k * 4, 100), where)
+            rows += [(name, *row) for row in fetched]
     finally:
         close_client(client)
-    hits = sorted(hits, key=lambda h: h["distance"])[:k]
+    hits, seen = [], set()
+    for name, i, d, m, dist in sorted(rows, key=lambda r: r[4]):
+        meta = dict(m or {})
+        key = distinct_key(meta, d or "")
+        if key in seen:
+            continue  # never two of one situation
+        seen.add(key)
+        hits.append(
+            {
+                "id": i,
+                "distance": round(float(dist), 4),
+                "collection": name,
+                "kind": meta.get("kind"),
+                "tool": meta.get("tool"),
+                "environment": meta.get("environment"),
+                "occurrences": int(meta.get("occurrences", 1) or 1),
+                "lastSeen": meta.get("lastSeen") or meta.get("timestamp"),
+                "summary": d,
+            }
+        )
+    hits = hits[:k]
     if as_json:
         _dump(hits)
         return 0
     for rank, h in enumerate(hits, 1):
-        print(f"{rank}. {h['distance']:.3f}  {h['tool']}  {h['kind']}  {h['timestamp']}  {h['id']}")
+        print(
+            f"{rank}. {h['distance']:.3f}  {h['tool']}  {h['kind']}  x{h['occurrences']}  "
+            f"last {h['lastSeen']}  {h['id']}"
+        )
         print(f"   {str(h['summary']).splitlines()[0][:160]}")
     if not hits:
         print("no memories found")
@@ -145,7 +201,7 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
                 for _, meta in _items(col):
                     kinds[str(meta.get("kind"))] += 1
                     tools[str(meta.get("tool"))] += 1
-                    newest = max(newest, str(meta.get("timestamp", "")))
+                    newest = max(newest, str(meta.get("lastSeen") or meta.get("timestamp", "")))
                 info.update(
                     kinds=dict(kinds), tools=dict(tools.most_common(20)), newest=newest or None
                 )
@@ -165,7 +221,41 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
     return 0
 
 
+SITUATION_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "tool": str,
+    "outcome": str,
+    "environment": str,
+    "domain": str,
+    "signature": str,
+    "salient": str,
+    "occurrences": int,
+    "firstTs": int,
+    "lastTs": int,
+    "ts": int,
+    "lastSeen": str,
+    "eventIds": str,
+}
+
+
+def _situation_problems(item_id: str, meta: dict[str, Any]) -> list[str]:
+    problems = [
+        f"metadata {key!r} missing or not {t.__name__ if isinstance(t, type) else t}"
+        for key, t in SITUATION_REQUIRED.items()
+        if not isinstance(meta.get(key), t)
+    ]
+    if meta.get("kind") not in KINDS:
+        problems.append(f"kind {meta.get('kind')!r} is not one of {list(KINDS)}")
+    if not SITUATION_ID.fullmatch(item_id):
+        problems.append("id does not have the situation id shape (sit-<16 hex>)")
+    elif not problems and int(meta["occurrences"]) < 1:
+        problems.append("occurrences below 1")
+    return problems
+
+
 def _item_problems(item_id: str, meta: dict[str, Any]) -> list[str]:
+    if meta.get("schema") == SCHEMA:
+        return _situation_problems(item_id, meta)
     problems = [
         f"metadata {key!r} missing or not {t.__name__ if isinstance(t, type) else t}"
         for key, t in REQUIRED.items()
@@ -238,11 +328,20 @@ def register(commands: Any) -> None:
     p.add_argument("text", nargs="+", type=nonblank, help="what to look for")
     p.add_argument("--tool", help="only this tool")
     p.add_argument("--kind", choices=list(KINDS), help="only this kind")
-    p.add_argument("--k", type=positive_int, default=3, help="how many")
+    p.add_argument("--environment", help="only this environment (scope)")
+    p.add_argument("--domain", help="only this domain (scope)")
+    p.add_argument("--k", type=positive_int, default=3, help="how many distinct situations")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(
         handler=lambda a: search(
-            worker_settings(), " ".join(a.text), tool=a.tool, kind=a.kind, k=a.k, as_json=a.json
+            worker_settings(),
+            " ".join(a.text),
+            tool=a.tool,
+            kind=a.kind,
+            k=a.k,
+            as_json=a.json,
+            environment=a.environment,
+            domain=a.domain,
         )
     )
     p = add(memory, "stats", "count and embedder per collection")
