@@ -47,7 +47,8 @@ _STRONG = (
 _MEDIUM = (
     "error", "fail", "refused", "timeout", "timed out", "denied", "forbidden", "evicted",
     "backoff", "back-off", "unhealthy", "notready", "not ready", "unavailable", "pending",
-    "unreachable", "exceeded", "insufficient", "invalid", "warning", "degraded", "conflict",
+    "unreachable", "exceeded", "not found", "insufficient", "invalid", "warning", "degraded",
+    "conflict",
 )  # fmt: skip
 _LINES_SCANNED = 200
 

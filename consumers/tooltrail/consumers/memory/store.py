@@ -120,6 +120,14 @@ class MemoryStore:
             )
         return collection
 
+    def collection_by_name(self, name: str) -> Any:
+        """The opened collection called ``name`` (after ``ensure``)."""
+        return self._collections[name]
+
+    def guarded(self, what: str) -> Any:
+        """A context in which Chroma's failures become sink errors (for callers' own calls)."""
+        return self._chroma(what)
+
     def collection(self, kind: str) -> Any:
         """The opened collection that holds memories of ``kind`` (after ``ensure``)."""
         return self._collections[self.names[kind]]

@@ -16,11 +16,13 @@ pauses only this group). Retention (``memory.retention``) is swept from here bet
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 
 from tooltrail.consumers.lanes import Lane
 from tooltrail.consumers.memory.consolidate import Merged, merge
 from tooltrail.consumers.memory.embedders import HashingEF, MiniLMOnnxEF
+from tooltrail.consumers.memory.retention import SweepResult, sweep
 from tooltrail.consumers.memory.situations import SituationRecord, situation_of
 from tooltrail.consumers.memory.store import MemoryStore
 from tooltrail.consumers.settings import WorkerSettings
@@ -80,6 +82,8 @@ class MemorySink:
         self.lane = Lane("memory")
         self.embedded_total = 0
         self.occurrences_total = 0
+        self.scopes: set[tuple[str, str]] = set()
+        self._next_sweep = time.monotonic() + settings.memory_sweep_interval_s
 
     async def start(self) -> None:
         """Connect and ensure every collection now; if Chroma is down, the first write retries."""
@@ -94,6 +98,23 @@ class MemorySink:
         merged = await self.lane.run(consolidate_into, self.store, occurrences)
         self.embedded_total += sum(m.embed for m in merged)
         self.occurrences_total += len(occurrences)
+        self.scopes.update((i.event.tags.environment, i.event.tags.domain) for i in batch)
+        if time.monotonic() >= self._next_sweep:
+            await self.sweep()
+
+    async def sweep(self) -> SweepResult:
+        """Retention and per-scope cap now (bounded work); the next one an interval later."""
+        s = self.settings
+        self._next_sweep = time.monotonic() + s.memory_sweep_interval_s
+        now = int(time.time() * 1000)
+        return await self.lane.run(
+            sweep,
+            self.store,
+            now,
+            s.memory_retention_days,
+            s.memory_max_situations_per_scope,
+            set(self.scopes),
+        )
 
     async def reload(self) -> None:
         """Nothing to reload: Chroma is shared by every member."""

@@ -85,11 +85,7 @@ def main(
             )
 
         asyncio.run(replay.run(settings, state, progress))
-    check = replay.verify(settings, state)
-    summary.update(verify=check, skipped_invalid=state.skipped)
-    if not check["ok"]:
-        summary["error"] = "verification failed: not swapped; re-run to resume or --fresh"
-    elif swap:
+    if swap:  # before anything else: a rebuild that lacks live memories is never swapped in
         diff = replay_diff.compare(settings, state.memory_ids, state.event_hashes)
         summary["compare"] = diff.as_dict()
         if diff.lacks and not drop_missing:
@@ -98,6 +94,11 @@ def main(
                 "(their events are no longer on the topic); the rebuild is kept, re-run with "
                 "--drop-missing to swap and drop them"
             )
+    check = replay.verify(settings, state)
+    summary.update(verify=check, skipped_invalid=state.skipped)
+    if not check["ok"]:
+        summary["error"] = "verification failed: not swapped; re-run to resume or --fresh"
+    elif swap:
         summary["swapped"] = replay.swap(settings, state, drop_old)
         console.print("swapped; catching up with live writes")
         summary["caught_up"] = asyncio.run(replay.catch_up(settings, state, lambda d, t: None))
