@@ -66,3 +66,21 @@ def test_a_scope_over_its_cap_loses_the_situations_seen_longest_ago_and_only_its
     assert result.evicted == 4
     kept = _ids(store)
     assert kept == {situation_of(e).id for e in prod[2:] + dev[2:]}
+
+
+def test_a_collection_wiped_under_the_worker_is_noticed_marked_and_counted(
+    store: MemoryStore,
+) -> None:
+    consolidate_into(store, [situation_of(_call("a", 0))])
+    assert store.store_resets == 0
+    store.forget()  # a reconnect to the same data: not a reset
+    store.ensure()
+    assert store.store_resets == 0
+    store.ensure()
+    store._client.delete_collection(store.names["tool_exec"])  # the data is gone
+    store.forget()
+    consolidate_into(store, [situation_of(_call("b", 1))])
+    assert store.store_resets == 1
+    meta = store.collection("tool_exec").metadata
+    assert meta["resetDetectedAt"]
+    assert meta["embedder"] == store.embedder_id  # the mark keeps what the store needs

@@ -9,11 +9,13 @@ unavailable, slow or refuses us) or ``SinkError`` (Chroma refused the data itsel
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tooltrail.consumers.errors import RetriableSinkError, SinkError
@@ -74,6 +76,8 @@ class MemoryStore:
         self.cache = shared_cache(settings.embed_cache_size)
         self._client: Any = None
         self._collections: dict[str, Any] = {}
+        self._identities: dict[str, str] = {}  # collection name -> the id first seen
+        self.store_resets = 0
 
     @contextmanager
     def _chroma(self, what: str, *, about_data: bool = False) -> Iterator[None]:
@@ -111,6 +115,7 @@ class MemoryStore:
             if "conflict" not in str(exc).lower():
                 raise
             collection = self._client.get_collection(name)
+        self._check_identity(name, collection)
         found = (collection.metadata or {}).get("embedder")
         if found != self.embedder_id:
             raise EmbedderMismatchError(
@@ -119,6 +124,31 @@ class MemoryStore:
                 "TOOLTRAIL_EMBEDDER to match"
             )
         return collection
+
+    def _check_identity(self, name: str, collection: Any) -> None:
+        """Notice a collection wiped or recreated under us (issue 28): same name, new id, empty.
+
+        A replay ``--swap`` also gives the name a new id, but with the rebuilt memories in it;
+        an empty collection with a new id is a store that lost its data (a wiped volume, a
+        fresh server on the same address). The collection is marked (``resetDetectedAt``,
+        read by ``memory stats``/``memory audit``), a warning is logged and ``store_resets``
+        counts it (``tooltrail_store_resets_total``).
+        """
+        known = self._identities.get(name)
+        self._identities[name] = str(collection.id)
+        if known is None or known == str(collection.id) or collection.count() > 0:
+            return
+        self.store_resets += 1
+        when = datetime.now(UTC).isoformat(timespec="seconds")
+        log.warning(
+            "memory store was wiped or recreated under this worker: the memories written "
+            "before are lost; rebuild them with 'tooltrail replay memory --swap'",
+            extra={"collection": name, "old_id": known, "new_id": str(collection.id)},
+        )
+        meta = dict(collection.metadata or {})
+        meta.update(resetDetectedAt=when, resetPreviousId=known)
+        with contextlib.suppress(Exception):  # the mark is advice; the warning is logged
+            collection.modify(metadata=meta)
 
     def collection_by_name(self, name: str) -> Any:
         """The opened collection called ``name`` (after ``ensure``)."""

@@ -116,6 +116,11 @@ class MemorySink:
             set(self.scopes),
         )
 
+    @property
+    def store_resets(self) -> int:
+        """Times the store was found wiped or recreated under this sink (read by the runner)."""
+        return self.store.store_resets
+
     async def reload(self) -> None:
         """Nothing to reload: Chroma is shared by every member."""
 

@@ -25,6 +25,9 @@ from tooltrail.consumers.memory.store import KINDS, collection_names
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.ids import MEMORY_ID_PATTERN, memory_id
 
+RESET_ADVICE = (
+    "memories written before are lost; rebuild them with 'tooltrail replay memory --swap'"
+)
 SITUATION_ID = re.compile(r"sit-[0-9a-f]{16}")
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "kind": str,
@@ -194,6 +197,9 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
                 "count": col.count(),
                 "embedder": (col.metadata or {}).get("embedder"),
             }
+            if reset := (col.metadata or {}).get("resetDetectedAt"):
+                info["reset_detected_at"] = reset
+                info["advice"] = RESET_ADVICE
             if detailed:
                 kinds: Counter[str] = Counter()
                 tools: Counter[str] = Counter()
@@ -213,6 +219,10 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
         return 0
     for name, info in out.items():
         print(f"{name}: {info['count']} memories, embedder {info['embedder']}")
+        if info.get("reset_detected_at"):
+            print(
+                f"  wiped or recreated under a worker at {info['reset_detected_at']}: {RESET_ADVICE}"
+            )
         for key in ("kinds", "tools"):
             if key in info:
                 print(f"  {key}: " + ", ".join(f"{k}={v}" for k, v in info[key].items()))
@@ -291,6 +301,10 @@ def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
         for name in sorted(expected & existing):
             col = client.get_collection(name)
             found = (col.metadata or {}).get("embedder")
+            if reset := (col.metadata or {}).get("resetDetectedAt"):
+                report.setdefault("reset", {})[name] = (
+                    f"wiped or recreated at {reset}: {RESET_ADVICE}"
+                )
             if found != want_embedder:
                 report["embedder"][name] = f"{found!r}, expected {want_embedder!r}"
             bad = {i: p for i, meta in _items(col) if (p := _item_problems(i, meta))}
@@ -301,7 +315,7 @@ def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
                 }
     finally:
         close_client(client)
-    ok = not (report["missing"] or report["embedder"] or report["items"])
+    ok = not (report["missing"] or report["embedder"] or report["items"] or report.get("reset"))
     report["ok"] = ok
     if as_json:
         _dump(report)
@@ -309,6 +323,8 @@ def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
         for key in ("missing", "extra"):
             for name in report[key]:
                 print(f"{key} collection: {name}")
+        for name, problem in report.get("reset", {}).items():
+            print(f"store reset in {name}: {problem}")
         for name, problem in report["embedder"].items():
             print(f"embedder mismatch in {name}: {problem}")
         for name, info in report["items"].items():
