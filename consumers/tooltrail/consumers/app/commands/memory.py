@@ -220,9 +220,8 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
     for name, info in out.items():
         print(f"{name}: {info['count']} memories, embedder {info['embedder']}")
         if info.get("reset_detected_at"):
-            print(
-                f"  wiped or recreated under a worker at {info['reset_detected_at']}: {RESET_ADVICE}"
-            )
+            when = info["reset_detected_at"]
+            print(f"  wiped or recreated under a worker at {when}: {RESET_ADVICE}")
         for key in ("kinds", "tools"):
             if key in info:
                 print(f"  {key}: " + ", ".join(f"{k}={v}" for k, v in info[key].items()))
