@@ -36,8 +36,9 @@ __all__ = [
 
 SCHEMA = "situation/1"
 SIGNATURE_CHARS = 200
+IDENTITY_CHARS = 320
 SALIENT_CHARS = 300
-EMBED_CHARS = 240
+EMBED_CHARS = 320
 _CONTEXT_ARGS = ("namespace", "deployment", "pod", "name", "node", "selector", "resource", "kind")
 #: Words that make a line salient, by weight. Matched on the lowercased line (substring).
 _STRONG = (
@@ -102,14 +103,21 @@ def _context(event: ToolExecutionEvent) -> str:
 
 
 def _signature(event: ToolExecutionEvent, salient: str) -> str:
+    """Normalized: the salient line (with the error's first line when it adds to it), or for a
+    routine success ``ok: <first result line>``; then ``on <context>``. At most
+    ``IDENTITY_CHARS`` (the stored ``signature`` keeps the first ``SIGNATURE_CHARS``)."""
     context = _context(event)
+    error = normalize((event.error_summary or "").partition("\n")[0], 1024)[:120]
     if salient:
         core = normalize(salient, 1024)
+        if error and error not in core:
+            core = f"{core}; {error}"
     elif event.outcome == Outcome.OK:
-        core = "ok"
+        first = normalize((event.result_summary or "").partition("\n")[0], 1024)[:100]
+        core = f"ok: {first}" if first else "ok"
     else:
-        core = normalize((event.error_summary or "").partition("\n")[0], 1024)
-    return f"{core} on {context}".strip()[:SIGNATURE_CHARS] if context else core[:SIGNATURE_CHARS]
+        core = error
+    return (f"{core} on {context}" if context else core).strip()[:IDENTITY_CHARS]
 
 
 def _tenant(event: ToolExecutionEvent) -> str:
@@ -189,7 +197,7 @@ def situation_of(event: ToolExecutionEvent) -> SituationRecord:
         "outcome": event.outcome.value,
         "severity": event.tags.severity.value,
         "opType": event.op_type.value,
-        "signature": signature,
+        "signature": signature[:SIGNATURE_CHARS],
         "salient": shown,
     }
     if event.incident_id:
@@ -197,7 +205,7 @@ def situation_of(event: ToolExecutionEvent) -> SituationRecord:
     return SituationRecord(
         id=sid,
         kind=kind,
-        signature=signature,
+        signature=signature[:SIGNATURE_CHARS],
         salient=shown,
         embedding_text=embedding_text_of(event.tool_id, event.outcome.value, signature),
         document=_document(event, shown),
