@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import KafkaEndpoint, Names
+from tests.factories import make_event
 from tests.integration.test_memory_worker import memory_settings
 from tests.integration.test_metrics_worker import running
 from tests.kafka_helpers import read_topic, wait_for
@@ -14,7 +15,7 @@ from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.kafka.topics import ensure_topics, pipeline_topics
 from tooltrail.consumers.memory.embedders import HashingEF
 from tooltrail.consumers.memory.situations import situation_of
-from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.runtime.runner import Delivered, GroupRunner
 from tooltrail.consumers.sinks.enrich import EnrichSink
 from tooltrail.consumers.sinks.memory import MemorySink
 from tooltrail.producer.emitter import TrailProducer
@@ -113,6 +114,16 @@ async def test_chroma_down_pauses_enrichment_but_never_the_tool(
         def oc_read_logs(pod: str) -> str:
             return f"logs of {pod}"
 
+        seed = MemorySink(settings, HashingEF())  # a past situation for the hits (not its own)
+        await seed.start()
+        past = make_event(
+            tool_id="oc_read_logs",
+            outcome="tool_error",
+            error_summary="connection refused",
+            args={"pod": "web-0"},
+        )
+        await seed.write([Delivered(past, 0, 0)])
+        await seed.close()
         runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, HashingEF()))
         cache = producer.enrichment
         assert cache is not None

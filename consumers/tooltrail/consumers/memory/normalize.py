@@ -14,6 +14,7 @@ are looked at.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 __all__ = ["normalize", "strip_placeholders"]
@@ -54,7 +55,9 @@ def _is_generated(piece: str, first: bool, last: bool) -> bool:
     """A generated id: hex digest, Kubernetes hash, or a long letters-and-digits token."""
     n = len(piece)
     digits = sum(c in _DIGITS for c in piece)
-    if n >= 8 and digits and all(c in _HEX for c in piece):
+    if n >= 12 and digits == n:
+        return True  # a snowflake id, an epoch in ms: counters are shorter
+    if n >= 8 and 0 < digits < n and all(c in _HEX for c in piece):
         return True
     if not first and 5 <= n <= 10 and all(c in _KUBE for c in piece):
         return (n == 5 and last) or digits > 0  # a pod suffix, or a ReplicaSet hash
@@ -62,6 +65,13 @@ def _is_generated(piece: str, first: bool, last: bool) -> bool:
 
 
 def _word(word: str, previous: str) -> str:
+    if "=" in word:  # key=value pairs: each value on its own, after its key
+        parts = word.split("=")
+        return "=".join([parts[0]] + [_value(v, k) for k, v in itertools.pairwise(parts)])
+    return _value(word, previous)
+
+
+def _value(word: str, previous: str) -> str:
     if _IPV4.fullmatch(word):
         return "<ip>"
     if _UUID.fullmatch(word):

@@ -114,6 +114,7 @@ def _signature(event: ToolExecutionEvent, salient: str) -> str:
             core = f"{core}; {error}"
     elif event.outcome == Outcome.OK:
         first = normalize((event.result_summary or "").partition("\n")[0], 1024)[:100]
+        # a log's head is noise (its first line, any line): only other results say more
         core = f"ok: {first}" if first else "ok"
     else:
         core = error
