@@ -80,3 +80,26 @@ def test_the_own_situation_only_when_asked(sink: EnrichSink) -> None:
     entries = compute(sink, events)
     owns = [situation_of(e).id for e in events]
     assert any(h.id in owns for entry in entries.values() for h in entry.hits)
+
+
+def test_a_failure_outranks_a_slightly_nearer_routine_success() -> None:
+    from tests.factories import make_event
+    from tooltrail.consumers.memory.store import Row
+    from tooltrail.consumers.sinks.enrich import entry_for
+
+    routine = {
+        "schema": "situation/1",
+        "outcome": "ok",
+        "salient": "ok",
+        "ts": 1,
+        "kind": "tool_exec",
+    }
+    failure = {**routine, "outcome": "tool_error", "salient": "OOMKilled", "kind": "failure"}
+    rows = [
+        Row("sit-a", "t ok: ok (namespace=a)", routine, 0.30),
+        Row("sit-b", "t tool_error: OOMKilled (namespace=a)", failure, 0.40),
+        Row("sit-c", "t ok: ok (namespace=c)", routine, 0.90),
+    ]
+    entry = entry_for("k", make_event(), rows, 2)
+    assert [h.id for h in entry.hits] == ["sit-b", "sit-a"]
+    assert entry.hits[1].distance == 0.30  # reported as measured

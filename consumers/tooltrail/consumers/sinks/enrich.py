@@ -75,10 +75,11 @@ def entry_for(
     k: int,
     exclude: Sequence[str] = (),
 ) -> EnrichmentEntry:
-    """The entry for ``key``: the ``k`` nearest usable, distinct situations not in ``exclude``."""
+    """The entry for ``key``: the ``k`` nearest usable, distinct situations not in ``exclude``,
+    routine successes ranked ``ROUTINE_PENALTY`` farther (they tell an agent little)."""
     hits: list[EnrichmentHit] = []
     seen: set[str] = set(exclude)
-    for row in sorted(rows, key=lambda r: r.distance):
+    for row in sorted(rows, key=_rank):
         distinct = distinct_key(row.metadata, row.document)
         if row.id in seen or distinct in seen:
             continue
@@ -93,6 +94,20 @@ def entry_for(
         computed_at=datetime.now(UTC),
         source_event_id=event.event_id,
     )
+
+
+#: A routine success ranks as if this much farther: it tells an agent little (its distance as
+#: reported is unchanged). With 0.15, a failure at cosine distance 0.45 outranks a routine
+#: success at 0.32.
+ROUTINE_PENALTY = 0.15
+
+
+def _rank(row: Row) -> float:
+    meta = row.metadata
+    routine = meta.get("outcome", "ok") == "ok" and meta.get("salient", "ok") == "ok"
+    if "schema" not in meta:  # a per-call memory: routine unless it failed
+        routine = meta.get("kind") == "tool_exec"
+    return row.distance + (ROUTINE_PENALTY if routine else 0.0)
 
 
 def scope_filter(event: ToolExecutionEvent) -> dict[str, Any]:
@@ -167,7 +182,7 @@ class EnrichSink:
         scopes: dict[tuple[str, str], list[str]] = {}
         for key, event in latest.items():
             scopes.setdefault((event.tags.environment, event.tags.domain), []).append(key)
-        fetch = min(s.enrich_k * 3 + 2, 50)  # room for the own situation and duplicates
+        fetch = min(s.enrich_k * 4 + 2, 50)  # room for the own situation, duplicates, routine
         rows: dict[str, list[Row]] = {}
         for keys in scopes.values():
             vectors = [vector_of[records[key].embedding_text] for key in keys]
