@@ -25,22 +25,16 @@ K = 3
 
 
 def _ranked(vectors: Any) -> Any:
-    unit = np.asarray(vectors, dtype=np.float64)
-    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
-    sims = unit @ unit.T
-    np.fill_diagonal(sims, -np.inf)
-    return np.argsort(-sims, axis=1)
+    from tooltrail.consumers.app.bench.retrieval import _ranked as ranked
+
+    return ranked(vectors)
 
 
-def _recall(ranked: Any, groups: list[str | None]) -> tuple[float, int]:
-    scores = []
-    for i, group in enumerate(groups):
-        mates = {j for j, g in enumerate(groups) if g is not None and g == group and j != i}
-        if group is None or not mates:
-            continue
-        top = set(ranked[i][:K].tolist())
-        scores.append(len(top & mates) / min(len(mates), K))
-    return (float(np.mean(scores)) if scores else 0.0), len(scores)
+def _recall(vectors: Any, groups: list[str | None]) -> tuple[float, int]:
+    """``bench embed``'s recall@3 (the same function), and how many documents asked."""
+    from tooltrail.consumers.app.bench.retrieval import _mates, recall_at_k
+
+    return recall_at_k(vectors, groups), len(_mates(groups))
 
 
 def run(embedder: MiniLMOnnxEF | None = None) -> dict[str, Any]:
@@ -57,10 +51,12 @@ def run(embedder: MiniLMOnnxEF | None = None) -> dict[str, Any]:
         known = by_id.get(sit.id)
         by_id[sit.id] = (known[0] if known and known[0] else group, sit.embedding_text)
     sit_ids = list(by_id)
-    ranked_calls = _ranked(model(call_texts))
-    ranked_sits = _ranked(model([by_id[i][1] for i in sit_ids]))
-    call_recall, call_queries = _recall(ranked_calls, call_groups)
-    sit_recall, sit_queries = _recall(ranked_sits, [by_id[i][0] for i in sit_ids])
+    call_vectors = model(call_texts)
+    ranked_calls = _ranked(call_vectors)
+    call_recall, call_queries = _recall(call_vectors, call_groups)
+    sit_recall, sit_queries = _recall(
+        model([by_id[i][1] for i in sit_ids]), [by_id[i][0] for i in sit_ids]
+    )
     owner = [s.id for s in sits]
     distinct = np.mean([len({owner[j] for j in row[:K].tolist()}) == K for row in ranked_calls])
     return {
