@@ -103,3 +103,18 @@ def test_a_failure_outranks_a_slightly_nearer_routine_success() -> None:
     entry = entry_for("k", make_event(), rows, 2)
     assert [h.id for h in entry.hits] == ["sit-b", "sit-a"]
     assert entry.hits[1].distance == 0.30  # reported as measured
+
+
+def test_a_per_call_memory_written_before_situations_still_makes_a_hit() -> None:
+    from tests.factories import make_event
+    from tooltrail.consumers.memory.records import to_memory
+    from tooltrail.consumers.memory.store import Row
+    from tooltrail.consumers.sinks.enrich import entry_for
+
+    old = to_memory(make_event(outcome="tool_error", error_summary="pod web-1 not found"))
+    rows = [Row(old.id, old.document, dict(old.metadata), 0.2)]
+    [hit] = entry_for("k", make_event(), rows, 3).hits
+    assert hit.id == old.id
+    assert hit.occurrences == 1
+    assert hit.tool == "oc_read_get_pods"
+    assert hit.summary.startswith("oc_read_get_pods tool_error: pod web-1 not found")
