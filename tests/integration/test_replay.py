@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,11 @@ async def test_replay_equals_live_resumes_and_swaps(
         max_poll_records=10,
     )
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
-    events = varied_events(40)
+    ago = timedelta(minutes=10)  # older than the replay: a rebuild must hold them
+    events = [
+        e.model_copy(update={"ended_at": e.ended_at - ago, "started_at": e.started_at - ago})
+        for e in varied_events(40)
+    ]
     # 5 resent by the producer (same memories), then one record that is no event
     await _send(kafka, names.events, [*events, *events[:5]], (b"not an event", b"x"))
     live = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))

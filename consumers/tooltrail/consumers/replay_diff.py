@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -25,8 +26,10 @@ from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.kafka.clients import kafka_consumer
 
-__all__ = ["Diff", "compare", "preview"]
+__all__ = ["Diff", "compare", "planned_at_ms", "preview"]
 EXAMPLES = 5
+#: Events end before they are appended (linger, an outbox): a minute of slack.
+CATCH_UP_MARGIN_MS = 60_000
 IDLE_POLLS = 10
 
 
@@ -60,8 +63,27 @@ def _live(client: Any, names: set[str], page: int = 1000) -> Iterator[tuple[str,
             offset += len(got["ids"])
 
 
-def compare(settings: WorkerSettings, situation_ids: set[str], event_hashes: set[str]) -> Diff:
-    """The live memories a rebuild of ``situation_ids`` (from ``event_hashes``) would lack."""
+def planned_at_ms(state: ReplayState) -> int:
+    """When the replay was planned (its stamp), less ``CATCH_UP_MARGIN_MS``.
+
+    A live memory seen since then may have occurrences past the rebuild's end, which the
+    catch-up pass after a swap writes into the new live collection: not lacking.
+    """
+    at = datetime.strptime(state.stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return int(at.timestamp() * 1000) - CATCH_UP_MARGIN_MS
+
+
+def compare(
+    settings: WorkerSettings,
+    situation_ids: set[str],
+    event_hashes: set[str],
+    caught_up_after_ms: int | None = None,
+) -> Diff:
+    """The live memories a rebuild of ``situation_ids`` (from ``event_hashes``) would lack.
+
+    Memories last seen at or after ``caught_up_after_ms`` are left out (the catch-up writes
+    them again after a swap).
+    """
     diff = Diff(rebuild=len(situation_ids))
     client = open_chroma(settings)
     try:
@@ -72,7 +94,10 @@ def compare(settings: WorkerSettings, situation_ids: set[str], event_hashes: set
                 covered = event_hash(str(meta.get("eventId", ""))) in event_hashes
             else:
                 covered = item in situation_ids
-            if not covered:
+            recent = (
+                caught_up_after_ms is not None and int(meta.get("ts", 0) or 0) >= caught_up_after_ms
+            )
+            if not covered and not recent:
                 diff.lacks += 1
                 if len(diff.examples) < EXAMPLES:
                     what = meta.get("signature") or meta.get("timestamp") or ""

@@ -55,7 +55,9 @@ def main(
     if dry_run:
         summary["dry_run"] = True
         ids, hashes = asyncio.run(replay_diff.preview(settings, state))
-        summary["compare"] = replay_diff.compare(settings, ids, hashes).as_dict()
+        summary["compare"] = replay_diff.compare(
+            settings, ids, hashes, replay_diff.planned_at_ms(state)
+        ).as_dict()
         print(orjson.dumps(summary, option=_JSON).decode())
         return 0
     from rich.console import Console
@@ -86,7 +88,9 @@ def main(
 
         asyncio.run(replay.run(settings, state, progress))
     if swap:  # before anything else: a rebuild that lacks live memories is never swapped in
-        diff = replay_diff.compare(settings, state.memory_ids, state.event_hashes)
+        diff = replay_diff.compare(
+            settings, state.memory_ids, state.event_hashes, replay_diff.planned_at_ms(state)
+        )
         summary["compare"] = diff.as_dict()
         if diff.lacks and not drop_missing:
             raise UsageError(
