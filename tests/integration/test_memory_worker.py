@@ -263,3 +263,37 @@ print(json.dumps({{"ids": got["ids"], "kind": got["metadatas"][0]["kind"], "hits
     assert seen["hits"] == [situation_of(event).id]
     # no tooltrail function is stored: a text query uses Chroma's default, all-MiniLM-L6-v2
     assert seen["ef"] in ("legacy", "default")
+
+
+async def test_a_store_wiped_under_the_worker_is_noticed_counted_and_audited(
+    kafka: KafkaEndpoint, names: Names, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 28: a fresh Chroma on the same address; the worker says so, audit fails."""
+    import shutil
+
+    from tooltrail.consumers.app.commands.memory import audit
+    from tooltrail.consumers.errors import RetriableSinkError
+
+    server = ChromaServer(tmp_path / "chroma", tmp_path / "chroma.log").start()
+    try:
+        settings = memory_settings(kafka, names, server.url, tmp_path, embedder="hashing")
+        sink = MemorySink(settings, HashingEF())
+        await sink.start()
+        await sink.write([Delivered(e, 0, i) for i, e in enumerate(varied_events(6))])
+        assert sink.store_resets == 0
+        server.stop()
+        shutil.rmtree(tmp_path / "chroma")  # the data is gone; a fresh server, same port
+        server.start()
+        for attempt in range(5):
+            try:
+                await sink.write([Delivered(e, 0, 10 + attempt) for e in varied_events(3)])
+                break
+            except RetriableSinkError:
+                await asyncio.sleep(0.5)  # the first call finds the old connection dead
+        await sink.close()
+        assert sink.store_resets == 1
+        assert audit(settings, as_json=True) == 1
+        report = orjson.loads(capsys.readouterr().out)
+        assert "replay memory --swap" in report["reset"][names.collection]
+    finally:
+        server.stop()
