@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from tooltrail.consumers.app.commands import (
     add,
     nonblank,
@@ -17,10 +15,12 @@ from tooltrail.consumers.app.commands import (
     subcommands,
     worker_settings,
 )
-from tooltrail.consumers.errors import ConsumerError
-from tooltrail.consumers.memory.chroma import close_client, open_chroma
+from tooltrail.consumers.app.commands.memory_common import client_for as _client
+from tooltrail.consumers.app.commands.memory_common import dump as _dump
+from tooltrail.consumers.app.commands.memory_search import search
+from tooltrail.consumers.memory.chroma import close_client
 from tooltrail.consumers.memory.embedders import embedder_id, make_embedder
-from tooltrail.consumers.memory.situations import SCHEMA, distinct_key
+from tooltrail.consumers.memory.situations import SCHEMA
 from tooltrail.consumers.memory.store import KINDS, collection_names
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.ids import MEMORY_ID_PATTERN, memory_id
@@ -44,24 +44,6 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _client(settings: WorkerSettings) -> Any:
-    """A Chroma client, or one clear error: not configured (exit 2) or unreachable (exit 1)."""
-    if not settings.chroma_configured:
-        open_chroma(settings)  # raises SettingsError naming the variables
-    try:
-        return open_chroma(settings)
-    except Exception as exc:
-        where = settings.chroma_url or str(settings.chroma_path)
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConsumerError(
-            f"cannot reach Chroma at {where} (TOOLTRAIL_CHROMA_URL): {detail}"
-        ) from exc
-
-
-def _dump(data: object) -> None:
-    print(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
-
-
 def _items(collection: Any, page: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
     offset = 0
     while True:
@@ -70,119 +52,6 @@ def _items(collection: Any, page: int = 1000) -> Iterator[tuple[str, dict[str, A
             return
         yield from zip(got["ids"], got["metadatas"], strict=True)
         offset += len(got["ids"])
-
-
-def _where(filters: dict[str, str | None]) -> dict[str, Any] | None:
-    terms = [{key: value} for key, value in filters.items() if value]
-    return terms[0] if len(terms) == 1 else ({"$and": terms} if terms else None)
-
-
-def _rows(collection: Any, vector: Any, k: int, where: dict[str, Any] | None) -> list[Any]:
-    """``(id, document, metadata, distance)`` nearest first; exact scan when a filter starves.
-
-    A filtered HNSW query can come back short (or empty) on a collection of near-identical
-    vectors; then the filtered rows are scored exactly (bounded by ``SCAN_LIMIT``).
-    """
-    res = collection.query(
-        query_embeddings=vector,
-        n_results=k,
-        where=where,
-        include=["documents", "metadatas", "distances"],
-    )
-    rows = list(
-        zip(
-            res["ids"][0],
-            res["documents"][0],
-            res["metadatas"][0],
-            res["distances"][0],
-            strict=True,
-        )
-    )
-    if where is None or len(rows) >= k:
-        return rows
-    import numpy as np
-
-    got = collection.get(
-        where=where, limit=SCAN_LIMIT, include=["documents", "metadatas", "embeddings"]
-    )
-    if not got["ids"]:
-        return rows
-    matrix = np.asarray(got["embeddings"], dtype=np.float32)
-    query = np.asarray(vector[0], dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
-    distances = 1.0 - (matrix @ query) / np.maximum(norms, 1e-12)
-    scanned = zip(got["ids"], got["documents"], got["metadatas"], distances.tolist(), strict=True)
-    return sorted(scanned, key=lambda r: r[3])
-
-
-SCAN_LIMIT = 20_000
-
-
-def search(
-    settings: WorkerSettings,
-    text: str,
-    *,
-    tool: str | None,
-    kind: str | None,
-    k: int,
-    as_json: bool,
-    environment: str | None = None,
-    domain: str | None = None,
-) -> int:
-    """Print the ``k`` distinct situations nearest to ``text`` (filters: tool, kind, scope)."""
-    names = collection_names(settings)
-    wanted = {names[kind]} if kind else set(names.values())
-    where = _where(
-        {
-            "environment": environment,
-            "domain": domain,
-            "tool": tool,
-            "kind": kind if settings.unified_memory else None,
-        }
-    )
-    client = _client(settings)
-    vector = make_embedder(settings.embedder, settings.embed_threads)([text])
-    rows: list[tuple[str, str, str, Any, float]] = []
-    try:
-        existing = {c.name for c in client.list_collections()}
-        for name in sorted(wanted & existing):
-            fetched = _rows(client.get_collection(name), vector, min(k * 4, 100), where)
-            rows += [(name, *row) for row in fetched]
-    finally:
-        close_client(client)
-    hits, seen = [], set()
-    for name, i, d, m, dist in sorted(rows, key=lambda r: r[4]):
-        meta = dict(m or {})
-        key = distinct_key(meta, d or "")
-        if key in seen:
-            continue  # never two of one situation
-        seen.add(key)
-        hits.append(
-            {
-                "id": i,
-                "distance": round(float(dist), 4),
-                "collection": name,
-                "kind": meta.get("kind"),
-                "tool": meta.get("tool"),
-                "environment": meta.get("environment"),
-                "occurrences": int(meta.get("occurrences", 1) or 1),
-                "lastSeen": meta.get("lastSeen") or meta.get("timestamp"),
-                "summary": d,
-            }
-        )
-    hits = hits[:k]
-    if as_json:
-        _dump(hits)
-        return 0
-    for rank, h in enumerate(hits, 1):
-        print(
-            f"{rank}. {h['distance']:.3f}  {h['tool']}  {h['kind']}  x{h['occurrences']}  "
-            f"last {h['lastSeen']}  {h['id']}"
-        )
-        print(f"   {str(h['summary']).splitlines()[0][:160]}")
-    if not hits:
-        print("no memories found")
-    return 0
 
 
 def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
