@@ -51,8 +51,8 @@ def test_hits_are_distinct_other_situations_with_counts_and_one_query_per_scope(
     monkeypatch.setattr(sink.store, "query_many", counted)
     events = traffic(60, "prod")[-30:]
     entries = compute(sink, events)
-    assert len(calls) == 1  # one batched query for every key of the scope
-    assert calls[0] == len(entries) > 3
+    assert len(calls) == 2  # batched for every key of the scope: nearest, nearest telling
+    assert calls[0] == calls[1] == len(entries) > 3
     for key, entry in entries.items():
         own = situation_of([e for e in events if cache_key(e.tool_id, e.args) == key][-1]).id
         ids = [h.id for h in entry.hits]
@@ -62,6 +62,7 @@ def test_hits_are_distinct_other_situations_with_counts_and_one_query_per_scope(
         assert len({h.summary for h in entry.hits}) == len(ids)  # never two of one situation
         assert all(h.occurrences and h.occurrences >= 1 for h in entry.hits)
         assert all(h.tool == "oc_read_logs" for h in entry.hits)
+        assert any(h.kind == "failure" for h in entry.hits)  # not only routine successes
 
 
 def test_scopes_never_cross(sink: EnrichSink) -> None:

@@ -3,10 +3,12 @@
 Per batch, events are coalesced to the latest per cache key (``schemas.keys.cache_key``, the key
 the tool server looks up). Each event is seen as its situation (``memory.situations``); the
 distinct situation texts of the batch are embedded once, and the nearest situations of all keys
-are found with one batched Chroma query per scope (``query_embeddings`` list, filtered by
-environment and domain: scopes never cross). The memory group owns the situations: this group
-writes none. Hits are distinct situations (never two of one signature), the caller's own
-situation left out unless ``TOOLTRAIL_ENRICH_INCLUDE_OWN_SITUATION``; each carries its salient
+are found with batched Chroma queries per scope (``query_embeddings`` lists, filtered by
+environment and domain: scopes never cross): one for the nearest, one for the nearest that say
+more than "ok" (routine neighbours would crowd them out). The memory group owns the
+situations: this group writes none. Hits are distinct situations (never two of one signature),
+routine successes ranked ``ROUTINE_PENALTY`` farther, the caller's own situation left out
+unless ``TOOLTRAIL_ENRICH_INCLUDE_OWN_SITUATION``; each carries its salient
 line (the summary), tool, occurrences and when it was last seen. The top ``TOOLTRAIL_ENRICH_K``
 are published as an ``EnrichmentEntry`` keyed by the cache key to the (compacted) enrichment
 topic; the runner commits only after Kafka acknowledged every entry.
@@ -186,8 +188,15 @@ class EnrichSink:
         rows: dict[str, list[Row]] = {}
         for keys in scopes.values():
             vectors = [vector_of[records[key].embedding_text] for key in keys]
-            found = self.store.query_many(vectors, fetch, scope_filter(latest[keys[0]]))
-            rows.update(zip(keys, found, strict=True))
+            scope = scope_filter(latest[keys[0]])
+            found = self.store.query_many(vectors, fetch, scope)
+            # the nearest situations that say more than "ok", which routine neighbours crowd
+            # out of the first query: one more batched query for all keys
+            telling = {"$and": [*scope["$and"], {"salient": {"$ne": "ok"}}]}
+            more = self.store.query_many(vectors, s.enrich_k + 1, telling)
+            for key, near, far in zip(keys, found, more, strict=True):
+                ids = {r.id for r in near}
+                rows[key] = near + [r for r in far if r.id not in ids]
         entries = []
         for key, event in latest.items():
             mine = [] if s.enrich_include_own_situation else [records[key].id]
