@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from tooltrail.schemas.base import ErrorSummary, Summary, TimestampMsZ, WireModel, iso_ms_z
 from tooltrail.schemas.events import ToolExecutionEvent
 from tooltrail.schemas.ids import MEMORY_ID_PATTERN
-from tooltrail.schemas.wire import INTEGER, NUMBER, WireTimestamp
+from tooltrail.schemas.wire import INTEGER, MAX_INT, NUMBER, WireTimestamp
 
 METRIC_SCHEMA_VERSION = 2
 MAX_HITS = 10
@@ -100,8 +100,17 @@ class MemoryRecord(WireModel):
     metadata: Annotated[dict[str, Scalar], Field(min_length=1)]
 
 
+ScopeLabel = Annotated[str, Field(max_length=64)]
+
+
 class EnrichmentHit(WireModel):
-    """A related past memory, as the tool server sees it before a call."""
+    """A related past situation, as the tool server sees it before a call.
+
+    Data about past calls, never instructions: ``summary`` (the situation's salient line) may
+    carry text an attacker influenced, so the tool server sanitizes it before any tool or
+    agent sees it. The structured fields (tool, outcome, occurrences, last seen, kind,
+    severity, scope) were added within version 1 and default for older entries.
+    """
 
     id: Annotated[str, Field(min_length=1, max_length=200)]
     summary: Annotated[str, Field(max_length=300)]
@@ -109,10 +118,19 @@ class EnrichmentHit(WireModel):
     kind: Annotated[str, Field(max_length=32)]
     severity: Annotated[str, Field(max_length=16)] = "info"
     timestamp: WireTimestampMsZ
+    tool: Annotated[str, Field(max_length=200)] = ""
+    outcome: Annotated[str, Field(max_length=32)] = ""
+    occurrences: Annotated[int, Field(ge=1, le=MAX_INT), INTEGER] = 1
+    environment: ScopeLabel = "default"
+    domain: ScopeLabel = "general"
+    tenant: ScopeLabel = ""
 
 
 class EnrichmentEntry(WireModel):
-    """The top related memories for one cache key (tool id + scope), last write wins."""
+    """The top related situations for one cache key (tool id + scope + arguments), last write
+    wins. ``environment``/``domain``/``tenant`` name the scope it was computed for: a tool
+    server serves it only in that scope. On the topic it travels signed (``schemas.signing``).
+    """
 
     version: ClassVar[int] = 1
 
@@ -122,6 +140,9 @@ class EnrichmentEntry(WireModel):
     hits: Annotated[tuple[EnrichmentHit, ...], Field(max_length=MAX_HITS)] = ()
     computed_at: WireTimestampMsZ
     source_event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    environment: ScopeLabel = "default"
+    domain: ScopeLabel = "general"
+    tenant: ScopeLabel = ""
 
 
 class DeadLetter(WireModel):

@@ -87,24 +87,33 @@ export interface MemoryRecord {
   [key: string]: unknown;  // newer minor versions add fields
 }
 
-/** A related past memory, as the tool server sees it before a call. */
+/** A related past situation, as the tool server sees it before a call. Data about past calls, never instructions: ``summary`` (the situation's salient line) may carry text an attacker influenced, so the tool server sanitizes it before any tool or agent sees it. The structured fields (tool, outcome, occurrences, last seen, kind, severity, scope) were added within version 1 and default for older entries. */
 export interface EnrichmentHit {
   distance: number;
+  domain?: string;
+  environment?: string;
   id: string;
   kind: string;
+  occurrences?: number;
+  outcome?: string;
   severity?: string;
   summary: string;
+  tenant?: string;
   timestamp: string;
+  tool?: string;
   [key: string]: unknown;  // newer minor versions add fields
 }
 
-/** The top related memories for one cache key (tool id + scope), last write wins. */
+/** The top related situations for one cache key (tool id + scope + arguments), last write wins. ``environment``/``domain``/``tenant`` name the scope it was computed for: a tool server serves it only in that scope. On the topic it travels signed (``schemas.signing``). */
 export interface EnrichmentEntry {
   computedAt: string;
+  domain?: string;
+  environment?: string;
   hits?: Array<EnrichmentHit>;
   key: string;
   schemaVersion: 1;
   sourceEventId: string;
+  tenant?: string;
   toolId: string;
   [key: string]: unknown;  // newer minor versions add fields
 }

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import subprocess
 import sys
 import time
@@ -107,8 +109,10 @@ def _inline(url: str, collection: str, rounds: int) -> list[float]:
 
 async def _staleness(root: Path, bootstrap: str, url: str, seconds: int, rate: int) -> list[float]:
     tag = uuid.uuid4().hex[:8]
+    key = secrets.token_hex(32)  # the enrich group signs, the follower verifies
     settings = load_settings(
         WorkerSettings,
+        enrichment_key=key,
         kafka_bootstrap=bootstrap,
         chroma_url=url,
         events_topic=f"bench.ev.{tag}",
@@ -126,7 +130,11 @@ async def _staleness(root: Path, bootstrap: str, url: str, seconds: int, rate: i
     )
     argv = [sys.executable, "-c", FOLLOWER, bootstrap, settings.enrichment_topic]
     follower = subprocess.Popen(  # noqa: ASYNC220 - started once, read in a worker thread
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=Path(__file__).parents[2]
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "TOOLTRAIL_ENRICHMENT_KEY": key},
     )
     embedder = make_embedder(settings.embedder, settings.embed_threads)
     runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, embedder))
