@@ -103,4 +103,4 @@ def cost_bytes(key: str, hits: tuple[PresearchHit, ...]) -> int:
 
 #: An ordered dict's entry (hash slot, linked node) and the (time, hits, cost) tuple with its
 #: float and int: measured with tracemalloc (tests/unit/test_enrichment_cache.py).
-_SLOT_BYTES = 200
+_SLOT_BYTES = 120

@@ -22,7 +22,7 @@ import unicodedata
 from typing import Final
 
 MAX_INPUT_CHARS: Final = 1_000
-FILTERED: Final = "[instruction-like text removed]"
+FILTERED: Final = "(instruction-like text removed)"
 _ANSI = re.compile(
     r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]?"  # CSI
     r"|\x1b\][^\x07\x1b]{0,1000}(?:\x07|\x1b\\)?"  # OSC (terminal titles, hyperlinks)
