@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tooltrail.consumers.app.bench.cache_memory import entry_memory
 from tooltrail.consumers.app.bench.common import kafka_for_bench, machine, report, summary, workdir
 from tooltrail.consumers.app.bench.memory import chroma_for_bench
 from tooltrail.consumers.kafka.topics import ensure_topics, pipeline_topics
@@ -191,6 +192,7 @@ async def run(*, quick: bool) -> dict[str, Any]:
         (10_000, 20_000, 10, 3) if quick else (100_000, 200_000, 50, 10)
     )
     lookups = _lookups(keys, rounds)
+    memory = entry_memory(2_000 if quick else 20_000)
     with workdir() as root, kafka_for_bench(root) as bootstrap, chroma_for_bench(root) as url:
         inline = await asyncio.to_thread(
             _inline, url, f"bench_inline_{uuid.uuid4().hex[:8]}", inline_rounds
@@ -202,6 +204,8 @@ async def run(*, quick: bool) -> dict[str, Any]:
         "inline_search_us": base,
         "ratio_inline_over_lookup_p50": round(base["p50"] / look["p50"]),
         "staleness_ms": {**summary(stale), "rate_eps": 20, "expected": seconds * 20},
+        "cache_entry_bytes": memory,
+        "ratio_pydantic_over_compact": round(memory["pydantic"] / memory["compact"], 1),
         "machine": machine(),
     }
 
@@ -210,6 +214,7 @@ def main(*, as_json: bool, quick: bool) -> int:
     """Entry point of ``tooltrail bench enrich``."""
     r = asyncio.run(run(quick=quick))
     lk, base, st = r["lookup_us"], r["inline_search_us"], r["staleness_ms"]
+    mem = r["cache_entry_bytes"]
     report(
         r,
         as_json,
@@ -220,6 +225,9 @@ def main(*, as_json: bool, quick: bool) -> int:
             f"  -> lookup is {r['ratio_inline_over_lookup_p50']}x faster at p50",
             f"staleness at {st['rate_eps']} ev/s (other process): p50 {st['p50']} ms  "
             f"p99 {st['p99']} ms ({st['n']}/{st['expected']} keys seen)",
+            f"cache entry (3 hits, tracemalloc): {mem['compact']} B compact (counted "
+            f"{mem['counted']} B), {mem['pydantic']} B as pydantic, {mem['wire']} B on the wire"
+            f"  -> {r['ratio_pydantic_over_compact']}x smaller",
         ],
     )
     return 0
