@@ -24,7 +24,8 @@ from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.kafka.topics import pipeline_topics
 from tooltrail.consumers.memory.embedders import HashingEF
 from tooltrail.consumers.runtime.runner import GroupRunner
-from tooltrail.consumers.sinks.enrich import EnrichSink, signed_headers
+from tooltrail.consumers.sinks.enrich import EnrichSink
+from tooltrail.consumers.sinks.entries import signed_headers
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.enrichment import EnrichmentCache
 from tooltrail.producer.instrument import instrument

@@ -53,17 +53,17 @@ class PresearchHit(NamedTuple):
         text, flagged = excerpt(hit.summary, EXCERPT_CHARS) if with_excerpt else ("", False)
         return cls(
             id=label(hit.id, 100),
-            tool=_tag(hit.tool, 100),
-            outcome=_tag(hit.outcome, 32),
+            tool=_tag(hit.tool or "", 100),
+            outcome=_tag(hit.outcome or "", 32),
             kind=_tag(hit.kind, 32),
             severity=_tag(hit.severity, 16),
-            occurrences=hit.occurrences,
+            occurrences=hit.occurrences or 1,  # a memory written before situations: one
             last_seen=iso_ms_z(hit.timestamp),
             distance=round(hit.distance, 4),
             excerpt=text,
             flagged=flagged,
-            environment=_tag(hit.environment),
-            domain=_tag(hit.domain),
+            environment=_tag(hit.environment or "default"),
+            domain=_tag(hit.domain or "general"),
         )
 
     def as_meta(self) -> dict[str, Any]:

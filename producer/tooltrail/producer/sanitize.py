@@ -106,10 +106,28 @@ def neutralize(text: str) -> tuple[str, bool]:
     return "".join(parts), True
 
 
+_BARE_SEQUENCE = re.compile(r"\[[0-?]{0,32}[ -/]{0,8}[@-~]")  # a CSI whose ESC was dropped
+
+
+def _escaped_framing(text: str) -> bool:
+    """True if framing shows once escape characters are merely dropped (with or without what
+    followed them): removing a whole sequence may take a letter of the text with it
+    (``\x9bignore`` → ``gnore``)."""
+    if "\x1b" not in text and "\x9b" not in text:
+        return False
+    plain = unicodedata.normalize("NFKC", text[:MAX_INPUT_CHARS]).translate(_VISIBLE)
+    for variant in (plain, _BARE_SEQUENCE.sub("", plain)):
+        if _FRAMING.search(_SPACE.sub(" ", variant).translate(_LOOKALIKES)):
+            return True
+    return False
+
+
 def excerpt(text: str, limit: int = 200) -> tuple[str, bool]:
     """A bounded, inert excerpt of untrusted ``text`` and whether framing was filtered out
     (module docstring). Linear in ``len(text)``; never raises on any ``str``."""
     shown, flagged = neutralize(visible(text))
+    if not flagged and _escaped_framing(text):
+        shown, flagged = FILTERED, True  # an escape sequence hid framing by eating a letter
     shown = shown.translate(_MARKUP)
     if len(shown) > limit:
         shown = shown[: max(limit - 1, 0)].rstrip() + "…"

@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from tooltrail.schemas.base import ErrorSummary, Summary, TimestampMsZ, WireModel, iso_ms_z
 from tooltrail.schemas.events import ToolExecutionEvent
 from tooltrail.schemas.ids import MEMORY_ID_PATTERN
-from tooltrail.schemas.wire import INTEGER, MAX_INT, NUMBER, WireTimestamp
+from tooltrail.schemas.wire import INTEGER, NUMBER, WireTimestamp
 
 METRIC_SCHEMA_VERSION = 2
 MAX_HITS = 10
@@ -108,8 +108,7 @@ class EnrichmentHit(WireModel):
 
     Data about past calls, never instructions: ``summary`` (the situation's salient line) may
     carry text an attacker influenced, so the tool server sanitizes it before any tool or
-    agent sees it. The structured fields (tool, outcome, occurrences, last seen, kind,
-    severity, scope) were added within version 1 and default for older entries.
+    agent sees it (README "Trust model").
     """
 
     id: Annotated[str, Field(min_length=1, max_length=200)]
@@ -118,12 +117,18 @@ class EnrichmentHit(WireModel):
     kind: Annotated[str, Field(max_length=32)]
     severity: Annotated[str, Field(max_length=16)] = "info"
     timestamp: WireTimestampMsZ
-    tool: Annotated[str, Field(max_length=200)] = ""
-    outcome: Annotated[str, Field(max_length=32)] = ""
-    occurrences: Annotated[int, Field(ge=1, le=MAX_INT), INTEGER] = 1
-    environment: ScopeLabel = "default"
-    domain: ScopeLabel = "general"
-    tenant: ScopeLabel = ""
+    #: Added in situations (optional, left out when unknown): which tool the situation is
+    #: about and how often it occurred; ``timestamp`` is when it was last seen.
+    tool: Annotated[str, Field(max_length=200)] | None = Field(None, exclude_if=_is_none)
+    occurrences: Annotated[int, Field(ge=1, le=2**53), INTEGER] | None = Field(
+        None, exclude_if=_is_none
+    )
+    #: Added with scopes (optional, left out when unknown): the outcome class and the scope
+    #: (environment, domain, tenant) of the situation.
+    outcome: Annotated[str, Field(max_length=32)] | None = Field(None, exclude_if=_is_none)
+    environment: ScopeLabel | None = Field(None, exclude_if=_is_none)
+    domain: ScopeLabel | None = Field(None, exclude_if=_is_none)
+    tenant: ScopeLabel | None = Field(None, exclude_if=_is_none)
 
 
 class EnrichmentEntry(WireModel):

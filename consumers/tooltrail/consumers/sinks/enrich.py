@@ -5,10 +5,8 @@ the tool server looks up). For each, its embedding text (``embedding_text``) is 
 once, the call's own memory is upserted (idempotent, same id as the memory group's, so the
 entry can include it even if the memory group is behind), and the top ``TOOLTRAIL_ENRICH_K``
 memories by cosine distance are published as an ``EnrichmentEntry`` keyed by the cache key to
-the (compacted) enrichment topic, signed (``schemas.signing``) with the key shared with the
-tool servers; the runner commits only after Kafka acknowledged every entry. Keys, entries and
-hits carry the event's scope (environment, domain, tenant): an entry holds memories of its
-own scope only. The entry is what the *next* call with that key sees, so it includes the triggering
+the (compacted) enrichment topic; the runner commits only after Kafka acknowledged every
+entry. The entry is what the *next* call with that key sees, so it includes the triggering
 call's memory;
 ``TOOLTRAIL_ENRICH_EXCLUDE_SAME_SESSION`` leaves the caller's own session out. A stored
 memory whose metadata cannot make a hit is left out of the entry (never fails the event).
@@ -31,41 +29,37 @@ from tooltrail.consumers.memory.records import embedding_text, to_memory
 from tooltrail.consumers.memory.store import MemoryStore, Row
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.base import Delivered
+from tooltrail.consumers.sinks.entries import scoped, signed_headers
 from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.errors import SettingsError
 from tooltrail.schemas.events import ToolExecutionEvent
-from tooltrail.schemas.headers import Header, entry_headers
 from tooltrail.schemas.kafka.clients import kafka_producer
-from tooltrail.schemas.keys import Scope, cache_key, event_scope
+from tooltrail.schemas.keys import cache_key, event_scope
 from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit, MemoryRecord
-from tooltrail.schemas.signing import SIGNATURE_HEADER, signature
 
 log = logging.getLogger(__name__)
 
 
-def _int(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
 def hit_of(row: Row) -> EnrichmentHit | None:
-    """The hit a stored memory makes (a situation, or an older per-call memory: one
-    occurrence), or None if its metadata is unusable."""
+    """The hit a stored memory makes, or None if its metadata is unusable.
+
+    A situation carries its tool and occurrences; a per-call memory written before situations
+    reads as a situation of one occurrence. Its outcome and scope ride along (``entries``).
+    """
     try:
         meta = row.metadata
+        occurrences = int(meta.get("occurrences", 1) or 1)
         return EnrichmentHit(
             id=row.id,
-            summary=str(meta.get("salient") or "")[:300]
-            or (row.document.splitlines()[0][:300] if row.document else ""),
+            summary=row.document.splitlines()[0][:300] if row.document else "",
             distance=row.distance,
             kind=str(meta.get("kind", ""))[:32],
             severity=str(meta.get("severity", "info"))[:16],
-            timestamp=datetime.fromtimestamp(
-                _int(meta.get("lastTs"), _int(meta.get("ts"), 0)) / 1000, tz=UTC
-            ),
-            tool=str(meta.get("tool", ""))[:200],
-            outcome=str(meta.get("outcome", ""))[:32],
-            occurrences=max(1, _int(meta.get("occurrences"), 1)),
+            timestamp=datetime.fromtimestamp(int(meta.get("ts", 0)) / 1000, tz=UTC),
+            tool=str(meta["tool"])[:200] if meta.get("tool") else None,
+            occurrences=max(1, occurrences),
+            outcome=str(meta["outcome"])[:32] if meta.get("outcome") else None,
             environment=str(meta.get("environment", "default"))[:64],
             domain=str(meta.get("domain", "general"))[:64],
             tenant=str(meta.get("tenant", ""))[:64],
@@ -76,32 +70,15 @@ def hit_of(row: Row) -> EnrichmentHit | None:
 
 
 def entry_for(key: str, event: ToolExecutionEvent, rows: Sequence[Row], k: int) -> EnrichmentEntry:
-    """The entry for ``key``: the ``k`` nearest usable memories of the event's scope (a memory
-    of another scope is never handed over, whatever the query returned), computed now."""
-    scope = event_scope(event.tags)
-    hits = [
-        h
-        for h in (hit_of(r) for r in sorted(rows, key=lambda r: r.distance))
-        if h is not None and Scope(h.environment, h.domain, h.tenant) == scope
-    ]
+    """The entry for ``key``: the ``k`` nearest usable memories, newest computation time."""
+    hits = [h for h in (hit_of(r) for r in sorted(rows, key=lambda r: r.distance)) if h]
     return EnrichmentEntry(
         key=key,
         tool_id=event.tool_id,
         hits=tuple(hits[:k]),
         computed_at=datetime.now(UTC),
         source_event_id=event.event_id,
-        environment=scope.environment,
-        domain=scope.domain,
-        tenant=scope.tenant,
     )
-
-
-def signed_headers(entry: EnrichmentEntry, value: bytes, key: bytes | None) -> list[Header]:
-    """The entry's headers, plus its signature over record key and value when ``key`` is set."""
-    headers = entry_headers(entry)
-    if key is not None:
-        headers.append((SIGNATURE_HEADER, signature(key, entry.key.encode(), value)))
-    return headers
 
 
 class EnrichSink:
@@ -150,12 +127,14 @@ class EnrichSink:
         return self._producer
 
     async def write(self, batch: list[Delivered]) -> None:
-        """Publish one entry per distinct key in the batch; return once Kafka has them."""
+        """Publish one entry per distinct key in the batch, scoped and signed
+        (``sinks.entries``); return once Kafka has them."""
         latest: dict[str, ToolExecutionEvent] = {}
         for item in batch:
-            event = item.event
-            scope = event_scope(event.tags)
-            latest[cache_key(event.tool_id, event.args, self.scope, scope=scope)] = event
+            scope = event_scope(item.event.tags)  # the tool server keys its lookups alike
+            latest[cache_key(item.event.tool_id, item.event.args, self.scope, scope=scope)] = (
+                item.event
+            )
         records = {key: to_memory(event) for key, event in latest.items()}
         entries = await self.lane.run(self._compute, latest, records)
         producer = await self._start_producer()
@@ -163,7 +142,7 @@ class EnrichSink:
         try:
             async with asyncio.timeout(s.kafka_timeout_s):
                 futures = []
-                for entry in entries:
+                for entry in (scoped(e, latest[e.key]) for e in entries):
                     value = encode(entry)
                     headers = signed_headers(entry, value, self.signing_key)
                     futures.append(

@@ -87,20 +87,20 @@ export interface MemoryRecord {
   [key: string]: unknown;  // newer minor versions add fields
 }
 
-/** A related past situation, as the tool server sees it before a call. Data about past calls, never instructions: ``summary`` (the situation's salient line) may carry text an attacker influenced, so the tool server sanitizes it before any tool or agent sees it. The structured fields (tool, outcome, occurrences, last seen, kind, severity, scope) were added within version 1 and default for older entries. */
+/** A related past situation, as the tool server sees it before a call. Data about past calls, never instructions: ``summary`` (the situation's salient line) may carry text an attacker influenced, so the tool server sanitizes it before any tool or agent sees it (README "Trust model"). */
 export interface EnrichmentHit {
   distance: number;
-  domain?: string;
-  environment?: string;
+  domain?: string | null;
+  environment?: string | null;
   id: string;
   kind: string;
-  occurrences?: number;
-  outcome?: string;
+  occurrences?: number | null;
+  outcome?: string | null;
   severity?: string;
   summary: string;
-  tenant?: string;
+  tenant?: string | null;
   timestamp: string;
-  tool?: string;
+  tool?: string | null;
   [key: string]: unknown;  // newer minor versions add fields
 }
 
