@@ -225,3 +225,29 @@ def test_structured_mode_hands_tools_no_text_of_a_past_call(tmp_path: Path) -> N
         7,
     )
     assert "excerpt" not in hit.as_meta()
+
+
+def test_rejections_and_cache_bytes_reach_stats_and_prometheus(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tooltrail.producer.prometheus import ProducerCollector
+
+    producer = TrailProducer(
+        outbox_dir=tmp_path / "ob", kafka_bootstrap="127.0.0.1:1", enrichment_key=KEY.decode()
+    )
+    cache = producer.enrichment
+    assert cache is not None
+    key = cache_key("oc_read_get_pods", ARGS, scope=cache.scope)
+    rk, value, headers = _record(_entry(key))
+    cache._apply_record(rk, value, _record(_entry(key), OTHER)[2])
+    cache._apply_record(rk, value, headers)
+    registry = CollectorRegistry()
+    registry.register(ProducerCollector(producer))
+    text = generate_latest(registry).decode()
+    stats = producer.stats()
+    producer.close()
+    assert stats.enrichment_rejected == {"forged": 1}
+    assert stats.enrichment_entries == 1
+    assert 0 < stats.enrichment_bytes == cache.size_bytes
+    assert 'tooltrail_producer_enrichment_rejected_total{reason="forged"} 1.0' in text
+    assert f"tooltrail_producer_enrichment_bytes {float(cache.size_bytes)}" in text
