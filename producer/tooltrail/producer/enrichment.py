@@ -91,6 +91,7 @@ class EnrichmentCache:
         self.hits = 0
         self.misses = 0
         self.rejected: Counter[str] = Counter()
+        self._slice_start = 0.0
 
     @property
     def size_bytes(self) -> int:
@@ -207,8 +208,21 @@ class EnrichmentCache:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for record in records:
                         self._apply_record(record.key, record.value, record.headers or ())
+                        await self._pause_if_due()
         finally:
             await settle(stop_kafka(consumer), 5.0)
+
+    async def _pause_if_due(self) -> None:
+        """Verifying and sanitizing cost ~0.1 ms an entry, and a tool server reads the whole
+        topic at start: pause like the sender (``TOOLTRAIL_SENDER_SLICE_US``), so a tool call's
+        thread gets the GIL soon even while the cache warms up."""
+        slice_s = self.settings.sender_slice_us / 1e6
+        now = time.perf_counter()
+        if slice_s and now - self._slice_start > slice_s:
+            await asyncio.sleep(self.settings.sender_pause_us / 1e6)
+            self._slice_start = time.perf_counter()
+        elif not slice_s or now - self._slice_start > 10 * slice_s:
+            self._slice_start = now
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         topic = self.settings.enrichment_topic

@@ -31,15 +31,16 @@ _ANSI = re.compile(
 )
 _SPACE = re.compile(r"\s+")
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
-_LOOKALIKES = str.maketrans(
-    "аеорсухіјѕԁԛԝһӏɡАВЕКМНОРСТХІЈЅαβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
-    "aeopcyxijsdqwhlgABEKMHOPCTXIJSabeiknoptuxABEZHIKMNOPTYX",
+_LOOKALIKES = str.maketrans(  # one character for one, ASCII letters lowercased
+    "аеорсухіјѕԁԛԝһӏɡАВЕКМНОРСТХІЈЅαβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧABCDEFGHIJKLMNOPQRSTUVWXYZ",  # noqa: RUF001 - the look-alikes, on purpose
+    "aeopcyxijsdqwhlgabekmhopctxijsabeiknoptuxabezhikmnoptyxabcdefghijklmnopqrstuvwxyz",
 )
 #: < > [ ] ` become single angle quotes, quill brackets and a modifier prime
 _MARKUP = str.maketrans({"<": "\u2039", ">": "\u203a", "[": "\u2045", "]": "\u2046", "`": "\u02b9"})
 _W = r"[\W_]{1,3}"  # a bounded separator between words: linear matching, no backtracking
-_FRAMING = re.compile(
-    "|".join(
+_FRAMING = re.compile(  # on the lowercased skeleton; the look-ahead lets most positions go fast
+    "(?=[a-z\\[<])(?:"
+    + "|".join(
         (
             rf"\b(?:ignore|disregard|forget|override|bypass){_W}(?:(?:all|any|the|your|my|of"
             rf"|every|previous|prior|above|earlier|preceding|former|system|original|existing"
@@ -60,8 +61,9 @@ _FRAMING = re.compile(
             rf"\b(?:run|execute){_W}(?:the{_W})?(?:following|this|these){_W}(?:commands?"
             rf"|code|scripts?)\b",
         )
-    ),
-    re.IGNORECASE | re.ASCII,
+    )
+    + ")",
+    re.ASCII,
 )
 
 
