@@ -251,3 +251,17 @@ def test_rejections_and_cache_bytes_reach_stats_and_prometheus(tmp_path: Path) -
     assert 0 < stats.enrichment_bytes == cache.size_bytes
     assert 'tooltrail_producer_enrichment_rejected_total{reason="forged"} 1.0' in text
     assert f"tooltrail_producer_enrichment_bytes {float(cache.size_bytes)}" in text
+
+
+def test_a_key_file_gone_after_start_turns_presearch_off_not_the_tool_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOOLTRAIL_ENRICHMENT_KEY", raising=False)
+    path = tmp_path / "key"
+    path.write_text(KEY.decode())
+    settings = load_settings(ProducerSettings, enrichment_key_file=path, outbox_dir=tmp_path / "o")
+    path.unlink()
+    producer = TrailProducer(settings)
+    assert producer.enrichment is None
+    assert "TOOLTRAIL_ENRICHMENT_KEY_FILE" in (producer.presearch_off or "")
+    producer.close()

@@ -64,7 +64,11 @@ def set_current(hits: tuple[PresearchHit, ...]) -> None:
 
 def trust_problem(settings: ProducerSettings) -> str | None:
     """Why pre-search cannot trust the topic with these settings, or None if it can."""
-    if settings.enrichment_signing_key() is None and not settings.enrichment_unsigned:
+    try:
+        key = settings.enrichment_signing_key()
+    except ValueError as exc:  # the key file went away since the settings were loaded
+        return f"pre-search is off: {exc}"
+    if key is None and not settings.enrichment_unsigned:
         return (
             "no TOOLTRAIL_ENRICHMENT_KEY or TOOLTRAIL_ENRICHMENT_KEY_FILE: pre-search is off "
             "(set the key the enrich group signs with, or TOOLTRAIL_ENRICHMENT_UNSIGNED=true "
