@@ -23,6 +23,7 @@ from tooltrail.producer.enrichment import current_enrichment
 from tooltrail.producer.instrument import instrument
 from tooltrail.schemas import EnrichmentEntry, EnrichmentHit, ToolExecutionEvent, decode
 from tooltrail.schemas.headers import entry_headers
+from tooltrail.schemas.signing import SIGNATURE_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +90,10 @@ async def test_a_later_call_sees_the_situation_of_an_earlier_related_call(
     assert presearch[0].startswith(f"presearch:hits={len(seen[2])};us=")
     entries = await read_topic(kafka.bootstrap, names.enrichment, until=lambda r: len(r) >= 1)
     entry = decode(entries[0].value, EnrichmentEntry)
-    assert list(entries[0].headers) == entry_headers(entry)  # self-describing entries
+    headers = list(entries[0].headers)
+    assert headers[:-1] == entry_headers(entry)  # self-describing entries
+    assert headers[-1][0] == SIGNATURE_HEADER  # and signed
+    assert (entry.environment, entry.domain) == ("default", "general")
 
 
 async def test_chroma_down_pauses_enrichment_but_never_the_tool(

@@ -312,7 +312,7 @@ def test_after_the_demo_infra_keeps_the_data_for_the_operator_commands(tmp_path:
         assert infra.stdout is not None
         exports: dict[str, str] = {}
         deadline = time.monotonic() + 90
-        while len(exports) < 3:
+        while len(exports) < 4:
             assert time.monotonic() < deadline, "infra printed no export lines"
             line = infra.stdout.readline()
             if line.startswith("export "):
@@ -322,7 +322,12 @@ def test_after_the_demo_infra_keeps_the_data_for_the_operator_commands(tmp_path:
             "TOOLTRAIL_KAFKA_BOOTSTRAP",
             "TOOLTRAIL_CHROMA_URL",
             "TOOLTRAIL_METRICS_DIR",
+            "TOOLTRAIL_ENRICHMENT_KEY_FILE",
         }
+        key_file = Path(exports["TOOLTRAIL_ENRICHMENT_KEY_FILE"])
+        assert key_file == (data / "enrichment.key").absolute()
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert len(key_file.read_text().strip()) == 64
         operator = {**env, **exports}
 
         def run(*argv: str) -> str:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import atexit
 import logging
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.calls import ToolCall
-from tooltrail.producer.enrichment import EnrichmentCache
+from tooltrail.producer.enrichment import EnrichmentCache, trust_problem
 from tooltrail.producer.outbox import AnyOutbox, MemoryOutbox, Outbox
 from tooltrail.producer.sender import Item, Sender
 from tooltrail.producer.settings import ProducerSettings
@@ -72,7 +72,14 @@ class TrailProducer:
                     "this user): %s",
                     disk.refused,
                 )
-        self.enrichment: EnrichmentCache | None = EnrichmentCache(s) if s.enable_presearch else None
+        self.enrichment: EnrichmentCache | None = None
+        self.presearch_off: str | None = None if s.enable_presearch else "disabled"
+        if s.enable_presearch and self.disabled is None:
+            self.presearch_off = trust_problem(s)
+            if self.presearch_off is not None:
+                log.warning("tooltrail: %s", self.presearch_off)
+            else:
+                self.enrichment = EnrichmentCache(s)
         follower = self.enrichment.follow if self.enrichment is not None else None
         self._sender = Sender(s, self._accumulator, self._outbox, self._counters, follower)
         self._started = False
@@ -209,4 +216,15 @@ class TrailProducer:
             late_acks=c.get("late_acks"),
             unconfirmed_acks=c.get("unconfirmed_acks"),
             maybe_duplicated=c.get("maybe_duplicated"),
+            **self._enrichment_stats(),
         )
+
+    def _enrichment_stats(self) -> dict[str, Any]:
+        cache = self.enrichment
+        if cache is None:
+            return {}
+        return {
+            "enrichment_entries": len(cache),
+            "enrichment_bytes": cache.size_bytes,
+            "enrichment_rejected": dict(cache.rejected),
+        }
