@@ -84,7 +84,7 @@ async def test_a_later_call_sees_the_situation_of_an_earlier_related_call(
     assert [h.id for h in hits] == [situation_of(first).id]  # not its own situation
     assert hits[0].occurrences == 1
     assert hits[0].tool == "oc_read_get_pods"
-    assert hits[0].summary.startswith("oc_read_get_pods ok: ok (namespace=payments)")
+    assert hits[0].excerpt.startswith("oc_read_get_pods ok: ok (namespace=payments)")
     presearch = [a for a in second.anchors if a.startswith("presearch:")]
     assert presearch
     assert presearch[0].startswith(f"presearch:hits={len(seen[2])};us=")

@@ -25,6 +25,7 @@ from tooltrail.consumers.kafka.topics import pipeline_topics
 from tooltrail.consumers.memory.embedders import HashingEF
 from tooltrail.consumers.runtime.runner import GroupRunner
 from tooltrail.consumers.sinks.enrich import EnrichSink
+from tooltrail.consumers.sinks.memory import MemorySink
 from tooltrail.consumers.sinks.entries import signed_headers
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.enrichment import EnrichmentCache
@@ -173,10 +174,16 @@ async def test_two_environments_on_one_broker_never_see_each_others_memories(
         caches[env] = server.enrichment
 
     tools = {env: _tool(server) for env, server in servers.items()}
+    memory = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))
     runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, HashingEF()))
     args = {"namespace": "payments"}
     try:
-        async with running(runner):
+        async with running(memory), running(runner):
+            # each environment first leaves a situation of its own (checkout), then asks
+            # (payments): its entry may only hold situations of its scope
+            tools["dev"]("checkout")
+            tools["prod"]("checkout")
+            await wait_for(lambda: memory.stats.written >= 2, 60, "both situations")
             tools["dev"]("payments")
             await wait_for(
                 lambda: len(caches["dev"].lookup("oc_read_get_pods", args)) > 0, 60, "dev hits"

@@ -286,6 +286,7 @@ def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> Non
         "  export TOOLTRAIL_KAFKA_BOOTSTRAP",
         "  export TOOLTRAIL_CHROMA_URL",
         "  export TOOLTRAIL_METRICS_DIR",
+        "  export TOOLTRAIL_ENRICHMENT_KEY_FILE",  # tool servers verify entries with it
     ]
     assert all(
         line.startswith(("{", "kafka ", "In another terminal", "  tooltrail stats"))
