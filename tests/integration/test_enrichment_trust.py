@@ -25,8 +25,8 @@ from tooltrail.consumers.kafka.topics import pipeline_topics
 from tooltrail.consumers.memory.embedders import HashingEF
 from tooltrail.consumers.runtime.runner import GroupRunner
 from tooltrail.consumers.sinks.enrich import EnrichSink
-from tooltrail.consumers.sinks.memory import MemorySink
 from tooltrail.consumers.sinks.entries import signed_headers
+from tooltrail.consumers.sinks.memory import MemorySink
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.enrichment import EnrichmentCache
 from tooltrail.producer.instrument import instrument
