@@ -33,6 +33,7 @@ from tooltrail.producer.stdio import keep_logs_off_stdout
 from tooltrail.schemas.config import load_settings
 from tooltrail.schemas.errors import SettingsError
 from tooltrail.schemas.events import ToolExecutionEvent
+from tooltrail.schemas.redact import budget_stats
 from tooltrail.schemas.redact.logfilter import redact_loggers
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,7 @@ class TrailProducer:
             dropped["outbox_full"] = self._outbox.dropped
         at_emit = sum(dropped.get(k, 0) for k in ("queue_full", "closed", "disabled"))
         queued = len(self._accumulator)
+        budget = budget_stats()  # process-wide: every redaction of this process
         return ProducerStats(
             emitted=self._sender.taken + queued + at_emit,
             sent=c.get("sent"),
@@ -216,6 +218,8 @@ class TrailProducer:
             late_acks=c.get("late_acks"),
             unconfirmed_acks=c.get("unconfirmed_acks"),
             maybe_duplicated=c.get("maybe_duplicated"),
+            redaction_over_budget=budget["over_budget"],
+            redaction_masked_over_budget=budget["masked_over_budget"],
             **self._enrichment_stats(),
         )
 

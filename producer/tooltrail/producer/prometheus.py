@@ -3,7 +3,8 @@
 ``REGISTRY.register(ProducerCollector(trail))`` (``prometheus_client`` is not a dependency of
 the producer: import this module only where it is installed). Families:
 ``tooltrail_producer_{emitted,sent,spilled,resent,internal_errors,restarts,late_acks,
-unconfirmed_acks,maybe_duplicated}_total``, ``tooltrail_producer_dropped_total{reason}``,
+unconfirmed_acks,maybe_duplicated,redaction_over_budget,redaction_masked_over_budget}_total``,
+``tooltrail_producer_dropped_total{reason}``,
 ``tooltrail_producer_enrichment_rejected_total{reason}``, ``..._enrichment_{entries,bytes}`` and
 the gauges ``tooltrail_producer_queue_depth``, ``tooltrail_producer_in_flight``,
 ``tooltrail_producer_outbox_pending``, ``tooltrail_producer_outbox_bytes`` and
@@ -59,6 +60,16 @@ class ProducerCollector(Collector):
                 "outbox_inherited",
                 s.outbox_inherited,
                 "Outbox records found at start or adopted from dead processes.",
+            ),
+            (
+                "redaction_over_budget",
+                s.redaction_over_budget,
+                "Events and log records whose redaction budget ran out (rest masked).",
+            ),
+            (
+                "redaction_masked_over_budget",
+                s.redaction_masked_over_budget,
+                "Values masked whole because a redaction budget ran out.",
             ),
         )
         for name, value, doc in counters:

@@ -46,6 +46,10 @@ class ProducerStats:
     #: enrichment records ignored, by reason: unsigned, forged, key_mismatch, foreign_scope,
     #: malformed (README "Trust model")
     enrichment_rejected: dict[str, int] = field(default_factory=dict)
+    #: process-wide (``redact.budget_stats``): events and log records whose redaction budget
+    #: ran out, and the values masked whole because of it (README "Redaction")
+    redaction_over_budget: int = 0
+    redaction_masked_over_budget: int = 0
 
     @property
     def dropped_total(self) -> int:
