@@ -32,6 +32,7 @@ from tooltrail.schemas.events import (
     ToolExecutionEvent,
 )
 from tooltrail.schemas.ids import new_event_id
+from tooltrail.schemas.keys import Scope, event_scope
 from tooltrail.schemas.redact import RedactionLimits, redact, redact_text
 
 #: One id per process: a stdio server serves exactly one client.
@@ -282,6 +283,11 @@ def _static(settings: ProducerSettings) -> _Static:
         _statics.clear()
     _statics[id(settings)] = (settings, static)
     return static
+
+
+def producer_scope(settings: ProducerSettings) -> Scope:
+    """The scope this producer's events carry (their tags), hence its cache keys' scope."""
+    return event_scope(_static(settings).tags[Outcome.OK])
 
 
 def flags_snapshot(settings: ProducerSettings) -> dict[str, bool]:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import atexit
 import logging
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.calls import ToolCall
-from tooltrail.producer.enrichment import EnrichmentCache
+from tooltrail.producer.enrichment import EnrichmentCache, trust_problem
 from tooltrail.producer.outbox import AnyOutbox, MemoryOutbox, Outbox
 from tooltrail.producer.sender import Item, Sender
 from tooltrail.producer.settings import ProducerSettings
@@ -33,6 +33,7 @@ from tooltrail.producer.stdio import keep_logs_off_stdout
 from tooltrail.schemas.config import load_settings
 from tooltrail.schemas.errors import SettingsError
 from tooltrail.schemas.events import ToolExecutionEvent
+from tooltrail.schemas.redact import budget_stats
 from tooltrail.schemas.redact.logfilter import redact_loggers
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,14 @@ class TrailProducer:
                     "this user): %s",
                     disk.refused,
                 )
-        self.enrichment: EnrichmentCache | None = EnrichmentCache(s) if s.enable_presearch else None
+        self.enrichment: EnrichmentCache | None = None
+        self.presearch_off: str | None = None if s.enable_presearch else "disabled"
+        if s.enable_presearch and self.disabled is None:
+            self.presearch_off = trust_problem(s)
+            if self.presearch_off is not None:
+                log.warning("tooltrail: %s", self.presearch_off)
+            else:
+                self.enrichment = EnrichmentCache(s)
         follower = self.enrichment.follow if self.enrichment is not None else None
         self._sender = Sender(s, self._accumulator, self._outbox, self._counters, follower)
         self._started = False
@@ -191,6 +199,7 @@ class TrailProducer:
             dropped["outbox_full"] = self._outbox.dropped
         at_emit = sum(dropped.get(k, 0) for k in ("queue_full", "closed", "disabled"))
         queued = len(self._accumulator)
+        budget = budget_stats()  # process-wide: every redaction of this process
         return ProducerStats(
             emitted=self._sender.taken + queued + at_emit,
             sent=c.get("sent"),
@@ -209,4 +218,17 @@ class TrailProducer:
             late_acks=c.get("late_acks"),
             unconfirmed_acks=c.get("unconfirmed_acks"),
             maybe_duplicated=c.get("maybe_duplicated"),
+            redaction_over_budget=budget["over_budget"],
+            redaction_masked_over_budget=budget["masked_over_budget"],
+            **self._enrichment_stats(),
         )
+
+    def _enrichment_stats(self) -> dict[str, Any]:
+        cache = self.enrichment
+        if cache is None:
+            return {}
+        return {
+            "enrichment_entries": len(cache),
+            "enrichment_bytes": cache.size_bytes,
+            "enrichment_rejected": dict(cache.rejected),
+        }
