@@ -174,7 +174,8 @@ def test_a_situation_hit_carries_its_counts_times_and_salient_line() -> None:
     assert (hit["occurrences"], hit["sessions"]) == (12, 4)
     assert (hit["firstSeen"], hit["lastSeen"]) == (SITUATION["firstSeen"], SITUATION["lastSeen"])
     assert hit["similarity"] == 0.75
-    assert hit["excerpt"] == "pod api-7d9f ns payments\nmore"  # the salient line not repeated
+    assert hit["excerpt"] == "pod api-7d9f ns payments more"  # the salient line not repeated
+    assert hit["flagged"] is False
     assert "environment" not in hit  # the scope is the answer's, one for all hits
 
 
@@ -274,7 +275,7 @@ async def test_chroma_down_is_a_clean_tool_error_and_stats_still_answer(
     assert data["producer"]["emitted"] == 0
     assert data["scope"] == {"environment": "prod", "domain": "openshift"}
     assert data["recording"] == "on"
-    assert data["enrichment"] == {"on": False, "reason": "TOOLTRAIL_ENABLE_PRESEARCH is false"}
+    assert data["enrichment"] == {"on": False, "reason": "disabled"}
 
 
 async def test_stats_say_why_nothing_is_recorded(tmp_path: Path) -> None:

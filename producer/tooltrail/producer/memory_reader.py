@@ -15,7 +15,6 @@ Every method blocks (``memory_tools`` runs them in a thread, under a deadline) a
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -23,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tooltrail.producer.memory_settings import MemoryToolSettings
+from tooltrail.producer.sanitize import excerpt, label
 from tooltrail.schemas.base import first_line
 from tooltrail.schemas.redact import redact_text
 
 #: Most hits a search returns, and the most candidates it reads to find them distinct.
 MAX_K = 10
 _CANDIDATES_PER_HIT = 4
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 SALIENT_CHARS = 300
 EXCERPT_CHARS = 300
 
@@ -57,10 +56,15 @@ class Scope:
 
 
 def clean(text: object, limit: int) -> str:
-    """``text`` as a single safe string: no control or bidi characters, redacted, cut."""
-    flat = _CONTROL.sub(" ", str(text))[: limit * 2]
-    out = redact_text(flat)
-    return out if len(out) <= limit else out[: limit - 1] + "…"
+    """Untrusted ``text`` as an agent may see it: redacted, then the inert bounded excerpt
+    every hit handed to tools gets (``sanitize.excerpt``: no escapes, invisible characters,
+    instruction-like framing or markup)."""
+    shown, _ = excerpt(redact_text(str(text)[: limit * 4]), limit)
+    return shown
+
+
+def _flagged(text: str) -> bool:
+    return excerpt(text[:2_000])[1]
 
 
 def hit_of(document: str, meta: dict[str, Any], distance: float) -> dict[str, Any]:
@@ -72,20 +76,21 @@ def hit_of(document: str, meta: dict[str, Any], distance: float) -> dict[str, An
     situation = meta.get("schema") == "situation/1"
     seen_last = meta.get("lastSeen") or meta.get("timestamp")
     hit: dict[str, Any] = {
-        "tool": clean(meta.get("tool", ""), 128),
-        "kind": clean(meta.get("kind", ""), 32),
-        "outcome": clean(meta.get("outcome", ""), 32),
-        "severity": clean(meta.get("severity", ""), 32),
+        "tool": label(str(meta.get("tool", "")), 128),
+        "kind": label(str(meta.get("kind", "")), 32),
+        "outcome": label(str(meta.get("outcome", "")), 32),
+        "severity": label(str(meta.get("severity", "")), 32),
         "salient": clean(salient, SALIENT_CHARS),
         "occurrences": _count(meta.get("occurrences")) if situation else 1,
         "sessions": _count(meta.get("sessions")) if situation else 1,
-        "firstSeen": clean(meta.get("firstSeen") or seen_last or "", 40),
-        "lastSeen": clean(seen_last or "", 40),
+        "firstSeen": label(str(meta.get("firstSeen") or seen_last or ""), 40),
+        "lastSeen": label(str(seen_last or ""), 40),
         "similarity": round(max(0.0, 1.0 - float(distance)), 3),
         "excerpt": clean(rest, EXCERPT_CHARS),
+        "flagged": _flagged(salient) or _flagged(rest),  # instruction-like text filtered out
     }
     if isinstance(meta.get("incidentId"), str):
-        hit["incidentId"] = clean(meta["incidentId"], 128)
+        hit["incidentId"] = label(meta["incidentId"], 128)
     return hit
 
 
@@ -214,7 +219,8 @@ class MemoryReader:
             theirs = (collection.metadata or {}).get("embedder")
             if theirs != ours:
                 raise MemoryUnavailableError(
-                    f"collection {name!r} was built with embedder {theirs!r}, this tool server "
+                    f"collection {name!r} was built with embedder {label(str(theirs), 100)!r}, "
+                    "this tool server "
                     f"embeds with {ours!r}: set TOOLTRAIL_EMBEDDER as the memory workers do"
                 )
             found.append(collection)
@@ -243,7 +249,7 @@ class _Guard:
                     "pip install 'tooltrail[worker]' (or [memory]) in the tool server"
                 ) from exc
             if isinstance(exc, Exception):
-                detail = first_line(f"{type(exc).__name__}: {exc}", 200)
+                detail = clean(first_line(f"{type(exc).__name__}: {exc}", 400), 200)
                 raise MemoryUnavailableError(f"{self.what} failed: {detail}") from exc
         finally:
             self.reader._lock.release()

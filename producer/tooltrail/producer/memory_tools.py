@@ -36,6 +36,7 @@ from tooltrail.producer.memory_reader import (
     clean,
 )
 from tooltrail.producer.memory_settings import MemoryToolSettings
+from tooltrail.schemas.base import first_line
 from tooltrail.schemas.config import load_settings
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class MemoryTools:
             hits = await self._blocking(lambda: self.reader.search(query, tool, k))
         except MemoryUnavailableError as exc:
             log.info("memory_search: memory unavailable: %s (query %r)", exc, clean(query, 200))
-            return error_result(f"memory unavailable: {clean(exc, 300)}")
+            return error_result(f"memory unavailable: {first_line(str(exc), 300)}")
         answer = {
             "untrusted": True,
             "note": UNTRUSTED,
@@ -147,7 +148,7 @@ class MemoryTools:
         try:
             data["memory"] = {"available": True, **await self._blocking(self.reader.counts)}
         except MemoryUnavailableError as exc:
-            data["memory"] = {"available": False, "reason": clean(exc, 300)}
+            data["memory"] = {"available": False, "reason": first_line(str(exc), 300)}
         return data_result(data)
 
     async def _blocking(self, work: Callable[[], T]) -> T:
@@ -181,7 +182,7 @@ class MemoryTools:
         except MemoryUnavailableError:
             raise
         except Exception as exc:
-            raise MemoryUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            raise MemoryUnavailableError(clean(f"{type(exc).__name__}: {exc}", 200)) from exc
 
     def close(self) -> None:
         """Close the Chroma client."""
@@ -190,8 +191,7 @@ class MemoryTools:
 
 def _presearch_off(producer: TrailProducer) -> str:
     """Why this tool server has no pre-search cache."""
-    reason = getattr(producer, "presearch_off", None)  # set by producers that explain it
-    return str(reason) if reason else "TOOLTRAIL_ENABLE_PRESEARCH is false"
+    return producer.presearch_off or "off"
 
 
 def _settle(future: asyncio.Future[T], value: T | None, exc: BaseException | None) -> None:
