@@ -165,7 +165,7 @@ class TrailProducer:
             log.warning(
                 "tooltrail: events dropped during this run: %s (last outbox error: %s)",
                 ", ".join(f"{k}={v}" for k, v in sorted(dropped.items())),
-                self._sender.outbox_error or "none",
+                self._sender.last_outbox_error or "none",
             )
 
     async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the documented API
