@@ -16,6 +16,26 @@ from tooltrail.schemas.events import OpType, Outcome
 
 #: Where the pre-search hits ride in an MCP result's ``_meta`` (opt-in).
 META_KEY = "tooltrail/presearch"
+_MAX_CAUSES = 8  # a cause chain longer than this is not an SDK's wrapping
+
+
+def failure_text(exc: BaseException, wrappers: tuple[type[BaseException], ...] = ()) -> str:
+    """``Type: message`` of the exception a tool raised, looking through SDK ``wrappers``.
+
+    The SDKs re-raise a tool's exception as their own (``raise ToolError("Error executing
+    tool …") from exc``) and may mask its text; the cause is what the tool said. Redaction
+    happens when the event is built, like every other field.
+    """
+    for _ in range(_MAX_CAUSES):
+        cause = exc.__cause__
+        if not isinstance(exc, wrappers) or cause is None:
+            break
+        exc = cause
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not cost the event
+        text = "<unprintable>"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class CallRecorder:
@@ -66,7 +86,7 @@ class CallRecorder:
         try:
             text = None
             if error is not None:
-                text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+                text = error if isinstance(error, str) else failure_text(error)
             self.producer.emit(call.finish(outcome, error=text, result=result))
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self.producer.count_internal_error()
@@ -80,16 +100,22 @@ class CallRecorder:
         other: Outcome = Outcome.PROTOCOL_ERROR,
         error: str | None = None,
         result: Any = None,
+        wrappers: tuple[type[BaseException], ...] = (),
     ) -> None:
         """Record a call that raised: ``tool_errors`` → tool_error, any other ``Exception`` →
-        ``other``, anything else (cancellation, exit) → cancelled. The caller re-raises."""
+        ``other``, anything else (cancellation, exit) → cancelled. The caller re-raises.
+
+        ``wrappers`` are the SDK's own exception types around what the tool raised (their
+        ``__cause__``): the event records the tool's exception, not the SDK's wrapper."""
         if isinstance(exc, tool_errors):
             outcome = Outcome.TOOL_ERROR
         elif isinstance(exc, Exception):
             outcome = other
         else:
             outcome = Outcome.CANCELLED
-        self.end(call, outcome, error=error if error is not None else exc, result=result)
+        if error is None:
+            error = failure_text(exc, wrappers)
+        self.end(call, outcome, error=error, result=result)
 
     def presearch_meta(self, call: ToolCall | None) -> list[dict[str, Any]] | None:
         """The hits to attach to the MCP result's ``_meta``, if the setting asks for it."""

@@ -37,6 +37,10 @@ class ProducerSettings(KafkaSettings):
         True, validation_alias=env_alias("strict_stdio_logs", "STRICT_STDIO_LOGS")
     )
     """At start, move every log handler writing to stdout to stderr (stdio servers own stdout)."""
+    mcp_log_verbose: bool = Field(
+        False, validation_alias=env_alias("mcp_log_verbose", "MCP_LOG_VERBOSE")
+    )
+    """The seed's verbose-log flag; only copied into each event's `flags` (`MCP_LOG_VERBOSE`)."""
     server_name: str = "tool-server"
     """Name of the tool server, stored with each event."""
     server_host: str = Field(default_factory=socket.gethostname)
