@@ -56,7 +56,8 @@ def finished_calls(draw: st.DrawFn) -> ToolCall:
     )
     call.started_wall = draw(st.floats(0, 7_000_000_000, allow_nan=False))
     call.trace = draw(TRACES)
-    call.anchors = draw(st.lists(TEXT, max_size=3))
+    call.anchors = draw(st.lists(TEXT, max_size=40))
+    call.presearch = draw(st.none() | st.just("presearch:hits=1;us=5"))
     call.incident_id = draw(st.none() | TEXT)
     call.finish(
         draw(st.sampled_from(list(Outcome))),

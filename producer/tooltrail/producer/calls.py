@@ -11,6 +11,7 @@ tools that want a model (benchmarks, replay tests) use.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -37,6 +38,10 @@ from tooltrail.schemas.ids import new_event_id
 from tooltrail.schemas.redact import RedactionLimits, redact, redact_text
 from tooltrail.schemas.wire import MAX_ELAPSED_MS
 
+_CLEAN_ARGS: dict[tuple[Any, ...], None] = {}
+_CLEAN_ARGS_MAX = 4096
+_CLEAN_ARGS_WIDTH = 16  # keys
+_CLEAN_ARGS_CHARS = 256  # per value
 #: Calls outside the wire's years (1970 to 2199) cannot be events; the clock is wrong.
 _MAX_WALL = 7_258_118_400.0
 
@@ -88,6 +93,7 @@ class ToolCall:
         "incident_id",
         "op_type",
         "outcome",
+        "presearch",
         "result",
         "session_id",
         "started_perf",
@@ -111,6 +117,7 @@ class ToolCall:
         self.result: Any = None
         self.incident_id: str | None = None
         self.anchors: list[str] = []
+        self.presearch: str | None = None  # our own anchor (numbers only): not redacted
         self.hits: tuple[Any, ...] = ()  # pre-search hits shown to the tool
         self.trace = current_trace()
 
@@ -225,11 +232,13 @@ def redact_call(call: ToolCall, settings: ProducerSettings) -> Redacted:
     if not (wall >= 0 and 0 <= elapsed <= MAX_ELAPSED_MS and wall + elapsed / 1000 < _MAX_WALL):
         raise ValueError("startedAt or elapsedMs out of the wire's range")
     limits = settings.redaction_limits.with_budget()
-    args = redact(call.args, limits) if call.args is not None else {}
+    args = redact_args(call.args, limits)
     error = call.error
     error = first_line(redact_text(error, limits), MAX_ERROR_SUMMARY_CHARS) if error else None
-    anchors = tuple(
-        redact_text(str(a), limits)[:MAX_ANCHOR_CHARS] for a in call.anchors[:MAX_ANCHORS]
+    own = (call.presearch,) if call.presearch else ()
+    anchors = own + tuple(
+        redact_text(str(a), limits)[:MAX_ANCHOR_CHARS]
+        for a in call.anchors[: MAX_ANCHORS - len(own)]
     )
     incident = redact_text(call.incident_id, limits)[:200] if call.incident_id else None
     return Redacted(
@@ -239,6 +248,38 @@ def redact_call(call: ToolCall, settings: ProducerSettings) -> Redacted:
         incident,
         summarize_result(call.result, limits),
     )
+
+
+def redact_args(args: Any, limits: RedactionLimits) -> Any:
+    """``redact(args)``, with a prefilter for the common case: a small flat mapping of short
+    strings that redaction already found clean (tools are called with the same namespace,
+    city or pod again and again) is copied as it is, without running the rules again.
+
+    Only arguments whose redaction changed nothing are remembered (never a secret), keyed
+    with the bounds they were judged under; bounded, oldest out first.
+    """
+    if args is None:
+        return {}
+    key = _clean_key(args, limits)
+    if key is not None and key in _CLEAN_ARGS:
+        return dict(args)
+    out = redact(args, limits)
+    if key is not None and type(out) is dict and list(out.items()) == list(args.items()):
+        _CLEAN_ARGS[key] = None
+        if len(_CLEAN_ARGS) > _CLEAN_ARGS_MAX:
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # racing eviction
+                del _CLEAN_ARGS[next(iter(_CLEAN_ARGS))]
+    return out
+
+
+def _clean_key(args: Any, limits: RedactionLimits) -> tuple[Any, ...] | None:
+    """The prefilter's key for ``args``, or None if they are not a small flat str mapping."""
+    if type(args) is not dict or len(args) > _CLEAN_ARGS_WIDTH:
+        return None
+    for name, value in args.items():
+        if type(name) is not str or type(value) is not str or len(value) > _CLEAN_ARGS_CHARS:
+            return None
+    return (limits.max_string, limits.max_items, limits.max_depth, *args.items())
 
 
 def tool_label(call: ToolCall) -> str:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Item", "Record", "ToolCall", "ToolExecutionEvent", "TrailProducer"]
 #: What ``emit`` takes: a finished record, or a call or model event it builds one from.
 Item = Record | ToolCall | ToolExecutionEvent
+_HEADROOM = 4096  # key and headers of one record fit in this
 _AT_EMIT = ("queue_full", "closed", "disabled", "invalid_event", "too_large")
 
 
@@ -129,7 +130,8 @@ class TrailProducer:
             self._counters.add("internal_errors")
             log.debug("tooltrail: could not build an event", exc_info=True)
             return None
-        if record.size > self._largest:  # Kafka would refuse it on every attempt
+        # headers are bounded (a few hundred bytes): the exact size only near the limit
+        if len(record.value) + _HEADROOM > self._largest and record.size > self._largest:
             self._counters.add("dropped:too_large")
             return None
         return record

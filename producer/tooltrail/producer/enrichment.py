@@ -63,6 +63,9 @@ class EnrichmentCache:
     def lookup(self, tool_id: str, args: Any) -> tuple[EnrichmentHit, ...]:
         """Hits cached for this call's key. Any thread; O(1); never blocks on I/O; never raises."""
         try:
+            if not self._entries:  # nothing followed yet (or all evicted): no key to compute
+                self.misses += 1
+                return NO_HITS
             key = cache_key(tool_id, args, self._scope)
             with self._lock:
                 entry = self._entries.get(key)

@@ -62,9 +62,8 @@ class CallRecorder:
             if cache is not None:
                 t0 = time.perf_counter_ns()
                 hits = cache.lookup(name, args)
-                call.anchors.append(
-                    f"presearch:hits={len(hits)};us={(time.perf_counter_ns() - t0) // 1000}"
-                )
+                us = (time.perf_counter_ns() - t0) // 1000
+                call.presearch = f"presearch:hits={len(hits)};us={us}"
                 call.hits = hits
                 set_current(hits)
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
