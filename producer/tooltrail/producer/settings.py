@@ -51,15 +51,16 @@ class ProducerSettings(KafkaSettings):
     """Domain tag of events (e.g. `openshift`)."""
 
     queue_size: int = Field(10_000, ge=1, le=10_000_000)
-    """Calls held in memory for the sender; past it a call is dropped and counted (`queue_full`)."""
+    """Finished records held in memory for the sender; past it a call is dropped and counted
+    (`queue_full`)."""
     batch_size: int = Field(500, ge=1, le=100_000)
-    """Most events the sender takes, builds and sends at once."""
+    """Most records the sender takes and sends at once."""
     linger_ms: int = Field(50, ge=0, le=60_000)
-    """How often the sender takes the calls that arrived while calls flow (a call after a quiet
-    spell wakes it at once). Each wake-up costs a busy tool server CPU (README): smaller is
-    fresher, larger is cheaper."""
+    """How often the sender takes the records that arrived while calls flow (a call after a quiet
+    spell wakes it, and it takes the records one linger later). Each wake-up costs a busy tool
+    server CPU (README): smaller is fresher, larger is cheaper."""
     sender_slice_us: int = Field(500, ge=0, le=1_000_000)
-    """Longest stretch the sender builds events without pausing, so that a busy tool-server
+    """Longest stretch the sender works on a batch without pausing, so that a busy tool-server
     thread waiting for the GIL gets it within about this long instead of CPython's 5 ms switch
     interval (README). 0 = never pause (least CPU, longest tail). No pause while the queue is
     over a quarter full."""
