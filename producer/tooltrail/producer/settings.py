@@ -66,9 +66,9 @@ class ProducerSettings(KafkaSettings):
     over a quarter full."""
     sender_pause_us: int = Field(300, ge=1, le=100_000)
     """How long the sender sleeps after each `TOOLTRAIL_SENDER_SLICE_US` of work."""
-    max_in_flight: int = Field(5_000, ge=1, le=1_000_000)
-    """Most events sent and not yet acknowledged; past it new calls wait while Kafka answers and
-    the queue is under half full, else their batches go to the outbox."""
+    max_in_flight: int = Field(20_000, ge=1, le=1_000_000)
+    """Most events sent and not yet acknowledged (~1 KB each); past it new calls wait while Kafka
+    answers and the queue is under half full, else their batches go to the outbox."""
     ack_confirm_interval_ms: int = Field(200, ge=10, le=60_000)
     """How often acknowledgements are checked against the topic's id before counting as sent."""
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
