@@ -7,10 +7,10 @@ enrichment topic. Each of those runs as a supervised task of the one loop: a tas
 crashes is logged, counted (``restarts``) and started again. It wakes rarely: a record put
 into a sleeping sender wakes it, and it then waits ``TOOLTRAIL_LINGER_MS`` before taking
 what has gathered, so its work lands after the call's response, once per batch; while calls
-flow it takes them every ``TOOLTRAIL_LINGER_MS``. Work on a batch is paced (``Pacer``):
-after each ``TOOLTRAIL_SENDER_SLICE_US`` of it the thread sleeps
-``TOOLTRAIL_SENDER_PAUSE_US`` so that a busy tool-server thread is not kept waiting for the
-GIL.
+flow it takes them every ``TOOLTRAIL_LINGER_MS``. Work on a resend batch (outbox records,
+parsed for their headers) is paced (``Pacer``): after each ``TOOLTRAIL_SENDER_SLICE_US`` of it
+the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that a busy tool-server thread is not kept
+waiting for the GIL; live batches of finished records are short and not paced.
 
 **Where an event is at any time, and for how long.**
 
@@ -400,7 +400,7 @@ class Sender:
             self._partition_count = len(partitions)
         open_: dict[int, _Group] = {}
         groups: list[_Group] = []
-        for rec in self._pace.over(recs):
+        for rec in recs:  # finished bytes into C record builders: too short to pace (README)
             part = self._partition_of.get(rec.key)
             if part is None:
                 part = _PARTITIONER(rec.key, partitions, partitions)

@@ -60,10 +60,10 @@ class ProducerSettings(KafkaSettings):
     spell wakes it, and it takes the records one linger later). Each wake-up costs a busy tool
     server CPU (README): smaller is fresher, larger is cheaper."""
     sender_slice_us: int = Field(500, ge=0, le=1_000_000)
-    """Longest stretch the sender works on a batch without pausing, so that a busy tool-server
-    thread waiting for the GIL gets it within about this long instead of CPython's 5 ms switch
-    interval (README). 0 = never pause (least CPU, longest tail). No pause while the queue is
-    over a quarter full."""
+    """Longest stretch the sender works through a resend batch (outbox records, parsed for their
+    headers) without pausing, so that a busy tool-server thread waiting for the GIL gets it within
+    about this long instead of CPython's 5 ms switch interval (README). Live batches of finished
+    records are not paced. 0 = never pause. No pause while the queue is over a quarter full."""
     sender_pause_us: int = Field(300, ge=1, le=100_000)
     """How long the sender sleeps after each `TOOLTRAIL_SENDER_SLICE_US` of work."""
     max_in_flight: int = Field(20_000, ge=1, le=1_000_000)
