@@ -7,15 +7,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import KafkaEndpoint, Names
+from tests.factories import make_event
 from tests.integration.test_memory_worker import memory_settings
 from tests.integration.test_metrics_worker import running
 from tests.kafka_helpers import read_topic, wait_for
 from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.kafka.topics import ensure_topics, pipeline_topics
 from tooltrail.consumers.memory.embedders import HashingEF
-from tooltrail.consumers.memory.records import to_memory
-from tooltrail.consumers.runtime.runner import GroupRunner
+from tooltrail.consumers.memory.situations import situation_of
+from tooltrail.consumers.runtime.runner import Delivered, GroupRunner
 from tooltrail.consumers.sinks.enrich import EnrichSink
+from tooltrail.consumers.sinks.memory import MemorySink
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.enrichment import current_enrichment
 from tooltrail.producer.instrument import instrument
@@ -35,9 +37,10 @@ def _producer(kafka: KafkaEndpoint, names: Names, tmp: Path) -> TrailProducer:
     )
 
 
-async def test_second_related_call_sees_the_first_calls_memory(
+async def test_a_later_call_sees_the_situation_of_an_earlier_related_call(
     kafka: KafkaEndpoint, names: Names, chroma: ChromaServer, tmp_path: Path
 ) -> None:
+    """The memory group stores situations, the enrich group hands other ones to the next call."""
     settings = memory_settings(
         kafka, names, chroma.url, tmp_path, embedder="hashing", enrich_group=names.group + "-enrich"
     )
@@ -51,30 +54,39 @@ async def test_second_related_call_sees_the_first_calls_memory(
         seen.append(current_enrichment())
         return f"3 pods in {namespace}"
 
+    memory = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))
     runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, HashingEF()))
     try:
-        async with running(runner):
+        async with running(memory), running(runner):
             assert oc_read_get_pods("payments") == "3 pods in payments"
+            await wait_for(lambda: memory.stats.written >= 1, 60, "the first situation")
+            assert oc_read_get_pods("checkout") == "3 pods in checkout"
             cache = producer.enrichment
             assert cache is not None
-            args = {"namespace": "payments"}
+            args = {"namespace": "checkout"}
             await wait_for(
                 lambda: len(cache.lookup("oc_read_get_pods", args)) > 0,
                 60,
-                "the entry for the first call's key",
+                "the entry for the second call's key",
             )
-            assert oc_read_get_pods("payments") == "3 pods in payments"
+            assert oc_read_get_pods("checkout") == "3 pods in checkout"
     finally:
         await producer.aclose(10)
     assert seen[0] == ()  # cold cache: no hits, no error
-    records = await read_topic(kafka.bootstrap, names.events, until=lambda r: len(r) >= 2)
-    first, second = sorted(
-        (decode(r.value, ToolExecutionEvent) for r in records), key=lambda e: e.event_id
+    records = await read_topic(kafka.bootstrap, names.events, until=lambda r: len(r) >= 3)
+    events = [decode(r.value, ToolExecutionEvent) for r in records]
+    first = next(e for e in events if e.args == {"namespace": "payments"})
+    second = max(
+        (e for e in events if e.args == {"namespace": "checkout"}), key=lambda e: e.ended_at
     )
-    assert to_memory(first).id in {hit.id for hit in seen[1]}
+    hits = seen[2]
+    assert [h.id for h in hits] == [situation_of(first).id]  # not its own situation
+    assert hits[0].occurrences == 1
+    assert hits[0].tool == "oc_read_get_pods"
+    assert hits[0].summary.startswith("oc_read_get_pods ok: ok (namespace=payments)")
     presearch = [a for a in second.anchors if a.startswith("presearch:")]
     assert presearch
-    assert presearch[0].startswith(f"presearch:hits={len(seen[1])};us=")
+    assert presearch[0].startswith(f"presearch:hits={len(seen[2])};us=")
     entries = await read_topic(kafka.bootstrap, names.enrichment, until=lambda r: len(r) >= 1)
     entry = decode(entries[0].value, EnrichmentEntry)
     assert list(entries[0].headers) == entry_headers(entry)  # self-describing entries
@@ -102,6 +114,16 @@ async def test_chroma_down_pauses_enrichment_but_never_the_tool(
         def oc_read_logs(pod: str) -> str:
             return f"logs of {pod}"
 
+        seed = MemorySink(settings, HashingEF())  # a past situation for the hits (not its own)
+        await seed.start()
+        past = make_event(
+            tool_id="oc_read_logs",
+            outcome="tool_error",
+            error_summary="connection refused",
+            args={"pod": "web-0"},
+        )
+        await seed.write([Delivered(past, 0, 0)])
+        await seed.close()
         runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, HashingEF()))
         cache = producer.enrichment
         assert cache is not None

@@ -11,14 +11,17 @@ import orjson
 import pytest
 
 from tests.conftest import Names
+from tests.factories import make_event
 from tests.integration.test_memory_worker import varied_events
 from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.memory.chroma import close_client, open_client
 from tooltrail.consumers.memory.embedders import HashingEF
 from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.memory.situations import situation_of
 from tooltrail.consumers.runtime.runner import Delivered
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.memory import MemorySink
+from tooltrail.schemas.events import Tags
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -40,7 +43,16 @@ async def test_search_stats_and_audit(names: Names, chroma: ChromaServer, tmp_pa
     settings = WorkerSettings(
         chroma_url=chroma.url, chroma_collection=names.collection, embedder="hashing"
     )
-    events = varied_events(12)
+    failures = [
+        ("oc_read_describe_pod", "container api OOMKilled exit code 137", "default"),
+        ("oc_read_logs", "connection refused to 10.0.0.5:5432", "default"),
+        ("oc_read_events", "FailedScheduling: 0/3 nodes available: insufficient cpu", "default"),
+        ("oc_read_logs", "connection refused to 10.0.0.9:5432", "prod"),
+    ]
+    events = varied_events(12) + [
+        make_event(tool_id=t, outcome="tool_error", error_summary=e, tags=Tags(environment=env))
+        for t, e, env in failures
+    ]
     sink = MemorySink(settings, HashingEF())
     await sink.start()
     await sink.write([Delivered(e, 0, i) for i, e in enumerate(events)])
@@ -56,31 +68,34 @@ async def test_search_stats_and_audit(names: Names, chroma: ChromaServer, tmp_pa
     code, hits = _cli(env, "search", "describe pod web-7 not found", "--kind", "failure")
     assert code == 0
     assert len(hits) == 3
-    assert hits[0]["id"] == to_memory(events[7]).id
+    assert hits[0]["id"] == situation_of(events[7]).id
+    assert hits[0]["occurrences"] == 4  # web-1, web-4, web-7, web-10: one situation
     assert {h["kind"] for h in hits} == {"failure"}
+    assert len({h["id"] for h in hits}) == len({h["summary"] for h in hits}) == 3  # distinct
     code, hits = _cli(env, "search", "anything", "--tool", "oc_read_describe_pod", "--k", "10")
     assert {h["tool"] for h in hits} == {"oc_read_describe_pod"}
-    assert len(hits) == 4
+    assert len(hits) == 2
+    code, hits = _cli(env, "search", "refused", "--environment", "prod", "--kind", "failure")
+    assert [h["id"] for h in hits] == [situation_of(events[-1]).id]
 
     code, stats = _cli(env, "stats", "--detailed")
     info = stats[names.collection]
-    assert info["count"] == 12
-    assert info["kinds"] == {"tool_exec": 4, "failure": 4, "incident": 4}
+    assert info["count"] == 7  # 16 calls, 7 situations
+    assert info["kinds"] == {"tool_exec": 1, "failure": 5, "incident": 1}
     assert info["embedder"] == "tooltrail_hashing/hashing-384-v1"
-    assert info["newest"] == max(m.metadata["timestamp"] for m in map(to_memory, events))
 
     code, report = _cli(env, "audit")
     assert (code, report["ok"], report["missing"]) == (0, True, [])
 
     client = open_client(chroma.url)
     try:
+        collection = client.get_collection(names.collection)
+        good = collection.get(ids=[situation_of(events[2]).id], include=["metadatas"])
         bad_meta = dict(to_memory(events[0]).metadata, kind="mystery")
-        good = to_memory(events[2])
-        forged = good.id[:-10] + "0000000000"  # right shape, wrong event hash
-        client.get_collection(names.collection).upsert(
-            ids=["not-a-memory-id", to_memory(events[1]).id + "x", forged],
+        collection.upsert(
+            ids=["not-a-memory-id", to_memory(events[1]).id + "x", "sit-forged"],
             embeddings=HashingEF()(["a", "b", "c"]),
-            metadatas=[bad_meta, {"kind": "failure"}, dict(good.metadata)],
+            metadatas=[bad_meta, {"kind": "failure"}, dict(good["metadatas"][0])],
         )
     finally:
         close_client(client)
@@ -92,4 +107,4 @@ async def test_search_stats_and_audit(names: Names, chroma: ChromaServer, tmp_pa
     text = str(problems["examples"])
     assert "kind 'mystery' is not one of" in text
     assert "metadata 'tool' missing" in text
-    assert "not derivable from its event" in text
+    assert "situation id shape" in text

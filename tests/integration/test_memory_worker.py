@@ -20,7 +20,7 @@ from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
 from tooltrail.consumers.memory.chroma import close_client, open_client
 from tooltrail.consumers.memory.embedders import HashingEF, MiniLMOnnxEF
-from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.memory.situations import situation_of
 from tooltrail.consumers.memory.store import EmbedderMismatchError
 from tooltrail.consumers.runtime.runner import Delivered, GroupRunner
 from tooltrail.consumers.settings import WorkerSettings
@@ -93,31 +93,37 @@ async def test_events_become_searchable_memories_and_rereads_do_not_duplicate(
     async with running(runner):
         await wait_for(lambda: runner.stats.written == 30, 60, "30 memories")
     collection = chroma_client.get_collection(names.collection)  # type: ignore[attr-defined]
-    assert collection.count() == 30
+    assert collection.count() == 3  # 30 calls, 3 situations (web-<n> not found, two routine)
     stored = collection.get(include=["metadatas", "documents"])
-    assert set(stored["ids"]) == {to_memory(e).id for e in events}
-    by_event = {
-        m["eventId"]: (d, m) for d, m in zip(stored["documents"], stored["metadatas"], strict=True)
+    assert set(stored["ids"]) == {situation_of(e).id for e in events}
+    by_id = {
+        i: (d, m)
+        for i, d, m in zip(stored["ids"], stored["documents"], stored["metadatas"], strict=True)
     }
-    document, meta = by_event[events[1].event_id]
-    assert document.startswith("oc_read_describe_pod tool_error: pod web-1 not found")
+    document, meta = by_id[situation_of(events[1]).id]
+    assert document.startswith("oc_read_describe_pod tool_error: pod web-")
+    assert "not found" in document.splitlines()[0]
     assert len(document.encode()) <= 1536
     assert meta["kind"] == "failure"
     assert meta["outcome"] == "tool_error"
-    assert by_event[events[2].event_id][1]["kind"] == "incident"
+    assert meta["occurrences"] == 10
+    assert by_id[situation_of(events[2]).id][1]["kind"] == "incident"
+    assert sum(m["occurrences"] for m in stored["metadatas"]) == 30
     assert collection.metadata["embedder"] == "tooltrail_hashing/hashing-384-v1"
     hits = collection.query(
         query_embeddings=HashingEF()(["describe pod web-4 not found"]),
-        n_results=3,
+        n_results=1,
         where={"kind": "failure"},
     )
-    assert to_memory(events[4]).id in hits["ids"][0]
+    assert situation_of(events[4]).id in hits["ids"][0]
 
     again = settings.model_copy(update={"memory_group": settings.memory_group + "-again"})
     rerun = GroupRunner(again, again.memory_group, MemorySink(again, HashingEF()))
     async with running(rerun):
         await wait_for(lambda: rerun.stats.written == 30, 60, "30 re-deliveries")
-    assert collection.count() == 30  # deterministic ids: upserted, not duplicated
+    assert collection.count() == 3  # deterministic ids: upserted, not duplicated
+    again_meta = collection.get(include=["metadatas"])["metadatas"]
+    assert sum(m["occurrences"] for m in again_meta) == 30  # redelivered: counted once
 
 
 async def test_separate_collections_and_a_foreign_embedder_is_refused(
@@ -135,7 +141,7 @@ async def test_separate_collections_and_a_foreign_embedder_is_refused(
         kind: chroma_client.get_collection(f"{names.collection}_{kind}").count()  # type: ignore[attr-defined]
         for kind in ("tool_exec", "failure", "incident")
     }
-    assert counts == {"tool_exec": 3, "failure": 3, "incident": 3}
+    assert counts == {"tool_exec": 1, "failure": 1, "incident": 1}  # one situation each
     foreign = MemorySink(settings, MiniLMOnnxEF())
     with pytest.raises(EmbedderMismatchError, match="was built with embedder 'tooltrail_hashing"):
         await foreign.start()
@@ -168,7 +174,9 @@ async def test_chroma_down_mid_stream_pauses_memory_only_then_stores_each_once(
             await wait_for(lambda: memory.stats.written == 120, 90, "the backlog of memories")
         client = open_client(server.url)
         try:
-            assert client.get_collection(names.collection).count() == 120
+            stored = client.get_collection(names.collection).get(include=["metadatas"])
+            assert len(stored["ids"]) == 3
+            assert sum(m["occurrences"] for m in stored["metadatas"]) == 120
         finally:
             close_client(client)
     finally:
@@ -213,7 +221,7 @@ async def test_real_model_finds_a_paraphrase_without_shared_keywords(
     model = MiniLMOnnxEF()
     for key, query in queries.items():
         top3 = collection.query(query_embeddings=model([query]), n_results=3)["ids"][0]
-        assert to_memory(events[key]).id in top3, (key, query, top3)
+        assert situation_of(events[key]).id in top3, (key, query, top3)
     await asyncio.sleep(0)
 
 
@@ -250,8 +258,42 @@ print(json.dumps({{"ids": got["ids"], "kind": got["metadatas"][0]["kind"], "hits
     )
     assert out.returncode == 0, out.stderr[-2000:]
     seen = orjson.loads(out.stdout)
-    assert seen["ids"] == [to_memory(event).id]
+    assert seen["ids"] == [situation_of(event).id]
     assert seen["kind"] == "failure"
-    assert seen["hits"] == [to_memory(event).id]
+    assert seen["hits"] == [situation_of(event).id]
     # no tooltrail function is stored: a text query uses Chroma's default, all-MiniLM-L6-v2
     assert seen["ef"] in ("legacy", "default")
+
+
+async def test_a_store_wiped_under_the_worker_is_noticed_counted_and_audited(
+    kafka: KafkaEndpoint, names: Names, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 28: a fresh Chroma on the same address; the worker says so, audit fails."""
+    import shutil
+
+    from tooltrail.consumers.app.commands.memory import audit
+    from tooltrail.consumers.errors import RetriableSinkError
+
+    server = ChromaServer(tmp_path / "chroma", tmp_path / "chroma.log").start()
+    try:
+        settings = memory_settings(kafka, names, server.url, tmp_path, embedder="hashing")
+        sink = MemorySink(settings, HashingEF())
+        await sink.start()
+        await sink.write([Delivered(e, 0, i) for i, e in enumerate(varied_events(6))])
+        assert sink.store_resets == 0
+        server.stop()
+        shutil.rmtree(tmp_path / "chroma")  # the data is gone; a fresh server, same port
+        server.start()
+        for attempt in range(5):
+            try:
+                await sink.write([Delivered(e, 0, 10 + attempt) for e in varied_events(3)])
+                break
+            except RetriableSinkError:
+                await asyncio.sleep(0.5)  # the first call finds the old connection dead
+        await sink.close()
+        assert sink.store_resets == 1
+        assert audit(settings, as_json=True) == 1
+        report = orjson.loads(capsys.readouterr().out)
+        assert "replay memory --swap" in report["reset"][names.collection]
+    finally:
+        server.stop()

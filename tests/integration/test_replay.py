@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,13 @@ async def _send(
         await producer.stop()
 
 
-def _contents(client: Any, name: str) -> dict[str, str]:
-    got = client.get_collection(name).get(include=["documents"])
-    return dict(zip(got["ids"], got["documents"], strict=True))
+def _documents(client: Any, name: str) -> dict[str, str]:
+    return {i: doc for i, (doc, _) in _contents(client, name).items()}
+
+
+def _contents(client: Any, name: str) -> dict[str, tuple[str, Any]]:
+    got = client.get_collection(name).get(include=["documents", "metadatas"])
+    return dict(zip(got["ids"], zip(got["documents"], got["metadatas"], strict=True), strict=True))
 
 
 async def test_replay_equals_live_resumes_and_swaps(
@@ -88,14 +93,19 @@ async def test_replay_equals_live_resumes_and_swaps(
         max_poll_records=10,
     )
     await ensure_topics(settings.kafka_kwargs(), [TopicSpec(names.events, 3)])
-    events = varied_events(40)
+    ago = timedelta(minutes=10)  # older than the replay: a rebuild must hold them
+    events = [
+        e.model_copy(update={"ended_at": e.ended_at - ago, "started_at": e.started_at - ago})
+        for e in varied_events(40)
+    ]
     # 5 resent by the producer (same memories), then one record that is no event
     await _send(kafka, names.events, [*events, *events[:5]], (b"not an event", b"x"))
     live = GroupRunner(settings, settings.memory_group, MemorySink(settings, HashingEF()))
     async with running(live):
         await wait_for(lambda: live.stats.written == 45, 60, "the live memories")
     live_contents = _contents(client, names.collection)
-    assert len(live_contents) == 40
+    assert len(live_contents) == 3  # 40 calls of 3 situations; the 5 resent count once
+    assert sum(meta["occurrences"] for _, meta in live_contents.values()) == 40
 
     # an interrupted replay resumes where it stopped
     state = await replay.plan(settings, None, None, fresh=True)
@@ -115,7 +125,7 @@ async def test_replay_equals_live_resumes_and_swaps(
     await replay.run(settings, resumed, lambda done, total: None)
     check = replay.verify(settings, resumed)
     assert check["ok"]
-    assert check["count"] == 40
+    assert check["count"] == 3
     assert _contents(client, resumed.targets["tool_exec"]) == live_contents
     replay.forget(settings)
 
@@ -131,6 +141,11 @@ async def test_replay_equals_live_resumes_and_swaps(
     }
     future = _cli(env, "--dry-run", "--since", "2999-01-01T00:00:00Z")
     assert future["to_read"] == 0  # not a full replay from offset 0
+    assert future["compare"]["live"] == 3
+    assert future["compare"]["rebuild_lacks"] == 3  # nothing would be rebuilt
+    full = _cli(env, "--dry-run")
+    assert full["compare"]["rebuild"] == 3
+    assert full["compare"]["rebuild_lacks"] == 0
     for _ in range(2):  # run twice: still exactly N
         result = _cli(env, "--swap")
         assert result["verify"]["ok"] is True
@@ -139,6 +154,21 @@ async def test_replay_equals_live_resumes_and_swaps(
     assert _contents(client, names.collection) == live_contents
     names_now = {c.name for c in client.list_collections()}
     assert len([n for n in names_now if n.startswith(names.collection + "__old_")]) == 2
+
+    # a rebuild from a topic holding less than live is never swapped in silently
+    argv = [sys.executable, "-m", "tooltrail.consumers.app.cli", "replay", "memory"]
+    refused = subprocess.run(
+        [*argv, "--swap", "--fresh", "--since", "2999-01-01T00:00:00Z"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert refused.returncode == 2, refused.stderr.decode()[-2000:]
+    why = refused.stderr.decode().strip().splitlines()[-1]
+    assert "refusing to swap: the rebuild lacks 3 of 3 live memories" in why
+    assert "--drop-missing" in why
+    assert _contents(client, names.collection) == live_contents
 
 
 async def test_replay_waits_out_an_outage_and_skips_what_the_sink_rejects(
@@ -187,7 +217,9 @@ async def test_replay_waits_out_an_outage_and_skips_what_the_sink_rejects(
     stored = {i for name in set(state.targets.values()) for i in _contents(client, name)}
     check = replay.verify(settings, state)
     assert check["ok"], check
-    assert check["count"] == 19 == len(stored)
+    assert check["count"] == 3 == len(stored)  # 19 events of 3 situations
+    metas = [m for name in set(state.targets.values()) for _, m in _contents(client, name).values()]
+    assert sum(m["occurrences"] for m in metas) == 19
     rejected = [r for r in caplog.records if "rejected" in r.getMessage()]
     assert len(rejected) == 1
     assert "cannot be stored" in rejected[0].__dict__["reason"]
@@ -258,7 +290,7 @@ def test_a_swap_moves_aside_a_live_collection_a_worker_recreated_meanwhile(
     actions = replay.swap(settings, state, drop_old=drop_old)
 
     assert proxy.times == 0  # the worker did re-create the live name twice
-    assert _contents(client, live) == {"a": "a", "b": "b"}  # the rebuild is live
+    assert _documents(client, live) == {"a": "a", "b": "b"}  # the rebuild is live
     names_now = {c.name for c in client.list_collections()}
     strays = sorted(n for n in names_now if n.startswith(f"{live}__stray_"))
     moved = [a for a in actions if "re-created by a running worker" in a]
@@ -268,8 +300,8 @@ def test_a_swap_moves_aside_a_live_collection_a_worker_recreated_meanwhile(
         assert f"{live}__old_{state.stamp}" not in names_now
     else:
         assert strays == [f"{live}__stray_{state.stamp}_1", f"{live}__stray_{state.stamp}_2"]
-        assert all(_contents(client, n) == {"written-in-the-window": "stray"} for n in strays)
-        assert _contents(client, f"{live}__old_{state.stamp}") == {"old": "old"}
+        assert all(_documents(client, n) == {"written-in-the-window": "stray"} for n in strays)
+        assert _documents(client, f"{live}__old_{state.stamp}") == {"old": "old"}
 
 
 def test_a_swap_still_fails_on_errors_that_are_not_a_taken_name(

@@ -27,7 +27,7 @@ from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.kafka.dlq import read_dead_letter
 from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
 from tooltrail.consumers.memory.chroma import close_client, open_client
-from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.memory.situations import situation_of
 from tooltrail.consumers.sinks.metrics import segments
 from tooltrail.schemas import SchemaDecodeError, ToolExecutionEvent, encode
 from tooltrail.schemas.codec import decode_one
@@ -154,11 +154,14 @@ def _done(w: Any, env: dict[str, str], total: int) -> bool:
 def _check_chroma(url: str, collection: str, events: dict[str, ToolExecutionEvent]) -> None:
     client = open_client(url)
     try:
-        got = client.get_collection(collection).get(include=[])["ids"]
+        stored = client.get_collection(collection).get(include=["metadatas"])
     finally:
         close_client(client)
+    got = stored["ids"]
     assert len(got) == len(set(got))
-    assert sorted(got) == sorted(to_memory(e).id for e in events.values())
+    assert sorted(got) == sorted({situation_of(e).id for e in events.values()})
+    # each valid event counted once in its situation, poison and redeliveries in none
+    assert sum(int(m["occurrences"]) for m in stored["metadatas"]) == len(events)
 
 
 async def _check_dead_letters(

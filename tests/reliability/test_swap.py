@@ -18,10 +18,20 @@ from tests.kafka_helpers import wait_for
 from tests.processes import ROOT, worker, worker_env
 from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.memory.chroma import close_client, open_client
-from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.memory.situations import situation_of
 from tooltrail.schemas import ToolExecutionEvent, encode
 
 pytestmark = pytest.mark.reliability
+
+
+def _letters(n: int) -> str:
+    """``n`` in base 26 letters: a name normalization keeps (digits would be normalized)."""
+    out = ""
+    while True:
+        n, digit = divmod(n, 26)
+        out = "abcdefghijklmnopqrstuvwxyz"[digit] + out
+        if n == 0:
+            return "ns-" + out
 
 
 async def _steady(
@@ -34,7 +44,7 @@ async def _steady(
             event = make_event(
                 session_id=f"s-{len(sent) % 7}",
                 tool_id="oc_read_logs",
-                args={"pod": f"web-{len(sent)}"},
+                args={"namespace": _letters(len(sent))},  # one situation per event
             )
             await producer.send_and_wait(topic, encode(event), key=event.session_id.encode())
             sent.append(event)
@@ -99,7 +109,8 @@ async def test_live_writes_during_a_swap_end_up_in_the_new_live_collection(
         old = [c.name for c in client.list_collections() if "__old_" in c.name]
     finally:
         close_client(client)
-    expected = {to_memory(e).id for e in sent}
+    expected = {situation_of(e).id for e in sent}
+    assert len(expected) == len(sent)
     print(
         f"\nsent {len(sent)} ({during} by the end of the replay and swap); "
         f"caught up {result['caught_up']}; live holds {len(live & expected)}"

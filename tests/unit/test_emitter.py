@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from tests.factories import make_event
+from tooltrail.producer import outbox_files
 from tooltrail.producer.calls import ToolCall, build_event, classify_op
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.outbox import Outbox
@@ -37,7 +39,7 @@ def test_a_full_accumulator_drops_and_counts_and_close_keeps_what_it_held(
     stats = producer.stats()
     assert (stats.queue_depth, stats.emitted, stats.spilled) == (100, 250, 0)
     assert stats.dropped == {"queue_full": 150}  # never written on the caller's thread
-    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").iterdir())
+    assert list((tmp_path / "outbox").glob("seg-*.log")) == []  # no record written yet
     producer.close(timeout=0)
     assert producer.stats().spilled == 100
     stored = _outbox_events(tmp_path)
@@ -55,22 +57,33 @@ def test_emit_after_close_is_dropped_and_counted_without_touching_the_disk(
     assert _outbox_events(tmp_path) == []
 
 
-def test_a_full_disk_costs_the_events_it_refuses_never_a_call(tmp_path: Path) -> None:
+def test_a_full_disk_costs_the_events_it_refuses_never_a_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     producer = _producer(tmp_path, request_timeout_ms=200, linger_ms=1)
-    # the first segment the outbox writes is /dev/full: every write fails with ENOSPC
-    (tmp_path / "outbox" / "seg-000000000000.log").symlink_to("/dev/full")
+
+    def full(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outbox_files, "raw_write", full)  # every append fails as on /dev/full
     producer.start()
     try:
         for _ in range(5):
             producer.emit(make_event())  # must not raise
         deadline = time.monotonic() + 10
-        while producer.stats().dropped.get("outbox_error", 0) < 5:
+        while producer.stats().dropped.get("disk_full", 0) < 5:
             assert time.monotonic() < deadline, producer.stats()
             time.sleep(0.01)
         stats = producer.stats()
         assert (stats.emitted, stats.spilled, stats.queue_depth) == (5, 0, 0)
+        assert stats.outbox_usable is False  # it says so while the disk refuses
     finally:
         producer.close(timeout=0.2)
+    for segment in (tmp_path / "outbox").glob("seg-*.log"):
+        assert segment.stat().st_size == 0  # truncated back: no torn record left
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("dropped" in m and "ENOSPC" in m for m in warnings)  # the errno is named
+    assert warnings[-1].startswith("tooltrail: events dropped during this run: disk_full=5")
 
 
 def test_emit_is_thread_safe(tmp_path: Path) -> None:

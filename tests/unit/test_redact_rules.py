@@ -166,6 +166,9 @@ def test_yaml_blocks_under_sensitive_keys() -> None:
         (["mysql", "-u", "root", "-pS3cret!", "db"], ["mysql", "-u", "root", f"-p{R}", "db"]),
         (["mysql", "-u", "root", "-p", "S3cret!"], ["mysql", "-u", "root", "-p", R]),
         (["sshpass", "-p", "pw1", "ssh", "h"], ["sshpass", "-p", R, "ssh", "h"]),
+        # the program word looks like a key term ("...pass"): its flag still takes the value
+        (["0(sshpass", "-p", "0000000100"], ["0(sshpass", "-p", R]),
+        (["x;sshpass", "-p", "pw1", "ssh"], ["x;sshpass", "-p", R, "ssh"]),
         (["redis-cli", "-a", "pw1"], ["redis-cli", "-a", R]),
         (["oc", "login", "-u", "admin", "-p", "pw1"], ["oc", "login", "-u", "admin", "-p", R]),
         (["curl", "-u", "ops:pw1", "https://h"], ["curl", "-u", f"ops:{R}", "https://h"]),

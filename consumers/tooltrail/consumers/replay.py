@@ -16,6 +16,7 @@ aside as ``<name>__stray_<stamp>_<n>`` (dropped with ``drop_old``) before the re
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -30,10 +31,10 @@ from aiokafka import TopicPartition
 
 from tooltrail.consumers.errors import ConsumerError, RetriableSinkError, UsageError
 from tooltrail.consumers.files import private_binary, private_dir, write_private
-from tooltrail.consumers.kafka.offsets import partitions_of, true_end_offsets
+from tooltrail.consumers.kafka.offsets import group_members, partitions_of, true_end_offsets
 from tooltrail.consumers.memory.chroma import close_client, open_chroma
 from tooltrail.consumers.memory.embedders import make_embedder
-from tooltrail.consumers.memory.records import to_memory
+from tooltrail.consumers.memory.situations import situation_of
 from tooltrail.consumers.memory.store import collection_names
 from tooltrail.consumers.runtime.delivery import Writer, decode_records
 from tooltrail.consumers.settings import WorkerSettings
@@ -58,6 +59,9 @@ class ReplayState:
     position: dict[int, int]
     skipped: int = 0  # events not written: undecodable, or rejected by the sink
     memory_ids: set[str] = field(default_factory=set)  # also appended to ``<state>.ids``
+    #: Hashes of the event ids read (``event_hash``), also in ``<state>.ids`` as ``e:<hash>``:
+    #: what a live per-call memory (written before situations) is matched by.
+    event_hashes: set[str] = field(default_factory=set)
 
     @property
     def total(self) -> int:
@@ -68,6 +72,11 @@ class ReplayState:
     def done(self) -> int:
         """Events read so far."""
         return sum(self.position[p] - self.start[p] for p in self.end)
+
+
+def event_hash(event_id: str) -> str:
+    """A short, whitespace-free stand-in for an event id (kept per event read)."""
+    return hashlib.blake2b(event_id.encode(), digest_size=10).hexdigest()
 
 
 async def start_offsets(
@@ -120,7 +129,9 @@ async def plan(
     if path.exists() and not fresh:
         raw = orjson.loads(path.read_bytes())
         ids_file = _ids_path(settings)
-        ids = set(ids_file.read_text().split()) if ids_file.exists() else set()
+        lines = set(ids_file.read_text().split()) if ids_file.exists() else set()
+        ids = {i for i in lines if not i.startswith("e:")}
+        hashes = {i[2:] for i in lines if i.startswith("e:")}
         return ReplayState(
             raw["stamp"],
             raw["targets"],
@@ -129,6 +140,7 @@ async def plan(
             _int_keys(raw["position"]),
             raw["skipped"],
             ids,
+            hashes,
         )
     kwargs = settings.kafka_kwargs()
     parts = await partitions_of(kwargs, settings.events_topic)
@@ -156,7 +168,7 @@ def _save(settings: WorkerSettings, state: ReplayState, new_ids: list[str]) -> N
             f.write("".join(i + "\n" for i in new_ids).encode())
     path = _state_path(settings)
     tmp = path.with_suffix(".tmp")
-    fields = {k: v for k, v in state.__dict__.items() if k != "memory_ids"}
+    fields = {k: v for k, v in state.__dict__.items() if k not in ("memory_ids", "event_hashes")}
     write_private(tmp, orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS))
     tmp.replace(path)
 
@@ -204,10 +216,14 @@ async def run(
             new_ids = []
             if written:
                 for item in written:
-                    memory = to_memory(item.event).id
+                    memory = situation_of(item.event).id
                     if memory not in state.memory_ids:
                         state.memory_ids.add(memory)
                         new_ids.append(memory)
+                    digest = event_hash(item.event.event_id)
+                    if digest not in state.event_hashes:
+                        state.event_hashes.add(digest)
+                        new_ids.append("e:" + digest)
             for r in records:
                 state.position[r.partition] = max(state.position[r.partition], r.offset + 1)
             for tp in list(consumer.assignment()):  # a partition past its end is done
@@ -346,9 +362,14 @@ async def catch_up(settings: WorkerSettings, state: ReplayState, progress: Progr
     within ``TOOLTRAIL_CHROMA_TIMEOUT_S``, so after that wait every such event is at an
     offset between the rebuild's end and the topic's end now: this pass writes them again
     (idempotent ids) into the collections that now have the live names. Returns the count.
+    With no member in the memory group (``describe_consumer_groups``), no write can be in
+    flight: no wait.
     """
-    await asyncio.sleep(settings.chroma_timeout_s + 1.0)
     kwargs = settings.kafka_kwargs()
+    members = await group_members(kwargs, settings.memory_group, settings.kafka_timeout_s)
+    if members != 0:
+        log.info("replay: waiting for memory writes in flight", extra={"members": members})
+        await asyncio.sleep(settings.chroma_timeout_s + 1.0)
     parts = await partitions_of(kwargs, settings.events_topic, settings.kafka_timeout_s)
     ends = {tp.partition: end for tp, end in (await true_end_offsets(kwargs, parts)).items()}
     start = {p: min(state.end.get(p, 0), end) for p, end in ends.items()}

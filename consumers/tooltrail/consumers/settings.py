@@ -126,7 +126,15 @@ class WorkerSettings(KafkaSettings):
     enrich_k: int = Field(3, ge=1, le=10)
     """How many related memories an enrichment entry holds."""
     enrich_exclude_same_session: bool = False
-    """Leave memories of the calling session out of its enrichment entries."""
+    """Leave per-call memories (written before situations) of the calling session out."""
+    enrich_include_own_situation: bool = False
+    """Include the calling event's own situation among its hits (off: hits are other situations)."""
+    memory_retention_days: float = Field(30.0, ge=0, le=36_500)
+    """Situations not seen for this many days are deleted by the memory group (0 = keep all)."""
+    memory_max_situations_per_scope: int = Field(50_000, ge=0, le=100_000_000)
+    """Most situations kept per scope (environment, domain): oldest lastSeen go (0 = no cap)."""
+    memory_sweep_interval_s: float = Field(300.0, ge=1, le=86_400)
+    """How often the memory group sweeps retention and caps (bounded work per sweep)."""
     embedder: Literal["minilm", "hashing"] = "minilm"
     """`minilm` (offline MiniLM int8 ONNX) or `hashing` (tests)."""
     embed_threads: int = Field(1, ge=0, le=64)

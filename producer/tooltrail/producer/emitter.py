@@ -75,13 +75,15 @@ class TrailProducer:
         self._accumulator.closed = self.disabled is not None
         disk = Outbox(s.outbox_dir, s.outbox_max_bytes, s.outbox_segment_bytes)
         self._outbox: AnyOutbox = disk
-        if disk.unusable is not None:
-            self._outbox = MemoryOutbox(s.outbox_max_bytes, disk.unusable)
+        if disk.refused is not None:
+            self._outbox = MemoryOutbox(s.outbox_max_bytes, disk.refused)
+            self._counters.add("outbox_refused")
             if self.disabled is None:
                 log.warning(
                     "tooltrail: the outbox directory is unusable, spilled events are kept "
-                    "in memory only (set TOOLTRAIL_OUTBOX_DIR to a writable directory)",
-                    extra={"reason": disk.unusable},
+                    "in memory only (set TOOLTRAIL_OUTBOX_DIR to a private directory of "
+                    "this user): %s",
+                    disk.refused,
                 )
         self.enrichment: EnrichmentCache | None = EnrichmentCache(s) if s.enable_presearch else None
         follower = self.enrichment.follow if self.enrichment is not None else None
@@ -174,14 +176,31 @@ class TrailProducer:
         try:
             if self._started:
                 self._sender.stop(deadline)
-            if not self._sender.alive:  # never started, or done: keep what it could not take
-                leftover = self._accumulator.drain(len(self._accumulator))
-                if leftover:
-                    self._sender.keep(leftover)
+                if self._sender.alive:  # past the deadline: what it holds is lost at exit
+                    held = self._sender.holding
+                    self._counters.add("dropped:close_timeout", held)
+                    log.warning("tooltrail: the sender outlived close(%s); %d lost", deadline, held)
+            # what the sender could not take (never started, or past its deadline) is kept
+            # here; the outbox is thread-safe, so a sender still finishing is no obstacle
+            leftover = self._accumulator.drain(len(self._accumulator))
+            if leftover:
+                self._sender.taken += len(leftover)  # taken here, not by the sender
+                self._sender.keep(leftover)
             self._outbox.close()
+            self._summarise()
         except Exception:  # closing telemetry must never fail the tool server
             self._counters.add("internal_errors")
             log.exception("tooltrail: closing the producer failed")
+
+    def _summarise(self) -> None:
+        """One line at close for everything lost during this run (none: no line)."""
+        dropped = self.stats().dropped
+        if dropped:
+            log.warning(
+                "tooltrail: events dropped during this run: %s (last outbox error: %s)",
+                ", ".join(f"{k}={v}" for k, v in sorted(dropped.items())),
+                self._sender.outbox_error or "none",
+            )
 
     async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the documented API
         """``close`` for async callers: waits in a worker thread, not on the event loop."""
@@ -209,7 +228,7 @@ class TrailProducer:
     def stats(self) -> ProducerStats:
         """A snapshot of every counter (no lock shared with ``emit``)."""
         c = self._counters
-        dropped = c.dropped()
+        dropped = c.dropped(also=self._outbox.drops)
         if self._outbox.dropped:
             dropped["outbox_full"] = self._outbox.dropped
         at_emit = sum(dropped.get(k, 0) for k in _AT_EMIT)
@@ -227,7 +246,8 @@ class TrailProducer:
             outbox_usable=self._outbox.unusable is None,
             internal_errors=c.get("internal_errors"),
             restarts=c.get("restarts"),
-            in_flight=self._sender.in_flight + self._sender.unconfirmed,
+            in_flight=self._sender.holding,
+            outbox_inherited=self._outbox.inherited,
             late_acks=c.get("late_acks"),
             unconfirmed_acks=c.get("unconfirmed_acks"),
             maybe_duplicated=c.get("maybe_duplicated"),

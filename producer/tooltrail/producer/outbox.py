@@ -1,213 +1,245 @@
 """The on-disk outbox: where events wait while Kafka is unreachable or the queue is full.
 
-Segments ``seg-<n>.log`` hold framed records ``MAGIC | length | crc32 | payload`` where
-payload is ``key length (2 bytes) | key | value``. Appends go to the newest segment and are
-fsynced in batches (``sync``); reads start at a persisted cursor (``cursor`` file), so a
-restart resends only what was not acknowledged. The total size is bounded: when an append
-would exceed it, the oldest segment is dropped and its unread records are counted.
-A torn or corrupt record (crash mid-write) is skipped by resynchronising on the next
-``MAGIC``; it never stops a start. A directory that cannot be created or read makes the
-outbox unusable (``unusable`` says why); the producer then uses a ``MemoryOutbox`` of the same
-size bound instead. Files are created with mode 0600. Thread-safe.
+Segments ``seg-<n>.log`` hold framed records (``outbox_format``); appends go to the newest
+segment and are fsynced in batches (``sync``); reads start at a persisted cursor, so a
+restart resends only what was not acknowledged. What is counted comes from the disk: an
+append writes every byte or truncates back and raises, and the index of whole records
+(``outbox_segments``) is extended only after it succeeded.
+
+**Full-outbox policy** (the same whether the size bound or the disk is full): the oldest
+segment is dropped and its unsent records counted (``drops["outbox_full"]`` for the bound,
+``drops["disk_full"]`` for ENOSPC), so the newest events are kept. An append that still
+cannot be written (nothing older left to drop) raises; the sender counts it dropped.
+
+**One writer per directory** (``outbox_lock``): the process locks the directory, or a
+``proc-*`` subdirectory of its own when another live process holds it, and adopts the
+directories of dead ones (``adopt_orphans``). A directory that is not a private directory of
+this user is refused (``refused`` says why); the producer then keeps spills in memory
+(``MemoryOutbox``). Files are 0600, opened without following symlinks. Thread-safe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
-import struct
 import threading
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections import Counter
 from pathlib import Path
 
+from tooltrail.producer import outbox_files as files
+from tooltrail.producer.outbox_adopt import adopt
+from tooltrail.producer.outbox_cursor import CursorFile
+from tooltrail.producer.outbox_format import OutboxRecord, Position, frame, parse
+from tooltrail.producer.outbox_lock import DirLock, claim, orphans
+from tooltrail.producer.outbox_memory import MemoryOutbox
+from tooltrail.producer.outbox_segments import Segment, index, load_cursor, read_records, scan
+from tooltrail.producer.outbox_segments import segment_path as _segment_path
+
 log = logging.getLogger(__name__)
-
-MAGIC = b"TTR1"
-_HEADER = struct.Struct(">4sII")
-_KEYLEN = struct.Struct(">H")
-_MAX_RECORD = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRecord:
-    """One spilled message and where it ends (for acknowledging it)."""
-
-    key: bytes | None
-    value: bytes
-    segment: int
-    end: int
-
-
-def frame(key: bytes | None, value: bytes) -> bytes:
-    """Encode one record as it is stored on disk."""
-    k = key or b""
-    payload = _KEYLEN.pack(len(k)) + k + value
-    return _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
-
-
-def parse(data: bytes, start: int = 0) -> Iterator[tuple[int, bytes | None, bytes, int]]:
-    """Yield ``(offset, key, value, end)`` for each intact record; skip corrupt bytes."""
-    pos = start
-    while pos < len(data):
-        if data[pos : pos + 4] != MAGIC:
-            nxt = data.find(MAGIC, pos + 1)
-            log.warning("outbox: skipping %d corrupt bytes", (nxt if nxt >= 0 else len(data)) - pos)
-            if nxt < 0:
-                return
-            pos = nxt
-            continue
-        if pos + _HEADER.size > len(data):
-            log.warning("outbox: skipping a torn record header at %d", pos)
-            return
-        _, length, crc = _HEADER.unpack_from(data, pos)
-        end = pos + _HEADER.size + length
-        payload = data[pos + _HEADER.size : end]
-        if length > _MAX_RECORD or end > len(data) or zlib.crc32(payload) != crc:
-            log.warning("outbox: skipping a torn or corrupt record at %d", pos)
-            nxt = data.find(MAGIC, pos + 1)
-            if nxt < 0:
-                return
-            pos = nxt
-            continue
-        (klen,) = _KEYLEN.unpack_from(payload)
-        key = payload[2 : 2 + klen] or None
-        yield pos, key, payload[2 + klen :], end
-        pos = end
+__all__ = ["AnyOutbox", "MemoryOutbox", "Outbox", "OutboxRecord", "frame", "parse"]
 
 
 class Outbox:
     """Append-only, bounded, crash-tolerant spill storage (see module docstring)."""
 
-    def __init__(self, directory: Path, max_bytes: int, segment_bytes: int) -> None:
-        self.directory = directory
-        self.max_bytes = max_bytes
-        self.segment_bytes = segment_bytes
-        self.dropped = 0
-        self._lock = threading.Lock()
+    def __init__(
+        self, directory: Path, max_bytes: int, segment_bytes: int, write: files.Write | None = None
+    ) -> None:
+        self.root = self.directory = Path(directory)
+        self.max_bytes, self.segment_bytes = max_bytes, segment_bytes
+        self.drops: Counter[str] = Counter()  # records lost, by reason
+        self.inherited = 0  # records found at start or adopted from dead processes
+        self.refused: str | None = None  # why the directory cannot be used at all
+        self.failing: str | None = None  # the last append's error, until one succeeds
+        self._write = write
+        self._lock = threading.RLock()
         self._fd: int | None = None
         self._write_seg: int | None = None  # a restart never appends after a torn tail
-        self._dirty = False
-        self.unusable: str | None = None  # why the directory cannot be used (memory-only)
-        self._segments: dict[int, int] = {}
-        self._cursor, self._pending = (0, 0), 0
+        self._dirty = self._closed = False
+        self._segs: dict[int, Segment] = {}
+        self._cursor: Position = (0, 0)
+        self._lent: Position | None = None  # end of what the last peek handed out
+        self._pending = 0
+        self._cursor_file: CursorFile | None = None
+        self._dirlock: DirLock | None = None
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._segments = {n: self._path(n).stat().st_size for n in self._scan()}
-            self._cursor = self._load_cursor()
-            self._pending = self._count_pending()
+            self._dirlock = claim(self.root)
+            self.directory = self._dirlock.directory
+            self._segs = {n: index(self._path(n)) for n in scan(self.directory)}
+            self._cursor = load_cursor(self.directory, min(self._segs, default=0))
+            self._cursor_file = CursorFile(self.directory)
+            self._save_cursor()
+            self._recount()
+            self.inherited = self._pending
+            self.adopt_orphans()
         except OSError as exc:
-            self.unusable = f"{directory}: {exc.strerror or exc}"
+            self.refused = f"{directory}: {exc.strerror or exc}"
+            if self._dirlock is not None:
+                self._dirlock.release()
 
     # --- state -------------------------------------------------------------------------------
     def _path(self, n: int) -> Path:
-        return self.directory / f"seg-{n:012d}.log"
+        return _segment_path(self.directory, n)
 
-    def _scan(self) -> list[int]:
-        found = []
-        for path in self.directory.glob("seg-*.log"):
-            try:
-                found.append(int(path.stem.removeprefix("seg-")))
-            except ValueError:
-                log.warning("outbox: ignoring unexpected file %s", path.name)
-        return sorted(found)
+    @property
+    def unusable(self) -> str | None:
+        """Why the outbox cannot keep events now (refused directory, failing disk), or None."""
+        return self.refused or self.failing
 
-    def _load_cursor(self) -> tuple[int, int]:
-        try:
-            seg, off = (self.directory / "cursor").read_text().split()
-            return int(seg), int(off)
-        except (OSError, ValueError):
-            return (min(self._segments, default=0), 0)
-
-    def _save_cursor(self) -> None:
-        tmp = self.directory / "cursor.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, f"{self._cursor[0]} {self._cursor[1]}".encode())
-        finally:
-            os.close(fd)
-        tmp.replace(self.directory / "cursor")
-
-    def _count_pending(self) -> int:
-        count = 0
-        for n in self._segments:
-            if n >= self._cursor[0]:
-                start = self._cursor[1] if n == self._cursor[0] else 0
-                count += sum(1 for _ in parse(self._path(n).read_bytes(), start))
-        return count
+    @property
+    def dropped(self) -> int:
+        """Records dropped by the size bound (``drops`` has every reason)."""
+        return self.drops["outbox_full"]
 
     @property
     def pending(self) -> int:
-        """Records written and not yet acknowledged."""
+        """Whole records on disk, not yet acknowledged."""
         return self._pending
 
     @property
     def size_bytes(self) -> int:
         """Bytes on disk across all segments."""
-        return sum(self._segments.values())
+        return sum(s.size for s in list(self._segs.values()))
+
+    def _recount(self) -> None:
+        c_seg, c_off = self._cursor
+        self._pending = sum(
+            s.after(c_off) if n == c_seg else len(s.ends)
+            for n, s in self._segs.items()
+            if n >= c_seg
+        )
+
+    def holds(self, position: Position | None) -> bool:
+        """True while the record ending at ``position`` is on disk and not acknowledged."""
+        with self._lock:
+            seg = self._segs.get(position[0]) if position is not None else None
+            if position is None or seg is None or position <= self._cursor:
+                return False
+            at = bisect_left(seg.ends, position[1])
+            return at < len(seg.ends) and seg.ends[at] == position[1]
 
     # --- writing -----------------------------------------------------------------------------
-    def append(self, records: list[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
-        """Append records (buffered by the OS; call ``sync`` to make them durable).
+    def append(self, records: list[tuple[bytes | None, bytes]]) -> list[Position]:
+        """Append all of ``records`` or none (buffered by the OS; ``sync`` makes them durable).
 
-        Returns where each record ends (``(segment, end)``, as in ``OutboxRecord``).
+        Returns where each record ends. On a full disk the oldest segments are dropped
+        (counted) to make room for these, the newest.
 
         Raises:
-            OSError: if the disk refuses the write (the caller counts the records dropped).
+            OSError: the records could not be written (the caller counts them dropped).
         """
-        if self.unusable is not None:
-            raise OSError(f"outbox unusable: {self.unusable}")
         frames = [frame(k, v) for k, v in records]
-        data = b"".join(frames)
         with self._lock:
-            self._make_room(len(data))
-            seg = self._write_seg
-            if (
-                seg is None
-                or seg not in self._segments
-                or (self._segments[seg] + len(data) > self.segment_bytes)
-            ):
-                seg = self._rotate()
-            if self._fd is None:
-                self._fd = os.open(self._path(seg), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            os.write(self._fd, data)
-            at = self._segments[seg]
-            self._segments[seg] += len(data)
-            self._pending += len(records)
-            self._dirty = True
+            if self.refused is not None or self._closed:
+                raise OSError(errno.EBADF, f"outbox unusable: {self.refused or 'closed'}")
+            return self._append_frames(frames)
+
+    def _append_frames(self, frames: list[bytes]) -> list[Position]:
+        data = b"".join(frames)
+        self._make_room(len(data), "outbox_full")
+        while True:
+            try:
+                seg, at = self._append_bytes(data)
+                break
+            except OSError as exc:
+                if exc.errno in files.NO_SPACE and self._evict_oldest("disk_full", exc):
+                    continue
+                self.failing = f"{files.errno_name(exc)}: {exc.strerror or exc}"
+                raise
+        self.failing = None
         ends = []
         for f in frames:
             at += len(f)
-            ends.append((seg, at))
-        return ends
+            ends.append(at)
+        segment = self._segs[seg]
+        segment.ends.extend(ends)
+        segment.size = at
+        self._dirty = True
+        self._pending += len(frames)
+        return [(seg, end) for end in ends]
+
+    def _append_bytes(self, data: bytes) -> tuple[int, int]:
+        seg = self._write_seg
+        current = self._segs.get(seg) if seg is not None else None
+        if current is None or (current.size and current.size + len(data) > self.segment_bytes):
+            seg = self._rotate()
+            current = self._segs[seg]
+        fd = self._fd
+        if fd is None or seg is None:  # _rotate opened it; a cheap guard for the type checker
+            raise OSError(errno.EBADF, "no segment open for writing")
+        try:
+            files.write_all(fd, data, current.size, self._write or files.raw_write)
+        except OSError as exc:
+            if not getattr(exc, "truncated", True):  # a torn tail stays: never append after it
+                with contextlib.suppress(OSError):
+                    current.size = os.fstat(fd).st_size
+                self._close_write()
+            raise
+        return seg, current.size
 
     def _rotate(self) -> int:
-        if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-        newest = max(self._segments, default=self._cursor[0] - 1) + 1
-        self._segments[newest] = 0
-        os.close(os.open(self._path(newest), os.O_WRONLY | os.O_CREAT, 0o600))
-        self._write_seg = newest
-        return newest
+        self._close_write()
+        n = max(max(self._segs, default=-1) + 1, self._cursor[0])
+        for _ in range(64):  # a name taken by a file we did not index is skipped
+            try:
+                self._fd = files.open_new(self._path(n), os.O_WRONLY | os.O_APPEND)
+                break
+            except FileExistsError:
+                n += 1
+        else:
+            raise OSError(errno.EEXIST, "no free segment name", str(self.directory))
+        self._segs[n] = Segment()
+        self._write_seg = n
+        return n
 
-    def _make_room(self, incoming: int) -> None:
-        while self._segments and self.size_bytes + incoming > self.max_bytes:
-            oldest = min(self._segments)
-            if oldest == self._write_seg:
-                self._rotate()  # never drop the segment being written into
-            start = self._cursor[1] if oldest == self._cursor[0] else 0
-            lost = sum(1 for _ in parse(self._path(oldest).read_bytes(), start))
-            self._path(oldest).unlink(missing_ok=True)
-            del self._segments[oldest]
-            self.dropped += lost
-            self._pending -= lost
-            if self._cursor[0] <= oldest:
-                self._cursor = (min(self._segments, default=oldest + 1), 0)
-                self._save_cursor()
+    def _close_write(self) -> None:
+        fd, self._fd, self._write_seg = self._fd, None, None
+        if fd is None:
+            return
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            log.warning("outbox: fsync failed (%s): %s", files.errno_name(exc), exc)
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _make_room(self, incoming: int, reason: str) -> None:
+        while self.size_bytes + incoming > self.max_bytes and self._evict_oldest(reason):
+            pass
+
+    def _evict_oldest(self, reason: str, exc: OSError | None = None) -> bool:
+        """Drop the oldest segment holding bytes (counting its unsent records); False if none."""
+        full = [n for n, s in self._segs.items() if s.size]
+        if not full:
+            return False
+        self._drop_segment(min(full), reason, exc)
+        return True
+
+    def _drop_segment(self, n: int, reason: str, exc: OSError | None) -> None:
+        start = max(self._cursor, self._lent or self._cursor)  # lent records are in a flight
+        seg = self._segs[n]
+        lost = 0 if n < start[0] else seg.after(start[1]) if n == start[0] else len(seg.ends)
+        self._remove(n)
+        if self._cursor[0] <= n:  # never back: segments below the cursor are sent ones
+            self._cursor = (min((m for m in self._segs if m > n), default=n + 1), 0)
+            self._save_cursor()
+        self.drops[reason] += lost
+        self._recount()
+        why = f" ({files.errno_name(exc)})" if exc is not None else ""
+        log.warning("outbox: dropped %d events of segment %d: %s%s", lost, n, reason, why)
+
+    def _remove(self, n: int) -> None:
+        if n == self._write_seg:
+            self._close_write()
+        self._segs.pop(n, None)
+        try:
+            self._path(n).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("outbox: could not remove %s: %s", self._path(n).name, exc)
 
     def sync(self) -> None:
         """fsync the segment being written, if anything was appended since the last sync."""
@@ -218,126 +250,95 @@ class Outbox:
 
     # --- reading -----------------------------------------------------------------------------
     def peek(self, limit: int) -> list[OutboxRecord]:
-        """Return up to ``limit`` unacknowledged records, oldest first, without removing them."""
+        """Up to ``limit`` unacknowledged records, oldest first; they stay until ``ack``."""
         with self._lock:
             out: list[OutboxRecord] = []
-            for n in sorted(self._segments):
-                if n < self._cursor[0]:
+            c_seg, c_off = self._cursor
+            for n in sorted(n for n in self._segs if n >= c_seg):
+                start = c_off if n == c_seg else 0
+                try:
+                    found = read_records(self._path(n), self._segs[n], start, limit - len(out))
+                except OSError as exc:  # unreadable: its records are lost, and counted
+                    self._drop_segment(n, "outbox_error", exc)
                     continue
-                start = self._cursor[1] if n == self._cursor[0] else 0
-                with self._path(n).open("rb") as f:  # from the cursor, not the segment's start
-                    f.seek(start)
-                    data = f.read()
-                for _, key, value, end in parse(data):
-                    out.append(OutboxRecord(key, value, n, start + end))
-                    if len(out) >= limit:
-                        return out
+                out += [OutboxRecord(key, value, n, end) for key, value, end in found]
+                if len(out) >= limit:
+                    break
+            self._lent = (out[-1].segment, out[-1].end) if out else None
             return out
 
-    def ack(self, last: OutboxRecord, count: int) -> None:
-        """Acknowledge everything up to and including ``last`` (``count`` records)."""
+    def give_back(self) -> None:
+        """The records of the last ``peek`` were not sent: they stay pending, unlent."""
         with self._lock:
-            self._pending = max(self._pending - count, 0)
-            self._cursor = (last.segment, last.end)
-            for n in [n for n in self._segments if n < last.segment]:
-                self._path(n).unlink(missing_ok=True)
-                del self._segments[n]
-            if last.end >= self._segments.get(last.segment, 0):  # segment fully sent
-                if last.segment == self._write_seg and self._fd is not None:
-                    os.close(self._fd)
-                    self._fd, self._write_seg = None, None
-                self._path(last.segment).unlink(missing_ok=True)
-                self._segments.pop(last.segment, None)
-                self._cursor = (last.segment + 1, 0)
+            self._lent = None
+
+    def ack(self, last: OutboxRecord, count: int) -> None:
+        """Acknowledge everything up to and including ``last``. Never raises (a cursor that
+        cannot be saved is kept in memory and saved at the next ack; ``count`` is unused:
+        what is pending is recounted from the index)."""
+        with self._lock:
+            self._lent = None
+            self._cursor = max(self._cursor, (last.segment, last.end))
+            for n in [n for n in self._segs if n < self._cursor[0]]:
+                self._remove(n)
+            current = self._segs.get(self._cursor[0])
+            if current is not None and current.ends and self._cursor[1] >= current.ends[-1]:
+                self._remove(self._cursor[0])  # fully sent (a torn tail goes with it)
+                self._cursor = (self._cursor[0] + 1, 0)
             self._save_cursor()
+            self._recount()
 
-    def close(self) -> None:
-        """fsync and close the open segment. Idempotent; never raises (a failing disk is
-        logged: what it did not keep is lost either way)."""
-        with self._lock:
-            fd, self._fd = self._fd, None
-            if fd is None:
-                return
-            try:
-                os.fsync(fd)
-            except OSError as exc:
-                log.warning("outbox: fsync at close failed: %s", exc)
-            finally:
+    def _save_cursor(self) -> None:
+        if self._cursor_file is not None:
+            self._cursor_file.save(self._cursor)
+
+    # --- other processes' directories --------------------------------------------------------
+    def adopt_orphans(self) -> int:
+        """Take over the records of directories whose process died; returns how many."""
+        if self.refused is not None or self._closed:
+            return 0
+        taken = 0
+        for lock in orphans(self.root, self.directory):
+            with self._lock:
+                self._close_write()  # new appends go after the adopted segments
+                moved, empty = adopt(
+                    lock.directory, self.directory, self._segs, self._cursor, self._adopt_tail
+                )
+                self._recount()
+            taken += moved
+            lock.release(remove=empty and lock.directory != self.root)
+            if empty and lock.directory != self.root:
                 with contextlib.suppress(OSError):
-                    os.close(fd)
+                    lock.directory.rmdir()
+            if moved:
+                log.info("outbox: adopted %d events of %s", moved, lock.directory)
+        self.inherited += taken
+        return taken
 
-
-class MemoryOutbox:
-    """The outbox's stand-in when its directory is unusable: the same interface, in memory.
-
-    Bounded by the same ``max_bytes`` (the oldest records are dropped and counted); lost
-    when the process ends. ``unusable`` keeps the reason the directory could not be used.
-    """
-
-    def __init__(self, max_bytes: int, unusable: str) -> None:
-        self.max_bytes = max_bytes
-        self.unusable: str | None = unusable
-        self.dropped = 0
-        self._lock = threading.Lock()
-        self._records: dict[int, tuple[bytes | None, bytes]] = {}  # position -> record
-        self._next = 1  # position of the next record (a record's "end")
-        self._first = 1  # oldest position still held
-        self._bytes = 0
-
-    @property
-    def pending(self) -> int:
-        """Records held and not yet acknowledged."""
-        return len(self._records)
-
-    @property
-    def size_bytes(self) -> int:
-        """Bytes held."""
-        return self._bytes
-
-    def append(self, records: list[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
-        """Keep records; return their positions. Never raises."""
-        ends = []
-        with self._lock:
-            for key, value in records:
-                size = len(value) + len(key or b"")
-                while self._records and self._bytes + size > self.max_bytes:
-                    old = self._records.pop(self._first, None)
-                    self._first += 1
-                    if old is not None:
-                        self._bytes -= len(old[1]) + len(old[0] or b"")
-                        self.dropped += 1
-                self._records[self._next] = (key, value)
-                self._bytes += size
-                ends.append((0, self._next))
-                self._next += 1
-        return ends
-
-    def peek(self, limit: int) -> list[OutboxRecord]:
-        """Up to ``limit`` records, oldest first."""
-        with self._lock:
-            out = []
-            for pos in range(self._first, self._next):
-                rec = self._records.get(pos)
-                if rec is not None:
-                    out.append(OutboxRecord(rec[0], rec[1], 0, pos))
-                    if len(out) >= limit:
-                        break
-            return out
-
-    def ack(self, last: OutboxRecord, count: int) -> None:
-        """Forget everything up to and including ``last``."""
-        with self._lock:
-            for pos in range(self._first, last.end + 1):
-                rec = self._records.pop(pos, None)
-                if rec is not None:
-                    self._bytes -= len(rec[1]) + len(rec[0] or b"")
-            self._first = max(self._first, last.end + 1)
-
-    def sync(self) -> None:
-        """Nothing to make durable."""
+    def _adopt_tail(self, frames: list[bytes]) -> None:
+        self._append_frames(frames)
 
     def close(self) -> None:
-        """Nothing to close."""
+        """fsync and close files, release the directory. Idempotent; never raises."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close_write()
+            self._save_cursor()
+            if self._cursor_file is not None:
+                self._cursor_file.close()
+            empty = not any(s.ends for s in self._segs.values())
+            if empty and self.directory != self.root:  # nothing to adopt: leave no trace
+                for n in list(self._segs):
+                    self._remove(n)
+                with contextlib.suppress(OSError):
+                    (self.directory / "cursor").unlink()
+            if self._dirlock is not None:
+                self._dirlock.release(remove=empty and self.directory != self.root)
+            if empty and self.directory != self.root:
+                with contextlib.suppress(OSError):
+                    self.directory.rmdir()
 
 
 #: Either outbox: on disk, or in memory when the directory is unusable.

@@ -20,7 +20,11 @@ from tooltrail.producer.emitter import TrailProducer
 
 
 class ProducerCollector(Collector):
-    """Reads ``producer.stats()`` at each scrape (a lock-free snapshot; never blocks emit)."""
+    """Reads ``producer.stats()`` at each scrape (a lock-free snapshot; never blocks emit).
+
+    Also ``tooltrail_producer_outbox_inherited_total``: records found in the outbox at start
+    or adopted from a dead process's outbox directory.
+    """
 
     def __init__(self, producer: TrailProducer) -> None:
         self.producer = producer
@@ -49,6 +53,11 @@ class ProducerCollector(Collector):
                 "maybe_duplicated",
                 s.maybe_duplicated,
                 "Records sent again after a request with an unknown outcome.",
+            ),
+            (
+                "outbox_inherited",
+                s.outbox_inherited,
+                "Outbox records found at start or adopted from dead processes.",
             ),
         )
         for name, value, doc in counters:

@@ -54,6 +54,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, RequestTimedOutErr
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
+from tooltrail.producer import outbox_files
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.outbox import AnyOutbox
 from tooltrail.producer.record import Record as Rec
@@ -92,6 +93,17 @@ class _Acked:
     recs: list[Rec] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Resent(Rec):
+    """A record read back from the outbox: it stays there until its whole batch is acked."""
+
+    pos: Position | None = None  # where it ends in the outbox
+
+
+def _pos(rec: Rec) -> Position | None:
+    return rec.pos if isinstance(rec, _Resent) else None
+
+
 class Sender:
     """Everything after the accumulator (see module docstring)."""
 
@@ -111,6 +123,7 @@ class Sender:
         self.live = False  # Kafka answers and the events topic exists: batches are sent
         self.taken = 0  # items drained from the accumulator (read by stats)
         self.in_flight = 0  # events sent and not yet acknowledged
+        self.in_flight_resent = 0  # of which outbox records (still counted pending there)
         self._thread = threading.Thread(target=self._main, name="tooltrail-sender", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         # created here, bound to the sender's loop when first awaited there
@@ -126,7 +139,11 @@ class Sender:
         self._unconfirmed: list[_Acked] = []
         self._late: dict[Position, asyncio.Future[Any]] = {}
         self._delivered_late: set[Position] = set()
+        self._acked_resends: set[Position] = set()  # acked in a flight that partly failed
+        self._resending = asyncio.Lock()  # one resend batch at a time (loop, or stop's drain)
+        self.outbox_error: str | None = None  # the last error that cost spilled events
         self._sync_due: asyncio.TimerHandle | None = None
+        self._sync_failing = False
         self._partition_of: dict[bytes | None, int] = {}
         # one batch at a time per partition into aiokafka: its add_batch subtracts the time
         # already waited again on every wait (aiokafka 0.13/0.14), so batches queued behind
@@ -159,6 +176,12 @@ class Sender:
         return self._thread.is_alive()
 
     @property
+    def holding(self) -> int:
+        """Events only the sender holds: in flight (not those still in the outbox) or
+        acknowledged and not yet confirmed."""
+        return self.in_flight - self.in_flight_resent + self.unconfirmed
+
+    @property
     def unconfirmed(self) -> int:
         """Events acknowledged and not yet confirmed on the topic's id."""
         return sum(len(a.recs) for a in list(self._unconfirmed))
@@ -170,11 +193,12 @@ class Sender:
             return
         try:
             self.outbox.append([(r.key, r.value) for r in recs])
-            self.outbox.sync()
-        except OSError:
-            self.counters.add("dropped:outbox_error", len(recs))
+        except OSError as exc:
+            self._count_lost(recs, exc)
             return
         self.counters.add("spilled", len(recs))
+        with contextlib.suppress(OSError):
+            self.outbox.sync()
 
     def _poke(self) -> None:
         """Wake the pump (``Accumulator.put`` calls this when the pump sleeps)."""
@@ -310,15 +334,17 @@ class Sender:
     def _warn_drops(self) -> None:
         """At most one warning per ``TOOLTRAIL_OVERFLOW_WARN_INTERVAL_S`` about lost events."""
         dropped = self.counters.dropped()
-        total = sum(dropped.values()) + self.outbox.dropped
+        outbox = dict(self.outbox.drops)
+        total = sum(dropped.values()) + sum(outbox.values())
         now = time.monotonic()
         if total > self._warned_drops and now - self._warned_at >= (
             self.settings.overflow_warn_interval_s
         ):
             self._warned_at, self._warned_drops = now, total
             log.warning(
-                "tooltrail: events were dropped",
-                extra={"dropped": {**dropped, "outbox_full": self.outbox.dropped}},
+                "tooltrail: events were dropped (last outbox error: %s)",
+                self.outbox_error or "none",
+                extra={"dropped": {**dropped, **outbox}, "outbox_error": self.outbox_error},
             )
 
     def _wait_for_room(self) -> bool:
@@ -347,19 +373,21 @@ class Sender:
         if recs:
             self._spill(recs)
 
-    def _launch(self, recs: list[Rec], on_done: Callable[[], None] | None = None) -> None:
+    def _launch(
+        self, recs: list[Rec], on_done: Callable[[bool], None] | None = None
+    ) -> asyncio.Task[None] | None:
         if self._kafka is None:  # cannot happen while live; keep the events anyway
-            self._spill(recs)
-            if on_done is not None:
-                on_done()
-            return
+            self._spill([r for r in recs if not r.resent])  # resent ones are still on disk
+            return None
         self.in_flight += len(recs)
+        self.in_flight_resent += sum(1 for r in recs if r.resent)
         task = asyncio.create_task(self._fly(self._kafka, recs, on_done))
         self._flights.add(task)
         task.add_done_callback(self._flights.discard)
+        return task
 
     async def _fly(
-        self, kafka: AIOKafkaProducer, recs: list[Rec], on_done: Callable[[], None] | None
+        self, kafka: AIOKafkaProducer, recs: list[Rec], on_done: Callable[[bool], None] | None
     ) -> None:
         """Send ``recs``; what is not acknowledged in time goes to the outbox."""
         groups: list[_Group] = []
@@ -384,12 +412,13 @@ class Sender:
                 raise
         finally:
             self.in_flight -= len(recs)
+            self.in_flight_resent -= sum(1 for r in recs if r.resent)
             self._room.set()
             if not groups:  # failed before the records were in batches
                 groups.append(_Group(None, -1, recs))
-            self._settle_flight(groups)
+            ok = self._settle_flight(groups)
             if on_done is not None:
-                on_done()
+                on_done(ok)
 
     def _batches(
         self, kafka: AIOKafkaProducer, partitions: list[int], recs: list[Rec]
@@ -416,7 +445,13 @@ class Sender:
             group.batch.close()
         return groups
 
-    def _settle_flight(self, groups: list[_Group]) -> None:
+    def _settle_flight(self, groups: list[_Group]) -> bool:
+        """Acknowledged records wait for confirmation; the others go (back) to the outbox.
+
+        A resent record that failed is still in the outbox (it is acknowledged there only
+        when its whole batch was): it is appended again only if its segment was dropped
+        meanwhile. Returns True when every group was acknowledged.
+        """
         loop = asyncio.get_running_loop()
         acked = _Acked(loop.time())
         failed: list[_Group] = []
@@ -424,6 +459,7 @@ class Sender:
             fut = group.future
             if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
                 acked.recs.extend(group.recs)
+                self._acked_resends.update(p for r in group.recs if (p := _pos(r)) is not None)
                 self._count_retried(group)
             else:
                 failed.append(group)
@@ -431,10 +467,12 @@ class Sender:
             self._unconfirmed.append(acked)
             self._kick_link()
         if not failed:
-            return
+            return True
         self._down("a batch was not acknowledged in time")
         for group in failed:
-            positions = self._spill(group.recs)
+            held = [p for r in group.recs if self.outbox.holds(p := _pos(r)) and p is not None]
+            spilled = self._spill([r for r in group.recs if _pos(r) not in held])
+            positions = [*(spilled or []), *held]
             fut = group.future
             if fut is not None and fut.done():
                 self._count_ambiguous(group, fut)
@@ -442,6 +480,7 @@ class Sender:
                 for pos in positions:
                     self._late[pos] = fut
                 fut.add_done_callback(functools.partial(self._late_answer, positions, group))
+        return False
 
     def _late_answer(
         self, positions: list[Position], group: _Group, fut: asyncio.Future[Any]
@@ -479,18 +518,30 @@ class Sender:
             self.counters.add("maybe_duplicated", len(group.recs))
 
     def _spill(self, recs: list[Rec]) -> list[Position] | None:
-        """Append to the outbox; None (and counted dropped) if the disk refuses."""
-        fresh = sum(1 for r in recs if not r.resent)
+        """Append to the outbox; None (and every record counted dropped) if it refuses."""
+        if not recs:
+            return None
         try:
             positions = self.outbox.append([(r.key, r.value) for r in recs])
-        except OSError:
-            self.counters.add("dropped:outbox_error", fresh)
+        except OSError as exc:
+            if exc.errno in outbox_files.NO_SPACE and len(recs) > 1:  # keep the newer half
+                half = len(recs) // 2
+                self._count_lost(recs[:half], exc)
+                return self._spill(recs[half:])
+            self._count_lost(recs, exc)
             self._warn_drops()
             return None
+        fresh = sum(1 for r in recs if not r.resent)
         if fresh:
             self.counters.add("spilled", fresh)
         self._schedule_sync()
         return positions
+
+    def _count_lost(self, recs: Sequence[Rec], exc: OSError) -> None:
+        """Count records the outbox refused, by reason; remember the errno for the logs."""
+        reason = "disk_full" if exc.errno in outbox_files.NO_SPACE else "outbox_error"
+        self.counters.add(f"dropped:{reason}", len(recs))
+        self.outbox_error = f"{outbox_files.errno_name(exc)}: {exc.strerror or exc}"
 
     def _schedule_sync(self) -> None:
         if self._sync_due is not None:
@@ -502,8 +553,13 @@ class Sender:
         self._sync_due = None
         try:
             self.outbox.sync()
-        except OSError:
-            log.warning("tooltrail: outbox fsync failed", exc_info=True)
+        except OSError as exc:
+            if not self._sync_failing:  # once per failing stretch
+                name = outbox_files.errno_name(exc)
+                log.warning("tooltrail: outbox fsync failed (%s): %s", name, exc)
+            self._sync_failing = True
+        else:
+            self._sync_failing = False
 
     # --- link: connect, confirm acknowledgements, notice the topic going away ---------------
     def _kick_link(self) -> None:
@@ -633,7 +689,13 @@ class Sender:
         self._resend_wake.set()
 
     async def _resend_loop(self) -> None:
+        adopt_every = self.settings.outbox_adopt_interval_s
+        adopted_at = time.monotonic()
         while not self._stop.is_set():
+            if time.monotonic() - adopted_at >= adopt_every:  # dead processes' outboxes
+                adopted_at = time.monotonic()
+                if self.outbox.adopt_orphans():
+                    self._resend_wake.set()
             if not (self.live and self.outbox.pending and self._kafka is not None):
                 self._resend_wake.clear()
                 await _first(self._stop.wait(), self._resend_wake.wait(), timeout=1.0)
@@ -644,23 +706,32 @@ class Sender:
             await self._resend_once()
 
     async def _resend_once(self) -> None:
+        async with self._resending:
+            await self._resend_batch()
+
+    async def _resend_batch(self) -> None:
         s = self.settings
         room = max(min(s.batch_size, s.max_in_flight - self.in_flight), 1)
         records = self.outbox.peek(room)
-        if not records:
+        if not records:  # nothing readable (a segment dropped meanwhile): never spin
+            await asyncio.sleep(0.05)
             return
         # sends of these records that timed out may still be answered: wait, then skip those
         late = {id(f): f for r in records if (f := self._late.get((r.segment, r.end)))}
         if late:
             await asyncio.wait(late.values(), timeout=s.request_timeout_ms / 1000)
-        recs, skipped = [], 0
+        recs: list[Rec] = []
+        skipped = 0
         for r in self._pace.over(records):
-            if (r.segment, r.end) in self._delivered_late:
-                self._delivered_late.discard((r.segment, r.end))
+            pos = (r.segment, r.end)
+            if pos in self._delivered_late:
+                self._delivered_late.discard(pos)
                 skipped += 1
+            elif pos in self._acked_resends:  # counted resent once confirmed
+                self._acked_resends.discard(pos)
             else:
                 headers, ts = event_headers_of(r.value)
-                recs.append(Rec(r.key, r.value, resent=True, ts=ts, headers=headers))
+                recs.append(_Resent(r.key, r.value, True, ts, headers, pos))
         if skipped:
             self.counters.add("late_acks", skipped)
             self.counters.add("resent", skipped)
@@ -668,14 +739,22 @@ class Sender:
         if not recs:
             self.outbox.ack(last, count)
             return
-        done = asyncio.Event()
+        acked = False
 
-        def finished() -> None:  # runs when the flight ends, even if it is cut short at stop
-            self.outbox.ack(last, count)  # failures were appended again by the flight
-            done.set()
+        def finished(ok: bool) -> None:  # when the flight ends, even if cut short at stop
+            nonlocal acked
+            if ok:  # else the records stay in the outbox and are sent again
+                acked = True
+                self._acked_resends.difference_update(_pos(r) for r in recs)
+                self.outbox.ack(last, count)
 
-        self._launch(recs, on_done=finished)
-        await done.wait()
+        try:
+            task = self._launch(recs, on_done=finished)
+            if task is not None:
+                await asyncio.wait({task})
+        finally:  # also when cancelled at stop: what was lent is pending again
+            if not acked:
+                self.outbox.give_back()
 
 
 class Pacer:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +12,18 @@ from pydantic import Field, model_validator
 
 from tooltrail.schemas.config import CsvList, KafkaSettings, env_alias
 from tooltrail.schemas.redact import RedactionLimits
+
+
+def default_outbox_dir() -> Path:
+    """``$XDG_STATE_HOME/tooltrail/outbox``, else ``~/.local/state/tooltrail/outbox``: absolute
+    and per user, never relative to whatever directory a tool server was started in."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if state and Path(state).is_absolute():
+        return Path(state) / "tooltrail" / "outbox"
+    try:
+        return Path.home() / ".local" / "state" / "tooltrail" / "outbox"
+    except RuntimeError:  # no home directory: a per-user one under the temp directory
+        return Path(tempfile.gettempdir()) / f"tooltrail-{os.geteuid()}" / "outbox"
 
 
 class ProducerSettings(KafkaSettings):
@@ -86,12 +100,20 @@ class ProducerSettings(KafkaSettings):
     reconnect_backoff_max_s: float = Field(10.0, gt=0, le=600)
     """Longest pause between reconnect attempts while the broker is down."""
 
-    outbox_dir: Path = Path(".tooltrail/outbox")
-    """Directory of the on-disk outbox (spilled events, file mode 0600)."""
+    outbox_dir: Path = Field(
+        default_factory=default_outbox_dir,
+        json_schema_extra={"shown": "$XDG_STATE_HOME/tooltrail/outbox or ~/.local/state/…"},
+    )
+    """Directory of the on-disk outbox: must be owned by the user and writable by nobody else
+    (else spilled events stay in memory); created 0700, files 0600. Each process locks it, or
+    a `proc-*` subdirectory of its own when another live process holds it."""
     outbox_max_bytes: int = Field(64 * 1024 * 1024, ge=4096)
-    """Outbox size bound; past it the oldest events are dropped and counted."""
+    """Outbox size bound; past it, or when the disk is full, the oldest events are dropped and
+    counted (`outbox_full`, `disk_full`) so that the newest are kept."""
     outbox_segment_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Size of one outbox segment file."""
+    outbox_adopt_interval_s: float = Field(5.0, ge=0.1, le=3600)
+    """How often a producer looks for outbox directories of dead processes to adopt."""
     outbox_fsync_interval_ms: int = Field(200, ge=0, le=60_000)
     """Outbox fsync batching interval (0 = fsync every write)."""
     overflow_warn_interval_s: float = Field(60.0, ge=0)

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 class ProducerStats:
     """A snapshot of the producer's counters.
 
-    ``emitted`` = ``sent`` + ``spilled`` (to the outbox) + ``dropped`` + ``queue_depth`` +
-    ``in_flight`` (sent, not yet acknowledged and confirmed). ``resent`` counts outbox
+    The accounting identity, at any quiet moment, at close and at exit: ``emitted`` +
+    ``outbox_inherited`` (records found in the outbox at start or adopted from dead
+    processes) = ``sent`` + ``resent`` + ``dropped`` (by reason) + ``queue_depth`` +
+    ``in_flight`` (sent, not yet acknowledged and confirmed) + ``outbox_pending`` (whole on
+    disk). ``spilled`` counts events written to the outbox; ``resent`` outbox
     records that later reached Kafka; ``late_acks`` those of them a timed-out send had
     delivered after all (not sent twice); ``unconfirmed_acks`` acknowledgements that could
     not be confirmed on the topic (the broker lost it) and were sent again;
@@ -32,7 +35,8 @@ class ProducerStats:
     connected: bool
     internal_errors: int
     restarts: int = 0
-    outbox_usable: bool = True  # False: the outbox directory is unusable, kept in memory
+    outbox_usable: bool = True  # False: directory refused (kept in memory) or writes failing
+    outbox_inherited: int = 0  # outbox records found at start or adopted from dead processes
     in_flight: int = 0
     late_acks: int = 0
     unconfirmed_acks: int = 0
@@ -61,11 +65,15 @@ class Counters:
         with self._lock:
             return self.values[name]
 
-    def dropped(self) -> dict[str, int]:
-        """``{reason: count}`` of every drop."""
+    def dropped(self, also: dict[str, int] | None = None) -> dict[str, int]:
+        """``{reason: count}`` of every drop, plus the counts of ``also`` (summed by reason)."""
         with self._lock:
-            return {
+            out = {
                 k.removeprefix("dropped:"): v
                 for k, v in self.values.items()
                 if k.startswith("dropped:")
             }
+        for reason, count in (also or {}).items():
+            if count:
+                out[reason] = out.get(reason, 0) + count
+        return out

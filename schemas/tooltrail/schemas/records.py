@@ -109,6 +109,12 @@ class EnrichmentHit(WireModel):
     kind: Annotated[str, Field(max_length=32)]
     severity: Annotated[str, Field(max_length=16)] = "info"
     timestamp: WireTimestampMsZ
+    #: Added in situations (optional, left out when unknown): which tool the situation is
+    #: about and how often it occurred; ``timestamp`` is when it was last seen.
+    tool: Annotated[str, Field(max_length=200)] | None = Field(None, exclude_if=_is_none)
+    occurrences: Annotated[int, Field(ge=1, le=2**53), INTEGER] | None = Field(
+        None, exclude_if=_is_none
+    )
 
 
 class EnrichmentEntry(WireModel):

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.kafka.clients import kafka_admin, kafka_consumer
@@ -69,6 +70,24 @@ async def true_end_offsets(
         return {tp: consumer.highwater(tp) or reported[tp] for tp in partitions}
     finally:
         await _stop(consumer, wait_s)
+
+
+async def group_members(
+    kafka_kwargs: dict[str, Any], group: str, wait_s: float = 15.0
+) -> int | None:
+    """How many members ``group`` has now; None when the broker could not say in time."""
+    admin = kafka_admin(kafka_kwargs, request_timeout_ms=int(wait_s * 1000))
+    try:
+        async with asyncio.timeout(wait_s):
+            await admin.start()
+            [response] = await admin.describe_consumer_groups([group])
+        groups = response.to_object().get("groups") or []
+        return len(groups[0].get("members") or []) if groups else 0
+    except (KafkaError, OSError, TimeoutError, LookupError, ValueError, TypeError):
+        # not knowing means: assume members (the safe answer is to wait)
+        return None
+    finally:
+        await settle(admin.close(), wait_s)
 
 
 async def committed_offsets(

@@ -210,3 +210,13 @@ def make_embedder(kind: str, threads: int = 1) -> MiniLMOnnxEF | HashingEF:
 def embedder_id(embedder: MiniLMOnnxEF | HashingEF) -> str:
     """``name/variant``: what a collection's vectors were made with."""
     return f"{embedder.name()}/{embedder.variant}"
+
+
+def minilm_token_counts(texts: list[str]) -> list[int]:
+    """WordPiece tokens MiniLM would read from each text (untruncated): what embedding costs."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(gzip.decompress(_TOKENIZER.read_bytes()).decode())
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return [len(e.ids) for e in tokenizer.encode_batch(texts)]

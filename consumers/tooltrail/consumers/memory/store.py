@@ -9,11 +9,13 @@ unavailable, slow or refuses us) or ``SinkError`` (Chroma refused the data itsel
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tooltrail.consumers.errors import RetriableSinkError, SinkError
@@ -41,6 +43,16 @@ class Row:
     distance: float
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored memory read back by id: where it is, its metadata, document and vector."""
+
+    collection: str
+    metadata: dict[str, Any]
+    document: str
+    vector: Any
+
+
 def collection_names(settings: WorkerSettings) -> dict[str, str]:
     """``{kind: collection name}`` for the configured strategy."""
     if settings.unified_memory:
@@ -64,6 +76,8 @@ class MemoryStore:
         self.cache = shared_cache(settings.embed_cache_size)
         self._client: Any = None
         self._collections: dict[str, Any] = {}
+        self._identities: dict[str, str] = {}  # collection name -> the id first seen
+        self.store_resets = 0
 
     @contextmanager
     def _chroma(self, what: str, *, about_data: bool = False) -> Iterator[None]:
@@ -101,6 +115,7 @@ class MemoryStore:
             if "conflict" not in str(exc).lower():
                 raise
             collection = self._client.get_collection(name)
+        self._check_identity(name, collection)
         found = (collection.metadata or {}).get("embedder")
         if found != self.embedder_id:
             raise EmbedderMismatchError(
@@ -109,6 +124,39 @@ class MemoryStore:
                 "TOOLTRAIL_EMBEDDER to match"
             )
         return collection
+
+    def _check_identity(self, name: str, collection: Any) -> None:
+        """Notice a collection wiped or recreated under us (issue 28): same name, new id, empty.
+
+        A replay ``--swap`` also gives the name a new id, but with the rebuilt memories in it;
+        an empty collection with a new id is a store that lost its data (a wiped volume, a
+        fresh server on the same address). The collection is marked (``resetDetectedAt``,
+        read by ``memory stats``/``memory audit``), a warning is logged and ``store_resets``
+        counts it (``tooltrail_store_resets_total``).
+        """
+        known = self._identities.get(name)
+        self._identities[name] = str(collection.id)
+        if known is None or known == str(collection.id) or collection.count() > 0:
+            return
+        self.store_resets += 1
+        when = datetime.now(UTC).isoformat(timespec="seconds")
+        log.warning(
+            "memory store was wiped or recreated under this worker: the memories written "
+            "before are lost; rebuild them with 'tooltrail replay memory --swap'",
+            extra={"collection": name, "old_id": known, "new_id": str(collection.id)},
+        )
+        meta = dict(collection.metadata or {})
+        meta.update(resetDetectedAt=when, resetPreviousId=known)
+        with contextlib.suppress(Exception):  # the mark is advice; the warning is logged
+            collection.modify(metadata=meta)
+
+    def collection_by_name(self, name: str) -> Any:
+        """The opened collection called ``name`` (after ``ensure``)."""
+        return self._collections[name]
+
+    def guarded(self, what: str) -> Any:
+        """A context in which Chroma's failures become sink errors (for callers' own calls)."""
+        return self._chroma(what)
 
     def collection(self, kind: str) -> Any:
         """The opened collection that holds memories of ``kind`` (after ``ensure``)."""
@@ -181,6 +229,68 @@ class MemoryStore:
                 ):
                     rows.append(Row(str(hit), doc or "", dict(meta or {}), float(dist)))
         return sorted(rows, key=lambda r: r.distance)[:k]
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Stored]:
+        """The stored memories among ``ids``, with their vectors: one ``get`` per collection."""
+        found: dict[str, Stored] = {}
+        if not ids:
+            return found
+        self._resolve()
+        with self._chroma("chroma get"):
+            for name in sorted(set(self.names.values())):
+                res = self._collections[name].get(
+                    ids=list(ids), include=["documents", "metadatas", "embeddings"]
+                )
+                for i, hit in enumerate(res["ids"]):
+                    found.setdefault(
+                        str(hit),
+                        Stored(
+                            name,
+                            dict(res["metadatas"][i] or {}),
+                            res["documents"][i] or "",
+                            res["embeddings"][i],
+                        ),
+                    )
+        return found
+
+    def put(self, name: str, rows: Sequence[tuple[str, Any, str, dict[str, Any]]]) -> None:
+        """Upsert ``(id, vector, document, metadata)`` rows into the collection ``name``."""
+        if not rows:
+            return
+        with self._chroma("chroma upsert", about_data=True):
+            self._collections[name].upsert(
+                ids=[r[0] for r in rows],
+                embeddings=[r[1] for r in rows],
+                documents=[r[2] for r in rows],
+                metadatas=[r[3] for r in rows],
+            )
+
+    def query_many(
+        self, vectors: Sequence[Any], k: int, where: dict[str, Any] | None = None
+    ) -> list[list[Row]]:
+        """The ``k`` nearest memories of each vector: one query per collection for all."""
+        if not vectors:
+            return []
+        self._resolve()
+        rows: list[list[Row]] = [[] for _ in vectors]
+        with self._chroma("chroma query", about_data=True):
+            for name in sorted(set(self.names.values())):
+                res = self._collections[name].query(
+                    query_embeddings=list(vectors),
+                    n_results=k,
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
+                )
+                for q, found in enumerate(rows):
+                    for hit, doc, meta, dist in zip(
+                        res["ids"][q],
+                        res["documents"][q],
+                        res["metadatas"][q],
+                        res["distances"][q],
+                        strict=True,
+                    ):
+                        found.append(Row(str(hit), doc or "", dict(meta or {}), float(dist)))
+        return [sorted(found, key=lambda r: r.distance)[:k] for found in rows]
 
     def forget(self) -> None:
         """Drop the client and collection handles; the next call reconnects by name."""

@@ -1,9 +1,9 @@
 """The worker's Prometheus metrics, rendered by ``prometheus_client`` at scrape time.
 
 Per group (label ``group``): counters ``tooltrail_{consumed,written,dead_lettered,rejected,
-letters_lost,retries}_total``; histograms ``tooltrail_freshness_seconds`` (a call's end to its
-durable write) and ``tooltrail_sink_write_seconds``; gauges ``tooltrail_lag`` (per owned
-partition), ``tooltrail_healthy``, ``tooltrail_group_retrying`` (stuck),
+letters_lost,retries,store_resets}_total``; histograms ``tooltrail_freshness_seconds`` (a
+call's end to its durable write) and ``tooltrail_sink_write_seconds``; gauges ``tooltrail_lag``
+(per owned partition), ``tooltrail_healthy``, ``tooltrail_group_retrying`` (stuck),
 ``tooltrail_retrying_seconds``, ``tooltrail_ready`` and ``tooltrail_last_error_info`` (label
 ``error_type``: the exception's class, never its text, so a changing message does not make a
 series per occurrence; the text is in ``tooltrail stats`` and the logs). The standard
@@ -40,6 +40,7 @@ COUNTERS = (
     ("rejected", "Valid events the sink could not write (dead-lettered)."),
     ("letters_lost", "Dead letters Kafka refused for good; their records were skipped."),
     ("retries", "Failed attempts that were retried (sink, dead letters, connecting)."),
+    ("store_resets", "Times the memory store was found wiped or recreated under the worker."),
 )
 
 

@@ -8,7 +8,11 @@ from collections import deque
 from dataclasses import dataclass, field
 
 #: Seconds from a call's end until its event is durably written (freshness).
-FRESHNESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: Minutes are covered too: a group that falls behind shows how far (up to 10 minutes).
+FRESHNESS_BUCKETS = (
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    90.0, 120.0, 180.0, 240.0, 300.0, 450.0, 600.0,
+)  # fmt: skip
 #: Seconds one sink write takes.
 WRITE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 
@@ -60,6 +64,7 @@ class GroupStats:
     rejected: int = 0  # valid events a sink could not take (dead-lettered by isolation)
     letters_lost: int = 0  # dead letters Kafka refused for good: their records were skipped
     retries: int = 0
+    store_resets: int = 0  # the sink's store found wiped or recreated under this worker
     last_error: str | None = None
     last_error_at: float | None = None  # wall-clock seconds
     retrying_since: float | None = None  # monotonic seconds, while a batch keeps failing

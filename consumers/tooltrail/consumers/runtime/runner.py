@@ -265,6 +265,7 @@ class GroupRunner:
         done = [d for d in items if (d.partition, d.offset) not in skip]
         now = time.time()  # durable now: freshness = event end -> here
         self.stats.written += len(done)
+        self.stats.store_resets = int(getattr(self.sink, "store_resets", 0))
         for d in done:
             age = max(now - d.event.ended_at.timestamp(), 0.0)
             self.stats.freshness_ms.append(age * 1000)

@@ -1,15 +1,20 @@
-"""The enrich sink (``tooltrail-enrich``): related memories per cache key, for the next call.
+"""The enrich sink (``tooltrail-enrich``): related past situations per cache key, for the next call.
 
 Per batch, events are coalesced to the latest per cache key (``schemas.keys.cache_key``, the key
-the tool server looks up). For each, its embedding text (``embedding_text``) is embedded
-once, the call's own memory is upserted (idempotent, same id as the memory group's, so the
-entry can include it even if the memory group is behind), and the top ``TOOLTRAIL_ENRICH_K``
-memories by cosine distance are published as an ``EnrichmentEntry`` keyed by the cache key to
-the (compacted) enrichment topic; the runner commits only after Kafka acknowledged every
-entry. The entry is what the *next* call with that key sees, so it includes the triggering
-call's memory;
-``TOOLTRAIL_ENRICH_EXCLUDE_SAME_SESSION`` leaves the caller's own session out. A stored
-memory whose metadata cannot make a hit is left out of the entry (never fails the event).
+the tool server looks up). Each event is seen as its situation (``memory.situations``); the
+distinct situation texts of the batch are embedded once, and the nearest situations of all keys
+are found with batched Chroma queries per scope (``query_embeddings`` lists, filtered by
+environment and domain: scopes never cross): one for the nearest, one for the nearest that say
+more than "ok" (routine neighbours would crowd them out). The memory group owns the
+situations: this group writes none. Hits are distinct situations (never two of one signature),
+routine successes ranked ``ROUTINE_PENALTY`` farther, the caller's own situation left out
+unless ``TOOLTRAIL_ENRICH_INCLUDE_OWN_SITUATION``; each carries its salient
+line (the summary), tool, occurrences and when it was last seen. The top ``TOOLTRAIL_ENRICH_K``
+are published as an ``EnrichmentEntry`` keyed by the cache key to the (compacted) enrichment
+topic; the runner commits only after Kafka acknowledged every entry.
+``TOOLTRAIL_ENRICH_EXCLUDE_SAME_SESSION`` also leaves out per-call memories (written before
+situations) of the caller's own session. A stored memory whose metadata cannot make a hit is
+left out of the entry (never fails the event).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -25,7 +31,7 @@ from aiokafka.errors import KafkaError
 from tooltrail.consumers.errors import RetriableSinkError
 from tooltrail.consumers.lanes import Lane
 from tooltrail.consumers.memory.embedders import HashingEF, MiniLMOnnxEF
-from tooltrail.consumers.memory.records import embedding_text, to_memory
+from tooltrail.consumers.memory.situations import SituationRecord, distinct_key, situation_of
 from tooltrail.consumers.memory.store import MemoryStore, Row
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.base import Delivered
@@ -35,15 +41,20 @@ from tooltrail.schemas.events import ToolExecutionEvent
 from tooltrail.schemas.headers import entry_headers
 from tooltrail.schemas.kafka.clients import kafka_producer
 from tooltrail.schemas.keys import cache_key
-from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit, MemoryRecord
+from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit
 
 log = logging.getLogger(__name__)
 
 
 def hit_of(row: Row) -> EnrichmentHit | None:
-    """The hit a stored memory makes, or None if its metadata is unusable."""
+    """The hit a stored memory makes, or None if its metadata is unusable.
+
+    A situation carries its tool and occurrences; a per-call memory written before situations
+    reads as a situation of one occurrence.
+    """
     try:
         meta = row.metadata
+        occurrences = int(meta.get("occurrences", 1) or 1)
         return EnrichmentHit(
             id=row.id,
             summary=row.document.splitlines()[0][:300] if row.document else "",
@@ -51,15 +62,33 @@ def hit_of(row: Row) -> EnrichmentHit | None:
             kind=str(meta.get("kind", ""))[:32],
             severity=str(meta.get("severity", "info"))[:16],
             timestamp=datetime.fromtimestamp(int(meta.get("ts", 0)) / 1000, tz=UTC),
+            tool=str(meta["tool"])[:200] if meta.get("tool") else None,
+            occurrences=max(1, occurrences),
         )
     except (ValueError, TypeError, OverflowError, OSError):
         log.warning("enrich: a stored memory has unusable metadata", extra={"id": row.id[:200]})
         return None
 
 
-def entry_for(key: str, event: ToolExecutionEvent, rows: Sequence[Row], k: int) -> EnrichmentEntry:
-    """The entry for ``key``: the ``k`` nearest usable memories, newest computation time."""
-    hits = [h for h in (hit_of(r) for r in sorted(rows, key=lambda r: r.distance)) if h]
+def entry_for(
+    key: str,
+    event: ToolExecutionEvent,
+    rows: Sequence[Row],
+    k: int,
+    exclude: Sequence[str] = (),
+) -> EnrichmentEntry:
+    """The entry for ``key``: the ``k`` nearest usable, distinct situations not in ``exclude``,
+    routine successes ranked ``ROUTINE_PENALTY`` farther (they tell an agent little)."""
+    hits: list[EnrichmentHit] = []
+    seen: set[str] = set(exclude)
+    for row in sorted(rows, key=_rank):
+        distinct = distinct_key(row.metadata, row.document)
+        if row.id in seen or distinct in seen:
+            continue
+        hit = hit_of(row)
+        if hit is not None:
+            seen.update((row.id, distinct))
+            hits.append(hit)
     return EnrichmentEntry(
         key=key,
         tool_id=event.tool_id,
@@ -67,6 +96,25 @@ def entry_for(key: str, event: ToolExecutionEvent, rows: Sequence[Row], k: int) 
         computed_at=datetime.now(UTC),
         source_event_id=event.event_id,
     )
+
+
+#: A routine success ranks as if this much farther: it tells an agent little (its distance as
+#: reported is unchanged). With 0.15, a failure at cosine distance 0.45 outranks a routine
+#: success at 0.32.
+ROUTINE_PENALTY = 0.15
+
+
+def _rank(row: Row) -> float:
+    meta = row.metadata
+    routine = meta.get("outcome", "ok") == "ok" and meta.get("salient", "ok") == "ok"
+    if "schema" not in meta:  # a per-call memory: routine unless it failed
+        routine = meta.get("kind") == "tool_exec"
+    return row.distance + (ROUTINE_PENALTY if routine else 0.0)
+
+
+def scope_filter(event: ToolExecutionEvent) -> dict[str, Any]:
+    """The Chroma filter of ``event``'s scope (every reader uses this shape)."""
+    return {"$and": [{"environment": event.tags.environment}, {"domain": event.tags.domain}]}
 
 
 class EnrichSink:
@@ -110,7 +158,7 @@ class EnrichSink:
         latest: dict[str, ToolExecutionEvent] = {}
         for item in batch:
             latest[cache_key(item.event.tool_id, item.event.args, self.scope)] = item.event
-        records = {key: to_memory(event) for key, event in latest.items()}
+        records = {key: situation_of(event) for key, event in latest.items()}
         entries = await self.lane.run(self._compute, latest, records)
         producer = await self._start_producer()
         s = self.settings
@@ -128,20 +176,39 @@ class EnrichSink:
             raise RetriableSinkError(f"enrichment topic: {type(exc).__name__}: {exc}") from exc
 
     def _compute(
-        self, latest: dict[str, ToolExecutionEvent], records: dict[str, MemoryRecord]
+        self, latest: dict[str, ToolExecutionEvent], records: dict[str, SituationRecord]
     ) -> list[EnrichmentEntry]:
-        texts = [embedding_text(latest[key]) for key in records]
-        vectors = dict(zip(records, self.store.embed(texts), strict=True))
-        if self.settings.enable_vector_writes:
-            self.store.upsert(records.values(), [vectors[key] for key in records])
+        texts = sorted({rec.embedding_text for rec in records.values()})
+        vector_of = dict(zip(texts, self.store.embed(texts), strict=True))
         s = self.settings
+        scopes: dict[tuple[str, str], list[str]] = {}
+        for key, event in latest.items():
+            scopes.setdefault((event.tags.environment, event.tags.domain), []).append(key)
+        fetch = min(s.enrich_k * 4 + 2, 50)  # room for the own situation, duplicates, routine
+        rows: dict[str, list[Row]] = {}
+        for keys in scopes.values():
+            vectors = [vector_of[records[key].embedding_text] for key in keys]
+            scope = scope_filter(latest[keys[0]])
+            found = self.store.query_many(vectors, fetch, scope)
+            # the nearest situations that say more than "ok", which routine neighbours crowd
+            # out of the first query: one more batched query for all keys
+            telling = {"$and": [*scope["$and"], {"salient": {"$ne": "ok"}}]}
+            more = self.store.query_many(vectors, s.enrich_k + 1, telling)
+            for key, near, far in zip(keys, found, more, strict=True):
+                ids = {r.id for r in near}
+                rows[key] = near + [r for r in far if r.id not in ids]
         entries = []
         for key, event in latest.items():
-            where = (
-                {"sessionId": {"$ne": event.session_id}} if s.enrich_exclude_same_session else None
-            )
-            rows = self.store.query(vectors[key], s.enrich_k, where)
-            entries.append(entry_for(key, event, rows, s.enrich_k))
+            mine = [] if s.enrich_include_own_situation else [records[key].id]
+            usable = [
+                r
+                for r in rows[key]
+                if not (
+                    s.enrich_exclude_same_session
+                    and r.metadata.get("sessionId") == event.session_id
+                )
+            ]
+            entries.append(entry_for(key, event, usable, s.enrich_k, mine))
         return entries
 
     async def reload(self) -> None:

@@ -161,10 +161,12 @@ def redact_argv(items: list[str], tool: str | None = None) -> list[str]:
     secret_cmd = "secret" in items
     pending: str | None = None  # why the next item is a secret: "all", "userpass", "word"
     for i, item in enumerate(items):
-        if pending is not None:
+        if pending is not None and not _FLAGLIKE.match(item):
             out[i] = _redact_value(item, pending)
             pending = None
             continue
+        # a flag is never the value a pending key word promised ("0(sshpass -p X": the
+        # program word looks like a key term; its -p still takes the next word)
         tool = _program(item, tool)
         pending, out[i] = _flag(item, tool, secret_cmd)
     _positional(items, out)

@@ -92,9 +92,11 @@ export interface EnrichmentHit {
   distance: number;
   id: string;
   kind: string;
+  occurrences?: number | null;
   severity?: string;
   summary: string;
   timestamp: string;
+  tool?: string | null;
   [key: string]: unknown;  // newer minor versions add fields
 }
 

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tooltrail.consumers.app.bench import retrieval_situations
 from tooltrail.consumers.app.bench.common import machine, median, report
 from tooltrail.consumers.app.bench.retrieval_data import Call, documents, event_of
 from tooltrail.consumers.memory.embedders import MiniLMOnnxEF
@@ -288,6 +289,7 @@ def run(*, quick: bool) -> dict[str, Any]:
             "k": K,
             "max_recall_loss": MAX_RECALL_LOSS,
         },
+        "situations": retrieval_situations.run(embedders["default"]),
         "machine": machine(),
     }
 
@@ -318,7 +320,7 @@ def table(result: dict[str, Any]) -> list[str]:
         f"bench memory's synthetic summaries (all about one length): today {u['today_docs_per_s']}"
         f" docs/s, default {u['default_docs_per_s']} docs/s -> ratio {u['ratio']}",
     ]
-    return lines
+    return lines + retrieval_situations.lines(result["situations"])
 
 
 def main(*, as_json: bool, quick: bool) -> int:

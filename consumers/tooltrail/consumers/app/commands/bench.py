@@ -1,4 +1,4 @@
-"""``tooltrail bench emit|metrics|memory|enrich|embed``: figures against a same-run baseline."""
+"""``tooltrail bench <target>``: figures against a same-run baseline."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ TARGETS = {
     "memory": "the memory group against a raw embed + upsert loop; freshness; query latency",
     "enrich": "the cache lookup against the old inline search; staleness in another process",
     "embed": "embedder variants: docs/s against today's MiniLM, recall@3 on incident memories",
+    "situations": "memory + enrich groups under realistic traffic at 20 and 50 calls/s",
 }
 MODULES = {
     "embed": "retrieval"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-
-import orjson
 
 from tooltrail.consumers.app.commands import (
     add,
@@ -16,13 +15,20 @@ from tooltrail.consumers.app.commands import (
     subcommands,
     worker_settings,
 )
-from tooltrail.consumers.errors import ConsumerError
-from tooltrail.consumers.memory.chroma import close_client, open_chroma
+from tooltrail.consumers.app.commands.memory_common import client_for as _client
+from tooltrail.consumers.app.commands.memory_common import dump as _dump
+from tooltrail.consumers.app.commands.memory_search import search
+from tooltrail.consumers.memory.chroma import close_client
 from tooltrail.consumers.memory.embedders import embedder_id, make_embedder
+from tooltrail.consumers.memory.situations import SCHEMA
 from tooltrail.consumers.memory.store import KINDS, collection_names
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.ids import MEMORY_ID_PATTERN, memory_id
 
+RESET_ADVICE = (
+    "memories written before are lost; rebuild them with 'tooltrail replay memory --swap'"
+)
+SITUATION_ID = re.compile(r"sit-[0-9a-f]{16}")
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "kind": str,
     "tool": str,
@@ -38,24 +44,6 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _client(settings: WorkerSettings) -> Any:
-    """A Chroma client, or one clear error: not configured (exit 2) or unreachable (exit 1)."""
-    if not settings.chroma_configured:
-        open_chroma(settings)  # raises SettingsError naming the variables
-    try:
-        return open_chroma(settings)
-    except Exception as exc:
-        where = settings.chroma_url or str(settings.chroma_path)
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConsumerError(
-            f"cannot reach Chroma at {where} (TOOLTRAIL_CHROMA_URL): {detail}"
-        ) from exc
-
-
-def _dump(data: object) -> None:
-    print(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
-
-
 def _items(collection: Any, page: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
     offset = 0
     while True:
@@ -64,66 +52,6 @@ def _items(collection: Any, page: int = 1000) -> Iterator[tuple[str, dict[str, A
             return
         yield from zip(got["ids"], got["metadatas"], strict=True)
         offset += len(got["ids"])
-
-
-def search(
-    settings: WorkerSettings,
-    text: str,
-    *,
-    tool: str | None,
-    kind: str | None,
-    k: int,
-    as_json: bool,
-) -> int:
-    """Print the ``k`` memories nearest to ``text`` (optionally of one tool / kind)."""
-    names = collection_names(settings)
-    wanted = {names[kind]} if kind else set(names.values())
-    filters: list[dict[str, Any]] = [{"tool": tool}] if tool else []
-    if kind and settings.unified_memory:
-        filters.append({"kind": kind})
-    where = filters[0] if len(filters) == 1 else ({"$and": filters} if filters else None)
-    client = _client(settings)
-    vector = make_embedder(settings.embedder, settings.embed_threads)([text])
-    hits = []
-    try:
-        existing = {c.name for c in client.list_collections()}
-        for name in sorted(wanted & existing):
-            res = client.get_collection(name).query(
-                query_embeddings=vector,
-                n_results=k,
-                where=where,
-                include=["documents", "metadatas", "distances"],
-            )
-            for i, d, m, dist in zip(
-                res["ids"][0],
-                res["documents"][0],
-                res["metadatas"][0],
-                res["distances"][0],
-                strict=True,
-            ):
-                hits.append(
-                    {
-                        "id": i,
-                        "distance": round(dist, 4),
-                        "collection": name,
-                        "kind": m.get("kind"),
-                        "tool": m.get("tool"),
-                        "timestamp": m.get("timestamp"),
-                        "summary": d,
-                    }
-                )
-    finally:
-        close_client(client)
-    hits = sorted(hits, key=lambda h: h["distance"])[:k]
-    if as_json:
-        _dump(hits)
-        return 0
-    for rank, h in enumerate(hits, 1):
-        print(f"{rank}. {h['distance']:.3f}  {h['tool']}  {h['kind']}  {h['timestamp']}  {h['id']}")
-        print(f"   {str(h['summary']).splitlines()[0][:160]}")
-    if not hits:
-        print("no memories found")
-    return 0
 
 
 def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
@@ -138,6 +66,9 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
                 "count": col.count(),
                 "embedder": (col.metadata or {}).get("embedder"),
             }
+            if reset := (col.metadata or {}).get("resetDetectedAt"):
+                info["reset_detected_at"] = reset
+                info["advice"] = RESET_ADVICE
             if detailed:
                 kinds: Counter[str] = Counter()
                 tools: Counter[str] = Counter()
@@ -145,7 +76,7 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
                 for _, meta in _items(col):
                     kinds[str(meta.get("kind"))] += 1
                     tools[str(meta.get("tool"))] += 1
-                    newest = max(newest, str(meta.get("timestamp", "")))
+                    newest = max(newest, str(meta.get("lastSeen") or meta.get("timestamp", "")))
                 info.update(
                     kinds=dict(kinds), tools=dict(tools.most_common(20)), newest=newest or None
                 )
@@ -157,6 +88,9 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
         return 0
     for name, info in out.items():
         print(f"{name}: {info['count']} memories, embedder {info['embedder']}")
+        if info.get("reset_detected_at"):
+            when = info["reset_detected_at"]
+            print(f"  wiped or recreated under a worker at {when}: {RESET_ADVICE}")
         for key in ("kinds", "tools"):
             if key in info:
                 print(f"  {key}: " + ", ".join(f"{k}={v}" for k, v in info[key].items()))
@@ -165,7 +99,41 @@ def stats(settings: WorkerSettings, *, detailed: bool, as_json: bool) -> int:
     return 0
 
 
+SITUATION_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "tool": str,
+    "outcome": str,
+    "environment": str,
+    "domain": str,
+    "signature": str,
+    "salient": str,
+    "occurrences": int,
+    "firstTs": int,
+    "lastTs": int,
+    "ts": int,
+    "lastSeen": str,
+    "eventIds": str,
+}
+
+
+def _situation_problems(item_id: str, meta: dict[str, Any]) -> list[str]:
+    problems = [
+        f"metadata {key!r} missing or not {t.__name__ if isinstance(t, type) else t}"
+        for key, t in SITUATION_REQUIRED.items()
+        if not isinstance(meta.get(key), t)
+    ]
+    if meta.get("kind") not in KINDS:
+        problems.append(f"kind {meta.get('kind')!r} is not one of {list(KINDS)}")
+    if not SITUATION_ID.fullmatch(item_id):
+        problems.append("id does not have the situation id shape (sit-<16 hex>)")
+    elif not problems and int(meta["occurrences"]) < 1:
+        problems.append("occurrences below 1")
+    return problems
+
+
 def _item_problems(item_id: str, meta: dict[str, Any]) -> list[str]:
+    if meta.get("schema") == SCHEMA:
+        return _situation_problems(item_id, meta)
     problems = [
         f"metadata {key!r} missing or not {t.__name__ if isinstance(t, type) else t}"
         for key, t in REQUIRED.items()
@@ -201,6 +169,10 @@ def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
         for name in sorted(expected & existing):
             col = client.get_collection(name)
             found = (col.metadata or {}).get("embedder")
+            if reset := (col.metadata or {}).get("resetDetectedAt"):
+                report.setdefault("reset", {})[name] = (
+                    f"wiped or recreated at {reset}: {RESET_ADVICE}"
+                )
             if found != want_embedder:
                 report["embedder"][name] = f"{found!r}, expected {want_embedder!r}"
             bad = {i: p for i, meta in _items(col) if (p := _item_problems(i, meta))}
@@ -211,7 +183,7 @@ def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
                 }
     finally:
         close_client(client)
-    ok = not (report["missing"] or report["embedder"] or report["items"])
+    ok = not (report["missing"] or report["embedder"] or report["items"] or report.get("reset"))
     report["ok"] = ok
     if as_json:
         _dump(report)
@@ -219,6 +191,8 @@ def audit(settings: WorkerSettings, *, as_json: bool, limit: int = 50) -> int:
         for key in ("missing", "extra"):
             for name in report[key]:
                 print(f"{key} collection: {name}")
+        for name, problem in report.get("reset", {}).items():
+            print(f"store reset in {name}: {problem}")
         for name, problem in report["embedder"].items():
             print(f"embedder mismatch in {name}: {problem}")
         for name, info in report["items"].items():
@@ -238,11 +212,20 @@ def register(commands: Any) -> None:
     p.add_argument("text", nargs="+", type=nonblank, help="what to look for")
     p.add_argument("--tool", help="only this tool")
     p.add_argument("--kind", choices=list(KINDS), help="only this kind")
-    p.add_argument("--k", type=positive_int, default=3, help="how many")
+    p.add_argument("--environment", help="only this environment (scope)")
+    p.add_argument("--domain", help="only this domain (scope)")
+    p.add_argument("--k", type=positive_int, default=3, help="how many distinct situations")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(
         handler=lambda a: search(
-            worker_settings(), " ".join(a.text), tool=a.tool, kind=a.kind, k=a.k, as_json=a.json
+            worker_settings(),
+            " ".join(a.text),
+            tool=a.tool,
+            kind=a.kind,
+            k=a.k,
+            as_json=a.json,
+            environment=a.environment,
+            domain=a.domain,
         )
     )
     p = add(memory, "stats", "count and embedder per collection")

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from tooltrail.consumers import replay
+from tooltrail.consumers import replay, replay_diff
 from tooltrail.consumers.app.commands import add, iso_time, subcommands, worker_settings
 from tooltrail.consumers.app.live import require_rich
 from tooltrail.consumers.errors import UsageError
@@ -37,6 +37,7 @@ def main(
     swap: bool,
     drop_old: bool,
     dry_run: bool,
+    drop_missing: bool = False,
     fresh: bool,
     as_json: bool,
 ) -> int:
@@ -53,6 +54,10 @@ def main(
     }
     if dry_run:
         summary["dry_run"] = True
+        ids, hashes = asyncio.run(replay_diff.preview(settings, state))
+        summary["compare"] = replay_diff.compare(
+            settings, ids, hashes, replay_diff.planned_at_ms(state)
+        ).as_dict()
         print(orjson.dumps(summary, option=_JSON).decode())
         return 0
     from rich.console import Console
@@ -82,16 +87,24 @@ def main(
             )
 
         asyncio.run(replay.run(settings, state, progress))
+    if swap:  # before anything else: a rebuild that lacks live memories is never swapped in
+        diff = replay_diff.compare(
+            settings, state.memory_ids, state.event_hashes, replay_diff.planned_at_ms(state)
+        )
+        summary["compare"] = diff.as_dict()
+        if diff.lacks and not drop_missing:
+            raise UsageError(
+                f"refusing to swap: the rebuild lacks {diff.lacks} of {diff.live} live memories "
+                "(their events are no longer on the topic); the rebuild is kept, re-run with "
+                "--drop-missing to swap and drop them"
+            )
     check = replay.verify(settings, state)
     summary.update(verify=check, skipped_invalid=state.skipped)
     if not check["ok"]:
         summary["error"] = "verification failed: not swapped; re-run to resume or --fresh"
     elif swap:
         summary["swapped"] = replay.swap(settings, state, drop_old)
-        console.print(
-            f"swapped; catching up with live writes (waits "
-            f"{settings.chroma_timeout_s + 1:.0f}s for writes in flight)"
-        )
+        console.print("swapped; catching up with live writes")
         summary["caught_up"] = asyncio.run(replay.catch_up(settings, state, lambda d, t: None))
     if as_json:
         print(orjson.dumps(summary, option=_JSON).decode())
@@ -123,7 +136,14 @@ def register(commands: Any) -> None:
     start.add_argument("--offsets", help="PARTITION:OFFSET[,…] to start from")
     p.add_argument("--swap", action="store_true", help="after verifying, make the rebuild live")
     p.add_argument("--drop-old", action="store_true", help="with --swap: delete the old ones")
-    p.add_argument("--dry-run", action="store_true", help="only print the plan")
+    p.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="with --swap: swap even if live memories the rebuild lacks are dropped",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and live vs rebuild counts"
+    )
     p.add_argument("--fresh", action="store_true", help="ignore an interrupted replay's progress")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(
@@ -134,6 +154,7 @@ def register(commands: Any) -> None:
             swap=a.swap,
             drop_old=a.drop_old,
             dry_run=a.dry_run,
+            drop_missing=a.drop_missing,
             fresh=a.fresh,
             as_json=a.json,
         )

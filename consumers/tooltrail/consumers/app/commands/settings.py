@@ -49,7 +49,8 @@ def markdown_table() -> str:
                 continue
             seen.add(names[0])
             default = info.get_default(call_default_factory=False)
-            shown = "hostname" if info.default_factory else default
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            shown = extra.get("shown", "hostname") if info.default_factory else default
             shown = (
                 "" if shown is None else (",".join(shown) if isinstance(shown, tuple) else shown)
             )
