@@ -46,7 +46,7 @@ async def test_mcp_sdk_records_the_exception_not_the_generic_text(producer: Trai
 
     from tooltrail.producer.middleware_mcp import TooltrailMiddleware
 
-    server = MCPServer("t", log_level="CRITICAL", middleware=[TooltrailMiddleware(producer)])
+    server = MCPServer("t", log_level="ERROR", middleware=[TooltrailMiddleware(producer)])
 
     @server.tool()
     async def get_forecast(city: str) -> str:
@@ -102,7 +102,7 @@ async def test_mcp_deliberate_tool_error_keeps_its_own_text(producer: TrailProdu
 
     from tooltrail.producer.middleware_mcp import TooltrailMiddleware
 
-    server = MCPServer("t", log_level="CRITICAL", middleware=[TooltrailMiddleware(producer)])
+    server = MCPServer("t", log_level="ERROR", middleware=[TooltrailMiddleware(producer)])
 
     @server.tool()
     async def get_forecast(city: str) -> str:
