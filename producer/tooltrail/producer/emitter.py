@@ -127,10 +127,11 @@ class TrailProducer:
                 record = record_of(item)
             else:
                 record = item
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - one bad call must not cost the tool call
             self._counters.add("dropped:invalid_event")
             self._counters.add("internal_errors")
-            log.debug("tooltrail: could not build an event", exc_info=True)
+            # the type only: an exception's text may quote the call's raw values
+            log.debug("tooltrail: could not build an event (%s)", type(exc).__name__)
             return None
         # headers are bounded (a few hundred bytes): the exact size only near the limit
         if len(record.value) + _HEADROOM > self._largest and record.size > self._largest:
