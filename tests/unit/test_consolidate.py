@@ -132,3 +132,39 @@ def test_two_environments_never_share_a_situation(stores: tuple[MemoryStore, Mem
     dev = {m["signature"] for m, _ in found if m["environment"] == "dev"}
     assert prod == dev  # the same situations, stored once per environment
     assert sum(int(m["occurrences"]) for m, _ in found if m["environment"] == "dev") == 50
+
+
+def _sink_total(tmp_path: Path, window: int) -> int:
+    import asyncio
+
+    from tooltrail.consumers.sinks.base import Delivered
+    from tooltrail.consumers.sinks.memory import MemorySink
+
+    settings = WorkerSettings(
+        chroma_path=tmp_path / f"chroma-{window}", embedder="hashing", memory_dedup_window=window
+    )
+    events = traffic(300)
+
+    async def run() -> int:
+        sink = MemorySink(settings, HashingEF())
+        await sink.start()
+        try:
+            for again in range(2):  # everything resent once, long after (outside the 64 window)
+                for start in range(0, 300, 50):
+                    batch = events[start : start + 50]
+                    await sink.write(
+                        [Delivered(e, 0, again * 300 + start + i) for i, e in enumerate(batch)]
+                    )
+            got = await sink.lane.run(
+                lambda: sink.store.collection("tool_exec").get(include=["metadatas"])
+            )
+            return sum(int(m["occurrences"]) for m in got["metadatas"])
+        finally:
+            await sink.close()
+
+    return asyncio.run(run())
+
+
+def test_the_writers_dedup_window_keeps_old_redeliveries_out_of_the_counts(tmp_path: Path) -> None:
+    assert _sink_total(tmp_path, 1000) == 300
+    assert _sink_total(tmp_path, 0) > 300  # without it, only each situation's window helps

@@ -133,6 +133,8 @@ class WorkerSettings(KafkaSettings):
     """Situations not seen for this many days are deleted by the memory group (0 = keep all)."""
     memory_max_situations_per_scope: int = Field(50_000, ge=0, le=100_000_000)
     """Most situations kept per scope (environment, domain): oldest lastSeen go (0 = no cap)."""
+    memory_dedup_window: int = Field(200_000, ge=0, le=10_000_000)
+    """Event ids the memory writer remembers so a redelivery is not counted again (~100 B each)."""
     memory_sweep_interval_s: float = Field(300.0, ge=1, le=86_400)
     """How often the memory group sweeps retention and caps (bounded work per sweep)."""
     embedder: Literal["minilm", "hashing"] = "minilm"

@@ -11,6 +11,9 @@ embedding work and stored memories grow with novelty, not with traffic.
 Building situations is a pure function of each event (a failure there is about that event);
 Chroma being unreachable, slow or misconfigured is a ``RetriableSinkError`` (the runner
 pauses only this group). Retention (``memory.retention``) is swept from here between batches.
+Besides each situation's own window of recent event ids, the sink remembers the ids of the
+newest ``TOOLTRAIL_MEMORY_DEDUP_WINDOW`` events it merged (in memory, for the process's life),
+so a redelivery of an older event is not counted again either.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 
 from tooltrail.consumers.lanes import Lane
 from tooltrail.consumers.memory.consolidate import Merged, merge
@@ -83,6 +87,7 @@ class MemorySink:
         self.embedded_total = 0
         self.occurrences_total = 0
         self.scopes: set[tuple[str, str]] = set()
+        self._seen: dict[str, None] = {}  # insertion-ordered: the oldest id goes first
         self._next_sweep = time.monotonic() + settings.memory_sweep_interval_s
 
     async def start(self) -> None:
@@ -94,13 +99,23 @@ class MemorySink:
         """Merge the batch into its situations and upsert them (idempotent per event id)."""
         if not self.settings.enable_vector_writes:
             return
-        occurrences = [situation_of(item.event) for item in batch]
+        fresh = [i for i in batch if i.event.event_id not in self._seen]
+        occurrences = [situation_of(item.event) for item in fresh]
         merged = await self.lane.run(consolidate_into, self.store, occurrences)
+        self._remember(item.event.event_id for item in fresh)
         self.embedded_total += sum(m.embed for m in merged)
         self.occurrences_total += len(occurrences)
-        self.scopes.update((i.event.tags.environment, i.event.tags.domain) for i in batch)
+        self.scopes.update((i.event.tags.environment, i.event.tags.domain) for i in fresh)
         if time.monotonic() >= self._next_sweep:
             await self.sweep()
+
+    def _remember(self, event_ids: Iterable[str]) -> None:
+        """Ids of events already merged, newest ``memory_dedup_window`` (after the write)."""
+        for event_id in event_ids:
+            if event_id not in self._seen:
+                self._seen[event_id] = None
+        while len(self._seen) > self.settings.memory_dedup_window:
+            del self._seen[next(iter(self._seen))]
 
     async def sweep(self) -> SweepResult:
         """Retention and per-scope cap now (bounded work); the next one an interval later."""
