@@ -26,6 +26,11 @@ from tooltrail.consumers.app.launcher import ChromaServer, EmbeddedBroker
 from tooltrail.schemas.kafka import memory
 from tooltrail.schemas.kafka.memory import MemoryBroker
 
+#: The enrichment key every test process shares (the enrich group signs with it, tool servers
+#: verify); a test that wants another key or none sets its own. Child processes inherit it.
+TEST_ENRICHMENT_KEY = "test-enrichment-key-" + "0123456789abcdef" * 2
+os.environ.setdefault("TOOLTRAIL_ENRICHMENT_KEY", TEST_ENRICHMENT_KEY)
+
 
 @dataclass(frozen=True)
 class KafkaEndpoint:

@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,11 +116,21 @@ def parse_cli(argv: list[str]) -> argparse.Namespace | str:
         return f"{' '.join(argv)!r}: {exc}"
 
 
+@functools.cache
+def _mounted_key() -> Path:
+    """Stands in for a key file that a container gets mounted (a compose or Kubernetes Secret)."""
+    path = Path(tempfile.mkdtemp(prefix="tooltrail-deploy-")) / "enrichment_key"
+    path.write_text("k" * 64 + "\n")
+    return path
+
+
 def check_settings_env(env: dict[str, str], where: str) -> list[str]:
     """Every variable is a setting, and together they make valid settings."""
     known = setting_names()
     problems = [f"{where}: {name} is not a tooltrail setting" for name in env if name not in known]
     values = {k: v for k, v in env.items() if k in known}
+    if values.get("TOOLTRAIL_ENRICHMENT_KEY_FILE", "").startswith("/run/secrets/"):
+        values["TOOLTRAIL_ENRICHMENT_KEY_FILE"] = str(_mounted_key())  # a Secret mounted there
     saved = dict(os.environ)
     try:
         for name in [n for n in os.environ if n in known]:
@@ -666,3 +677,75 @@ def check_constraints(constraints: str, pyproject: Doc, extras: tuple[str, ...])
         re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ;]", w, maxsplit=1)[0].lower()) for w in wanted
     }
     return [f"constraints: {n} has no pinned version" for n in sorted(names - set(pinned))]
+
+
+#: What each role may do on Kafka (README, "Trust model"): (resource type, name) -> operations.
+ROLE_ACLS: dict[str, dict[tuple[str, str], set[str]]] = {
+    "tool-server": {
+        ("topic", "events"): {"Write", "Describe"},
+        ("topic", "enrichment"): {"Read", "Describe"},
+    },
+    "enrich": {
+        ("topic", "events"): {"Read", "Describe"},
+        ("group", "tooltrail-enrich"): {"Read", "Describe"},
+        ("topic", "enrichment"): {"Write", "Describe"},
+        ("topic", "dlq"): {"Write", "Describe"},
+        ("topic", "status"): {"Read", "Write", "Describe"},
+    },
+    "worker": {
+        ("topic", "events"): {"Read", "Describe"},
+        ("group", "tooltrail-metrics"): {"Read", "Describe"},
+        ("group", "tooltrail-memory"): {"Read", "Describe"},
+        ("topic", "dlq"): {"Write", "Describe"},
+        ("topic", "status"): {"Read", "Write", "Describe"},
+    },
+}
+
+
+def check_acls(users: list[Doc], topics: dict[str, str]) -> list[str]:
+    """Strimzi KafkaUsers per role grant exactly ``ROLE_ACLS`` (``topics``: role name of a
+    topic -> its name), literal names only, and only the enrich role writes entries."""
+    problems: list[str] = []
+    seen: dict[str, dict[tuple[str, str], set[str]]] = {}
+    for user in users:
+        name = user["metadata"]["name"]
+        role = user["metadata"].get("labels", {}).get("tooltrail.dev/role", "")
+        if role not in ROLE_ACLS:
+            problems.append(f"KafkaUser {name}: unknown role {role!r}")
+            continue
+        authz = user["spec"].get("authorization", {})
+        if authz.get("type") != "simple":
+            problems.append(f"KafkaUser {name}: authorization is not 'simple' (ACLs)")
+        grants: dict[tuple[str, str], set[str]] = {}
+        for acl in authz.get("acls", []):
+            res = acl["resource"]
+            if res.get("patternType", "literal") != "literal" or "*" in str(res.get("name")):
+                problems.append(f"KafkaUser {name}: {res} is not a literal name")
+            grants.setdefault((res["type"], str(res["name"])), set()).update(acl["operations"])
+        seen[role] = grants
+        want = {
+            (kind, topics.get(ref, ref) if kind == "topic" else ref): ops
+            for (kind, ref), ops in ROLE_ACLS[role].items()
+        }
+        if grants != want:
+            problems.append(f"KafkaUser {name} ({role}): grants {grants}, want {want}")
+    if set(seen) != set(ROLE_ACLS):
+        problems.append(f"roles {sorted(seen)}, want {sorted(ROLE_ACLS)}")
+    writers = [
+        role
+        for role, grants in seen.items()
+        if {"Write", "All"} & grants.get(("topic", topics["enrichment"]), set())
+    ]
+    if writers != ["enrich"]:
+        problems.append(f"the enrichment topic is written by {writers}: only the enrich group")
+    return problems
+
+
+def enrichment_key_source(dep: Doc) -> str | None:
+    """The Secret a worker Deployment reads ``TOOLTRAIL_ENRICHMENT_KEY`` from, if any."""
+    [container] = dep["spec"]["template"]["spec"]["containers"]
+    for env in container.get("env", []):
+        if env["name"] == "TOOLTRAIL_ENRICHMENT_KEY":
+            ref = env.get("valueFrom", {}).get("secretKeyRef", {})
+            return str(ref.get("name")) if ref and not ref.get("optional") else None
+    return None

@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import Names
+from tests.conftest import TEST_ENRICHMENT_KEY, Names
 from tooltrail.consumers.app.launcher import free_port
 
 ROOT = Path(__file__).parents[1]
@@ -43,6 +43,7 @@ def worker_env(
         "TOOLTRAIL_LAG_INTERVAL_S": "1",
         "TOOLTRAIL_RETRY_BACKOFF_INITIAL_S": "0.2",
         "TOOLTRAIL_RETRY_BACKOFF_MAX_S": "1",
+        "TOOLTRAIL_ENRICHMENT_KEY": TEST_ENRICHMENT_KEY,  # the enrich group signs, servers verify
     }
     if chroma_url:
         env["TOOLTRAIL_CHROMA_URL"] = chroma_url

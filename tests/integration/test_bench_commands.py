@@ -118,3 +118,7 @@ def test_bench_enrich_reports_figures_and_ratios(tmp_path: Path) -> None:
     assert lookup["n"] == 20_000
     assert r["ratio_inline_over_lookup_p50"] > 0
     assert stale["n"] == stale["expected"] == 60  # every key reached the other process
+    memory = r["cache_entry_bytes"]
+    assert isinstance(memory, dict)
+    assert memory["compact"] <= memory["counted"]  # the byte bound never undercounts
+    assert memory["compact"] < memory["pydantic"]

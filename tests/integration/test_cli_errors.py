@@ -66,6 +66,14 @@ CASES = [
         "TOOLTRAIL_CHROMA_URL = 'htp:/chroma': not of the allowed form: Chroma server URL, e.g.",
     ),
     (["stats"], DEAD_KAFKA, 1, "point TOOLTRAIL_KAFKA_BOOTSTRAP at a broker"),
+    # the enrich group signs what tool servers trust: no key, no start (README "Trust model")
+    (
+        ["worker", "enrich"],
+        {**DEAD_KAFKA, "TOOLTRAIL_CHROMA_URL": f"http://127.0.0.1:{free_port()}"},
+        2,
+        "the enrich group signs its entries: set TOOLTRAIL_ENRICHMENT_KEY",
+    ),
+    (["settings"], {"TOOLTRAIL_ENRICHMENT_KEY": "short"}, 2, "at least 32 characters"),
 ]
 
 

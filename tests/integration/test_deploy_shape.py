@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import KafkaEndpoint, Names
+from tests.conftest import TEST_ENRICHMENT_KEY, KafkaEndpoint, Names
 from tests.monitoring_checks import exported_families, monitoring_queries, promtool, used_metrics
 from tooltrail.consumers.app.launcher import ChromaServer, free_port
 from tooltrail.consumers.sinks.metrics import segments
@@ -76,6 +76,7 @@ def test_one_worker_per_group_behind_probes_fed_by_the_demo_service(
         "TOOLTRAIL_SESSION_TIMEOUT_MS": "2000",
         "TOOLTRAIL_HEARTBEAT_INTERVAL_MS": "500",
         "TOOLTRAIL_DEMO_LATENCY_SCALE": "0",
+        "TOOLTRAIL_ENRICHMENT_KEY": TEST_ENRICHMENT_KEY,
     }
     ports = {group: free_port() for group in GROUPS}
     procs: dict[str, subprocess.Popen[bytes]] = {}

@@ -23,6 +23,7 @@ from tooltrail.producer.enrichment import current_enrichment
 from tooltrail.producer.instrument import instrument
 from tooltrail.schemas import EnrichmentEntry, EnrichmentHit, ToolExecutionEvent, decode
 from tooltrail.schemas.headers import entry_headers
+from tooltrail.schemas.signing import SIGNATURE_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -83,13 +84,16 @@ async def test_a_later_call_sees_the_situation_of_an_earlier_related_call(
     assert [h.id for h in hits] == [situation_of(first).id]  # not its own situation
     assert hits[0].occurrences == 1
     assert hits[0].tool == "oc_read_get_pods"
-    assert hits[0].summary.startswith("oc_read_get_pods ok: ok (namespace=payments)")
+    assert hits[0].excerpt.startswith("oc_read_get_pods ok: ok (namespace=payments)")
     presearch = [a for a in second.anchors if a.startswith("presearch:")]
     assert presearch
     assert presearch[0].startswith(f"presearch:hits={len(seen[2])};us=")
     entries = await read_topic(kafka.bootstrap, names.enrichment, until=lambda r: len(r) >= 1)
     entry = decode(entries[0].value, EnrichmentEntry)
-    assert list(entries[0].headers) == entry_headers(entry)  # self-describing entries
+    headers = list(entries[0].headers)
+    assert headers[:-1] == entry_headers(entry)  # self-describing entries
+    assert headers[-1][0] == SIGNATURE_HEADER  # and signed
+    assert (entry.environment, entry.domain) == ("default", "general")
 
 
 async def test_chroma_down_pauses_enrichment_but_never_the_tool(

@@ -281,6 +281,7 @@ async def test_a_store_wiped_under_the_worker_is_noticed_counted_and_audited(
         await sink.start()
         await sink.write([Delivered(e, 0, i) for i, e in enumerate(varied_events(6))])
         assert sink.store_resets == 0
+        assert sink.store_reset_at is None
         server.stop()
         shutil.rmtree(tmp_path / "chroma")  # the data is gone; a fresh server, same port
         server.start()
@@ -292,6 +293,7 @@ async def test_a_store_wiped_under_the_worker_is_noticed_counted_and_audited(
                 await asyncio.sleep(0.5)  # the first call finds the old connection dead
         await sink.close()
         assert sink.store_resets == 1
+        assert sink.store_reset_at  # what the runner hands `tooltrail stats` (status topic)
         assert audit(settings, as_json=True) == 1
         report = orjson.loads(capsys.readouterr().out)
         assert "replay memory --swap" in report["reset"][names.collection]

@@ -286,6 +286,7 @@ def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> Non
         "  export TOOLTRAIL_KAFKA_BOOTSTRAP",
         "  export TOOLTRAIL_CHROMA_URL",
         "  export TOOLTRAIL_METRICS_DIR",
+        "  export TOOLTRAIL_ENRICHMENT_KEY_FILE",  # tool servers verify entries with it
     ]
     assert all(
         line.startswith(("{", "kafka ", "In another terminal", "  tooltrail stats"))
@@ -312,7 +313,7 @@ def test_after_the_demo_infra_keeps_the_data_for_the_operator_commands(tmp_path:
         assert infra.stdout is not None
         exports: dict[str, str] = {}
         deadline = time.monotonic() + 90
-        while len(exports) < 3:
+        while len(exports) < 4:
             assert time.monotonic() < deadline, "infra printed no export lines"
             line = infra.stdout.readline()
             if line.startswith("export "):
@@ -322,7 +323,12 @@ def test_after_the_demo_infra_keeps_the_data_for_the_operator_commands(tmp_path:
             "TOOLTRAIL_KAFKA_BOOTSTRAP",
             "TOOLTRAIL_CHROMA_URL",
             "TOOLTRAIL_METRICS_DIR",
+            "TOOLTRAIL_ENRICHMENT_KEY_FILE",
         }
+        key_file = Path(exports["TOOLTRAIL_ENRICHMENT_KEY_FILE"])
+        assert key_file == (data / "enrichment.key").absolute()
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert len(key_file.read_text().strip()) == 64
         operator = {**env, **exports}
 
         def run(*argv: str) -> str:

@@ -24,12 +24,14 @@ from tests.deploy_checks import (
     DEPLOY,
     ROOT,
     by_kind,
+    check_acls,
     check_compose,
     check_compose_mounts,
     check_constraints,
     check_dockerfile,
     check_kubernetes,
     check_topics,
+    enrichment_key_source,
     load_docs,
     parse_cli,
     render,
@@ -51,7 +53,12 @@ BUILTIN = {
     "RoleBinding",
 }
 #: Created out of band (tooltrail-secrets) or synced from Strimzi's (the other two).
-OUT_OF_BAND = {"tooltrail-secrets", "tooltrail-kafka-ca", "tooltrail-kafka-user"}
+OUT_OF_BAND = {
+    "tooltrail-secrets",
+    "tooltrail-kafka-ca",
+    "tooltrail-kafka-user",
+    "tooltrail-enrichment-key",
+}
 
 
 def _topics_for(config: dict[str, str]) -> list[object]:
@@ -153,7 +160,10 @@ def test_production_overlay_secures_kafka_and_keeps_secrets_out_of_git() -> None
         assert so["spec"]["triggers"][0]["authenticationRef"]["name"] == "tooltrail-kafka"
     for dep in by_kind(docs, "Deployment"):  # the overlay's env adds to the base's
         env = {e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
-        assert env == {"TOOLTRAIL_HTTP_HOST", "TOOLTRAIL_KAFKA_SASL_PASSWORD"}
+        signs = (
+            {"TOOLTRAIL_ENRICHMENT_KEY"} if dep["metadata"]["name"] == "tooltrail-enrich" else set()
+        )
+        assert env == {"TOOLTRAIL_HTTP_HOST", "TOOLTRAIL_KAFKA_SASL_PASSWORD", *signs}
     images = {
         c["image"]
         for d in by_kind(docs, "Deployment")
@@ -418,3 +428,48 @@ def test_a_settings_change_rolls_every_worker(overlay: str, tmp_path: Path) -> N
         c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "tooltrail-settings"
     ]
     assert stable[0]["data"]["TOOLTRAIL_EMBED_THREADS"] == "2"  # the Job's copy follows too
+
+
+ACL_TOPICS = {
+    "events": "tooltrail.events.v2",
+    "dlq": "tooltrail.events.dlq",
+    "enrichment": "tooltrail.enrichment",
+    "status": "tooltrail.status",
+}
+
+
+def test_kafka_acls_per_role_let_only_the_enrich_group_write_entries() -> None:
+    users = by_kind(render(K8S / "acl"), "KafkaUser")
+    assert check_acls(users, ACL_TOPICS) == []
+    assert all(u["metadata"]["namespace"] == "kafka" for u in users)
+    role = {u["metadata"]["labels"]["tooltrail.dev/role"]: copy.deepcopy(u) for u in users}
+    tool_server, enrich, worker = role["tool-server"], role["enrich"], role["worker"]
+    tool_server["spec"]["authorization"]["acls"][1]["operations"].append("Write")
+    problems = check_acls([tool_server, enrich, worker], ACL_TOPICS)
+    assert "only the enrich group" in " ".join(problems)
+    fresh = {u["metadata"]["labels"]["tooltrail.dev/role"]: u for u in users}
+    worker["spec"]["authorization"]["acls"][0]["resource"]["patternType"] = "prefix"
+    assert check_acls([fresh["tool-server"], enrich, worker], ACL_TOPICS) != []
+    assert check_acls(users[:2], ACL_TOPICS) != []  # a role without its user
+
+
+@pytest.mark.parametrize("overlay", ["base", "overlays/production"])
+def test_only_the_enrich_worker_reads_the_signing_key_from_a_secret(overlay: str) -> None:
+    docs = render(K8S / overlay)
+    sources = {d["metadata"]["name"]: enrichment_key_source(d) for d in by_kind(docs, "Deployment")}
+    assert sources.pop("tooltrail-enrich") == "tooltrail-enrichment-key"
+    assert set(sources.values()) == {None}
+    assert not any(
+        d["metadata"]["name"] == "tooltrail-enrichment-key" for d in by_kind(docs, "Secret")
+    )
+
+
+def test_compose_gives_the_enrich_group_and_the_demo_one_key_from_a_secret() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert compose["secrets"]["enrichment_key"] == {"file": "./enrichment.key"}
+    services = compose["services"]
+    for name in ("worker-enrich", "demo"):
+        assert services[name]["secrets"] == ["enrichment_key"], name
+        env = services[name]["environment"]
+        assert env["TOOLTRAIL_ENRICHMENT_KEY_FILE"] == "/run/secrets/enrichment_key", name
+    assert "enrichment.key" in (ROOT / ".gitignore").read_text()

@@ -178,4 +178,7 @@ async def test_mcp_middleware_attaches_hits_to_meta_only_when_asked(tmp_path: Pa
         assert isinstance(result, dict)
         assert (META_KEY in result.get("_meta", {})) is attach
         if attach:
-            assert result["_meta"][META_KEY][0]["id"] == _entry(key).hits[0].id
+            meta = result["_meta"][META_KEY]
+            assert meta["trust"] == "untrusted-data"
+            assert meta["hits"][0]["id"] == _entry(key).hits[0].id
+            assert meta["hits"][0]["excerpt"] == "x"

@@ -48,6 +48,7 @@ STRIMZI = {
         "caSecret": {"name": "tooltrail-kafka-cluster-ca-cert", "key": "ca.crt"},
     },
     "chroma": {"tokenSecret": {"name": "chroma-token", "key": "token"}},
+    "enrichmentKeySecret": {"name": "tooltrail-enrichment-key", "key": "key"},
     "existingSecret": "tooltrail-secrets",
     "reloadOnSecretChange": True,
 }
@@ -61,7 +62,13 @@ VARIANTS: dict[str, Doc] = {
     },
     "no network policy": {"networkPolicy": {"enabled": False}},
 }
-OUT_OF_BAND = {"tooltrail", "tooltrail-kafka-cluster-ca-cert", "chroma-token", "tooltrail-secrets"}
+OUT_OF_BAND = {
+    "tooltrail",
+    "tooltrail-kafka-cluster-ca-cert",
+    "chroma-token",
+    "tooltrail-secrets",
+    "tooltrail-enrichment-key",
+}
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -222,6 +229,8 @@ def test_strimzi_secrets_are_referenced_never_copied() -> None:
         assert env["TOOLTRAIL_HTTP_HOST"] == {"fieldPath": "status.podIP"}
         assert env["TOOLTRAIL_KAFKA_SASL_PASSWORD"] == {"name": "tooltrail", "key": "password"}
         assert env["TOOLTRAIL_CHROMA_TOKEN"] == {"name": "chroma-token", "key": "token"}
+        signing = {"name": "tooltrail-enrichment-key", "key": "key"}
+        assert env["TOOLTRAIL_ENRICHMENT_KEY"] == signing  # the demo's server verifies with it
         [ca] = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
         assert ca["secret"]["secretName"] == "tooltrail-kafka-cluster-ca-cert"
         reload = dep["metadata"]["annotations"]["secret.reloader.stakater.com/reload"]

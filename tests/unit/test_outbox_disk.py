@@ -89,6 +89,7 @@ def test_a_full_disk_drops_the_oldest_segment_and_keeps_the_newest(tmp_path: Pat
     assert outbox.drops["disk_full"] > 0
     assert outbox.drops["disk_full"] + outbox.pending == 41  # every record accounted for
     assert len(kept) == outbox.pending
+    assert outbox.drop_error == "ENOSPC: No space left on device"  # what the warnings name
 
 
 def test_nothing_left_to_drop_raises_and_counts_nothing_it_did_not_lose(tmp_path: Path) -> None:

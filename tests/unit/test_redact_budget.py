@@ -198,3 +198,24 @@ def test_the_log_filter_masks_the_rest_of_a_record_past_its_budget() -> None:
     RedactingFilter(RedactionLimits(max_string=56 * 1024, max_scan_chars=4096)).filter(record)
     assert TOKEN[4:12] not in record.getMessage()
     assert "over budget" in record.getMessage()
+
+
+def test_a_producer_s_stats_and_prometheus_show_the_budget_running_out(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tooltrail.producer.prometheus import ProducerCollector
+
+    producer = TrailProducer(outbox_dir=tmp_path / "ob", kafka_bootstrap="127.0.0.1:1")
+    try:
+        before = producer.stats()
+        redact(HOSTILE[0], RedactionLimits(max_cpu_ms=0.000_001).with_budget())
+        after = producer.stats()
+        assert after.redaction_over_budget == before.redaction_over_budget + 1
+        assert after.redaction_masked_over_budget > before.redaction_masked_over_budget
+        registry = CollectorRegistry()
+        registry.register(ProducerCollector(producer))
+        text = generate_latest(registry).decode()
+        line = f"tooltrail_producer_redaction_over_budget_total {after.redaction_over_budget}.0"
+        assert line in text
+    finally:
+        producer.close()

@@ -83,4 +83,5 @@ def test_a_collection_wiped_under_the_worker_is_noticed_marked_and_counted(
     assert store.store_resets == 1
     meta = store.collection("tool_exec").metadata
     assert meta["resetDetectedAt"]
+    assert store.store_reset_at == meta["resetDetectedAt"]  # what `tooltrail stats` shows
     assert meta["embedder"] == store.embedder_id  # the mark keeps what the store needs

@@ -35,6 +35,7 @@ from tooltrail.schemas.events import (
     ToolExecutionEvent,
 )
 from tooltrail.schemas.ids import new_event_id
+from tooltrail.schemas.keys import Scope, event_scope
 from tooltrail.schemas.redact import RedactionLimits, redact, redact_text
 from tooltrail.schemas.wire import MAX_ELAPSED_MS
 
@@ -377,6 +378,11 @@ def static_parts(settings: ProducerSettings) -> StaticParts:
         _statics.clear()
     _statics[id(settings)] = (settings, static)
     return static
+
+
+def producer_scope(settings: ProducerSettings) -> Scope:
+    """The scope this producer's events carry (their tags), hence its cache keys' scope."""
+    return event_scope(static_parts(settings).tags[Outcome.OK])
 
 
 def flags_snapshot(settings: ProducerSettings) -> dict[str, bool]:

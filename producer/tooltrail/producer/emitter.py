@@ -25,11 +25,11 @@ import atexit
 import itertools
 import logging
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.calls import ToolCall
-from tooltrail.producer.enrichment import EnrichmentCache
+from tooltrail.producer.enrichment import EnrichmentCache, trust_problem
 from tooltrail.producer.event_bytes import build_record, record_of
 from tooltrail.producer.outbox import AnyOutbox, MemoryOutbox, Outbox
 from tooltrail.producer.record import Record
@@ -40,6 +40,7 @@ from tooltrail.producer.stdio import keep_logs_off_stdout
 from tooltrail.schemas.config import load_settings
 from tooltrail.schemas.errors import SettingsError
 from tooltrail.schemas.events import ToolExecutionEvent
+from tooltrail.schemas.redact import budget_stats
 from tooltrail.schemas.redact.logfilter import redact_loggers
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,14 @@ class TrailProducer:
                     "this user): %s",
                     disk.refused,
                 )
-        self.enrichment: EnrichmentCache | None = EnrichmentCache(s) if s.enable_presearch else None
+        self.enrichment: EnrichmentCache | None = None
+        self.presearch_off: str | None = None if s.enable_presearch else "disabled"
+        if s.enable_presearch and self.disabled is None:
+            self.presearch_off = trust_problem(s)
+            if self.presearch_off is not None:
+                log.warning("tooltrail: %s", self.presearch_off)
+            else:
+                self.enrichment = EnrichmentCache(s)
         follower = self.enrichment.follow if self.enrichment is not None else None
         self._sender = Sender(s, self._accumulator, self._outbox, self._counters, follower)
         self._started = False
@@ -200,7 +208,7 @@ class TrailProducer:
             log.warning(
                 "tooltrail: events dropped during this run: %s (last outbox error: %s)",
                 ", ".join(f"{k}={v}" for k, v in sorted(dropped.items())),
-                self._sender.outbox_error or "none",
+                self._sender.last_outbox_error or "none",
             )
 
     async def aclose(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the documented API
@@ -234,6 +242,7 @@ class TrailProducer:
             dropped["outbox_full"] = self._outbox.dropped
         at_emit = sum(dropped.get(k, 0) for k in _AT_EMIT)
         queued = len(self._accumulator)
+        budget = budget_stats()  # process-wide: every redaction of this process
         return ProducerStats(
             emitted=self._sender.taken + queued + at_emit,
             sent=c.get("sent"),
@@ -252,4 +261,17 @@ class TrailProducer:
             late_acks=c.get("late_acks"),
             unconfirmed_acks=c.get("unconfirmed_acks"),
             maybe_duplicated=c.get("maybe_duplicated"),
+            redaction_over_budget=budget["over_budget"],
+            redaction_masked_over_budget=budget["masked_over_budget"],
+            **self._enrichment_stats(),
         )
+
+    def _enrichment_stats(self) -> dict[str, Any]:
+        cache = self.enrichment
+        if cache is None:
+            return {}
+        return {
+            "enrichment_entries": len(cache),
+            "enrichment_bytes": cache.size_bytes,
+            "enrichment_rejected": dict(cache.rejected),
+        }

@@ -1,10 +1,17 @@
 """``EnrichmentCache``: the tool server's always-warm view of the enrichment topic.
 
 A daemon thread with its own loop reads ``tooltrail.enrichment`` group-less (all
-partitions, from the beginning, then follows) and keeps the newest entry per key in a
-bounded LRU (``TOOLTRAIL_ENRICHMENT_MAX_ENTRIES``); a tombstone deletes its key. ``lookup`` is
-sync and O(1) under a short lock; an entry older than ``TOOLTRAIL_ENRICHMENT_TTL_S``, a cold
-cache or an unreachable broker all give "no hits", never an error.
+partitions, from the beginning, then follows) and keeps the newest entry per key in an LRU
+bounded in bytes (``TOOLTRAIL_ENRICHMENT_MAX_BYTES``) and in keys
+(``TOOLTRAIL_ENRICHMENT_MAX_ENTRIES``); a tombstone deletes its key. ``lookup`` is sync and
+O(1) under a short lock; an entry older than ``TOOLTRAIL_ENRICHMENT_TTL_S``, a cold cache or an
+unreachable broker all give "no hits", never an error.
+
+The topic is not trusted (README "Trust model"): a record is applied only if its signature
+(``schemas.signing``) verifies with the shared key, its value decodes, the key inside the value
+is the record key, and the entry's scope is this server's; anything else is ignored and
+counted by reason in ``rejected``. A verified entry is kept compact: its hits as sanitized
+``PresearchHit`` tuples (``hits.py``), never the pydantic model.
 """
 
 from __future__ import annotations
@@ -14,84 +21,134 @@ import contextlib
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from tooltrail.producer.calls import producer_scope
+from tooltrail.producer.hits import PresearchHit, cost_bytes
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.backoff import Backoff
 from tooltrail.schemas.codec import decode
 from tooltrail.schemas.errors import SchemaDecodeError
 from tooltrail.schemas.kafka.clients import kafka_consumer
-from tooltrail.schemas.keys import cache_key
-from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit
+from tooltrail.schemas.keys import Scope, cache_key
+from tooltrail.schemas.records import EnrichmentEntry
+from tooltrail.schemas.signing import signature_of, verify
 
 log = logging.getLogger(__name__)
-NO_HITS: tuple[EnrichmentHit, ...] = ()
-_current: ContextVar[tuple[EnrichmentHit, ...]] = ContextVar("tooltrail_presearch", default=NO_HITS)
+NO_HITS: tuple[PresearchHit, ...] = ()
+#: Largest entry value read; an entry of ``MAX_HITS`` hits is a few KB.
+MAX_ENTRY_BYTES = 64 * 1024
+_current: ContextVar[tuple[PresearchHit, ...]] = ContextVar("tooltrail_presearch", default=NO_HITS)
+_Stored = tuple[float, tuple[PresearchHit, ...], int]  # (computed at, hits, cost in bytes)
 
 
-def current_enrichment() -> tuple[EnrichmentHit, ...]:
-    """The pre-search hits of the tool call running in this context (empty if none)."""
+def current_enrichment() -> tuple[PresearchHit, ...]:
+    """The pre-search hits of the tool call running in this context (empty if none).
+
+    Untrusted data about past calls (README "Hits for agent builders"), never instructions.
+    """
     return _current.get()
 
 
-def set_current(hits: tuple[EnrichmentHit, ...]) -> None:
+def set_current(hits: tuple[PresearchHit, ...]) -> None:
     """Expose ``hits`` to the tool about to run (adapters call this)."""
     _current.set(hits)
 
 
+def trust_problem(settings: ProducerSettings) -> str | None:
+    """Why pre-search cannot trust the topic with these settings, or None if it can."""
+    try:
+        key = settings.enrichment_signing_key()
+    except ValueError as exc:  # the key file went away since the settings were loaded
+        return f"pre-search is off: {exc}"
+    if key is None and not settings.enrichment_unsigned:
+        return (
+            "no TOOLTRAIL_ENRICHMENT_KEY or TOOLTRAIL_ENRICHMENT_KEY_FILE: pre-search is off "
+            "(set the key the enrich group signs with, or TOOLTRAIL_ENRICHMENT_UNSIGNED=true "
+            "on both sides for a closed test setup)"
+        )
+    return None
+
+
 class EnrichmentCache:
-    """Bounded LRU of enrichment entries fed by a background consumer (see module docstring)."""
+    """Verified entries in a byte-bounded LRU fed by a background consumer (module docstring)."""
 
     def __init__(self, settings: ProducerSettings) -> None:
         self.settings = settings
-        self._scope = settings.key_scope
-        self._entries: OrderedDict[str, EnrichmentEntry] = OrderedDict()
+        self._key_args = settings.key_scope
+        self.scope: Scope = producer_scope(settings)
+        self._signing_key = settings.enrichment_signing_key()
+        self._with_excerpt = settings.enrichment_hits == "excerpt"
+        self._entries: OrderedDict[str, _Stored] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="tooltrail-enrichment", daemon=True)
         self.applied = 0
         self.hits = 0
         self.misses = 0
+        self.rejected: Counter[str] = Counter()
+        self._slice_start = 0.0
+
+    @property
+    def size_bytes(self) -> int:
+        """Heap bytes the cached entries hold (``hits.cost_bytes``), at most the bound."""
+        return self._bytes
 
     # --- hot path ------------------------------------------------------------------------------
-    def lookup(self, tool_id: str, args: Any) -> tuple[EnrichmentHit, ...]:
+    def lookup(self, tool_id: str, args: Any) -> tuple[PresearchHit, ...]:
         """Hits cached for this call's key. Any thread; O(1); never blocks on I/O; never raises."""
         try:
             if not self._entries:  # nothing followed yet (or all evicted): no key to compute
                 self.misses += 1
                 return NO_HITS
-            key = cache_key(tool_id, args, self._scope)
+            key = cache_key(tool_id, args, self._key_args, scope=self.scope)
             with self._lock:
-                entry = self._entries.get(key)
-                if entry is not None:
+                stored = self._entries.get(key)
+                if stored is not None:
                     self._entries.move_to_end(key)
-            ttl = self.settings.enrichment_ttl_s
-            if entry is None or time.time() - entry.computed_at.timestamp() > ttl:
+            if stored is None or time.time() - stored[0] > self.settings.enrichment_ttl_s:
                 self.misses += 1
                 return NO_HITS
             self.hits += 1
         except Exception:  # noqa: BLE001 - a lookup must never fail a tool call
             return NO_HITS
-        return entry.hits
+        return stored[1]
 
     # --- feeding ---------------------------------------------------------------------------------
     def apply(self, key: str, entry: EnrichmentEntry | None) -> None:
-        """Store (or, for a tombstone, delete) one key; evict the least recently used."""
+        """Store a verified entry (or, for a tombstone, delete its key); evict the least
+        recently used until both bounds hold. Only the follower thread calls it."""
+        if entry is None:
+            with self._lock:
+                old = self._entries.pop(key, None)
+                self._bytes -= old[2] if old is not None else 0
+            return
+        hits = tuple(PresearchHit.of(h, self._with_excerpt) for h in entry.hits)
+        stored = (entry.computed_at.timestamp(), hits, cost_bytes(key, hits))
+        s = self.settings
         with self._lock:
-            if entry is None:
-                self._entries.pop(key, None)
-                return
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.settings.enrichment_max_entries:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            self._bytes += stored[2] - (old[2] if old is not None else 0)
+            self._entries[key] = stored
+            while self._entries and (
+                len(self._entries) > s.enrichment_max_entries
+                or self._bytes > s.enrichment_max_bytes
+            ):
+                self._bytes -= self._entries.popitem(last=False)[1][2]
             self.applied += 1
+
+    def _reject(self, reason: str) -> None:
+        if not self.rejected[reason]:  # the first of each reason is worth a line, not the rest
+            log.warning("enrichment cache: ignoring entries: %s (counted)", reason)
+        self.rejected[reason] += 1
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -157,9 +214,22 @@ class EnrichmentCache:
             while not stop.is_set():
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for record in records:
-                        self._apply_record(record.key, record.value)
+                        self._apply_record(record.key, record.value, record.headers or ())
+                        await self._pause_if_due()
         finally:
             await settle(stop_kafka(consumer), 5.0)
+
+    async def _pause_if_due(self) -> None:
+        """Verifying and sanitizing cost ~0.1 ms an entry, and a tool server reads the whole
+        topic at start: pause like the sender (``TOOLTRAIL_SENDER_SLICE_US``), so a tool call's
+        thread gets the GIL soon even while the cache warms up."""
+        slice_s = self.settings.sender_slice_us / 1e6
+        now = time.perf_counter()
+        if slice_s and now - self._slice_start > slice_s:
+            await asyncio.sleep(self.settings.sender_pause_us / 1e6)
+            self._slice_start = time.perf_counter()
+        elif not slice_s or now - self._slice_start > 10 * slice_s:
+            self._slice_start = now
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         topic = self.settings.enrichment_topic
@@ -169,15 +239,30 @@ class EnrichmentCache:
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
 
-    def _apply_record(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
+    def _apply_record(
+        self, key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]] = ()
+    ) -> None:
+        """Apply one record of the topic if it is authentic and ours (module docstring)."""
+        if key is None or (value is not None and len(value) > MAX_ENTRY_BYTES):
+            self._reject("malformed")
             return
+        if self._signing_key is not None:
+            verdict = verify(self._signing_key, key, value or b"", signature_of(headers))
+            if verdict != "ok":
+                self._reject(verdict)
+                return
+        text_key = key.decode(errors="replace")
         if value is None:
-            self.apply(key.decode(errors="replace"), None)
+            self.apply(text_key, None)
             return
         try:
             entry = decode(value, EnrichmentEntry)
-        except SchemaDecodeError as exc:
-            log.warning("enrichment cache: skipping a bad entry: %s", exc.reason)
+        except SchemaDecodeError:
+            self._reject("malformed")
             return
-        self.apply(entry.key, entry)
+        if entry.key != text_key:
+            self._reject("key_mismatch")
+        elif Scope(entry.environment, entry.domain, entry.tenant) != self.scope:
+            self._reject("foreign_scope")
+        else:
+            self.apply(text_key, entry)

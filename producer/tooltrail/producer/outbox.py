@@ -51,6 +51,7 @@ class Outbox:
         self.root = self.directory = Path(directory)
         self.max_bytes, self.segment_bytes = max_bytes, segment_bytes
         self.drops: Counter[str] = Counter()  # records lost, by reason
+        self.drop_error: str | None = None  # the last disk error that cost records
         self.inherited = 0  # records found at start or adopted from dead processes
         self.refused: str | None = None  # why the directory cannot be used at all
         self.failing: str | None = None  # the last append's error, until one succeeds
@@ -229,7 +230,10 @@ class Outbox:
             self._save_cursor()
         self.drops[reason] += lost
         self._recount()
-        why = f" ({files.errno_name(exc)})" if exc is not None else ""
+        why = ""
+        if exc is not None:
+            why = f" ({files.errno_name(exc)})"
+            self.drop_error = f"{files.errno_name(exc)}: {exc.strerror or exc}"
         log.warning("outbox: dropped %d events of segment %d: %s%s", lost, n, reason, why)
 
     def _remove(self, n: int) -> None:

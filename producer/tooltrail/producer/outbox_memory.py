@@ -19,6 +19,7 @@ class MemoryOutbox:
         self.max_bytes = max_bytes
         self.unusable: str | None = unusable
         self.drops: Counter[str] = Counter()
+        self.drop_error: str | None = None  # never set: memory has no disk errors
         self.inherited = 0
         self._lock = threading.Lock()
         self._records: dict[int, tuple[bytes | None, bytes]] = {}  # position -> record

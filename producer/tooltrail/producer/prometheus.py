@@ -3,7 +3,9 @@
 ``REGISTRY.register(ProducerCollector(trail))`` (``prometheus_client`` is not a dependency of
 the producer: import this module only where it is installed). Families:
 ``tooltrail_producer_{emitted,sent,spilled,resent,internal_errors,restarts,late_acks,
-unconfirmed_acks,maybe_duplicated}_total``, ``tooltrail_producer_dropped_total{reason}``, and
+unconfirmed_acks,maybe_duplicated,redaction_over_budget,redaction_masked_over_budget}_total``,
+``tooltrail_producer_dropped_total{reason}``,
+``tooltrail_producer_enrichment_rejected_total{reason}``, ``..._enrichment_{entries,bytes}`` and
 the gauges ``tooltrail_producer_queue_depth``, ``tooltrail_producer_in_flight``,
 ``tooltrail_producer_outbox_pending``, ``tooltrail_producer_outbox_bytes`` and
 ``tooltrail_producer_connected`` (see ``ProducerStats`` for what each counts).
@@ -59,6 +61,16 @@ class ProducerCollector(Collector):
                 s.outbox_inherited,
                 "Outbox records found at start or adopted from dead processes.",
             ),
+            (
+                "redaction_over_budget",
+                s.redaction_over_budget,
+                "Events and log records whose redaction budget ran out (rest masked).",
+            ),
+            (
+                "redaction_masked_over_budget",
+                s.redaction_masked_over_budget,
+                "Values masked whole because a redaction budget ran out.",
+            ),
         )
         for name, value, doc in counters:
             yield CounterMetricFamily(f"tooltrail_producer_{name}", doc, value=value)
@@ -68,12 +80,22 @@ class ProducerCollector(Collector):
         for reason, count in sorted(s.dropped.items()):
             dropped.add_metric([reason], count)
         yield dropped
+        rejected = CounterMetricFamily(
+            "tooltrail_producer_enrichment_rejected",
+            "Enrichment records ignored, by reason (unsigned, forged, key_mismatch, …).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(s.enrichment_rejected.items()):
+            rejected.add_metric([reason], count)
+        yield rejected
         gauges = (
             ("queue_depth", s.queue_depth, "Calls waiting in the accumulator."),
             ("in_flight", s.in_flight, "Events sent, not yet acknowledged and confirmed."),
             ("outbox_pending", s.outbox_pending, "Events waiting in the outbox."),
             ("outbox_bytes", s.outbox_bytes, "Bytes of the outbox on disk."),
             ("connected", int(s.connected), "1 while Kafka answers."),
+            ("enrichment_entries", s.enrichment_entries, "Keys in the pre-search cache."),
+            ("enrichment_bytes", s.enrichment_bytes, "Heap bytes of the pre-search cache."),
         )
         for name, value, doc in gauges:
             yield GaugeMetricFamily(f"tooltrail_producer_{name}", doc, value=value)

@@ -12,10 +12,10 @@ from typing import Any
 from tooltrail.producer.calls import PROCESS_SESSION_ID, ToolCall
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.enrichment import set_current
+from tooltrail.producer.hits import META_KEY, meta_of
 from tooltrail.schemas.events import OpType, Outcome
 
-#: Where the pre-search hits ride in an MCP result's ``_meta`` (opt-in).
-META_KEY = "tooltrail/presearch"
+__all__ = ["META_KEY", "CallRecorder", "failure_text"]
 _MAX_CAUSES = 8  # a cause chain longer than this is not an SDK's wrapping
 
 
@@ -116,8 +116,9 @@ class CallRecorder:
             error = failure_text(exc, wrappers)
         self.end(call, outcome, error=error, result=result)
 
-    def presearch_meta(self, call: ToolCall | None) -> list[dict[str, Any]] | None:
-        """The hits to attach to the MCP result's ``_meta``, if the setting asks for it."""
+    def presearch_meta(self, call: ToolCall | None) -> dict[str, Any] | None:
+        """The hits to attach to the MCP result's ``_meta`` (marked untrusted, ``hits.meta_of``),
+        if the setting asks for it."""
         if call is None or not call.hits or not self.settings.presearch_attach_meta:
             return None
-        return [hit.model_dump(mode="json", by_alias=True) for hit in call.hits]
+        return meta_of(call.hits)

@@ -331,6 +331,11 @@ class Sender:
             except TimeoutError:
                 return
 
+    @property
+    def last_outbox_error(self) -> str | None:
+        """The last disk error that cost events: a failed spill, or a segment given up."""
+        return self.outbox_error or self.outbox.drop_error
+
     def _warn_drops(self) -> None:
         """At most one warning per ``TOOLTRAIL_OVERFLOW_WARN_INTERVAL_S`` about lost events."""
         dropped = self.counters.dropped()
@@ -343,8 +348,8 @@ class Sender:
             self._warned_at, self._warned_drops = now, total
             log.warning(
                 "tooltrail: events were dropped (last outbox error: %s)",
-                self.outbox_error or "none",
-                extra={"dropped": {**dropped, **outbox}, "outbox_error": self.outbox_error},
+                self.last_outbox_error or "none",
+                extra={"dropped": {**dropped, **outbox}, "outbox_error": self.last_outbox_error},
             )
 
     def _wait_for_room(self) -> bool:

@@ -43,6 +43,12 @@ class ProducerSettings(KafkaSettings):
     """Look up related memories in the local cache before each call."""
     enrichment_max_entries: int = Field(50_000, ge=1, le=10_000_000)
     """Most cache keys the tool server keeps in memory (least recently used are evicted)."""
+    enrichment_max_bytes: int = Field(32 * 1024 * 1024, ge=64 * 1024, le=64 * 1024**3)
+    """Most heap bytes the pre-search cache holds (least recently used keys are evicted first;
+    both this and `TOOLTRAIL_ENRICHMENT_MAX_ENTRIES` hold)."""
+    enrichment_hits: Literal["excerpt", "structured"] = "excerpt"
+    """What tools are handed of a hit: `excerpt` (structured fields plus a sanitized excerpt
+    of its salient line) or `structured` (tool, outcome, counts, times, kind, severity only)."""
     enrichment_ttl_s: float = Field(3_600.0, gt=0)
     """Cache entries older than this count as misses."""
     presearch_attach_meta: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,15 @@ class ProducerStats:
     late_acks: int = 0
     unconfirmed_acks: int = 0
     maybe_duplicated: int = 0
+    enrichment_entries: int = 0  # keys in the pre-search cache
+    enrichment_bytes: int = 0  # heap bytes they hold (bounded by TOOLTRAIL_ENRICHMENT_MAX_BYTES)
+    #: enrichment records ignored, by reason: unsigned, forged, key_mismatch, foreign_scope,
+    #: malformed (README "Trust model")
+    enrichment_rejected: dict[str, int] = field(default_factory=dict)
+    #: process-wide (``redact.budget_stats``): events and log records whose redaction budget
+    #: ran out, and the values masked whole because of it (README "Redaction")
+    redaction_over_budget: int = 0
+    redaction_masked_over_budget: int = 0
 
     @property
     def dropped_total(self) -> int:

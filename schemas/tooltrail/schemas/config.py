@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tooltrail.schemas.errors import SettingsError
 from tooltrail.schemas.keys import parse_key_args
+from tooltrail.schemas.signing import MIN_KEY_CHARS
 
 S = TypeVar("S", bound="TooltrailSettings")
 ENV_PREFIX = "TOOLTRAIL_"
@@ -130,6 +131,15 @@ class KafkaSettings(TooltrailSettings):
         parse_key_args(value)  # raises ValueError naming the bad part
         return value
 
+    enrichment_key: SecretStr | None = None
+    """Key shared by the enrich group and the tool servers to sign and verify enrichment
+    entries (secret, at least 32 characters; `tooltrail up` generates one per data dir)."""
+    enrichment_key_file: Path | None = None
+    """File holding that key instead (e.g. a mounted Secret); surrounding whitespace ignored."""
+    enrichment_unsigned: bool = False
+    """With no key: publish (enrich group) and accept (tool server) unsigned entries. Only for a
+    closed test setup; both sides must set it (README "Trust model")."""
+
     @property
     def key_scope(self) -> dict[str, tuple[str, ...]]:
         """``TOOLTRAIL_CACHE_KEY_ARGS`` parsed."""
@@ -171,6 +181,45 @@ class KafkaSettings(TooltrailSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"TOOLTRAIL_{name.upper()}={path} is not a readable file")
         return self
+
+    @_model_validator(mode="after")
+    def _one_enrichment_key(self) -> KafkaSettings:
+        if self.enrichment_key is not None and self.enrichment_key_file is not None:
+            raise ValueError(
+                "TOOLTRAIL_ENRICHMENT_KEY and TOOLTRAIL_ENRICHMENT_KEY_FILE are both set: keep one"
+            )
+        key = self.enrichment_signing_key()  # raises naming the setting
+        if key is not None and self.enrichment_unsigned:
+            raise ValueError(
+                "TOOLTRAIL_ENRICHMENT_UNSIGNED=true with an enrichment key set: unset one of them"
+            )
+        return self
+
+    def enrichment_signing_key(self) -> bytes | None:
+        """The shared enrichment key (from the setting or its file), or None if neither is set.
+
+        Raises:
+            ValueError: naming the setting when the file is unreadable or the key too short.
+        """
+        name, text = "TOOLTRAIL_ENRICHMENT_KEY", None
+        if self.enrichment_key is not None:
+            text = self.enrichment_key.get_secret_value().strip()
+        elif self.enrichment_key_file is not None:
+            name = f"TOOLTRAIL_ENRICHMENT_KEY_FILE={self.enrichment_key_file}"
+            try:
+                text = self.enrichment_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"{name} cannot be read: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"{name} is not UTF-8 text") from None
+        if text is None:
+            return None
+        if len(text) < MIN_KEY_CHARS:
+            raise ValueError(
+                f"{name}: the key must have at least {MIN_KEY_CHARS} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
+        return text.encode()
 
     def kafka_kwargs(self) -> dict[str, Any]:
         """Connection keyword arguments for aiokafka clients (bootstrap, security, client id)."""
@@ -242,7 +291,7 @@ def _describe(cls: type[TooltrailSettings], exc: ValidationError) -> list[str]:
         if not field:
             problems.append(mask_credentials(str(err["msg"]).removeprefix("Value error, ")))
             continue
-        secret = "password" in field or "token" in field
+        secret = "password" in field or "token" in field or field == "enrichment_key"
         value = "<hidden>" if secret else mask_credentials(repr(err.get("input")))
         names = " / ".join(env_names(cls, field)) if field in cls.model_fields else field
         message = str(err["msg"]).removeprefix("Value error, ")

@@ -1,7 +1,9 @@
 """The enrichment cache key: the same in the tool server (raw args) and in the enrich group
 (the event's redacted args), because both sides key what the wire carries.
 
-Key = ``<tool id>:<16 hex>`` over the tool id and its scope: by default every scalar
+Key = ``<tool id>:<16 hex>`` over the tool id, the caller's scope (``Scope``: environment,
+domain, tenant; the producer's settings on the tool server, the event's tags in the enrich
+group, so both sides agree) and the arguments: by default every scalar
 argument (sorted by name); with a per-tool list (``TOOLTRAIL_CACHE_KEY_ARGS``, e.g.
 ``oc_read_get_pods=namespace,selector;oc_read_logs=namespace,pod``) only those. The
 arguments are first put through the redaction engine (``redact``, top level only), as the
@@ -20,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from tooltrail.schemas.redact import REDACTED, RedactionLimits, is_sensitive_key, redact
 
@@ -29,6 +31,22 @@ MAX_VALUE_CHARS = 200
 _KEY_LIMITS = RedactionLimits(max_depth=1, max_string=256, scan_margin=0)
 _CONTAINER = "<nested too deep>"
 _CUT_MARK = re.compile(r"…\(\+\d+ chars\)\Z")
+
+
+class Scope(NamedTuple):
+    """Whose memories a key may be served: two scopes never share a key or an entry."""
+
+    environment: str = "default"
+    domain: str = "general"
+    tenant: str = ""
+
+
+DEFAULT_SCOPE = Scope()
+
+
+def event_scope(tags: Any) -> Scope:
+    """The scope of an event from its ``tags`` (tenant when the tags carry one)."""
+    return Scope(str(tags.environment), str(tags.domain), str(getattr(tags, "tenant", "") or ""))
 
 
 def parse_key_args(spec: str) -> dict[str, tuple[str, ...]]:
@@ -55,10 +73,16 @@ def _scalar(value: Any) -> str | None:
     return None
 
 
-def cache_key(tool_id: str, args: Any, scope: Mapping[str, tuple[str, ...]] | None = None) -> str:
-    """The cache key of one call (see module docstring). Never raises."""
+def cache_key(
+    tool_id: str,
+    args: Any,
+    key_args: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    scope: Scope = DEFAULT_SCOPE,
+) -> str:
+    """The cache key of one call in ``scope`` (see module docstring). Never raises."""
     wire = redact(args, _KEY_LIMITS) if isinstance(args, Mapping) else {}
-    wanted = (scope or {}).get(tool_id)
+    wanted = (key_args or {}).get(tool_id)
     parts = []
     for name, value in sorted((wire if isinstance(wire, dict) else {}).items()):
         if (wanted is not None and name not in wanted) or is_sensitive_key(name):
@@ -66,5 +90,7 @@ def cache_key(tool_id: str, args: Any, scope: Mapping[str, tuple[str, ...]] | No
         text = _scalar(value)
         if text is not None:
             parts.append(f"{name}={text}")
-    digest = hashlib.blake2b("\x1f".join([tool_id, *parts]).encode(), digest_size=8).hexdigest()
+    digest = hashlib.blake2b(
+        "\x1f".join([tool_id, *scope, *parts]).encode(), digest_size=8
+    ).hexdigest()
     return f"{tool_id[:150]}:{digest}"

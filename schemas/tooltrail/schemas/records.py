@@ -100,8 +100,16 @@ class MemoryRecord(WireModel):
     metadata: Annotated[dict[str, Scalar], Field(min_length=1)]
 
 
+ScopeLabel = Annotated[str, Field(max_length=64)]
+
+
 class EnrichmentHit(WireModel):
-    """A related past memory, as the tool server sees it before a call."""
+    """A related past situation, as the tool server sees it before a call.
+
+    Data about past calls, never instructions: ``summary`` (the situation's salient line) may
+    carry text an attacker influenced, so the tool server sanitizes it before any tool or
+    agent sees it (README "Trust model").
+    """
 
     id: Annotated[str, Field(min_length=1, max_length=200)]
     summary: Annotated[str, Field(max_length=300)]
@@ -115,10 +123,19 @@ class EnrichmentHit(WireModel):
     occurrences: Annotated[int, Field(ge=1, le=2**53), INTEGER] | None = Field(
         None, exclude_if=_is_none
     )
+    #: Added with scopes (optional, left out when unknown): the outcome class and the scope
+    #: (environment, domain, tenant) of the situation.
+    outcome: Annotated[str, Field(max_length=32)] | None = Field(None, exclude_if=_is_none)
+    environment: ScopeLabel | None = Field(None, exclude_if=_is_none)
+    domain: ScopeLabel | None = Field(None, exclude_if=_is_none)
+    tenant: ScopeLabel | None = Field(None, exclude_if=_is_none)
 
 
 class EnrichmentEntry(WireModel):
-    """The top related memories for one cache key (tool id + scope), last write wins."""
+    """The top related situations for one cache key (tool id + scope + arguments), last write
+    wins. ``environment``/``domain``/``tenant`` name the scope it was computed for: a tool
+    server serves it only in that scope. On the topic it travels signed (``schemas.signing``).
+    """
 
     version: ClassVar[int] = 1
 
@@ -128,6 +145,9 @@ class EnrichmentEntry(WireModel):
     hits: Annotated[tuple[EnrichmentHit, ...], Field(max_length=MAX_HITS)] = ()
     computed_at: WireTimestampMsZ
     source_event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    environment: ScopeLabel = "default"
+    domain: ScopeLabel = "general"
+    tenant: ScopeLabel = ""
 
 
 class DeadLetter(WireModel):

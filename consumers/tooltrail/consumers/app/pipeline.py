@@ -65,6 +65,8 @@ async def demo_client(settings: WorkerSettings, data_dir: Path) -> AsyncIterator
         "TOOLTRAIL_ENRICHMENT_TOPIC": settings.enrichment_topic,
         "TOOLTRAIL_OUTBOX_DIR": str(data_dir / "outbox"),
     }
+    if settings.enrichment_key_file is not None and settings.enrichment_key is None:
+        env["TOOLTRAIL_ENRICHMENT_KEY_FILE"] = str(settings.enrichment_key_file)
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "tooltrail.consumers.app.cli", "--log-level", "WARNING", "demo-server"],

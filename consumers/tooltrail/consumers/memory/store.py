@@ -78,6 +78,7 @@ class MemoryStore:
         self._collections: dict[str, Any] = {}
         self._identities: dict[str, str] = {}  # collection name -> the id first seen
         self.store_resets = 0
+        self.store_reset_at: str | None = None  # ISO time of the last reset detected
 
     @contextmanager
     def _chroma(self, what: str, *, about_data: bool = False) -> Iterator[None]:
@@ -140,6 +141,7 @@ class MemoryStore:
             return
         self.store_resets += 1
         when = datetime.now(UTC).isoformat(timespec="seconds")
+        self.store_reset_at = when
         log.warning(
             "memory store was wiped or recreated under this worker: the memories written "
             "before are lost; rebuild them with 'tooltrail replay memory --swap'",

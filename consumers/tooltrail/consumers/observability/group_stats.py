@@ -65,6 +65,7 @@ class GroupStats:
     letters_lost: int = 0  # dead letters Kafka refused for good: their records were skipped
     retries: int = 0
     store_resets: int = 0  # the sink's store found wiped or recreated under this worker
+    store_reset_at: str | None = None  # ISO time the last reset was detected
     last_error: str | None = None
     last_error_at: float | None = None  # wall-clock seconds
     retrying_since: float | None = None  # monotonic seconds, while a batch keeps failing

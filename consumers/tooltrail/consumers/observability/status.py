@@ -23,6 +23,10 @@ from tooltrail.schemas.aio import cancelled_here, settle, stop_kafka
 from tooltrail.schemas.kafka.clients import kafka_consumer
 
 MEMBER = f"{socket.gethostname()[:100]}-{os.getpid()}"
+#: What ``stats``, ``memory stats`` and ``memory audit`` say after a store was wiped (issue 28).
+RESET_ADVICE = (
+    "memories written before are lost; rebuild them with 'tooltrail replay memory --swap'"
+)
 
 
 def state_of(stats: GroupStats, stopping: bool = False) -> str:
@@ -48,6 +52,8 @@ def status_record(stats: GroupStats, state: str) -> dict[str, Any]:
         "retryingForS": round(stats.retrying_for, 1),
         "written": stats.written,
         "deadLettered": stats.dead_lettered,
+        "storeResets": stats.store_resets,
+        "storeResetAt": stats.store_reset_at,
         "lag": sum(stats.lag().values()),
         "partitions": sorted(stats.highwater),
         "updatedAt": time.time(),

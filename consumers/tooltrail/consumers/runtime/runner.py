@@ -266,6 +266,7 @@ class GroupRunner:
         now = time.time()  # durable now: freshness = event end -> here
         self.stats.written += len(done)
         self.stats.store_resets = int(getattr(self.sink, "store_resets", 0))
+        self.stats.store_reset_at = getattr(self.sink, "store_reset_at", None)
         for d in done:
             age = max(now - d.event.ended_at.timestamp(), 0.0)
             self.stats.freshness_ms.append(age * 1000)

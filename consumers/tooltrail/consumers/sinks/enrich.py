@@ -35,12 +35,13 @@ from tooltrail.consumers.memory.situations import SituationRecord, distinct_key,
 from tooltrail.consumers.memory.store import MemoryStore, Row
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.base import Delivered
+from tooltrail.consumers.sinks.entries import scoped, signed_headers
 from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.codec import encode
+from tooltrail.schemas.errors import SettingsError
 from tooltrail.schemas.events import ToolExecutionEvent
-from tooltrail.schemas.headers import entry_headers
 from tooltrail.schemas.kafka.clients import kafka_producer
-from tooltrail.schemas.keys import cache_key
+from tooltrail.schemas.keys import cache_key, event_scope
 from tooltrail.schemas.records import EnrichmentEntry, EnrichmentHit
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def hit_of(row: Row) -> EnrichmentHit | None:
     """The hit a stored memory makes, or None if its metadata is unusable.
 
     A situation carries its tool and occurrences; a per-call memory written before situations
-    reads as a situation of one occurrence.
+    reads as a situation of one occurrence. Its outcome and scope ride along (``entries``).
     """
     try:
         meta = row.metadata
@@ -64,6 +65,10 @@ def hit_of(row: Row) -> EnrichmentHit | None:
             timestamp=datetime.fromtimestamp(int(meta.get("ts", 0)) / 1000, tz=UTC),
             tool=str(meta["tool"])[:200] if meta.get("tool") else None,
             occurrences=max(1, occurrences),
+            outcome=str(meta["outcome"])[:32] if meta.get("outcome") else None,
+            environment=str(meta.get("environment", "default"))[:64],
+            domain=str(meta.get("domain", "general"))[:64],
+            tenant=str(meta.get("tenant", ""))[:64],
         )
     except (ValueError, TypeError, OverflowError, OSError):
         log.warning("enrich: a stored memory has unusable metadata", extra={"id": row.id[:200]})
@@ -124,6 +129,15 @@ class EnrichSink:
 
     def __init__(self, settings: WorkerSettings, embedder: MiniLMOnnxEF | HashingEF) -> None:
         self.settings = settings
+        self.signing_key = settings.enrichment_signing_key()
+        if self.signing_key is None and not settings.enrichment_unsigned:
+            raise SettingsError(
+                [
+                    "the enrich group signs its entries: set TOOLTRAIL_ENRICHMENT_KEY or "
+                    "TOOLTRAIL_ENRICHMENT_KEY_FILE (the key the tool servers verify with), or "
+                    "TOOLTRAIL_ENRICHMENT_UNSIGNED=true on both sides for a closed test setup"
+                ]
+            )
         self.store = MemoryStore(settings, embedder)
         self.scope = settings.key_scope
         self.lane = Lane("enrich")
@@ -154,22 +168,29 @@ class EnrichSink:
         return self._producer
 
     async def write(self, batch: list[Delivered]) -> None:
-        """Publish one entry per distinct key in the batch; return once Kafka has them."""
+        """Publish one entry per distinct key in the batch, scoped and signed
+        (``sinks.entries``); return once Kafka has them."""
         latest: dict[str, ToolExecutionEvent] = {}
         for item in batch:
-            latest[cache_key(item.event.tool_id, item.event.args, self.scope)] = item.event
+            scope = event_scope(item.event.tags)  # the tool server keys its lookups alike
+            latest[cache_key(item.event.tool_id, item.event.args, self.scope, scope=scope)] = (
+                item.event
+            )
         records = {key: situation_of(event) for key, event in latest.items()}
         entries = await self.lane.run(self._compute, latest, records)
         producer = await self._start_producer()
         s = self.settings
         try:
             async with asyncio.timeout(s.kafka_timeout_s):
-                futures = [
-                    await producer.send(
-                        s.enrichment_topic, encode(e), key=e.key.encode(), headers=entry_headers(e)
+                futures = []
+                for entry in (scoped(e, latest[e.key]) for e in entries):
+                    value = encode(entry)
+                    headers = signed_headers(entry, value, self.signing_key)
+                    futures.append(
+                        await producer.send(
+                            s.enrichment_topic, value, key=entry.key.encode(), headers=headers
+                        )
                     )
-                    for e in entries
-                ]
                 for future in futures:
                     await future
         except (KafkaError, TimeoutError) as exc:

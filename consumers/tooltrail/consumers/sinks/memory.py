@@ -136,6 +136,11 @@ class MemorySink:
         """Times the store was found wiped or recreated under this sink (read by the runner)."""
         return self.store.store_resets
 
+    @property
+    def store_reset_at(self) -> str | None:
+        """When the last reset was detected (ISO time, the collection's ``resetDetectedAt``)."""
+        return self.store.store_reset_at
+
     async def reload(self) -> None:
         """Nothing to reload: Chroma is shared by every member."""
 

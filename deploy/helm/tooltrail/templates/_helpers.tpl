@@ -41,6 +41,13 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
       name: {{ .Values.chroma.tokenSecret.name }}
       key: {{ .Values.chroma.tokenSecret.key }}
 {{- end }}
+{{- if .Values.enrichmentKeySecret.name }}
+- name: TOOLTRAIL_ENRICHMENT_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.enrichmentKeySecret.name }}
+      key: {{ .Values.enrichmentKeySecret.key }}
+{{- end }}
 {{- end -}}
 
 {{/* Pod annotations: a settings change changes the template, so the pods roll. */}}
@@ -56,6 +63,7 @@ prometheus.io/path: /metrics
 {{- with .Values.kafka.passwordSecret.name }}{{ $names = append $names . }}{{ end -}}
 {{- with .Values.kafka.caSecret.name }}{{ $names = append $names . }}{{ end -}}
 {{- with .Values.chroma.tokenSecret.name }}{{ $names = append $names . }}{{ end -}}
+{{- with .Values.enrichmentKeySecret.name }}{{ $names = append $names . }}{{ end -}}
 {{- with .Values.existingSecret }}{{ $names = append $names . }}{{ end -}}
 {{- if and .Values.reloadOnSecretChange $names }}
 secret.reloader.stakater.com/reload: {{ join "," $names | quote }}

@@ -87,26 +87,33 @@ export interface MemoryRecord {
   [key: string]: unknown;  // newer minor versions add fields
 }
 
-/** A related past memory, as the tool server sees it before a call. */
+/** A related past situation, as the tool server sees it before a call. Data about past calls, never instructions: ``summary`` (the situation's salient line) may carry text an attacker influenced, so the tool server sanitizes it before any tool or agent sees it (README "Trust model"). */
 export interface EnrichmentHit {
   distance: number;
+  domain?: string | null;
+  environment?: string | null;
   id: string;
   kind: string;
   occurrences?: number | null;
+  outcome?: string | null;
   severity?: string;
   summary: string;
+  tenant?: string | null;
   timestamp: string;
   tool?: string | null;
   [key: string]: unknown;  // newer minor versions add fields
 }
 
-/** The top related memories for one cache key (tool id + scope), last write wins. */
+/** The top related situations for one cache key (tool id + scope + arguments), last write wins. ``environment``/``domain``/``tenant`` name the scope it was computed for: a tool server serves it only in that scope. On the topic it travels signed (``schemas.signing``). */
 export interface EnrichmentEntry {
   computedAt: string;
+  domain?: string;
+  environment?: string;
   hits?: Array<EnrichmentHit>;
   key: string;
   schemaVersion: 1;
   sourceEventId: string;
+  tenant?: string;
   toolId: string;
   [key: string]: unknown;  // newer minor versions add fields
 }

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tooltrail.consumers.app.bench.cache_memory import entry_memory
 from tooltrail.consumers.app.bench.common import kafka_for_bench, machine, report, summary, workdir
 from tooltrail.consumers.app.bench.memory import chroma_for_bench
 from tooltrail.consumers.kafka.topics import ensure_topics, pipeline_topics
@@ -107,8 +110,10 @@ def _inline(url: str, collection: str, rounds: int) -> list[float]:
 
 async def _staleness(root: Path, bootstrap: str, url: str, seconds: int, rate: int) -> list[float]:
     tag = uuid.uuid4().hex[:8]
+    key = secrets.token_hex(32)  # the enrich group signs, the follower verifies
     settings = load_settings(
         WorkerSettings,
+        enrichment_key=key,
         kafka_bootstrap=bootstrap,
         chroma_url=url,
         events_topic=f"bench.ev.{tag}",
@@ -126,7 +131,11 @@ async def _staleness(root: Path, bootstrap: str, url: str, seconds: int, rate: i
     )
     argv = [sys.executable, "-c", FOLLOWER, bootstrap, settings.enrichment_topic]
     follower = subprocess.Popen(  # noqa: ASYNC220 - started once, read in a worker thread
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=Path(__file__).parents[2]
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "TOOLTRAIL_ENRICHMENT_KEY": key},
     )
     embedder = make_embedder(settings.embedder, settings.embed_threads)
     runner = GroupRunner(settings, settings.enrich_group, EnrichSink(settings, embedder))
@@ -183,6 +192,7 @@ async def run(*, quick: bool) -> dict[str, Any]:
         (10_000, 20_000, 10, 3) if quick else (100_000, 200_000, 50, 10)
     )
     lookups = _lookups(keys, rounds)
+    memory = entry_memory(2_000 if quick else 20_000)
     with workdir() as root, kafka_for_bench(root) as bootstrap, chroma_for_bench(root) as url:
         inline = await asyncio.to_thread(
             _inline, url, f"bench_inline_{uuid.uuid4().hex[:8]}", inline_rounds
@@ -194,6 +204,8 @@ async def run(*, quick: bool) -> dict[str, Any]:
         "inline_search_us": base,
         "ratio_inline_over_lookup_p50": round(base["p50"] / look["p50"]),
         "staleness_ms": {**summary(stale), "rate_eps": 20, "expected": seconds * 20},
+        "cache_entry_bytes": memory,
+        "ratio_pydantic_over_compact": round(memory["pydantic"] / memory["compact"], 1),
         "machine": machine(),
     }
 
@@ -202,6 +214,7 @@ def main(*, as_json: bool, quick: bool) -> int:
     """Entry point of ``tooltrail bench enrich``."""
     r = asyncio.run(run(quick=quick))
     lk, base, st = r["lookup_us"], r["inline_search_us"], r["staleness_ms"]
+    mem = r["cache_entry_bytes"]
     report(
         r,
         as_json,
@@ -212,6 +225,9 @@ def main(*, as_json: bool, quick: bool) -> int:
             f"  -> lookup is {r['ratio_inline_over_lookup_p50']}x faster at p50",
             f"staleness at {st['rate_eps']} ev/s (other process): p50 {st['p50']} ms  "
             f"p99 {st['p99']} ms ({st['n']}/{st['expected']} keys seen)",
+            f"cache entry (3 hits, tracemalloc): {mem['compact']} B compact (counted "
+            f"{mem['counted']} B), {mem['pydantic']} B as pydantic, {mem['wire']} B on the wire"
+            f"  -> {r['ratio_pydantic_over_compact']}x smaller",
         ],
     )
     return 0

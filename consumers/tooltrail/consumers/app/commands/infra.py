@@ -11,6 +11,7 @@ from typing import Any
 
 from tooltrail.consumers.app.commands import add, port
 from tooltrail.consumers.app.launcher import ChromaServer, EmbeddedBroker
+from tooltrail.consumers.app.signing_key import data_dir_key
 
 
 def run(data_dir: str, *, kafka_port: int | None, chroma_port: int | None) -> int:
@@ -44,6 +45,8 @@ def exports(bootstrap: str, url: str, root: Path) -> list[str]:
         f"export TOOLTRAIL_KAFKA_BOOTSTRAP={shlex.quote(bootstrap)}",
         f"export TOOLTRAIL_CHROMA_URL={shlex.quote(url)}",
         f"export TOOLTRAIL_METRICS_DIR={metrics}",
+        "# the key the enrich group signs entries with and tool servers verify them with",
+        f"export TOOLTRAIL_ENRICHMENT_KEY_FILE={shlex.quote(str(data_dir_key(root).absolute()))}",
     ]
 
 

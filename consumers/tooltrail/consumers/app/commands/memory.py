@@ -22,12 +22,10 @@ from tooltrail.consumers.memory.chroma import close_client
 from tooltrail.consumers.memory.embedders import embedder_id, make_embedder
 from tooltrail.consumers.memory.situations import SCHEMA
 from tooltrail.consumers.memory.store import KINDS, collection_names
+from tooltrail.consumers.observability.status import RESET_ADVICE
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.ids import MEMORY_ID_PATTERN, memory_id
 
-RESET_ADVICE = (
-    "memories written before are lost; rebuild them with 'tooltrail replay memory --swap'"
-)
 SITUATION_ID = re.compile(r"sit-[0-9a-f]{16}")
 REQUIRED: dict[str, type | tuple[type, ...]] = {
     "kind": str,

@@ -18,7 +18,7 @@ from tooltrail.consumers.app.commands import (
 )
 from tooltrail.consumers.errors import ConsumerError, UsageError
 from tooltrail.consumers.kafka.offsets import gather_stats
-from tooltrail.consumers.observability.status import read_status
+from tooltrail.consumers.observability.status import RESET_ADVICE, read_status
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.metrics_export import export
 
@@ -33,24 +33,37 @@ def stats(settings: WorkerSettings, *, as_json: bool) -> int:
     if as_json:
         print(orjson.dumps(data, option=_JSON).decode())
         return 0
-    print(f"topic {data['topic']}")
+    print(render(data))
+    return 0
+
+
+def render(data: dict[str, Any]) -> str:
+    """The human form of ``stats``: one block per group, then the dead letters."""
+    lines = [f"topic {data['topic']}"]
     for group, info in data["groups"].items():
-        print(f"  group {group}: lag {info['lag']}")
+        lines.append(f"  group {group}: lag {info['lag']}")
         for row in info["partitions"]:
             done = row["committed"]
             committed = "nothing committed yet" if done is None else f"committed {done}"
             high, lag = row["highwater"], row["lag"]
-            print(f"    p{row['partition']}: {committed}, highwater {high}, lag {lag}")
+            lines.append(f"    p{row['partition']}: {committed}, highwater {high}, lag {lag}")
         for member in info["members"]:
-            print(
+            lines.append(
                 f"    member {member['member']}: {member['state']} "
                 f"(reported {member['ageS']:.0f}s ago)"
             )
         if info["lastError"]:
             error = info["lastError"]
-            print(f"    last error ({error['ageS']:.0f}s ago, {error['member']}): {error['error']}")
-    print(f"dead letters in {data['dlq']['topic']}: {data['dlq']['messages']}")
-    return 0
+            lines.append(
+                f"    last error ({error['ageS']:.0f}s ago, {error['member']}): {error['error']}"
+            )
+        if reset := info.get("storeReset"):
+            lines.append(
+                f"    STORE WIPED OR RECREATED {reset['resets']} time(s), last at "
+                f"{reset['lastAt'] or 'unknown'} ({reset['member']}): {reset['advice']}"
+            )
+    lines.append(f"dead letters in {data['dlq']['topic']}: {data['dlq']['messages']}")
+    return "\n".join(lines)
 
 
 async def _stats(settings: WorkerSettings) -> dict[str, Any]:
@@ -58,8 +71,18 @@ async def _stats(settings: WorkerSettings) -> dict[str, Any]:
     kwargs, wait = settings.kafka_kwargs(), settings.kafka_timeout_s
     data = await gather_stats(kwargs, settings.events_topic, settings.dlq_topic, groups)
     status = await read_status(kwargs, settings.status_topic, wait)
-    now = time.time()
-    stale_after = 3 * settings.status_interval_s
+    merge_status(data, status, time.time(), 3 * settings.status_interval_s)
+    return data
+
+
+def merge_status(
+    data: dict[str, Any], status: dict[str, dict[str, Any]], now: float, stale_after: float
+) -> None:
+    """Add each group's live members, last error and store resets from the status records.
+
+    A store reset is kept from every record of the group, stopped or stale ones too: the
+    member that saw the wipe may be gone, the lost memories are not (issue 28).
+    """
     for group, info in data["groups"].items():
         mine = [s for s in status.values() if s.get("group") == group]
         info["members"] = [
@@ -79,7 +102,21 @@ async def _stats(settings: WorkerSettings) -> dict[str, Any]:
             if errors
             else None
         )
-    return data
+        info["storeReset"] = _store_reset(mine)
+
+
+def _store_reset(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The group's store resets (summed over its members), the newest, and what to do."""
+    reset = [s for s in records if _num(s, "storeResets") > 0]
+    if not reset:
+        return None
+    newest = max(reset, key=lambda s: str(s.get("storeResetAt") or ""))
+    return {
+        "resets": int(sum(_num(s, "storeResets") for s in reset)),
+        "lastAt": newest.get("storeResetAt"),
+        "member": newest.get("member"),
+        "advice": RESET_ADVICE,
+    }
 
 
 def _num(record: dict[str, Any], key: str) -> float:

@@ -20,6 +20,7 @@ from tooltrail.consumers.app import live, pipeline
 from tooltrail.consumers.app.app_settings import app_settings, explicitly_set
 from tooltrail.consumers.app.commands import add, positive_float, positive_int
 from tooltrail.consumers.app.demo.traffic import Traffic
+from tooltrail.consumers.app.signing_key import with_data_dir_key
 from tooltrail.consumers.errors import UsageError
 from tooltrail.consumers.files import private_dir
 from tooltrail.consumers.runtime.runner import GroupRunner
@@ -47,7 +48,7 @@ def main(
     root = Path(data_dir)
     private_dir(root)
     private_dir(root / "logs")
-    base = load_settings(WorkerSettings)
+    base = with_data_dir_key(load_settings(WorkerSettings), root)
     console = Console(stderr=True)
     interactive = console.is_terminal and not as_json
     # on a terminal the table says how things go: warnings and above only, in rich's format
@@ -92,6 +93,8 @@ def exports(settings: WorkerSettings, root: Path) -> list[str]:
         "TOOLTRAIL_CHROMA_URL": settings.chroma_url or "",
         "TOOLTRAIL_METRICS_DIR": str(settings.metrics_dir.absolute()),
     }
+    if settings.enrichment_key_file is not None:  # tool servers verify entries with it
+        values["TOOLTRAIL_ENRICHMENT_KEY_FILE"] = str(settings.enrichment_key_file)
     return [
         f"kafka {settings.kafka_bootstrap} · chroma {settings.chroma_url} · data {root}",
         "In another terminal, point the operator commands at this pipeline:",

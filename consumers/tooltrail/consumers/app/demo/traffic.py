@@ -88,6 +88,6 @@ class Traffic:
         self.calls += 1
         self._last_done = time.monotonic()
         self.errors += int(bool(result.is_error))
-        hits = (result.meta or {}).get(META_KEY) or []
+        hits = ((result.meta or {}).get(META_KEY) or {}).get("hits") or []
         self.presearch_calls += int(bool(hits))
         self.presearch_hits += len(hits)
