@@ -27,3 +27,10 @@ def make_event(**overrides: Any) -> ToolExecutionEvent:
     }
     fields.update(overrides)
     return ToolExecutionEvent(**fields)
+
+
+def taken_events(producer: Any, limit: int = 1000) -> list[ToolExecutionEvent]:
+    """The events a producer holds for its sender (removed from it), decoded from their bytes."""
+    from tooltrail.schemas import decode
+
+    return [decode(record.value, ToolExecutionEvent) for record in producer.take(limit)]

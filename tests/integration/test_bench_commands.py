@@ -62,10 +62,22 @@ def test_bench_emit_reports_figures_and_ratios(tmp_path: Path) -> None:
     sdks = r["sdk_overhead"]
     assert isinstance(sdks, dict)
     assert set(sdks) == {"mcp", "fastmcp"}
+    received = r["otlp_spans_received"]
+    assert isinstance(received, int)
+    assert received > 0  # the OTLP peer really exported to its loopback receiver
+    goal = r["goal_at_most_otel_otlp"]
+    assert isinstance(goal, dict)
+    assert set(goal) == {f"{sdk}/tooltrail_{state}" for sdk in sdks for state in ("up", "down")}
     for figures in sdks.values():
         variants = figures["variants"]
-        assert set(variants) == {"plain", "otel", "tooltrail_up", "tooltrail_down"}
-        for name in ("otel", "tooltrail_up", "tooltrail_down"):
+        assert set(variants) == {
+            "plain",
+            "otel_otlp",
+            "otel_noop",
+            "tooltrail_up",
+            "tooltrail_down",
+        }
+        for name in ("otel_otlp", "otel_noop", "tooltrail_up", "tooltrail_down"):
             assert {"added_p50_us", "added_p99_us", "added_cpu_us", "p999_us", "max_us"} <= set(
                 variants[name]
             )

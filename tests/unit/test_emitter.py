@@ -286,3 +286,35 @@ def test_the_sender_does_not_pause_when_it_is_behind_or_pacing_is_off(
         _busy(0.002)
         pace.tick()
     assert pace.pauses == 0
+
+
+def test_a_finished_record_is_put_as_it_is_and_a_call_is_built_on_the_calling_thread(
+    tmp_path: Path,
+) -> None:
+    from tooltrail.producer.event_bytes import build_record
+
+    producer = _producer(tmp_path)
+    record = build_record(ToolCall("t", {}, "s").finish(Outcome.OK), producer.settings, 1)
+    producer.emit(record)
+    producer.emit(ToolCall("oc_read_get_pods", {"token": "hunter2hunter2"}, "s").finish(Outcome.OK))
+    first, second = producer.take(10)
+    assert first is record  # no copy, no rebuild
+    event = decode(second.value, ToolExecutionEvent)  # already bytes when emit returned
+    assert event.args["token"] == "<redacted>"
+    assert (event.producer_seq, second.key) == (1, b"s")
+
+
+def test_a_call_that_cannot_become_an_event_is_counted_never_raised(tmp_path: Path) -> None:
+    producer = _producer(tmp_path)
+    bad = ToolCall("t", {}, "s").finish(Outcome.OK)
+    bad.elapsed_ms = float("nan")  # no event can say how long it took
+    producer.emit(bad)
+    huge = ToolCall("t", {}, "s").finish(Outcome.OK)
+    huge.anchors = ["x" * 199] * 32  # over a 4 KB request limit once framed
+    small = _producer(tmp_path / "small", max_request_size=4096)
+    small.emit(huge)
+    stats = producer.stats()
+    assert (stats.emitted, stats.queue_depth, stats.internal_errors) == (1, 0, 1)
+    assert stats.dropped == {"invalid_event": 1}
+    assert small.stats().dropped == {"too_large": 1}
+    assert small.stats().emitted == 1

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tooltrail.producer.calls import ToolCall
+from tests.factories import taken_events
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.instrument import instrument, record_call
-from tooltrail.schemas.events import Outcome
+from tooltrail.schemas.events import Outcome, ToolExecutionEvent
 
 
 @pytest.fixture
@@ -18,10 +18,8 @@ def producer(tmp_path: Path) -> TrailProducer:
     return TrailProducer(kafka_bootstrap="127.0.0.1:9", outbox_dir=tmp_path / "ob")
 
 
-def _calls(producer: TrailProducer) -> list[ToolCall]:
-    items = producer.take(1000)
-    assert all(isinstance(i, ToolCall) for i in items)
-    return [i for i in items if isinstance(i, ToolCall)]
+def _calls(producer: TrailProducer) -> list[ToolExecutionEvent]:
+    return taken_events(producer)
 
 
 def test_sync_function_result_and_exception_pass_through(producer: TrailProducer) -> None:
@@ -40,9 +38,9 @@ def test_sync_function_result_and_exception_pass_through(producer: TrailProducer
         Outcome.OK,
         {"namespace": "prod", "auth_token": "x"},
     )
-    assert ok.result == ["web-1"]
+    assert ok.result_summary == '["web-1"]'
     assert failed.outcome == Outcome.TOOL_ERROR
-    assert failed.error == "LookupError: namespace missing"
+    assert failed.error_summary == "LookupError: namespace missing"
     assert failed.elapsed_ms >= 0
 
 
@@ -66,7 +64,7 @@ async def test_async_function_and_cancellation(producer: TrailProducer) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     done, cancelled = _calls(producer)
-    assert (done.tool_id, done.outcome, done.result) == ("quick", Outcome.OK, 42)
+    assert (done.tool_id, done.outcome, done.result_summary) == ("quick", Outcome.OK, "42")
     assert (cancelled.tool_id, cancelled.outcome) == ("slow_tool", Outcome.CANCELLED)
 
 
@@ -83,10 +81,10 @@ def test_context_manager_records_the_block(producer: TrailProducer) -> None:
     with pytest.raises(ZeroDivisionError):
         divide()
     ok, failed = _calls(producer)
-    assert (ok.outcome, ok.result, ok.anchors[1:]) == (Outcome.OK, "3 lines", ["ns:prod"])
+    assert (ok.outcome, ok.result_summary, ok.anchors[1:]) == (Outcome.OK, "3 lines", ("ns:prod",))
     assert ok.anchors[0].startswith("presearch:hits=0;us=")  # cold cache: no hits, no error
-    assert (failed.outcome, failed.result) == (Outcome.TOOL_ERROR, "partial output")
-    assert failed.error == "ZeroDivisionError: division by zero"
+    assert (failed.outcome, failed.result_summary) == (Outcome.TOOL_ERROR, "partial output")
+    assert failed.error_summary == "ZeroDivisionError: division by zero"
 
 
 def test_kill_switch_and_allowlist(tmp_path: Path) -> None:

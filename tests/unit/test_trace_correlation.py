@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tooltrail.producer.calls import ToolCall, build_event
+from tests.factories import taken_events
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.instrument import record_call
 from tooltrail.schemas import ToolExecutionEvent, decode, encode
@@ -50,8 +50,7 @@ def producer(tmp_path: Path) -> TrailProducer:
 
 
 def _events(producer: TrailProducer) -> list[ToolExecutionEvent]:
-    calls = [i for i in producer.take(1000) if isinstance(i, ToolCall)]
-    return [build_event(c, producer.settings) for c in calls]
+    return taken_events(producer)
 
 
 def _traceparent(event: ToolExecutionEvent) -> str | None:
@@ -168,11 +167,12 @@ def test_without_opentelemetry_nothing_is_imported_or_recorded(tmp_path: Path) -
         "import sys\n"
         "from tooltrail.producer.emitter import TrailProducer\n"
         "from tooltrail.producer.instrument import record_call\n"
-        "from tooltrail.producer.calls import build_event\n"
+        "from tooltrail.producer.calls import ToolCall, build_event\n"
         f"p = TrailProducer(kafka_bootstrap='127.0.0.1:9', outbox_dir={str(tmp_path)!r})\n"
         "with record_call(p, 't'):\n    pass\n"
-        "(call,) = p.take(10)\n"
-        "assert call.trace is None and build_event(call, p.settings).trace_id is None\n"
+        "(record,) = p.take(10)\n"
+        "assert b'traceId' not in record.value\n"
+        "assert build_event(ToolCall('t', {}, 's'), p.settings).trace_id is None\n"
         "assert not [m for m in sys.modules if m.startswith('opentelemetry')], 'imported'\n"
     )
     done = subprocess.run(

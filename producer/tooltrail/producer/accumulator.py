@@ -1,4 +1,4 @@
-"""``Accumulator``: where ``emit`` leaves a call, and the only thing ``emit`` touches.
+"""``Accumulator``: where ``emit`` leaves a call's finished record; all ``emit`` touches.
 
 A ``deque`` (its ``append`` and ``popleft`` are atomic, so no lock is shared with the sender),
 a capacity, and a wake-up for a sender that went to sleep. ``put`` does no I/O and never
@@ -8,7 +8,8 @@ threads racing on the last free slot may overshoot it by one item each.
 
 The sender drains it every ``TOOLTRAIL_LINGER_MS`` while calls flow and sleeps when they
 stop; only a ``put`` into a sleeping sender pays for a wake-up (a write to the sender loop's
-self-pipe, a few microseconds), so steady traffic costs no system call per call.
+self-pipe, a few microseconds; the sender then waits one linger before draining), so steady
+traffic costs no system call per call.
 """
 
 from __future__ import annotations

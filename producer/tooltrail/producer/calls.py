@@ -1,14 +1,17 @@
-"""What adapters record per tool call, and how a record becomes a ``ToolExecutionEvent``.
+"""What adapters record per tool call, and the redacted parts every event is built from.
 
-On the call path an adapter only creates a ``ToolCall`` (a slots dataclass holding references)
-and hands it to ``TrailProducer.emit``. Redaction of arguments and result, summarising and
-validation happen in ``build_event``, which the sender thread runs off the call path. Raw
-arguments therefore live only in this process's memory until they are redacted.
+An adapter creates a ``ToolCall`` (a slots class holding references) when the call starts and
+finishes it when the tool returns; right then, on the same thread, ``event_bytes`` turns it
+into the record's bytes (``redact_call`` here: arguments, result, error, anchors, all within
+one redaction budget; ``static_parts``: what every event of one producer shares). Raw
+arguments therefore never leave the thread that made the call. ``build_event`` builds the
+same event as a pydantic model: the reference the fast path is tested against, and what
+tools that want a model (benchmarks, replay tests) use.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import sys
 import time
@@ -16,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -34,6 +37,14 @@ from tooltrail.schemas.events import (
 from tooltrail.schemas.ids import new_event_id
 from tooltrail.schemas.keys import Scope, event_scope
 from tooltrail.schemas.redact import RedactionLimits, redact, redact_text
+from tooltrail.schemas.wire import MAX_ELAPSED_MS
+
+_CLEAN_ARGS: dict[tuple[Any, ...], None] = {}
+_CLEAN_ARGS_MAX = 4096
+_CLEAN_ARGS_WIDTH = 16  # keys
+_CLEAN_ARGS_CHARS = 256  # per value
+#: Calls outside the wire's years (1970 to 2199) cannot be events; the clock is wrong.
+_MAX_WALL = 7_258_118_400.0
 
 #: One id per process: a stdio server serves exactly one client.
 PROCESS_SESSION_ID = f"proc-{uuid.uuid4().hex[:12]}"
@@ -83,6 +94,7 @@ class ToolCall:
         "incident_id",
         "op_type",
         "outcome",
+        "presearch",
         "result",
         "session_id",
         "started_perf",
@@ -106,6 +118,7 @@ class ToolCall:
         self.result: Any = None
         self.incident_id: str | None = None
         self.anchors: list[str] = []
+        self.presearch: str | None = None  # our own anchor (numbers only): not redacted
         self.hits: tuple[Any, ...] = ()  # pre-search hits shown to the tool
         self.trace = current_trace()
 
@@ -200,61 +213,140 @@ def _label(text: str, limit: int) -> str:
     return redact_text(text)[:limit]
 
 
-def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> ToolExecutionEvent:
-    """Redact, bound and validate one call into its wire event (runs off the call path).
+class Redacted(NamedTuple):
+    """The parts of one call that went through redaction (one budget for all of them)."""
 
-    Every field that leaves the process goes through the one redaction engine: arguments,
-    result, error, anchors, incident id, tool, session and server names and the tags.
+    args: dict[str, Any]
+    error: str | None
+    anchors: tuple[str, ...]
+    incident: str | None
+    summary: str | None
+
+
+def redact_call(call: ToolCall, settings: ProducerSettings) -> Redacted:
+    """Redact and bound every free-form part of ``call`` within one redaction budget.
+
+    Raises ``ValueError`` for a call no event can describe (a clock outside the wire's years,
+    a call longer than a week): the caller counts it, the tool call never sees it.
     """
-    limits = settings.redaction_limits.with_budget()  # one redaction budget for the event
-    started = datetime.fromtimestamp(call.started_wall, tz=UTC)
-    ended = datetime.fromtimestamp(call.started_wall + call.elapsed_ms / 1000, tz=UTC)
-    args = redact(call.args, limits) if call.args is not None else {}
+    wall, elapsed = call.started_wall, call.elapsed_ms
+    if not (wall >= 0 and 0 <= elapsed <= MAX_ELAPSED_MS and wall + elapsed / 1000 < _MAX_WALL):
+        raise ValueError("startedAt or elapsedMs out of the wire's range")
+    limits = settings.redaction_limits.with_budget()
+    args = redact_args(call.args, limits)
     error = call.error
     error = first_line(redact_text(error, limits), MAX_ERROR_SUMMARY_CHARS) if error else None
-    anchors = tuple(
-        redact_text(str(a), limits)[:MAX_ANCHOR_CHARS] for a in call.anchors[:MAX_ANCHORS]
+    own = (call.presearch,) if call.presearch else ()
+    anchors = own + tuple(
+        redact_text(str(a), limits)[:MAX_ANCHOR_CHARS]
+        for a in call.anchors[: MAX_ANCHORS - len(own)]
     )
     incident = redact_text(call.incident_id, limits)[:200] if call.incident_id else None
-    static = _static(settings)
+    return Redacted(
+        args if isinstance(args, dict) else {"value": args},
+        error,
+        anchors,
+        incident,
+        summarize_result(call.result, limits),
+    )
+
+
+def redact_args(args: Any, limits: RedactionLimits) -> Any:
+    """``redact(args)``, with a prefilter for the common case: a small flat mapping of short
+    strings that redaction already found clean (tools are called with the same namespace,
+    city or pod again and again) is copied as it is, without running the rules again.
+
+    Only arguments whose redaction changed nothing are remembered (never a secret), keyed
+    with the bounds they were judged under; bounded, oldest out first.
+    """
+    if args is None:
+        return {}
+    key = _clean_key(args, limits)
+    if key is not None and key in _CLEAN_ARGS:
+        return dict(args)
+    out = redact(args, limits)
+    if key is not None and type(out) is dict and list(out.items()) == list(args.items()):
+        _CLEAN_ARGS[key] = None
+        if len(_CLEAN_ARGS) > _CLEAN_ARGS_MAX:
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # racing eviction
+                del _CLEAN_ARGS[next(iter(_CLEAN_ARGS))]
+    return out
+
+
+def _clean_key(args: Any, limits: RedactionLimits) -> tuple[Any, ...] | None:
+    """The prefilter's key for ``args``, or None if they are not a small flat str mapping."""
+    if type(args) is not dict or len(args) > _CLEAN_ARGS_WIDTH:
+        return None
+    for name, value in args.items():
+        if type(name) is not str or type(value) is not str or len(value) > _CLEAN_ARGS_CHARS:
+            return None
+    return (limits.max_string, limits.max_items, limits.max_depth, *args.items())
+
+
+def tool_label(call: ToolCall) -> str:
+    """The redacted tool id of ``call`` (``unknown`` if it has none)."""
+    return _label(call.tool_id, 200) if call.tool_id else "unknown"
+
+
+def session_label(call: ToolCall) -> str:
+    """The redacted session id of ``call`` (the process's id if it has none)."""
+    return _label(call.session_id, 200) if call.session_id else PROCESS_SESSION_ID
+
+
+def build_event(call: ToolCall, settings: ProducerSettings, seq: int = 0) -> ToolExecutionEvent:
+    """Redact, bound and validate one call into its wire event as a pydantic model.
+
+    Every field that leaves the process goes through the one redaction engine: arguments,
+    result, error, anchors, incident id, tool, session and server names and the tags. The
+    hot path builds the same bytes without the model (``event_bytes.build_record``).
+    """
+    parts = redact_call(call, settings)
+    started = datetime.fromtimestamp(call.started_wall, tz=UTC)
+    ended = datetime.fromtimestamp(call.started_wall + call.elapsed_ms / 1000, tz=UTC)
+    static = static_parts(settings)
     return ToolExecutionEvent(
         event_id=new_event_id(int(call.started_wall * 1000)),
-        tool_id=_label(call.tool_id, 200) if call.tool_id else "unknown",
+        tool_id=tool_label(call),
         op_type=call.op_type or classify_op(call.tool_id),
-        session_id=_label(call.session_id, 200) if call.session_id else PROCESS_SESSION_ID,
-        incident_id=incident,
+        session_id=session_label(call),
+        incident_id=parts.incident,
         outcome=call.outcome,
         started_at=started,
         ended_at=ended,
-        elapsed_ms=max(call.elapsed_ms, 0.0),
-        error_summary=error,
-        anchors=anchors,
-        args=args if isinstance(args, dict) else {"value": args},
-        result_summary=summarize_result(call.result, limits),
+        elapsed_ms=call.elapsed_ms,
+        error_summary=parts.error,
+        anchors=parts.anchors,
+        args=parts.args,
+        result_summary=parts.summary,
         tags=static.tags[call.outcome],
         flags=static.flags,
         server_name=static.server_name,
         server_host=static.server_host,
         producer_seq=seq,
-        **_trace_fields(call.trace),
+        **trace_fields(call.trace),
     )
 
 
-def _trace_fields(trace: tuple[int, int, int] | None) -> dict[str, Any]:
-    """The event's trace fields; ids out of the W3C ranges (an odd tracer) are left out."""
-    if trace is None:
+def trace_fields(trace: tuple[int, int, int] | None) -> dict[str, Any]:
+    """The event's trace fields as model keyword arguments (none for no or odd ids)."""
+    ids = trace_ids(trace)
+    if ids is None:
         return {}
+    return {"trace_id": ids[0], "span_id": ids[1], "trace_flags": ids[2]}
+
+
+def trace_ids(trace: tuple[int, int, int] | None) -> tuple[str, str, int] | None:
+    """Trace id, span id and flags as the wire writes them; ids out of the W3C ranges (an odd
+    tracer) are left out."""
+    if trace is None:
+        return None
     trace_id, span_id, flags = trace
     if not (0 < trace_id < 1 << 128 and 0 < span_id < 1 << 64):
-        return {}
-    return {
-        "trace_id": f"{trace_id:032x}",
-        "span_id": f"{span_id:016x}",
-        "trace_flags": flags & 0xFF,
-    }
+        return None
+    return f"{trace_id:032x}", f"{span_id:016x}", flags & 0xFF
 
 
-class _Static:
+class StaticParts:
     """What every event of one producer shares: redacted labels, tags per outcome, flags."""
 
     def __init__(self, settings: ProducerSettings) -> None:
@@ -265,20 +357,23 @@ class _Static:
         self.flags = flags_snapshot(settings)
         self.server_name = _label(settings.server_name, 200)
         self.server_host = _label(settings.server_host, 200)
+        #: wire forms, encoded once (``event_bytes`` embeds them as they are)
+        self.wire_tags = {
+            o: orjson.Fragment(orjson.dumps(t.model_dump(mode="json", by_alias=True)))
+            for o, t in self.tags.items()
+        }
+        self.wire_flags = orjson.Fragment(orjson.dumps(self.flags))
 
 
-_statics: dict[int, tuple[ProducerSettings, _Static]] = {}
+_statics: dict[int, tuple[ProducerSettings, StaticParts]] = {}
 
 
-def _static(settings: ProducerSettings) -> _Static:
-    """The shared part for ``settings`` (settings objects are immutable once loaded).
-
-    ``MCP_LOG_VERBOSE`` is read with it, once per settings object, not once per event.
-    """
+def static_parts(settings: ProducerSettings) -> StaticParts:
+    """The shared part for ``settings`` (settings objects are immutable once loaded)."""
     known = _statics.get(id(settings))
     if known is not None and known[0] is settings:
         return known[1]
-    static = _Static(settings)
+    static = StaticParts(settings)
     if len(_statics) > 64:  # tests and benchmarks build many settings objects
         _statics.clear()
     _statics[id(settings)] = (settings, static)
@@ -287,7 +382,7 @@ def _static(settings: ProducerSettings) -> _Static:
 
 def producer_scope(settings: ProducerSettings) -> Scope:
     """The scope this producer's events carry (their tags), hence its cache keys' scope."""
-    return event_scope(_static(settings).tags[Outcome.OK])
+    return event_scope(static_parts(settings).tags[Outcome.OK])
 
 
 def flags_snapshot(settings: ProducerSettings) -> dict[str, bool]:
@@ -296,5 +391,5 @@ def flags_snapshot(settings: ProducerSettings) -> dict[str, bool]:
         "ENABLE_INSTRUMENTATION": settings.enable_instrumentation,
         "ENABLE_PRESEARCH": settings.enable_presearch,
         "STRICT_STDIO_LOGS": settings.strict_stdio_logs,
-        "MCP_LOG_VERBOSE": os.environ.get("MCP_LOG_VERBOSE", "").lower() in ("1", "true", "yes"),
+        "MCP_LOG_VERBOSE": settings.mcp_log_verbose,
     }

@@ -1,23 +1,28 @@
 """``TrailProducer``: the never-blocking event emitter embedded in tool servers.
 
-``emit`` puts the call into the ``Accumulator`` (a deque append: no lock shared with the
-sender, no I/O whatever the state) and returns. Everything else happens in the sender
-thread (``tooltrail.producer.sender``): building events, sending, spilling to the outbox, resending
-it, and following the enrichment topic, on one asyncio loop. The tool server's own event
-loop never awaits Kafka.
+The thread that made the call pays for its event, once: ``emit`` of a finished ``Record``
+puts it into the ``Accumulator`` (a deque append: no lock shared with the sender, no I/O
+whatever the state) and returns. ``emit`` of a ``ToolCall`` (or of a model event) first
+builds its record right there, on the calling thread (``event_bytes``: redaction within the
+per-event budget, summary, encoding): on CPython with a GIL, work handed to another thread
+is paid by the process anyway, plus the hand-over. The sender thread
+(``tooltrail.producer.sender``) only moves finished bytes: into Kafka, into the outbox and
+back, on one asyncio loop. The tool server's own event loop never awaits Kafka.
 
-**Overflow policy.** When the accumulator holds ``TOOLTRAIL_QUEUE_SIZE`` calls, ``emit``
+**Overflow policy.** When the accumulator holds ``TOOLTRAIL_QUEUE_SIZE`` records, ``emit``
 drops the call and counts it (``dropped["queue_full"]``), as OpenTelemetry's batch span
-processor does: the alternative, writing it on the caller's thread, would put redaction and
-disk I/O on the tool call. The accumulator fills only when the sender cannot even build
-events as fast as calls arrive (it never waits for Kafka: while Kafka stalls it writes to
-the outbox at disk speed), i.e. when the machine is out of CPU. A call after ``close`` is
-dropped the same way (``dropped["closed"]``).
+processor does: the alternative, writing it on the caller's thread, would put disk I/O on
+the tool call. The accumulator fills only when the sender cannot move bytes as fast as calls
+arrive (it never waits for Kafka: while Kafka stalls it writes to the outbox at disk speed).
+A call after ``close`` is dropped the same way (``dropped["closed"]``); a call no event can
+describe is dropped as ``invalid_event`` (and counted in ``internal_errors``), one larger
+than Kafka's request limit as ``too_large``.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 from types import TracebackType
 from typing import Any, Self
@@ -25,8 +30,10 @@ from typing import Any, Self
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.calls import ToolCall
 from tooltrail.producer.enrichment import EnrichmentCache, trust_problem
+from tooltrail.producer.event_bytes import build_record, record_of
 from tooltrail.producer.outbox import AnyOutbox, MemoryOutbox, Outbox
-from tooltrail.producer.sender import Item, Sender
+from tooltrail.producer.record import Record
+from tooltrail.producer.sender import RECORD_OVERHEAD, Sender
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.producer.stats import Counters, ProducerStats
 from tooltrail.producer.stdio import keep_logs_off_stdout
@@ -37,7 +44,11 @@ from tooltrail.schemas.redact import budget_stats
 from tooltrail.schemas.redact.logfilter import redact_loggers
 
 log = logging.getLogger(__name__)
-__all__ = ["Item", "ToolCall", "ToolExecutionEvent", "TrailProducer"]
+__all__ = ["Item", "Record", "ToolCall", "ToolExecutionEvent", "TrailProducer"]
+#: What ``emit`` takes: a finished record, or a call or model event it builds one from.
+Item = Record | ToolCall | ToolExecutionEvent
+_HEADROOM = 4096  # key and headers of one record fit in this
+_AT_EMIT = ("queue_full", "closed", "disabled", "invalid_event", "too_large")
 
 
 class TrailProducer:
@@ -59,7 +70,9 @@ class TrailProducer:
             self.settings = ProducerSettings.model_construct(enable_instrumentation=False)
         s = self.settings
         self._counters = Counters()
-        self._accumulator: Accumulator[Item] = Accumulator(s.queue_size)
+        self._accumulator: Accumulator[Record] = Accumulator(s.queue_size)
+        self._seq = itertools.count(1)  # producerSeq; next() is atomic under the GIL
+        self._largest = s.max_request_size - RECORD_OVERHEAD
         self._accumulator.closed = self.disabled is not None
         disk = Outbox(s.outbox_dir, s.outbox_max_bytes, s.outbox_segment_bytes)
         self._outbox: AnyOutbox = disk
@@ -92,26 +105,56 @@ class TrailProducer:
         return load_settings(ProducerSettings)
 
     # --- hot path ------------------------------------------------------------------------------
-    def emit(self, event: Item) -> None:
-        """Hand ``event`` to the sender. Any thread; no I/O, no lock, never raises, O(1).
+    def emit(self, item: Item) -> None:
+        """Hand ``item`` to the sender. Any thread; no I/O, no lock, never raises.
 
-        ``event`` is a ``ToolExecutionEvent`` or a raw ``ToolCall`` (adapters pass calls, so
-        redaction and validation run in the sender thread, not on the tool call's path).
-        When the accumulator is full, or after ``close``, the event is dropped and counted
-        (see the module docstring); the sender logs at most one warning per interval.
+        A ``Record`` is put as it is (O(1)). A ``ToolCall`` or ``ToolExecutionEvent`` is first
+        built into its record on this thread (adapters call this right after the tool
+        returns); a build that fails is counted (``invalid_event``, ``internal_errors``),
+        never raised. When the accumulator is full, or after ``close``, the call is dropped
+        and counted before anything is built (see the module docstring); the sender logs at
+        most one warning per interval.
         """
         try:
-            if self._accumulator.put(event):
+            acc = self._accumulator
+            if acc.closed or len(acc) >= acc.capacity:
+                self._count_drop()
                 return
-            if self.disabled is not None:
-                self._counters.add("dropped:disabled")
-            else:
-                self._counters.add("dropped:closed" if self._closed else "dropped:queue_full")
+            record = item if type(item) is Record else self._build(item)
+            if record is not None and not acc.put(record):
+                self._count_drop()
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self._counters.add("internal_errors")
 
-    def take(self, limit: int) -> list[Item]:
-        """Remove up to ``limit`` waiting calls (tests and benchmarks that time ``emit`` alone)."""
+    def _build(self, item: ToolCall | ToolExecutionEvent | Record) -> Record | None:
+        """The record of ``item``, or None (counted) if it cannot be one."""
+        try:
+            if isinstance(item, ToolCall):
+                record = build_record(item, self.settings, next(self._seq))
+            elif isinstance(item, ToolExecutionEvent):
+                record = record_of(item)
+            else:
+                record = item
+        except Exception as exc:  # noqa: BLE001 - one bad call must not cost the tool call
+            self._counters.add("dropped:invalid_event")
+            self._counters.add("internal_errors")
+            # the type only: an exception's text may quote the call's raw values
+            log.debug("tooltrail: could not build an event (%s)", type(exc).__name__)
+            return None
+        # headers are bounded (a few hundred bytes): the exact size only near the limit
+        if len(record.value) + _HEADROOM > self._largest and record.size > self._largest:
+            self._counters.add("dropped:too_large")
+            return None
+        return record
+
+    def _count_drop(self) -> None:
+        if self.disabled is not None:
+            self._counters.add("dropped:disabled")
+        else:
+            self._counters.add("dropped:closed" if self._closed else "dropped:queue_full")
+
+    def take(self, limit: int) -> list[Record]:
+        """Remove up to ``limit`` waiting records (tests and benchmarks that time ``emit``)."""
         return self._accumulator.drain(limit)
 
     def count_internal_error(self) -> None:
@@ -197,7 +240,7 @@ class TrailProducer:
         dropped = c.dropped(also=self._outbox.drops)
         if self._outbox.dropped:
             dropped["outbox_full"] = self._outbox.dropped
-        at_emit = sum(dropped.get(k, 0) for k in ("queue_full", "closed", "disabled"))
+        at_emit = sum(dropped.get(k, 0) for k in _AT_EMIT)
         queued = len(self._accumulator)
         budget = budget_stats()  # process-wide: every redaction of this process
         return ProducerStats(

@@ -106,6 +106,9 @@ class EnrichmentCache:
     def lookup(self, tool_id: str, args: Any) -> tuple[PresearchHit, ...]:
         """Hits cached for this call's key. Any thread; O(1); never blocks on I/O; never raises."""
         try:
+            if not self._entries:  # nothing followed yet (or all evicted): no key to compute
+                self.misses += 1
+                return NO_HITS
             key = cache_key(tool_id, args, self._key_args, scope=self.scope)
             with self._lock:
                 stored = self._entries.get(key)

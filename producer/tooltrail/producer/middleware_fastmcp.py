@@ -3,7 +3,9 @@
 ``FastMCP(name, middleware=[TooltrailFastMCPMiddleware(producer)])``. In fastmcp, tool
 failures reach the hook as raised ``FastMCPError``/``NotFoundError`` (fastmcp later turns
 them into ``isError`` results): those are ``tool_error``; any other exception is
-``protocol_error``; cancellation is ``cancelled``. Everything is re-raised unchanged.
+``protocol_error``; cancellation is ``cancelled``. Everything is re-raised unchanged. The
+event records what the tool raised, not fastmcp's wrapper around it (``ToolError("Error
+calling tool …") from exc``, its text masked with ``mask_error_details``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import mcp_types as mt
-from fastmcp.exceptions import FastMCPError, NotFoundError
+from fastmcp.exceptions import FastMCPError, NotFoundError, ToolError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -56,7 +58,9 @@ class TooltrailFastMCPMiddleware(Middleware):
         try:
             result = await call_next(context)
         except BaseException as exc:
-            self._recorder.fail(call, exc, tool_errors=(FastMCPError, NotFoundError))
+            self._recorder.fail(
+                call, exc, tool_errors=(FastMCPError, NotFoundError), wrappers=(ToolError,)
+            )
             raise
         meta = self._recorder.presearch_meta(call)
         if meta is not None:  # opt-in: TOOLTRAIL_PRESEARCH_ATTACH_META

@@ -15,7 +15,27 @@ from tooltrail.producer.enrichment import set_current
 from tooltrail.producer.hits import META_KEY, meta_of
 from tooltrail.schemas.events import OpType, Outcome
 
-__all__ = ["META_KEY", "CallRecorder"]
+__all__ = ["META_KEY", "CallRecorder", "failure_text"]
+_MAX_CAUSES = 8  # a cause chain longer than this is not an SDK's wrapping
+
+
+def failure_text(exc: BaseException, wrappers: tuple[type[BaseException], ...] = ()) -> str:
+    """``Type: message`` of the exception a tool raised, looking through SDK ``wrappers``.
+
+    The SDKs re-raise a tool's exception as their own (``raise ToolError("Error executing
+    tool …") from exc``) and may mask its text; the cause is what the tool said. Redaction
+    happens when the event is built, like every other field.
+    """
+    for _ in range(_MAX_CAUSES):
+        cause = exc.__cause__
+        if not isinstance(exc, wrappers) or cause is None:
+            break
+        exc = cause
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not cost the event
+        text = "<unprintable>"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class CallRecorder:
@@ -42,9 +62,8 @@ class CallRecorder:
             if cache is not None:
                 t0 = time.perf_counter_ns()
                 hits = cache.lookup(name, args)
-                call.anchors.append(
-                    f"presearch:hits={len(hits)};us={(time.perf_counter_ns() - t0) // 1000}"
-                )
+                us = (time.perf_counter_ns() - t0) // 1000
+                call.presearch = f"presearch:hits={len(hits)};us={us}"
                 call.hits = hits
                 set_current(hits)
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
@@ -66,7 +85,7 @@ class CallRecorder:
         try:
             text = None
             if error is not None:
-                text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+                text = error if isinstance(error, str) else failure_text(error)
             self.producer.emit(call.finish(outcome, error=text, result=result))
         except Exception:  # noqa: BLE001 - instrumentation must never fail a tool call
             self.producer.count_internal_error()
@@ -80,16 +99,22 @@ class CallRecorder:
         other: Outcome = Outcome.PROTOCOL_ERROR,
         error: str | None = None,
         result: Any = None,
+        wrappers: tuple[type[BaseException], ...] = (),
     ) -> None:
         """Record a call that raised: ``tool_errors`` → tool_error, any other ``Exception`` →
-        ``other``, anything else (cancellation, exit) → cancelled. The caller re-raises."""
+        ``other``, anything else (cancellation, exit) → cancelled. The caller re-raises.
+
+        ``wrappers`` are the SDK's own exception types around what the tool raised (their
+        ``__cause__``): the event records the tool's exception, not the SDK's wrapper."""
         if isinstance(exc, tool_errors):
             outcome = Outcome.TOOL_ERROR
         elif isinstance(exc, Exception):
             outcome = other
         else:
             outcome = Outcome.CANCELLED
-        self.end(call, outcome, error=error if error is not None else exc, result=result)
+        if error is None:
+            error = failure_text(exc, wrappers)
+        self.end(call, outcome, error=error, result=result)
 
     def presearch_meta(self, call: ToolCall | None) -> dict[str, Any] | None:
         """The hits to attach to the MCP result's ``_meta`` (marked untrusted, ``hits.meta_of``),

@@ -1,16 +1,20 @@
-"""The sender: one daemon thread, one asyncio loop; everything after ``emit`` happens here.
+"""The sender: one daemon thread, one asyncio loop; it only moves finished bytes.
 
-It owns every step past the ``Accumulator``: building events from raw calls (redaction,
-validation, encoding), the Kafka producer, the on-disk outbox (its only writer), resending
-it, confirming acknowledgements, and, when pre-search is on, following the enrichment topic.
-Each of those runs as a supervised task of the one loop: a task that crashes is logged,
-counted (``restarts``) and started again. Work on a batch is paced (``Pacer``): after each
-``TOOLTRAIL_SENDER_SLICE_US`` of it the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that
-a busy tool-server thread is not kept waiting for the GIL.
+Records arrive built (``emit`` builds each on the thread that made the call). The sender owns
+every step past the ``Accumulator``: the Kafka producer, the on-disk outbox (its only writer),
+resending it, confirming acknowledgements, and, when pre-search is on, following the
+enrichment topic. Each of those runs as a supervised task of the one loop: a task that
+crashes is logged, counted (``restarts``) and started again. It wakes rarely: a record put
+into a sleeping sender wakes it, and it then waits ``TOOLTRAIL_LINGER_MS`` before taking
+what has gathered, so its work lands after the call's response, once per batch; while calls
+flow it takes them every ``TOOLTRAIL_LINGER_MS``. Work on a resend batch (outbox records,
+parsed for their headers) is paced (``Pacer``): after each ``TOOLTRAIL_SENDER_SLICE_US`` of it
+the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that a busy tool-server thread is not kept
+waiting for the GIL; live batches of finished records are short and not paced.
 
 **Where an event is at any time, and for how long.**
 
-* In the accumulator until the next drain (``TOOLTRAIL_LINGER_MS`` while calls flow).
+* In the accumulator until the next drain (``TOOLTRAIL_LINGER_MS`` after the first record).
 * Sent to Kafka (a *flight*) if Kafka is live and fewer than ``TOOLTRAIL_MAX_IN_FLIGHT``
   events are unacknowledged; else written to the outbox at once. A flight not acknowledged
   within ``TOOLTRAIL_SEND_TIMEOUT_S`` goes to the outbox and Kafka counts as down: no event
@@ -52,38 +56,24 @@ from aiokafka.structs import TopicPartition
 
 from tooltrail.producer import outbox_files
 from tooltrail.producer.accumulator import Accumulator
-from tooltrail.producer.calls import ToolCall, build_event
 from tooltrail.producer.outbox import AnyOutbox
+from tooltrail.producer.record import Record as Rec
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.producer.stats import Counters
 from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.backoff import Backoff
-from tooltrail.schemas.codec import encode
-from tooltrail.schemas.events import ToolExecutionEvent
-from tooltrail.schemas.headers import Header, event_headers, event_headers_of
+from tooltrail.schemas.headers import event_headers_of
 from tooltrail.schemas.kafka.clients import kafka_producer
 from tooltrail.schemas.kafka.meta import no_auto_create_here, topic_ids
 
 log = logging.getLogger(__name__)
-#: What ``emit`` hands over: a finished event, or a raw call the sender turns into one.
-Item = ToolExecutionEvent | ToolCall
 T = TypeVar("T")
 Position = tuple[int, int]  # where a record ends in the outbox: (segment, end)
 _IDLE_AFTER_S = 0.1  # no call for this long: the pump sleeps until the next one wakes it
 _BACKOFF_START_S = 0.2
 _PARTITIONER = DefaultPartitioner()
-_RECORD_OVERHEAD = 512  # batch and request framing around one record (headers counted apart)
-
-
-@dataclass(slots=True)
-class Rec:
-    """One encoded event on its way: key, value, and whether it came from the outbox."""
-
-    key: bytes | None
-    value: bytes
-    resent: bool = False
-    ts: int | None = None  # record timestamp (ms): when the call ended; None = broker's time
-    headers: list[Header] = field(default_factory=list)
+#: Batch and request framing around one record (its headers counted apart).
+RECORD_OVERHEAD = 512
 
 
 @dataclass(slots=True)
@@ -120,7 +110,7 @@ class Sender:
     def __init__(
         self,
         settings: ProducerSettings,
-        accumulator: Accumulator[Item],
+        accumulator: Accumulator[Rec],
         outbox: AnyOutbox,
         counters: Counters,
         follower: Callable[[asyncio.Event], Awaitable[None]] | None = None,
@@ -160,7 +150,6 @@ class Sender:
         # several others time out early (KafkaTimeoutError) on a healthy broker
         self._handover: dict[int, asyncio.Lock] = {}
         self._partition_count = 0
-        self._seq = 0
         self._warned_at = -1e9
         self._warned_drops = 0
         self._pace = Pacer(settings.sender_slice_us, settings.sender_pause_us, accumulator)
@@ -197,10 +186,9 @@ class Sender:
         """Events acknowledged and not yet confirmed on the topic's id."""
         return sum(len(a.recs) for a in list(self._unconfirmed))
 
-    def keep(self, items: Sequence[Item]) -> None:
-        """Build and write ``items`` to the outbox on the calling thread (the sender is not
-        running: never started, or stopped). Never raises."""
-        recs = self._records(items)
+    def keep(self, recs: Sequence[Rec]) -> None:
+        """Write ``recs`` to the outbox on the calling thread (the sender is not running:
+        never started, or stopped). Never raises."""
         if not recs:
             return
         try:
@@ -284,15 +272,13 @@ class Sender:
                 self._room.clear()
                 await _first(self._room.wait(), self._stop.wait(), timeout=linger)
                 continue
-            items = acc.drain(s.batch_size)
-            if items:
-                self.taken += len(items)
+            recs = acc.drain(s.batch_size)
+            if recs:
+                self.taken += len(recs)
                 last_items = time.monotonic()
-                recs = self._records(items)
-                if recs:
-                    self._route(recs)
+                self._route(recs)
                 self._warn_drops()
-                if len(items) == s.batch_size:
+                if len(recs) == s.batch_size:
                     await asyncio.sleep(0)  # let acknowledgements in, then take more
                     continue
             if self._stop.is_set():
@@ -308,6 +294,8 @@ class Sender:
                 continue
             await self._wake.wait()
             self._wake.clear()
+            if not self._stop.is_set():  # let the call that woke us finish first, and others
+                await _first(self._stop.wait(), timeout=linger)  # gather behind it
 
     async def _finish(self) -> None:
         """At stop: wait for flights until the deadline, then keep the rest in the outbox."""
@@ -363,27 +351,6 @@ class Sender:
                 self.last_outbox_error or "none",
                 extra={"dropped": {**dropped, **outbox}, "outbox_error": self.last_outbox_error},
             )
-
-    def _records(self, items: Sequence[Item]) -> list[Rec]:
-        """Build and encode; an item that cannot become an event is counted and skipped."""
-        out, largest = [], self.settings.max_request_size - _RECORD_OVERHEAD
-        for item in self._pace.over(items):
-            try:
-                if isinstance(item, ToolCall):
-                    self._seq += 1
-                    item = build_event(item, self.settings, self._seq)
-                key, value = item.session_id.encode(), encode(item)
-                headers = event_headers(item)
-            except Exception:  # one bad call must not cost the others
-                self.counters.add("dropped:invalid_event")
-                log.exception("tooltrail: could not build an event")
-                continue
-            size = len(key) + len(value) + sum(len(k) + len(v) for k, v in headers)
-            if size > largest:  # Kafka would refuse it on every attempt
-                self.counters.add("dropped:too_large")
-                continue
-            out.append(Rec(key, value, ts=int(item.ended_at.timestamp() * 1000), headers=headers))
-        return out
 
     def _wait_for_room(self) -> bool:
         """True while a burst should wait in memory for acknowledgements instead of spilling.
@@ -467,7 +434,7 @@ class Sender:
             self._partition_count = len(partitions)
         open_: dict[int, _Group] = {}
         groups: list[_Group] = []
-        for rec in self._pace.over(recs):
+        for rec in recs:  # finished bytes into C record builders: too short to pace (README)
             part = self._partition_of.get(rec.key)
             if part is None:
                 part = _PARTITIONER(rec.key, partitions, partitions)

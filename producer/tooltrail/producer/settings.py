@@ -60,6 +60,10 @@ class ProducerSettings(KafkaSettings):
         True, validation_alias=env_alias("strict_stdio_logs", "STRICT_STDIO_LOGS")
     )
     """At start, move every log handler writing to stdout to stderr (stdio servers own stdout)."""
+    mcp_log_verbose: bool = Field(
+        False, validation_alias=env_alias("mcp_log_verbose", "MCP_LOG_VERBOSE")
+    )
+    """The seed's verbose-log flag; only copied into each event's `flags` (`MCP_LOG_VERBOSE`)."""
     server_name: str = "tool-server"
     """Name of the tool server, stored with each event."""
     server_host: str = Field(default_factory=socket.gethostname)
@@ -70,23 +74,24 @@ class ProducerSettings(KafkaSettings):
     """Domain tag of events (e.g. `openshift`)."""
 
     queue_size: int = Field(10_000, ge=1, le=10_000_000)
-    """Calls held in memory for the sender; past it a call is dropped and counted (`queue_full`)."""
+    """Finished records held in memory for the sender; past it a call is dropped and counted
+    (`queue_full`)."""
     batch_size: int = Field(500, ge=1, le=100_000)
-    """Most events the sender takes, builds and sends at once."""
+    """Most records the sender takes and sends at once."""
     linger_ms: int = Field(50, ge=0, le=60_000)
-    """How often the sender takes the calls that arrived while calls flow (a call after a quiet
-    spell wakes it at once). Each wake-up costs a busy tool server CPU (README): smaller is
-    fresher, larger is cheaper."""
+    """How often the sender takes the records that arrived while calls flow (a call after a quiet
+    spell wakes it, and it takes the records one linger later). Each wake-up costs a busy tool
+    server CPU (README): smaller is fresher, larger is cheaper."""
     sender_slice_us: int = Field(500, ge=0, le=1_000_000)
-    """Longest stretch the sender builds events without pausing, so that a busy tool-server
-    thread waiting for the GIL gets it within about this long instead of CPython's 5 ms switch
-    interval (README). 0 = never pause (least CPU, longest tail). No pause while the queue is
-    over a quarter full."""
+    """Longest stretch the sender works through a resend batch (outbox records, parsed for their
+    headers) without pausing, so that a busy tool-server thread waiting for the GIL gets it within
+    about this long instead of CPython's 5 ms switch interval (README). Live batches of finished
+    records are not paced. 0 = never pause. No pause while the queue is over a quarter full."""
     sender_pause_us: int = Field(300, ge=1, le=100_000)
     """How long the sender sleeps after each `TOOLTRAIL_SENDER_SLICE_US` of work."""
-    max_in_flight: int = Field(5_000, ge=1, le=1_000_000)
-    """Most events sent and not yet acknowledged; past it new calls wait while Kafka answers and
-    the queue is under half full, else their batches go to the outbox."""
+    max_in_flight: int = Field(20_000, ge=1, le=1_000_000)
+    """Most events sent and not yet acknowledged (~1 KB each); past it new calls wait while Kafka
+    answers and the queue is under half full, else their batches go to the outbox."""
     ack_confirm_interval_ms: int = Field(200, ge=10, le=60_000)
     """How often acknowledgements are checked against the topic's id before counting as sent."""
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"

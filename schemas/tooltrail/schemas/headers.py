@@ -54,6 +54,12 @@ def event_source(server_name: str) -> bytes:
     return f"urn:tooltrail:server:{quote(server_name, safe='')}".encode()
 
 
+@lru_cache(maxsize=256)
+def event_header_prefix(server_name: str) -> tuple[Header, ...]:
+    """The headers every event of one server shares (fixed ones and ``ce_source``), built once."""
+    return (*_EVENT_FIXED, ("ce_source", event_source(server_name)))
+
+
 def traceparent(trace_id: str, span_id: str, flags: int | None) -> bytes:
     """A W3C ``traceparent`` (version 00) for the given ids."""
     return f"00-{trace_id}-{span_id}-{(flags or 0) & 0xFF:02x}".encode()
@@ -82,8 +88,7 @@ def _event_headers(
     flags: int | None,
 ) -> list[Header]:
     headers = [
-        *_EVENT_FIXED,
-        ("ce_source", event_source(server)),
+        *event_header_prefix(server),
         ("ce_id", event_id.encode()),
         ("ce_time", ended.encode()),
         ("ce_subject", tool.encode()),

@@ -1,20 +1,24 @@
-"""What instrumenting an MCP server costs: tooltrail against the SDKs' OpenTelemetry.
+"""What instrumenting an MCP server costs: tooltrail against OpenTelemetry as deployed.
 
 One process, one MCP server per variant, the SDK's own in-memory client, interleaved
 rounds (the order rotates each round so no variant always runs first):
 
 * ``plain``: the server with its OpenTelemetry instrumentation removed (mcp SDK: its
   ``OpenTelemetryMiddleware`` taken out of the chain; fastmcp: ``telemetry_mode="off"``);
-* ``otel``: the SDK's own instrumentation with a real ``opentelemetry-sdk``
-  ``TracerProvider`` and ``BatchSpanProcessor`` exporting to a no-op exporter;
+* ``otel_otlp``: the SDK's own instrumentation (mcp: its middleware; fastmcp: native
+  telemetry) with a real ``opentelemetry-sdk`` ``TracerProvider``, ``BatchSpanProcessor``
+  and **OTLP/gRPC exporter to a loopback receiver in its own process**
+  (``otlp_receiver``, a collector stand-in): OpenTelemetry as users deploy it;
+* ``otel_noop``: the same with a no-op exporter (what the span machinery alone costs);
 * ``tooltrail_up``: ``plain`` plus the tooltrail middleware, the broker up;
 * ``tooltrail_down``: the same with Kafka unreachable (every event goes to the outbox).
 
-Per round: round-trip p50/p99 of each call, and the whole process's CPU time per call
-(every thread: the sender, the span processor), counted until the round's background work
-is done (events sent or spilled, spans flushed). Reported: medians over rounds of each
-figure and of its difference to ``plain`` in the same round, plus p99.9 and max over all
-calls of a variant. The client's own spans (mcp SDK) are recorded in every variant alike.
+Per round: round-trip p50/p99 of each call, and the tool server process's CPU time per call
+(every thread: the sender, the span processor and exporter), counted until the round's
+background work is done (events sent or spilled, spans exported). Reported: medians over
+rounds of each figure and of its difference to ``plain`` in the same round, plus p99.9 and
+max over all calls of a variant. The in-memory client's own spans (kind CLIENT) are created
+in every variant alike and exported in none: they belong to the harness, not the server.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ import asyncio
 import contextlib
 import functools
 import gc
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,30 +40,82 @@ from tooltrail.consumers.app.demo.tools import set_latency_scale
 from tooltrail.consumers.app.launcher import free_port
 from tooltrail.producer.emitter import TrailProducer
 
-VARIANTS = ("plain", "otel", "tooltrail_up", "tooltrail_down")
-_provider: Any = None
+VARIANTS = ("plain", "otel_otlp", "otel_noop", "tooltrail_up", "tooltrail_down")
+OTEL = ("otel_otlp", "otel_noop")
+_switch: Any = None
 
 
-def _otel_provider() -> Any:
-    """The process-wide SDK ``TracerProvider`` with a batch processor and no-op exporter."""
-    global _provider  # OpenTelemetry allows one global provider per process
-    if _provider is None:
-        from opentelemetry import trace
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import (
-            BatchSpanProcessor,
-            SpanExporter,
-            SpanExportResult,
-        )
+@contextlib.contextmanager
+def otlp_receiver() -> Iterator[tuple[int, list[int]]]:
+    """A loopback OTLP/gRPC receiver in its own process: its port, and (after exit) the number
+    of spans it received."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tooltrail.consumers.app.bench.otlp_receiver", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    received: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield port, received
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        with contextlib.suppress(ValueError):
+            received.append(int(out.strip() or 0))
 
-        class _Discard(SpanExporter):
-            def export(self, spans: Sequence[Any]) -> SpanExportResult:
-                return SpanExportResult.SUCCESS
 
-        _provider = TracerProvider()
-        _provider.add_span_processor(BatchSpanProcessor(_Discard()))
-        trace.set_tracer_provider(_provider)
-    return _provider
+def _otel_switch(otlp_port: int) -> Any:
+    """The process-wide SDK ``TracerProvider`` (one per process), whose one span processor
+    hands server spans to the batch processor of the variant being measured: OTLP/gRPC to the
+    loopback receiver, or a no-op exporter; CLIENT spans (the harness) go nowhere."""
+    global _switch
+    if _switch is not None:
+        return _switch
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.trace import SpanKind
+
+    class _Discard(SpanExporter):
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    class Switch(SpanProcessor):
+        def __init__(self) -> None:
+            self.processors = {
+                "otel_otlp": BatchSpanProcessor(
+                    OTLPSpanExporter(endpoint=f"127.0.0.1:{otlp_port}", insecure=True)
+                ),
+                "otel_noop": BatchSpanProcessor(_Discard()),
+            }
+            self.active: Any = None
+
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            pass
+
+        def on_end(self, span: Any) -> None:
+            if self.active is not None and span.kind is not SpanKind.CLIENT:
+                self.active.on_end(span)
+
+        def shutdown(self) -> None:
+            for p in self.processors.values():
+                p.shutdown()  # type: ignore[no-untyped-call]
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return all(p.force_flush(timeout_millis) for p in self.processors.values())
+
+    _switch = Switch()
+    provider = TracerProvider()
+    provider.add_span_processor(_switch)
+    trace.set_tracer_provider(provider)
+    return _switch
 
 
 def _mcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
@@ -72,7 +131,7 @@ def _mcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
 
     return {
         "plain": without_otel(build_mcp(None)),
-        "otel": build_mcp(None),
+        **{v: build_mcp(None) for v in OTEL},
         **{v: without_otel(build_mcp(p)) for v, p in producers.items()},
     }
 
@@ -82,7 +141,7 @@ def _fastmcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
 
     return {
         "plain": build_fastmcp(None),
-        "otel": build_fastmcp(None),
+        **{v: build_fastmcp(None) for v in OTEL},
         **{v: build_fastmcp(p) for v, p in producers.items()},
     }
 
@@ -90,7 +149,7 @@ def _fastmcp_servers(producers: dict[str, TrailProducer]) -> dict[str, Any]:
 def _set_fastmcp_telemetry(variant: str) -> None:
     import fastmcp
 
-    fastmcp.settings.telemetry_mode = "native" if variant == "otel" else "off"
+    fastmcp.settings.telemetry_mode = "native" if variant in OTEL else "off"
 
 
 async def _round(sdk: str, server: Any, calls: int) -> list[float]:
@@ -120,11 +179,11 @@ def _settled(producer: TrailProducer) -> bool:
 
 
 async def measure(
-    sdk: str, bootstrap: str, root: Path, *, rounds: int, calls: int
+    sdk: str, bootstrap: str, root: Path, *, rounds: int, calls: int, otlp_port: int
 ) -> dict[str, Any]:
     """Run the interleaved rounds for ``sdk`` ("mcp" or "fastmcp") and return the figures."""
     set_latency_scale(0)  # the tools' own fake latency would hide what the layers add
-    provider = _otel_provider()
+    switch = _otel_switch(otlp_port)
     producers = {
         "tooltrail_up": TrailProducer(
             kafka_bootstrap=bootstrap,
@@ -150,6 +209,7 @@ async def measure(
             for variant in order:
                 if sdk == "fastmcp":
                     _set_fastmcp_telemetry(variant)
+                switch.active = switch.processors.get(variant)
                 gc.collect()
                 cpu0 = time.process_time()
                 samples = await _round(sdk, servers[variant], calls)
@@ -157,8 +217,9 @@ async def measure(
                 if producer is not None:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(until(functools.partial(_settled, producer)), 30)
-                if variant == "otel":
-                    provider.force_flush()
+                if switch.active is not None:
+                    switch.active.force_flush()  # the round's spans exported, on its CPU
+                    switch.active = None
                 cpu = (time.process_time() - cpu0) * 1e6 / calls
                 per_round[variant]["p50"].append(pct(samples, 0.5))
                 per_round[variant]["p99"].append(pct(samples, 0.99))
@@ -220,7 +281,9 @@ def lines(sdk: str, r: dict[str, Any]) -> list[str]:
         f" (added = median over rounds of the difference to plain)"
     ]
     for name in VARIANTS:
-        f = v[name]
+        f = v.get(name)
+        if f is None:
+            continue
         extra = (
             ""
             if name == "plain"
