@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -32,12 +31,18 @@ import numpy as np
 from tooltrail.consumers.app.bench import retrieval_situations
 from tooltrail.consumers.app.bench.common import machine, median, report
 from tooltrail.consumers.app.bench.retrieval_data import Call, documents, event_of
+from tooltrail.consumers.app.bench.retrieval_scoring import (
+    K,
+    mates_of,
+    mrr,
+    recall_at_k,
+    unit,
+)
 from tooltrail.consumers.memory.embedders import MiniLMOnnxEF
 from tooltrail.consumers.memory.records import embedding_text, to_memory
 from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.schemas.events import ToolExecutionEvent
 
-K = 3
 #: documents per embedder call: what a memory or enrich group embeds at most per batch
 CALL_SIZE: int = WorkerSettings.model_fields["embed_batch_records"].default
 MAX_RECALL_LOSS = 0.02
@@ -112,48 +117,6 @@ class Text(NamedTuple):
     def of(self, config: dict[str, Any]) -> str:
         """The text variant ``config`` embeds."""
         return self.view if config["view"] else self.document
-
-
-def _unit(vectors: Any) -> Any:
-    matrix = np.asarray(vectors, dtype=np.float64)
-    return matrix / np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
-
-
-def _ranked(vectors: Any) -> Any:
-    """Per document, every other document by decreasing cosine (itself last)."""
-    unit = _unit(vectors)
-    sims = unit @ unit.T
-    np.fill_diagonal(sims, -np.inf)
-    return np.argsort(-sims, axis=1, kind="stable")
-
-
-def _mates(groups: Sequence[str | None]) -> dict[int, set[int]]:
-    out = {}
-    for i, g in enumerate(groups):
-        mates = {j for j, h in enumerate(groups) if g is not None and h == g and j != i}
-        if mates:
-            out[i] = mates
-    return out
-
-
-def recall_at_k(vectors: Any, groups: Sequence[str | None], k: int = K) -> float:
-    """Mean over documents with mates of the fraction of their mates in their top ``k``."""
-    ranked, mates = _ranked(vectors), _mates(groups)
-    if not mates:
-        raise ValueError("no document has a group-mate")
-    scores = [len(m & set(ranked[i, :k].tolist())) / len(m) for i, m in mates.items()]
-    return float(np.mean(scores))
-
-
-def mrr(vectors: Any, groups: Sequence[str | None]) -> float:
-    """Mean over documents with mates of 1 / the rank of their nearest mate."""
-    ranked, mates = _ranked(vectors), _mates(groups)
-    if not mates:
-        raise ValueError("no document has a group-mate")
-    ranks = [
-        next(r for r, j in enumerate(ranked[i].tolist(), 1) if j in m) for i, m in mates.items()
-    ]
-    return float(np.mean([1 / r for r in ranks]))
 
 
 def demo_corpus(n: int) -> list[Text]:
@@ -234,7 +197,7 @@ def run(*, quick: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in names:
         wall, cpu = speeds[name]
-        same = float(np.min(np.sum(_unit(vectors[name]) * _unit(base), axis=1)))
+        same = float(np.min(np.sum(unit(vectors[name]) * unit(base), axis=1)))
         recall = recall_at_k(vectors[name], groups)
         out[name] = {
             "config": configs[name],
@@ -285,7 +248,7 @@ def run(*, quick: bool) -> dict[str, Any]:
             "docs": len(evals),
             "groups": len({g for g in groups if g}),
             "distractors": groups.count(None),
-            "queries": len(_mates(groups)),
+            "queries": len(mates_of(groups)),
             "k": K,
             "max_recall_loss": MAX_RECALL_LOSS,
         },

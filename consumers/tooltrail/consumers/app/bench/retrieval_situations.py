@@ -17,24 +17,15 @@ from typing import Any
 import numpy as np
 
 from tooltrail.consumers.app.bench.retrieval_data import DISTRACTORS, GROUPS, event_of
+from tooltrail.consumers.app.bench.retrieval_scoring import K, mates_of, ranked, recall_at_k
 from tooltrail.consumers.memory.embedders import MiniLMOnnxEF, minilm_token_counts
 from tooltrail.consumers.memory.records import embedding_text
 from tooltrail.consumers.memory.situations import situation_of
 
-K = 3
-
-
-def _ranked(vectors: Any) -> Any:
-    from tooltrail.consumers.app.bench.retrieval import _ranked as ranked
-
-    return ranked(vectors)
-
 
 def _recall(vectors: Any, groups: list[str | None]) -> tuple[float, int]:
     """``bench embed``'s recall@3 (the same function), and how many documents asked."""
-    from tooltrail.consumers.app.bench.retrieval import _mates, recall_at_k
-
-    return recall_at_k(vectors, groups), len(_mates(groups))
+    return recall_at_k(vectors, groups), len(mates_of(groups))
 
 
 def run(embedder: MiniLMOnnxEF | None = None) -> dict[str, Any]:
@@ -52,7 +43,7 @@ def run(embedder: MiniLMOnnxEF | None = None) -> dict[str, Any]:
         by_id[sit.id] = (known[0] if known and known[0] else group, sit.embedding_text)
     sit_ids = list(by_id)
     call_vectors = model(call_texts)
-    ranked_calls = _ranked(call_vectors)
+    ranked_calls = ranked(call_vectors)
     call_recall, call_queries = _recall(call_vectors, call_groups)
     sit_recall, sit_queries = _recall(
         model([by_id[i][1] for i in sit_ids]), [by_id[i][0] for i in sit_ids]
