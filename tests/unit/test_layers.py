@@ -124,6 +124,28 @@ def test_the_producer_builds_on_schemas_only() -> None:
     assert _offences(sorted(PRODUCER.rglob("*.py")), ("tooltrail.consumers", "tests")) == []
 
 
+#: The sender's parts, each importing only the parts before it (``sender/__init__.py``).
+SENDER_PARTS = ("pacing", "state", "spill", "link", "flights", "resend", "pump")
+
+
+@pytest.mark.parametrize("part", SENDER_PARTS)
+def test_each_sender_part_imports_only_the_parts_before_it(part: str) -> None:
+    above = SENDER_PARTS[SENDER_PARTS.index(part) + 1 :]
+    forbidden = tuple(f"tooltrail.producer.sender.{p}" for p in above)
+    assert _offences([PRODUCER / "sender" / f"{part}.py"], forbidden) == []
+
+
+def test_the_sender_parts_are_every_module_of_the_sender() -> None:
+    found = {p.stem for p in (PRODUCER / "sender").glob("*.py")} - {"__init__"}
+    assert found == set(SENDER_PARTS)
+
+
+def test_only_the_link_builds_the_senders_kafka_client() -> None:
+    others = [PRODUCER / "sender" / f"{p}.py" for p in SENDER_PARTS if p != "link"]
+    assert _offences(others, ("tooltrail.schemas.kafka.clients",)) == []
+    assert "tooltrail.schemas.kafka.clients" in _imports(PRODUCER / "sender" / "link.py")
+
+
 def test_only_the_app_layer_imports_the_producer() -> None:
     runtime = [p for p in CONSUMERS.rglob("*.py") if p.relative_to(CONSUMERS).parts[0] != "app"]
     assert len(runtime) > 20, "the runtime has modules"
