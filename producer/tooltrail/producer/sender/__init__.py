@@ -38,7 +38,8 @@ waiting for the GIL; live batches of finished records are short and not paced.
 
 **Its parts**, each built on the one before it (a part only calls parts below it):
 
-* ``state``: what every part shares (settings, counters, the events that wake tasks).
+* ``state``: what every part shares (settings, counters, the events that wake tasks);
+  each part below sets its own fields, and can touch only those of the parts below it.
 * ``spill``: the outbox side: append, fsync, count what it refuses, warn about drops.
 * ``link``: the Kafka client: connect, reconnect, confirm acknowledgements on the topic id.
 * ``flights``: in-flight batches: send, acknowledge, late answers, failed ones to the outbox.

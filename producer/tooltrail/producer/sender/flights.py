@@ -43,6 +43,23 @@ class PartitionBatch:
 class Flights(KafkaLink):
     """Sending batches and settling them (see module docstring)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The flights' own fields: what is in the air, late answers, partitioning."""
+        super().__init__(*args, **kwargs)
+        self.in_flight = 0  # events sent and not yet acknowledged
+        self.in_flight_resent = 0  # of which outbox records (still counted pending there)
+        self._room = asyncio.Event()  # set whenever a flight ends (its events leave in_flight)
+        self._flights: set[asyncio.Task[None]] = set()
+        self._late: dict[Position, asyncio.Future[Any]] = {}
+        self._delivered_late: set[Position] = set()
+        self._acked_resends: set[Position] = set()  # acked in a flight that partly failed
+        self._partition_of: dict[bytes | None, int] = {}
+        # one batch at a time per partition into aiokafka: its add_batch subtracts the time
+        # already waited again on every wait (aiokafka 0.13/0.14), so batches queued behind
+        # several others time out early (KafkaTimeoutError) on a healthy broker
+        self._handover: dict[int, asyncio.Lock] = {}
+        self._partition_count = 0
+
     def _wait_for_room(self) -> bool:
         """True while a burst should wait in memory for acknowledgements instead of spilling.
 

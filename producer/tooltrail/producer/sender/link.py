@@ -9,12 +9,13 @@ producer client is built only through ``tooltrail.schemas.kafka.clients``.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from tooltrail.producer.sender.spill import OutboxSpill
-from tooltrail.producer.sender.state import first_of, log
+from tooltrail.producer.sender.state import AckedBatch, first_of, log
 from tooltrail.schemas.aio import settle, stop_kafka
 from tooltrail.schemas.backoff import Backoff
 from tooltrail.schemas.kafka.clients import kafka_producer
@@ -25,6 +26,13 @@ _BACKOFF_START_S = 0.2
 
 class KafkaLink(OutboxSpill):
     """The Kafka client and the topic-id check (see module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The link's own fields: the client, the topic's id, acks awaiting confirmation."""
+        super().__init__(*args, **kwargs)
+        self._kafka: AIOKafkaProducer | None = None
+        self._topic_id: bytes | None = None
+        self._unconfirmed: list[AckedBatch] = []
 
     def _down(self, why: str) -> None:
         if self.live:

@@ -42,6 +42,9 @@ class Sender(Resend):
         follower: Callable[[asyncio.Event], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(settings, accumulator, outbox, counters, follower)
+        self.taken = 0  # items drained from the accumulator (read by stats)
+        self._link_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # the pump's: a put into a sleeping pump, or stop
         self._thread = threading.Thread(target=self._main, name="tooltrail-sender", daemon=True)
 
     # --- control (any thread) --------------------------------------------------------------

@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from tooltrail.producer.record import Record
 from tooltrail.producer.sender.flights import Flights
+from tooltrail.producer.sender.pacing import Pacer
 from tooltrail.producer.sender.state import ResentRecord, first_of, position_of
 from tooltrail.schemas.headers import event_headers_of
 
 
 class Resend(Flights):
     """Resending the outbox (see module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The resend side's own fields: one batch at a time, and its pacing."""
+        super().__init__(*args, **kwargs)
+        self._resending = asyncio.Lock()  # one resend batch at a time (loop, or stop's drain)
+        self._pace = Pacer(self.settings.sender_slice_us, self.settings.sender_pause_us, self.acc)
 
     async def _resend_loop(self) -> None:
         adopt_every = self.settings.outbox_adopt_interval_s

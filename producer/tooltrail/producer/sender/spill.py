@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from tooltrail.producer import outbox_files
 from tooltrail.producer.record import Record
@@ -19,6 +20,15 @@ from tooltrail.producer.sender.state import Position, SenderState, log
 
 class OutboxSpill(SenderState):
     """Spilling to the outbox and counting what it refuses (see module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The spill side's own fields: the last disk error, fsync timing, drop warnings."""
+        super().__init__(*args, **kwargs)
+        self.outbox_error: str | None = None  # the last error that cost spilled events
+        self._sync_due: asyncio.TimerHandle | None = None
+        self._sync_failing = False
+        self._warned_at = -1e9
+        self._warned_drops = 0
 
     def keep(self, recs: Sequence[Record]) -> None:
         """Write ``recs`` to the outbox on the calling thread (the sender is not running:

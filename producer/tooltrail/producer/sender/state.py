@@ -1,8 +1,9 @@
 """What every part of the sender shares: its settings, counters, state and wake-ups.
 
 The parts (``spill``, ``link``, ``flights``, ``resend``, ``pump``) are layers of one object
-that runs on one asyncio loop; this base holds the fields they all read, so that each part's
-module holds only its own behaviour.
+that runs on one asyncio loop. This base holds only what they all read; each part sets its
+own fields in its own ``__init__``, so a part can touch only its fields and those of the
+parts below it (mypy refuses the others) and each field has one owner.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.outbox import AnyOutbox
 from tooltrail.producer.record import Record
-from tooltrail.producer.sender.pacing import Pacer
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.producer.stats import Counters
 
@@ -51,7 +49,7 @@ def position_of(rec: Record) -> Position | None:
 
 
 class SenderState:
-    """The fields every part of the sender reads (see module docstring)."""
+    """What every part of the sender reads (see module docstring)."""
 
     def __init__(
         self,
@@ -67,37 +65,12 @@ class SenderState:
         self.counters = counters
         self.follower = follower
         self.live = False  # Kafka answers and the events topic exists: batches are sent
-        self.taken = 0  # items drained from the accumulator (read by stats)
-        self.in_flight = 0  # events sent and not yet acknowledged
-        self.in_flight_resent = 0  # of which outbox records (still counted pending there)
         self._loop: asyncio.AbstractEventLoop | None = None
         # created here, bound to the sender's loop when first awaited there
-        self._wake, self._link_wake, self._stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        self._link_wake, self._stop = asyncio.Event(), asyncio.Event()
         self._resend_wake = asyncio.Event()
-        self._room = asyncio.Event()  # set whenever a flight ends (its events leave in_flight)
         self._stopping = threading.Event()
         self._deadline = float("inf")
-        self._kafka: AIOKafkaProducer | None = None
-        self._topic_id: bytes | None = None
-        self._flights: set[asyncio.Task[None]] = set()
-        self._link_task: asyncio.Task[None] | None = None
-        self._unconfirmed: list[AckedBatch] = []
-        self._late: dict[Position, asyncio.Future[Any]] = {}
-        self._delivered_late: set[Position] = set()
-        self._acked_resends: set[Position] = set()  # acked in a flight that partly failed
-        self._resending = asyncio.Lock()  # one resend batch at a time (loop, or stop's drain)
-        self.outbox_error: str | None = None  # the last error that cost spilled events
-        self._sync_due: asyncio.TimerHandle | None = None
-        self._sync_failing = False
-        self._partition_of: dict[bytes | None, int] = {}
-        # one batch at a time per partition into aiokafka: its add_batch subtracts the time
-        # already waited again on every wait (aiokafka 0.13/0.14), so batches queued behind
-        # several others time out early (KafkaTimeoutError) on a healthy broker
-        self._handover: dict[int, asyncio.Lock] = {}
-        self._partition_count = 0
-        self._warned_at = -1e9
-        self._warned_drops = 0
-        self._pace = Pacer(settings.sender_slice_us, settings.sender_pause_us, accumulator)
 
     def _time_left(self) -> float:
         """Seconds until stop's deadline (infinite until ``stop`` is called)."""
