@@ -32,7 +32,9 @@ pytestmark = pytest.mark.reliability
 RATE = 1000  # calls per second
 SEND_TIMEOUT_S = 1.0
 PAUSE_S = 5.0  # well over the send timeout
-DRAIN_BOUND_S = 15.0  # the outbox is empty this long after the broker returns, under traffic
+DRAIN_BOUND_S = 10.0  # the outbox is empty this long after the broker returns, under traffic
+# (measured: 0.3 s); the stalled-broker driver runs past ~2 s of warm-up + the pause + this
+STALL_DRIVER_S = 20
 SECOND_LIFE = 10**6  # first call index of a restarted driver
 
 
@@ -102,7 +104,7 @@ async def test_a_stalled_broker_under_steady_traffic_loses_nothing_and_drains_wh
             tmp_path / "outbox",
             own_broker.bootstrap,
             names.events,
-            30,
+            STALL_DRIVER_S,
             tmp_path / "driver.log",
         )
         try:
