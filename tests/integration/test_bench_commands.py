@@ -122,3 +122,17 @@ def test_bench_enrich_reports_figures_and_ratios(tmp_path: Path) -> None:
     assert isinstance(memory, dict)
     assert memory["compact"] <= memory["counted"]  # the byte bound never undercounts
     assert memory["compact"] < memory["pydantic"]
+
+
+def test_bench_situations_reports_consolidation_and_signed_hits(tmp_path: Path) -> None:
+    r = _bench("situations", tmp_path)
+    (run,) = r["rates"]  # type: ignore[misc]
+    assert run["calls"] == 200
+    assert run["freshness_ms"]["memory"]["n"] == run["freshness_ms"]["enrich"]["n"] == 200
+    # situations, not calls: fewer memories and embeddings than the per-call baseline
+    assert 0 < run["memories_per_1000"] < run["baseline_per_call"]["memories_per_1000"] == 1000
+    assert run["embeddings_per_1000"] <= run["memories_per_1000"]
+    hits = run["hits"]
+    assert hits["entries"] == 200  # the enrich group signed and published every entry
+    assert hits["hits"] > 0
+    assert hits["entries_repeating_a_hit"] == 0  # never two hits of one situation

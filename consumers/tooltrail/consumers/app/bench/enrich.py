@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from tooltrail.consumers.app.bench.cache_memory import entry_memory
-from tooltrail.consumers.app.bench.common import kafka_for_bench, machine, report, summary, workdir
+from tooltrail.consumers.app.bench.common import (
+    bench_settings,
+    kafka_for_bench,
+    machine,
+    report,
+    summary,
+    workdir,
+)
 from tooltrail.consumers.app.bench.memory import chroma_for_bench
 from tooltrail.consumers.kafka.topics import ensure_topics, pipeline_topics
 from tooltrail.consumers.memory.chroma import close_client, open_chroma
@@ -109,22 +116,8 @@ def _inline(url: str, collection: str, rounds: int) -> list[float]:
 
 
 async def _staleness(root: Path, bootstrap: str, url: str, seconds: int, rate: int) -> list[float]:
-    tag = uuid.uuid4().hex[:8]
     key = secrets.token_hex(32)  # the enrich group signs, the follower verifies
-    settings = load_settings(
-        WorkerSettings,
-        enrichment_key=key,
-        kafka_bootstrap=bootstrap,
-        chroma_url=url,
-        events_topic=f"bench.ev.{tag}",
-        dlq_topic=f"bench.dlq.{tag}",
-        enrichment_topic=f"bench.enr.{tag}",
-        enrich_group=f"bench-enrich-{tag}",
-        chroma_collection=f"bench_enrich_{tag}",
-        topic_partitions=3,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=500,
-    )
+    settings = bench_settings(bootstrap, url, "enrich", enrichment_key=key)
     await ensure_topics(
         settings.kafka_kwargs(),
         pipeline_topics(settings.events_topic, settings.dlq_topic, settings.enrichment_topic, 3, 1),

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tooltrail.consumers.app.bench.common import (
+    bench_settings,
     kafka_for_bench,
     machine,
     report,
@@ -117,21 +117,7 @@ async def run(*, quick: bool) -> dict[str, Any]:
     """Run every measurement and return the figures."""
     n, seconds, rate = (60, 4, 20) if quick else (400, 15, 20)
     with workdir() as root, kafka_for_bench(root) as bootstrap, chroma_for_bench(root) as url:
-        tag = uuid.uuid4().hex[:8]
-        settings = load_settings(
-            WorkerSettings,
-            kafka_bootstrap=bootstrap,
-            chroma_url=url,
-            events_topic=f"bench.mem.{tag}",
-            dlq_topic=f"bench.dlq.{tag}",
-            enrichment_topic=f"bench.enrich.{tag}",
-            memory_group=f"bench-mem-{tag}",
-            chroma_collection=f"bench_mem_{tag}",
-            topic_partitions=3,
-            session_timeout_ms=3000,
-            heartbeat_interval_ms=500,
-            max_poll_records=100,
-        )
+        settings = bench_settings(bootstrap, url, "mem", max_poll_records=100)
         await ensure_topics(settings.kafka_kwargs(), [TopicSpec(settings.events_topic, 3)])
         events = _events(n)
         raw_s = await asyncio.to_thread(_raw, settings, events, settings.max_poll_records)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tooltrail.consumers.app.bench.common import (
+    bench_settings,
     kafka_for_bench,
     machine,
     report,
@@ -33,12 +34,10 @@ from tooltrail.consumers.memory.embedders import make_embedder
 from tooltrail.consumers.memory.records import embedding_text
 from tooltrail.consumers.memory.vector_cache import shared_cache
 from tooltrail.consumers.runtime.runner import GroupRunner
-from tooltrail.consumers.settings import WorkerSettings
 from tooltrail.consumers.sinks.enrich import EnrichSink
 from tooltrail.consumers.sinks.memory import MemorySink
 from tooltrail.producer.calls import ToolCall, build_event
 from tooltrail.producer.emitter import TrailProducer
-from tooltrail.schemas.config import load_settings
 from tooltrail.schemas.events import Outcome, ToolExecutionEvent
 from tooltrail.schemas.records import EnrichmentEntry
 
@@ -106,20 +105,7 @@ async def _one_rate(
     root: Path, bootstrap: str, url: str, rate: int, seconds: int
 ) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
-    settings = load_settings(
-        WorkerSettings,
-        kafka_bootstrap=bootstrap,
-        chroma_url=url,
-        events_topic=f"bench.sit.{tag}",
-        dlq_topic=f"bench.sitdlq.{tag}",
-        enrichment_topic=f"bench.sitenr.{tag}",
-        memory_group=f"bench-sit-mem-{tag}",
-        enrich_group=f"bench-sit-enr-{tag}",
-        chroma_collection=f"bench_sit_{tag}",
-        topic_partitions=3,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=500,
-    )
+    settings = bench_settings(bootstrap, url, "sit")
     await ensure_topics(
         settings.kafka_kwargs(),
         pipeline_topics(settings.events_topic, settings.dlq_topic, settings.enrichment_topic, 3, 1),
