@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from tooltrail.schemas.backoff import Backoff
 from tooltrail.schemas.bounds import DEFAULT_LIMITS, DecodeLimits
 from tooltrail.schemas.config import KafkaSettings, env_alias
+from tooltrail.schemas.vectors.settings import ChromaSettings
 
 
-class WorkerSettings(KafkaSettings):
+class WorkerSettings(KafkaSettings, ChromaSettings):
     """Consumer-group, sink and Chroma settings shared by every worker."""
 
     metrics_group: str = "tooltrail-metrics"
@@ -91,38 +91,12 @@ class WorkerSettings(KafkaSettings):
     metrics_dedup_window: int = Field(500_000, ge=1_000, le=100_000_000)
     """How many recent records' event ids the metrics writer remembers (about 60 B each)."""
 
-    chroma_url: str | None = Field(None, pattern=r"^https?://[^\s/@]+(:\d+)?/?$")
-    """Chroma server URL, e.g. `http://127.0.0.1:8000` (no credentials: use the token)."""
     chroma_path: Path | None = None
     """Embedded Chroma directory, used when no URL is set."""
-    chroma_token: SecretStr | None = None
-    """Bearer token for the Chroma server (secret)."""
-    chroma_allow_http_token: bool = False
-    """Allow `TOOLTRAIL_CHROMA_TOKEN` over an `http://` URL (it travels in clear text)."""
-    chroma_tenant: str = "default_tenant"
-    """Chroma tenant."""
-    chroma_database: str = "default_database"
-    """Chroma database."""
     enable_vector_writes: bool = Field(
         True, validation_alias=env_alias("enable_vector_writes", "ENABLE_VECTOR_WRITES")
     )
     """`false` makes the memory writer skip Chroma (offsets still advance)."""
-    unified_memory: bool = Field(
-        True, validation_alias=env_alias("unified_memory", "UNIFIED_MEMORY")
-    )
-    """One collection with a `kind` key (`true`) or one collection per kind."""
-    chroma_collection: str = Field(
-        "tooltrail_memory",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$",
-        validation_alias=env_alias("chroma_collection", "CHROMA_COLLECTION"),
-    )
-    """Collection name in unified mode."""
-    chroma_collection_prefix: str = Field(
-        "tooltrail_",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$",
-        validation_alias=env_alias("chroma_collection_prefix", "CHROMA_COLLECTION_PREFIX"),
-    )
-    """Collection name prefix in separate mode."""
     enrich_k: int = Field(3, ge=1, le=10)
     """How many related memories an enrichment entry holds."""
     enrich_exclude_same_session: bool = False
@@ -137,10 +111,6 @@ class WorkerSettings(KafkaSettings):
     """Event ids the memory writer remembers so a redelivery is not counted again (~100 B each)."""
     memory_sweep_interval_s: float = Field(300.0, ge=1, le=86_400)
     """How often the memory group sweeps retention and caps (bounded work per sweep)."""
-    embedder: Literal["minilm", "hashing"] = "minilm"
-    """`minilm` (offline MiniLM int8 ONNX) or `hashing` (tests)."""
-    embed_threads: int = Field(1, ge=0, le=64)
-    """onnxruntime threads per embedder (0 = onnxruntime decides)."""
     embed_cache_size: int = Field(4096, ge=0, le=1_000_000)
     """Vectors kept per process so groups sharing it embed each document once (0 = off)."""
 
@@ -160,25 +130,10 @@ class WorkerSettings(KafkaSettings):
         initial = self.retry_backoff_initial_s
         return Backoff(initial, max(self.retry_backoff_max_s, initial), jitter=0.2)
 
-    def chroma_token_value(self) -> str | None:
-        """The Chroma token in clear (for the client factory only)."""
-        return self.chroma_token.get_secret_value() if self.chroma_token else None
-
     @property
     def chroma_configured(self) -> bool:
         """True if a Chroma URL or directory is set."""
         return self.chroma_url is not None or self.chroma_path is not None
-
-    @model_validator(mode="after")
-    def _token_over_tls(self) -> WorkerSettings:
-        url = self.chroma_url or ""
-        if self.chroma_token and url.startswith("http://") and not self.chroma_allow_http_token:
-            raise ValueError(
-                "TOOLTRAIL_CHROMA_TOKEN is set but TOOLTRAIL_CHROMA_URL is http://: the token "
-                "would travel in clear text; use https:// or set "
-                "TOOLTRAIL_CHROMA_ALLOW_HTTP_TOKEN=true"
-            )
-        return self
 
     @model_validator(mode="after")
     def _timeouts_consistent(self) -> WorkerSettings:
