@@ -20,24 +20,10 @@ from re import _constants as sre
 from re import _parser
 from typing import Any
 
+from tooltrail.consumers.app.bench.emit_redaction import HOOK_RUNS, HOOK_WORDS
+
 #: Characters tried as pumps: whitespace, separators, openers, quotes, escapes, letters.
 CANDIDATES = " \t\n\r:=,;{}[]()<>#-@\"'\\/.aA0_$~|&*%!?+^"
-HOOK_WORDS = (
-    "password:",
-    "the key",
-    "key #",
-    "foo_key={ ",
-    "token ",
-    "secret=",
-    "Authorization:",
-    "-----BEGIN ",
-    "api_key",
-    "client_secret",
-    "db_password =",
-    "PRIVATE KEY",
-    "x-api-key",
-)
-HOOK_RUNS = (" ", "\t", " \t", ":", "=", "{ ", "<", "#", ",", "-", "@")
 MORE_WORDS = (
     "password",
     "passwd",
