@@ -45,14 +45,26 @@ DRAIN_TIMEOUT_S = 300.0
 
 
 class RecordingEnrichSink(EnrichSink):
-    """The enrich sink, keeping the entries it computed (to judge the hits)."""
+    """The enrich sink, keeping the entries it computed (to judge the hits).
+
+    A batch is coalesced to one entry per cache key, so entries can be fewer than calls:
+    ``keys`` counts the distinct keys of the batches computed, ``calls_covered`` the calls of
+    the batches published.
+    """
 
     entries: list[EnrichmentEntry]
+    keys = 0
+    calls_covered = 0
 
     def _compute(self, latest: Any, records: Any) -> list[EnrichmentEntry]:
         out = super()._compute(latest, records)
         self.entries = [*getattr(self, "entries", []), *out]
+        self.keys += len(latest)
         return out
+
+    async def write(self, batch: list[Any]) -> None:
+        await super().write(batch)
+        self.calls_covered += len(batch)
 
 
 def _rss_mb() -> float:
@@ -163,7 +175,11 @@ async def _one_rate(
         "memories_per_1000": round(stored * per_k, 1),
         "embeddings_per_1000": round(embedded * per_k, 1),
         "memory_group_embeddings_per_1000": round(memory_sink.embedded_total * per_k, 1),
-        "hits": _judge(getattr(enrich_sink, "entries", [])),
+        "hits": {
+            **_judge(getattr(enrich_sink, "entries", [])),
+            "distinct_keys": enrich_sink.keys,
+            "calls_covered": enrich_sink.calls_covered,
+        },
         "rss_mb": rss,
         "baseline_per_call": _baseline(calls),
     }
