@@ -151,4 +151,4 @@ def test_bench_embed_quick_reports_recall_of_the_default_within_two_points(
     assert today["docs_per_s"] > 0
     assert default["ratio"] > 0
     assert r["eval"]["queries"] > 50
-    assert r["corpus"]["docs"] == 64
+    assert r["corpus"]["docs"] == 16

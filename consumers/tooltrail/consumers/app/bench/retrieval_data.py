@@ -14,12 +14,14 @@ embeds and are the same on every run.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from tooltrail.consumers.memory.records import embedding_text, to_memory
 from tooltrail.producer.calls import ToolCall, build_event
 from tooltrail.producer.emitter import TrailProducer
+from tooltrail.producer.settings import ProducerSettings
 from tooltrail.schemas.events import Outcome, ToolExecutionEvent
 
 
@@ -678,7 +680,13 @@ def event_of(call: Call) -> ToolExecutionEvent:
         Outcome.TOOL_ERROR if call.error else Outcome.OK, error=call.error, result=call.result
     )
     raw.started_wall, raw.elapsed_ms = ended - call.ms / 1000, call.ms
-    return build_event(raw, TrailProducer.default_settings())
+    return build_event(raw, _settings())
+
+
+@functools.cache
+def _settings() -> ProducerSettings:
+    """The producer's default settings, read once (each read parses the environment)."""
+    return TrailProducer.default_settings()
 
 
 def documents() -> list[EvalDoc]:

@@ -28,8 +28,12 @@ def _recall(vectors: Any, groups: list[str | None]) -> tuple[float, int]:
     return recall_at_k(vectors, groups), len(mates_of(groups))
 
 
-def run(embedder: MiniLMOnnxEF | None = None) -> dict[str, Any]:
-    """recall@3, queries, distinctness and median tokens, per call and per situation."""
+def run(embedder: MiniLMOnnxEF | None = None, call_vectors: Any = None) -> dict[str, Any]:
+    """recall@3, queries, distinctness and median tokens, per call and per situation.
+
+    ``call_vectors``: the per-call vectors when the caller already has them (``bench embed``'s
+    default variant embeds the same texts, in the same order, with the same embedder).
+    """
     model = embedder or MiniLMOnnxEF()
     labelled: list[tuple[str | None, Any]] = [(g, c) for g, calls in GROUPS.items() for c in calls]
     labelled += [(None, c) for c in DISTRACTORS.values()]
@@ -42,7 +46,10 @@ def run(embedder: MiniLMOnnxEF | None = None) -> dict[str, Any]:
         known = by_id.get(sit.id)
         by_id[sit.id] = (known[0] if known and known[0] else group, sit.embedding_text)
     sit_ids = list(by_id)
-    call_vectors = model(call_texts)
+    if call_vectors is None:
+        call_vectors = model(call_texts)
+    elif len(call_vectors) != len(call_texts):
+        raise ValueError(f"{len(call_vectors)} call vectors for {len(call_texts)} calls")
     ranked_calls = ranked(call_vectors)
     call_recall, call_queries = _recall(call_vectors, call_groups)
     sit_recall, sit_queries = _recall(
