@@ -145,3 +145,50 @@ def test_zsh_completion_loads_bash_compatibility_first() -> None:
     out = _run("completion", "zsh")
     assert out.stdout.startswith("autoload -U +X bashcompinit && bashcompinit\n")
     assert "complete -o default -F _tooltrail tooltrail" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("words", "module"),
+    [
+        (["stats"], "ops"),
+        (["--log-level", "DEBUG", "metrics", "export"], "ops"),
+        (["--log-level=DEBUG", "memory", "search", "x"], "memory"),
+        (["--debug", "demo-server"], "demo"),
+        (["settings", "--help"], "settings"),
+        (["--help", "stats"], None),  # the top-level help lists every command
+        (["-h"], None),
+        ([], None),
+        (["stst"], None),  # an unknown word: the error lists every command
+        (["--log-level", "stats"], None),  # 'stats' is the option's (bad) value here
+    ],
+)
+def test_only_the_named_command_s_module_is_loaded(words: list[str], module: str | None) -> None:
+    from tooltrail.consumers.app.cli import command_module
+
+    assert command_module(words) == module
+
+
+def test_a_light_command_does_not_import_chroma_numpy_or_the_embedders() -> None:
+    probe = (
+        "import sys\n"
+        "from tooltrail.consumers.app.cli import build_parser\n"
+        "args = build_parser(['stats', '--json']).parse_args(['stats', '--json'])\n"
+        "assert args.command == 'stats', args\n"
+        "print(sorted(m for m in ('chromadb', 'numpy', 'onnxruntime') if m in sys.modules))\n"
+        "build_parser(['memory', 'stats'])\n"
+        "print('chromadb' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]  # memory's commands do need them
+
+
+def test_a_named_command_parses_as_with_every_command_loaded() -> None:
+    words = ["--log-level", "WARNING", "dlq", "list", "--json"]
+    full, named = build_parser().parse_args(words), build_parser(words).parse_args(words)
+    assert {k: v for k, v in vars(full).items() if k != "handler"} == {
+        k: v for k, v in vars(named).items() if k != "handler"
+    }
+    assert full.handler.__qualname__ == named.handler.__qualname__

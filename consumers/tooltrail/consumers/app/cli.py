@@ -59,8 +59,34 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_parser() -> Parser:
-    """The argument parser of every sub-command."""
+def command_module(words: Sequence[str]) -> str | None:
+    """The command module that ``words`` run, or None (no command yet, help asked before it,
+    or an unknown word: then every module is needed, for the listing or the error).
+
+    Only the options before the command are skipped: ``--log-level`` takes a value.
+    """
+    modules = {name: module for module, names in COMMANDS.items() for name in names}
+    skip_value = False
+    for word in words:
+        if skip_value:
+            skip_value = False
+        elif word == "--log-level":
+            skip_value = True
+        elif word in ("-h", "--help"):
+            return None
+        elif not word.startswith("-"):
+            return modules.get(word)
+    return None
+
+
+def build_parser(words: Sequence[str] | None = None) -> Parser:
+    """The argument parser of every sub-command, or only of the one ``words`` run.
+
+    Command modules import what their commands need (Chroma, numpy, the embedders: about a
+    second). A command that is named loads its own module only, so that 'tooltrail stats'
+    does not pay for 'tooltrail memory'; help and completion load them all.
+    """
+    wanted = command_module(words) if words is not None else None
     parser = Parser(prog="tooltrail", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"tooltrail {_version()}")
     parser.add_argument(
@@ -73,6 +99,8 @@ def build_parser() -> Parser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module, names in COMMANDS.items():
+        if wanted is not None and module != wanted:
+            continue
         try:
             imported = importlib.import_module(f"tooltrail.consumers.app.commands.{module}")
         except ModuleNotFoundError as exc:
@@ -162,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tooltrail`` console script."""
     words = list(sys.argv[1:] if argv is None else argv)
     Parser.json_errors = "--json" in words
-    args = build_parser().parse_args(words)
+    args = build_parser(words).parse_args(words)
     os.umask(0o077)  # data, logs and spill files hold tool data: owner only
     try:
         level = _log_level(args.log_level)
