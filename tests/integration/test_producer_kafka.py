@@ -164,7 +164,11 @@ async def test_a_burst_on_a_healthy_broker_waits_for_room_instead_of_spilling(
     with caplog.at_level("WARNING", "tooltrail.producer.sender"):
         for event in events:
             producer.emit(event)
-        await wait_for(lambda: producer.stats().sent == 20_000, 120, "every event sent live")
+        try:
+            await wait_for(lambda: producer.stats().sent == 20_000, 120, "every event sent live")
+        except AssertionError as exc:  # say where the rest went (spilled, resent, in flight)
+            said = [r.getMessage() for r in caplog.records]
+            raise AssertionError(f"{exc}: {producer.stats()}; logged {said}") from None
     stats = producer.stats()
     await producer.aclose(10)
     assert (stats.spilled, stats.resent, stats.dropped_total) == (0, 0, 0)

@@ -167,3 +167,30 @@ def test_close_on_a_stalled_broker_keeps_its_deadline_and_every_call(
     assert (s.queue_depth, s.in_flight, s.dropped) == (0, 0, {})
     assert s.outbox_pending == 300  # every call whole on disk for the next life
     broker.faults.resume()
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 7, 300, 499])
+def test_a_burst_past_max_in_flight_waits_in_memory_and_spills_nothing(
+    broker: MemoryBroker, tmp_path: Path, max_in_flight: int
+) -> None:
+    """A batch bigger than the room in the air is taken in part: the rest waits for
+    acknowledgements (it used to go to the outbox: thousands of a 20k burst on a live link)."""
+    producer = TrailProducer(
+        kafka_bootstrap=f"memory://{broker.name}",
+        events_topic=TOPIC,
+        outbox_dir=tmp_path / "ob",
+        batch_size=500,
+        max_in_flight=max_in_flight,
+        linger_ms=5,
+        enable_presearch=False,
+    ).start()
+    try:
+        _wait(producer, "connected", lambda s: s.connected)
+        events = [make_event(session_id=f"s{i % 7}") for i in range(3_000)]
+        for event in events:
+            producer.emit(event)
+        s = _wait(producer, "all sent", lambda s: s.sent == len(events) or s.spilled > 0)
+        assert (s.sent, s.spilled, s.resent, s.dropped_total) == (len(events), 0, 0, 0), s
+    finally:
+        producer.close(5)
+    assert sorted(_on_topic(broker)) == sorted(e.event_id for e in events)

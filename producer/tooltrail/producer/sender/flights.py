@@ -69,13 +69,26 @@ class Flights(KafkaLink):
         ``TOOLTRAIL_SEND_TIMEOUT_S`` (the flights time out and the link goes down), and a
         filling accumulator spills rather than drop calls.
         """
+        return self.in_flight >= self.settings.max_in_flight and self._may_wait()
+
+    def _may_wait(self) -> bool:
+        """A live link, not stopping, and the accumulator less than half full: records may
+        wait in memory for room in the air rather than go to the outbox."""
         return (
-            self.in_flight >= self.settings.max_in_flight
-            and self.live
+            self.live
             and self._kafka is not None
             and not self._stop.is_set()
             and len(self.acc) < self.acc.capacity // 2
         )
+
+    def _take_limit(self) -> int:
+        """How many records the pump takes next: a batch, or only what fits in the air when
+        the rest may wait (taking a whole batch would send the part past
+        ``TOOLTRAIL_MAX_IN_FLIGHT`` to the outbox while acknowledgements are flowing)."""
+        batch = self.settings.batch_size
+        if self._may_wait():
+            return max(min(batch, self.settings.max_in_flight - self.in_flight), 1)
+        return batch
 
     def _route(self, recs: list[Record]) -> None:
         late = self._stopping.is_set() and self._time_left() <= 0

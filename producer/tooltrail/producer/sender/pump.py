@@ -148,13 +148,14 @@ class Sender(Resend):
                 self._room.clear()
                 await first_of(self._room.wait(), self._stop.wait(), timeout=linger)
                 continue
-            recs = acc.drain(s.batch_size)
+            limit = self._take_limit()
+            recs = acc.drain(limit)
             if recs:
                 self.taken += len(recs)
                 last_items = time.monotonic()
                 self._route(recs)
                 self._warn_drops()
-                if len(recs) == s.batch_size:
+                if len(recs) == limit:
                     await asyncio.sleep(0)  # let acknowledgements in, then take more
                     continue
             if self._stop.is_set():
