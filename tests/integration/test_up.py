@@ -29,6 +29,13 @@ def _env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "(gone)"
+
+
 def _processes_using(path: Path) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -301,12 +308,13 @@ def test_after_the_demo_infra_keeps_the_data_for_the_operator_commands(tmp_path:
     data = tmp_path / "data"
     env = _env(tmp_path)
     cli = [sys.executable, "-m", "tooltrail.consumers.app.cli"]
+    infra_log = (tmp_path / "infra-stderr.txt").open("wb")
     infra = subprocess.Popen(
         [*cli, "infra", "--data-dir", str(data)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=infra_log,
         text=True,
     )
     try:
@@ -384,8 +392,15 @@ def test_after_the_demo_infra_keeps_the_data_for_the_operator_commands(tmp_path:
     finally:
         infra.send_signal(signal.SIGINT)
         try:
-            assert infra.wait(60) == 0
+            try:
+                code = infra.wait(60)
+            except subprocess.TimeoutExpired:  # say what it was doing and what is left
+                left = {pid: _cmdline(pid) for pid in _processes_using(data)}
+                tail = (tmp_path / "infra-stderr.txt").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"infra did not stop: {left}\n{tail}") from None
+            assert code == 0
         finally:
+            infra_log.close()
             if infra.poll() is None:
                 infra.kill()
                 infra.wait()
