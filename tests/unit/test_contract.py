@@ -122,7 +122,7 @@ MUTATED = [*FIELDS, "tags.domain", "tags.environment", "tags.severity", "flags.k
 
 
 @pytest.mark.parametrize("field", MUTATED)
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_the_reader_accepts_exactly_what_the_snapshot_allows(
     field: str, data: st.DataObject
