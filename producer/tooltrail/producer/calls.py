@@ -179,9 +179,7 @@ def summarize_result(result: Any, limits: RedactionLimits) -> str | None:
 
 def _content_texts(result: Any) -> list[str]:
     """Texts of an MCP result's content items (text items and embedded text resources)."""
-    content = (
-        result.get("content") if isinstance(result, Mapping) else getattr(result, "content", None)
-    )
+    content = _field(result, "content")
     texts: list[str] = []
     if not isinstance(content, list):
         return texts
@@ -194,11 +192,16 @@ def _content_texts(result: Any) -> list[str]:
 
 
 def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    # a plain dict first (the mcp SDK's wire results): the Mapping ABC check is slower
+    if obj is None:
+        return None
+    if type(obj) is dict or isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
 
 
 def _structured(result: Any) -> Any:
-    if isinstance(result, Mapping):
+    if type(result) is dict or isinstance(result, Mapping):
         return result.get("structuredContent")
     return getattr(result, "structured_content", None)
 
@@ -232,7 +235,7 @@ def redact_call(call: ToolCall, settings: ProducerSettings) -> Redacted:
     wall, elapsed = call.started_wall, call.elapsed_ms
     if not (wall >= 0 and 0 <= elapsed <= MAX_ELAPSED_MS and wall + elapsed / 1000 < _MAX_WALL):
         raise ValueError("startedAt or elapsedMs out of the wire's range")
-    limits = settings.redaction_limits.with_budget()
+    limits = static_parts(settings).limits.with_budget()
     args = redact_args(call.args, limits)
     error = call.error
     error = first_line(redact_text(error, limits), MAX_ERROR_SUMMARY_CHARS) if error else None
@@ -357,6 +360,8 @@ class StaticParts:
         self.flags = flags_snapshot(settings)
         self.server_name = _label(settings.server_name, 200)
         self.server_host = _label(settings.server_host, 200)
+        #: built once: the settings property makes a new object on every read
+        self.limits = settings.redaction_limits
         #: wire forms, encoded once (``event_bytes`` embeds them as they are)
         self.wire_tags = {
             o: orjson.Fragment(orjson.dumps(t.model_dump(mode="json", by_alias=True)))
