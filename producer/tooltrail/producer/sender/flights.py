@@ -10,6 +10,7 @@ after the flight timed out is remembered (``late_acks``) so that the resend skip
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from tooltrail.producer.record import Record
+from tooltrail.producer.sender.clock import SenderClock
 from tooltrail.producer.sender.link import KafkaLink
 from tooltrail.producer.sender.state import AckedBatch, Position, position_of
 
@@ -59,6 +61,7 @@ class Flights(KafkaLink):
         # several others time out early (KafkaTimeoutError) on a healthy broker
         self._handover: dict[int, asyncio.Lock] = {}
         self._partition_count = 0
+        self._clock = SenderClock()
 
     def _wait_for_room(self) -> bool:
         """True while a burst should wait in memory for acknowledgements instead of spilling.
@@ -118,10 +121,12 @@ class Flights(KafkaLink):
         """Send ``recs``; what is not acknowledged in time goes to the outbox."""
         groups: list[PartitionBatch] = []
         limit = self.settings.send_timeout_s
+        # time the loop could not run is not counted, but a stop keeps its deadline in wall time
+        deadline: contextlib.AbstractAsyncContextManager[Any] = self._clock.within(limit)
         if self._stopping.is_set():
-            limit = min(limit, max(self._time_left(), 0.05))
+            deadline = asyncio.timeout(min(limit, max(self._time_left(), 0.05)))
         try:
-            async with asyncio.timeout(limit):
+            async with deadline:
                 topic = self.settings.events_topic
                 partitions = sorted(await kafka.partitions_for(topic))
                 groups = self._batches(kafka, partitions, recs)
