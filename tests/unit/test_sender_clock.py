@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tooltrail.producer.sender.clock import TICK, SenderClock
+from tooltrail.producer.sender.clock import TICK, WALL_CAP, SenderClock
 
 
 async def test_a_loop_blocked_past_the_limit_does_not_time_the_body_out() -> None:
@@ -63,3 +63,15 @@ def test_the_tick_is_short_against_any_send_timeout() -> None:
     from tooltrail.producer.settings import ProducerSettings
 
     assert ProducerSettings().send_timeout_s > 2 * TICK
+
+
+async def _starved_past_the_cap(clock: SenderClock, limit: float) -> None:
+    async with clock.within(limit):
+        time.sleep(limit * WALL_CAP + 0.1)  # starved throughout, and longer than the cap
+        await asyncio.sleep(0.05)
+
+
+async def test_however_starved_a_deadline_ends_after_the_wall_cap() -> None:
+    clock = SenderClock()
+    with pytest.raises(TimeoutError):
+        await _starved_past_the_cap(clock, 0.1)

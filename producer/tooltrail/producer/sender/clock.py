@@ -10,7 +10,9 @@ While flights are in the air a timer ticks every ``TICK`` seconds on the sender'
 (or a deadline check) that comes more than ``2 * TICK`` after the previous one means the loop
 could not run meanwhile: that time is counted as starved and not against any flight. A broker
 that stops answering still times a flight out after ``TOOLTRAIL_SEND_TIMEOUT_S``: the loop
-itself runs then, and its ticks come on time.
+itself runs then, and its ticks come on time. However starved the loop, a flight ends after
+``WALL_CAP`` times its limit in wall time: what a killed process can lose from memory during a
+stall stays bounded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import AsyncIterator
 
 #: Seconds between ticks while flights are in the air.
 TICK = 0.05
+#: A deadline stretched by starvation still ends after this many times its limit (wall time).
+WALL_CAP = 5
 
 
 class SenderClock:
@@ -51,7 +55,8 @@ class SenderClock:
 
     @contextlib.asynccontextmanager
     async def within(self, limit: float) -> AsyncIterator[None]:
-        """Like ``asyncio.timeout(limit)``, counting only time the loop could run."""
+        """Like ``asyncio.timeout(limit)``, counting only time the loop could run (at most
+        ``WALL_CAP * limit`` of wall time)."""
         loop = asyncio.get_running_loop()
         if not self._users:
             self._last = loop.time()
@@ -61,7 +66,7 @@ class SenderClock:
         deadline = self.now() + limit
         check: asyncio.TimerHandle | None = None
         try:
-            async with asyncio.timeout(None) as cm:
+            async with asyncio.timeout(limit * WALL_CAP) as cm:
 
                 def expire_or_wait() -> None:
                     nonlocal check
