@@ -105,7 +105,9 @@ class ProducerSettings(KafkaSettings):
     max_request_size: int = Field(1_048_576, ge=1024)
     """Largest Kafka request in bytes."""
     send_timeout_s: float = Field(2.0, gt=0, le=600)
-    """Longest an event waits in memory for Kafka's acknowledgement before going to the outbox."""
+    """Longest an event waits in memory for Kafka's acknowledgement before going to the outbox,
+    counted on the sender's own clock: time its loop could not run (the GIL held by another
+    thread) does not count."""
     reconnect_backoff_max_s: float = Field(10.0, gt=0, le=600)
     """Longest pause between reconnect attempts while the broker is down."""
 

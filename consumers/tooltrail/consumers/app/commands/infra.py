@@ -23,6 +23,10 @@ def run(data_dir: str, *, kafka_port: int | None, chroma_port: int | None) -> in
         EmbeddedBroker(root / "logs" / "tansu.log", kafka_port).start() as broker,
         ChromaServer(root / "chroma", root / "logs" / "chroma.log", chroma_port).start() as chroma,
     ):
+        # once both run, Ctrl-C stops them through the event too (as SIGTERM does), not only
+        # as a KeyboardInterrupt: infra once ignored a SIGINT in a full test run (cause not
+        # found), and a SIGINT inherited as ignored would be ignored for good
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         for line in exports(broker.bootstrap, chroma.url, root):
             print(line)
         sys.stdout.flush()
