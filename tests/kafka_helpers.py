@@ -49,6 +49,42 @@ async def read_topic(
     return records
 
 
+async def read_all(
+    bootstrap: str, topic: str, *, timeout: float = 30.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on ``topic`` now: read from the beginning up to the end offsets taken at
+    the start ([] if the topic does not exist). For topics whose producers have finished
+    (closed, exited): nothing can arrive later, so no time is spent waiting for stragglers.
+    Fails naming the partitions if the end is not reached within ``timeout``."""
+    consumer = kafka_consumer(
+        {"bootstrap_servers": bootstrap},
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        await consumer.start()
+        if topic not in await consumer.topics():
+            return records
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        deadline = time.monotonic() + timeout
+        left = {tp for tp in parts if ends[tp] > 0}
+        while left:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: {sorted(left)} not read to the end in {timeout}s")
+            for batch in (await consumer.getmany(*left, timeout_ms=200)).values():
+                records.extend(batch)
+            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+    return records
+
+
 async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``condition`` until it holds; fail the test naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout

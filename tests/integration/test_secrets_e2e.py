@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import KafkaEndpoint, Names
 from tests.integration.test_up import assert_private
-from tests.kafka_helpers import read_topic, wait_for
+from tests.kafka_helpers import read_all, wait_for
 from tests.processes import worker, worker_env
 from tooltrail.consumers.app.demo.tools import demo_secret
 from tooltrail.consumers.app.launcher import ChromaServer
@@ -130,7 +130,7 @@ async def _everything(bootstrap: str, names: Names, chroma_url: str, root: Path)
     """Every byte tooltrail put anywhere: topics, files, Chroma, stderr and logs."""
     parts = []
     for topic in (names.events, names.dlq, names.enrichment, names.events + ".status"):
-        for r in await read_topic(bootstrap, topic, until=lambda _: False, timeout=3):
+        for r in await read_all(bootstrap, topic):
             parts += [r.key or b"", r.value or b"", *(v for _, v in r.headers or ())]
     files = await asyncio.to_thread(lambda: [p for p in root.rglob("*") if p.is_file()])
     parts += [p.read_bytes() for p in files]  # metrics, stderr, outbox

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka_helpers import read_topic, wait_for
+from tests.kafka_helpers import read_all, wait_for
 from tooltrail.consumers import TopicSpec, ensure_topics
 from tooltrail.consumers.app.launcher import EmbeddedBroker, free_port
 from tooltrail.producer.emitter import TrailProducer
@@ -81,8 +81,6 @@ async def test_killed_mid_spill_then_restart_replays_the_outbox(
     await producer.aclose(10)
     assert producer.stats().resent == len(expected)
 
-    records = await read_topic(
-        own_broker.bootstrap, "events", until=lambda r: len(r) >= len(expected), settle=1.0
-    )
+    records = await read_all(own_broker.bootstrap, "events")
     got = Counter(decode(r.value, ToolExecutionEvent).event_id for r in records)
     assert got == Counter(expected)
