@@ -11,7 +11,12 @@ import numpy as np
 import orjson
 import pytest
 
-from tooltrail.consumers.app.bench.retrieval import MAX_RECALL_LOSS, mrr, recall_at_k
+from tooltrail.consumers.app.bench.retrieval import (
+    MAX_RECALL_LOSS,
+    QUICK_TODAY_SAMPLE,
+    mrr,
+    recall_at_k,
+)
 from tooltrail.consumers.app.bench.retrieval_data import DISTRACTORS, GROUPS, documents
 from tooltrail.consumers.memory.embedders import MiniLMOnnxEF, embedder_id
 from tooltrail.schemas.base import MAX_SUMMARY_BYTES
@@ -152,3 +157,7 @@ def test_bench_embed_quick_reports_recall_of_the_default_within_two_points(
     assert default["ratio"] > 0
     assert r["eval"]["queries"] > 50
     assert r["corpus"]["docs"] == 16
+    # --quick: today's embedder embeds a sample, checked to be default-full-text's vectors
+    assert r["eval"]["today_embedded"] == QUICK_TODAY_SAMPLE < r["eval"]["docs"]
+    assert today["same_vectors"]
+    assert today["recall_at_3"] == full["recall_at_3"]

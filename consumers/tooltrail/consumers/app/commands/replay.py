@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 
-from tooltrail.consumers import replay, replay_diff
 from tooltrail.consumers.app.commands import add, iso_time, subcommands, worker_settings
 from tooltrail.consumers.app.live import require_rich
 from tooltrail.consumers.errors import UsageError
@@ -43,9 +42,13 @@ def main(
 ) -> int:
     """Run the whole replay; print one summary (JSON with ``--json``) on stdout."""
     when = iso_time(since, "--since") if since else None
+    start = parse_offsets(offsets)
     if not dry_run:  # the progress bar; --dry-run prints only the plan
         require_rich("tooltrail replay memory")
-    state = asyncio.run(replay.plan(settings, when, parse_offsets(offsets), fresh))
+    # chromadb and the embedders load only once the command line is known to be good
+    from tooltrail.consumers import replay, replay_diff
+
+    state = asyncio.run(replay.plan(settings, when, start, fresh))
     summary: dict[str, object] = {
         "targets": state.targets,
         "start": state.start,
