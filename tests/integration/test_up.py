@@ -270,14 +270,15 @@ def test_up_without_a_terminal_prints_a_plain_status_line(tmp_path: Path) -> Non
         str(tmp_path / "data"),
     ]
     err = tmp_path / "stderr.txt"
+    env = {**_env(tmp_path), "TOOLTRAIL_UP_STATUS_INTERVAL_S": "1"}  # 10 s by default
     with err.open("wb") as sink:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=sink
-        )
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sink)
         try:
             deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and not re.search(r"demo: [1-9]", err.read_text()):
-                time.sleep(0.5)
+            while (
+                time.monotonic() < deadline and len(re.findall(r"demo: [1-9]", err.read_text())) < 3
+            ):
+                time.sleep(0.2)
             proc.send_signal(signal.SIGINT)
             proc.wait(60)
         finally:

@@ -26,6 +26,8 @@ def test_the_log_level_is_read_in_any_case(
         ("TOOLTRAIL_LOG_LEVEL", "loud"),
         ("TOOLTRAIL_DEMO_LATENCY_SCALE", "-1"),
         ("TOOLTRAIL_DEMO_LATENCY_SCALE", "fast"),
+        ("TOOLTRAIL_UP_STATUS_INTERVAL_S", "0"),
+        ("TOOLTRAIL_UP_STATUS_INTERVAL_S", "soon"),
     ],
 )
 def test_a_bad_value_names_the_variable(

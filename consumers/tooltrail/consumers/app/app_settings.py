@@ -16,12 +16,14 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class AppSettings(TooltrailSettings):
-    """``TOOLTRAIL_LOG_LEVEL`` and ``TOOLTRAIL_DEMO_LATENCY_SCALE``."""
+    """The settings of a person running ``tooltrail`` (log level, demo latency, status lines)."""
 
     log_level: LogLevel = "INFO"
     """stderr log level of every `tooltrail` command (`--log-level` wins)."""
     demo_latency_scale: float = Field(1.0, ge=0, le=100)
     """Multiplies the demo tool server's fake latencies (0 = none)."""
+    up_status_interval_s: float = Field(10.0, gt=0, le=3600)
+    """Seconds between `tooltrail up`'s plain status lines when stderr is not a terminal."""
 
     @field_validator("log_level", mode="before")
     @classmethod

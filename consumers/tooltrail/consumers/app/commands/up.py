@@ -43,6 +43,7 @@ def main(
 ) -> int:
     """Run until Ctrl-C (or until ``events`` are processed); print the summary."""
     live.require_rich("tooltrail up")  # before anything starts
+    status_interval = app_settings().up_status_interval_s  # a bad value fails before that too
     from rich.console import Console
 
     root = Path(data_dir)
@@ -68,7 +69,9 @@ def main(
         )
         for line in exports(settings, root):
             console.print(line, soft_wrap=True, highlight=False, markup=False)
-        result = asyncio.run(_run(settings, root, console, demo, events, as_json, rate, timeout))
+        result = asyncio.run(
+            _run(settings, root, console, demo, events, as_json, rate, timeout, status_interval)
+        )
     if as_json or events is not None:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -112,6 +115,7 @@ async def _run(
     as_json: bool,
     rate: float,
     timeout: float,  # noqa: ASYNC109 - the --timeout deadline of --events
+    status_interval: float = 10.0,
 ) -> dict[str, Any]:
     from rich.live import Live
 
@@ -124,8 +128,10 @@ async def _run(
     )
     if as_json:
         return await run(view=None, stop=stop)
-    if not console.is_terminal:  # a log file or a pipe: a plain line every 10 s
-        every = _Every(10.0, lambda rs, t: console.print(live.status_line(rs, t), soft_wrap=True))
+    if not console.is_terminal:  # a log file or a pipe: a plain line every so often
+        every = _Every(
+            status_interval, lambda rs, t: console.print(live.status_line(rs, t), soft_wrap=True)
+        )
         return await run(view=every, stop=stop)
     latest = _Latest()
     # the table is drawn from the latest figures on every refresh, so it keeps moving (and
