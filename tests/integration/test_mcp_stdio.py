@@ -85,7 +85,11 @@ async def _drive_with_fastmcp_client(
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport
 
-    transport = StdioTransport(command=sys.executable, args=argv, env=env, log_file=errlog)
+    # keep_alive (fastmcp's default) leaves the server running after the client's exit: its
+    # events unflushed, and its process still running when the test's loop closes
+    transport = StdioTransport(
+        command=sys.executable, args=argv, env=env, log_file=errlog, keep_alive=False
+    )
     results = []
     async with Client(transport) as client:
         for name, arguments in CALLS:

@@ -165,7 +165,11 @@ async def _with_fastmcp(
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport
 
-    transport = StdioTransport(command=sys.executable, args=[script], env=env, log_file=errlog)
+    # keep_alive (fastmcp's default) leaves the server running after the client's exit: its
+    # events unflushed, and its process still running when the test's loop closes
+    transport = StdioTransport(
+        command=sys.executable, args=[script], env=env, log_file=errlog, keep_alive=False
+    )
     out = []
     async with Client(transport) as client:
         for name, args in calls:
