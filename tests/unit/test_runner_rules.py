@@ -339,6 +339,89 @@ async def test_a_batch_in_retry_is_abandoned_on_a_rebalance_and_read_by_the_next
     assert set(first_sink.written) | set(second_sink.written) == {e.event_id for e in events}
 
 
+async def test_records_handed_over_while_paused_after_a_rebalance_are_read_again(
+    memory_kafka: MemoryBroker, settings: WorkerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn fails and the runner waits with its partitions paused; the group rebalances
+    meanwhile and gives the partition back unpaused, so the wait's poll is handed the
+    batch again (from the commit). It must be read again, not dropped: the position would
+    be past it, the next commit past a poison record whose letter was never sent."""
+    real = runner_module.decode_records
+    failures = [RuntimeError("a bug in decoding")]
+
+    def decode_once_wrong(records: list[Any], *limits: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(records, *limits)
+
+    monkeypatch.setattr(runner_module, "decode_records", decode_once_wrong)
+    waits = settings.model_copy(update={"retry_backoff_max_s": 1.0})  # the wait after a failure
+    sink = InMemorySink()
+    runner = GroupRunner(waits, GROUP, sink)
+    first, second = [make_event() for _ in range(4)], [make_event() for _ in range(4)]
+    producer = kafka_producer(settings.kafka_kwargs())
+    async with running(runner):
+        await started(memory_kafka, runner)
+        await producer.start()
+        try:
+            for e in [*first[:2], None, *first[2:]]:  # a tombstone among valid events
+                value = None if e is None else e.model_dump_json(by_alias=True).encode()
+                await producer.send(EV, value, key=b"k")
+            await producer.flush()
+            await wait_for(lambda: not failures, 5, "the failing turn")
+            seen = runner.member.rebalances
+            with memory_kafka.lock:  # the member is given its partition again, unpaused
+                memory_kafka.group(GROUP).prepare()
+            memory_kafka.changes.notify()
+            await wait_for(lambda: runner.member.rebalances >= seen + 2, 5, "the rebalance")
+            for e in second:
+                await producer.send(EV, e.model_dump_json(by_alias=True).encode(), key=b"k")
+            await producer.flush()
+        finally:
+            await producer.stop()
+        await wait_for(lambda: committed(memory_kafka) == 9, 5, "everything committed")
+        await wait_for(lambda: len(sink.written) >= 8, 5, "every event written")
+    assert set(sink.written) == {e.event_id for e in first + second}
+    tombstone = {
+        d["source-offset"] for d in letters(memory_kafka) if b"tombstone" in (d["error"] or b"")
+    }
+    assert tombstone == {b"2"}  # its letter sent (at least once), not lost with the batch
+    assert runner.stats.letters_lost == 0
+
+
+async def test_a_turn_that_fails_before_decoding_reads_its_fetch_again(
+    memory_kafka: MemoryBroker, settings: WorkerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What fails between the fetch and the decoding (here: cutting the fetch to the batch
+    bound) must not skip the fetched records: the position is already past them."""
+    failures = [RuntimeError("a bug in the batch bound")]
+
+    def within_once_wrong(data: Any, limit: int) -> Any:
+        if failures and any(data.values()):
+            raise failures.pop()
+        return within(data, limit)
+
+    monkeypatch.setattr(runner_module, "within", within_once_wrong)
+    waits = settings.model_copy(update={"retry_backoff_max_s": 0.2})
+    sink = InMemorySink()
+    runner = GroupRunner(waits, GROUP, sink)
+    events = [make_event() for _ in range(5)]
+    producer = kafka_producer(settings.kafka_kwargs())
+    async with running(runner):
+        await started(memory_kafka, runner)
+        await producer.start()
+        try:
+            for e in events:
+                await producer.send(EV, e.model_dump_json(by_alias=True).encode(), key=b"k")
+            await producer.flush()
+        finally:
+            await producer.stop()
+        await wait_for(lambda: not failures, 5, "the failing turn")
+        await wait_for(lambda: committed(memory_kafka) == 5, 5, "everything committed")
+    assert sorted(sink.written) == sorted(e.event_id for e in events)
+    assert runner.stats.last_error == "RuntimeError: a bug in the batch bound"
+
+
 async def test_stop_during_a_hung_write_returns_within_the_grace_and_commits_nothing(
     memory_kafka: MemoryBroker, settings: WorkerSettings
 ) -> None:

@@ -190,25 +190,27 @@ class GroupRunner:
             return
         data = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
         self.stats.last_poll = time.monotonic()
-        if shorter := member.shorter(consumer):  # created again elsewhere: start over
-            for tp in shorter:
-                data.pop(tp, None)
-            await member.start_over(consumer, shorter, "is shorter than what was read")
-        data, again = within(data, self.settings.max_batch_bytes)
-        for tp, offset in again.items():  # the rest of the fetch is read in the next turn
-            consumer.seek(tp, offset)
-        records = [r for batch in data.values() for r in batch]
-        member.read(records)
-        if not records:
-            return
-        self.stats.consumed += len(records)
-        try:  # decoding runs beside the loop: heartbeats and probes go on meanwhile
+        fetched = dict(data)
+        try:  # whatever fails from here on, the fetch is read again after the pause
+            if shorter := member.shorter(consumer):  # created again elsewhere: start over
+                for tp in shorter:
+                    data.pop(tp, None)
+                await member.start_over(consumer, shorter, "is shorter than what was read")
+            data, again = within(data, self.settings.max_batch_bytes)
+            for tp, offset in again.items():  # the rest of the fetch is read in the next turn
+                consumer.seek(tp, offset)
+            records = [r for batch in data.values() for r in batch]
+            member.read(records)
+            if not records:
+                return
+            self.stats.consumed += len(records)
+            # decoding runs beside the loop: heartbeats and probes go on meanwhile
             limit = self.settings.max_message_bytes
             limits = self.settings.decode_limits()
             valid, failures = await asyncio.to_thread(decode_records, records, limit, limits)
             done = await self._deliver(consumer, dlq, records, valid, failures, stop)
         except BaseException:
-            _rewind(consumer, data)  # read it again after the pause: never skipped
+            _rewind(consumer, fetched)  # never skipped
             raise
         if not done:
             _rewind(consumer, data)
@@ -291,20 +293,29 @@ class GroupRunner:
     async def _pause(
         self, consumer: AIOKafkaConsumer, delay: float, stop: asyncio.Event, seen: int
     ) -> bool:
-        """Poll with the partitions paused for ``delay``; False on stop or a rebalance."""
-        partitions = list(consumer.assignment())
-        consumer.pause(*partitions)
+        """Poll with the partitions paused for ``delay``; False on stop or a rebalance.
+
+        A rebalance while waiting gives partitions back unpaused, and the poll may then be
+        handed their records: those are sought back to and read by the next turn, never
+        dropped (the position would be past them, and the next commit past records nobody
+        wrote or dead-lettered). Partitions assigned while waiting are paused too.
+        """
+        paused: set[TopicPartition] = set()
         try:
             deadline = time.monotonic() + delay
             while (left := deadline - time.monotonic()) > 0:
+                owned = set(consumer.assignment())
+                consumer.pause(*owned)
+                paused |= owned
                 with contextlib.suppress(KafkaError):
-                    await consumer.getmany(timeout_ms=int(min(left, 0.2) * 1000) + 1)
+                    handed = await consumer.getmany(timeout_ms=int(min(left, 0.2) * 1000) + 1)
+                    _rewind(consumer, handed)
                 self.stats.last_poll = time.monotonic()
                 if stop.is_set() or (seen >= 0 and self.member.rebalances != seen):
                     return False
             return True
         finally:
-            consumer.resume(*[tp for tp in partitions if tp in consumer.assignment()])
+            consumer.resume(*[tp for tp in paused if tp in consumer.assignment()])
 
 
 def _rewind(consumer: AIOKafkaConsumer, data: Batch) -> None:
