@@ -10,12 +10,14 @@ driver replaces ``STATUS`` (JSON) with the producer's stats and what the calls c
 * ``io_on_call``: file-descriptor I/O (``os.open``/``os.write``/``os.fsync``) made on the
   calling thread while inside ``record_call``: the producer promises none.
 
-After ``SECONDS`` it closes the producer and writes a final status with ``done: true``.
+After ``SECONDS`` (or at ``SIGUSR1``: a test that has seen what it waited for ends the traffic
+early) it closes the producer and writes a final status with ``done: true``.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -28,7 +30,7 @@ import orjson
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.instrument import record_call
 
-_state = {"in_call": False, "io": 0}
+_state = {"in_call": False, "io": 0, "end": False}
 _main = threading.main_thread()
 
 
@@ -54,6 +56,7 @@ def main() -> None:
     first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     for name in ("open", "write", "fsync"):
         _watch_io(name)
+    signal.signal(signal.SIGUSR1, lambda *_: _state.update(end=True))
     producer = TrailProducer().start()
     clock = time.perf_counter
     over_1ms, max_us, i = 0, 0.0, 0
@@ -77,7 +80,7 @@ def main() -> None:
 
     while True:
         now = clock()
-        if now - t0 >= seconds:
+        if now - t0 >= seconds or _state["end"]:
             break
         due = t0 + i / rate
         if due > now:

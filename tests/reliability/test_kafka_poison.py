@@ -21,7 +21,7 @@ from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
 from tests.kafka_helpers import produce_batch, read_topic, wait_for
 from tests.processes import worker, worker_env
-from tests.reliability.test_poison import _check_chroma, _done
+from tests.reliability.test_poison import _check_chroma, _done, committed_everywhere
 from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.kafka.dlq import read_dead_letter
 from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
@@ -97,6 +97,7 @@ async def test_kafka_layer_poison_costs_no_valid_event_in_any_group(
         for batch in p.batches[1:]:
             await produce_batch(kafka.bootstrap, names.events, 0, batch)
         await wait_for(lambda: _done(w, env, p.offset), 120, "every record everywhere")
+        await committed_everywhere(kafka.bootstrap, env, names.events, p.offset, 120)
         peak = w.peak_rss_mb()
         lost = {
             g: w.metric("tooltrail_letters_lost_total", group=env[f"TOOLTRAIL_{g}_GROUP"])

@@ -87,6 +87,12 @@ async def test_a_full_disk_loses_only_what_it_counts_in_both_recovery_orders(
                     lambda: _status(two).get("resent", 0) > 300, 30, "a drain on a full disk"
                 )
                 _remount(disk, "64m")
+            await wait_for(
+                lambda: _status(two).get("outbox_pending", 1) == 0,
+                30,
+                "the outbox to drain once both recovered",
+            )
+            driver.send_signal(signal.SIGUSR1)  # seen: the rest of its traffic adds nothing
             assert driver.wait(60) == 0
         finally:
             if driver.poll() is None:
@@ -138,6 +144,15 @@ async def test_two_producers_on_one_outbox_one_killed_every_call_once(
         a.wait(10)
         last_a = _status(a_status)  # written before the kill: its spilled calls are on disk
         await _start_broker(own_broker, names)
+        await wait_for(
+            lambda: (
+                _status(b_status).get("outbox_inherited", 0) >= last_a["spilled"]
+                and _status(b_status).get("outbox_pending", 1) == 0
+            ),
+            40,
+            "b to adopt a's outbox and drain both",
+        )
+        b.send_signal(signal.SIGUSR1)  # seen: the rest of its traffic adds nothing
         assert b.wait(60) == 0
     finally:
         for p in (a, b):

@@ -10,14 +10,16 @@ the worker alive throughout, and its memory flat between the first quarter and t
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from tests.conftest import KafkaEndpoint, Names
 from tests.factories import make_event
@@ -25,6 +27,7 @@ from tests.kafka_helpers import read_topic, wait_for
 from tests.processes import worker, worker_env
 from tooltrail.consumers.app.launcher import ChromaServer
 from tooltrail.consumers.kafka.dlq import read_dead_letter
+from tooltrail.consumers.kafka.offsets import committed_offsets
 from tooltrail.consumers.kafka.topics import TopicSpec, ensure_topics
 from tooltrail.consumers.memory.chroma import close_client, open_client
 from tooltrail.consumers.memory.situations import situation_of
@@ -125,6 +128,7 @@ async def test_worker_all_survives_every_kind_of_poison_with_exact_accounting(
         rss_first = w.rss_mb()
         offsets += await _produce(kafka.bootstrap, names.events, messages[quarter:])
         await wait_for(lambda: _done(w, env, len(offsets)), 400, "every message everywhere")
+        await committed_everywhere(kafka.bootstrap, env, names.events, offsets[-1] + 1, 120)
         rss_end = w.rss_mb()
         assert w.proc.poll() is None, "the worker died"
         code, took = w.stop()
@@ -142,6 +146,28 @@ async def test_worker_all_survives_every_kind_of_poison_with_exact_accounting(
     assert metrics == Counter(set(events))  # each valid event exactly once
     _check_chroma(chroma.url, names.collection, events)
     await _check_dead_letters(kafka.bootstrap, names, env, {offsets[i] for i in bad})
+
+
+async def committed_everywhere(
+    bootstrap: str, env: dict[str, str], topic: str, end: int, timeout: float
+) -> None:
+    """Wait until every group committed partition 0 of ``topic`` up to ``end``.
+
+    ``_done`` alone can hold early: consumed counts re-reads, and a group that owns nothing
+    in a rebalance reports no lag; a worker stopped then leaves records unwritten (not lost:
+    uncommitted) whose letters the test would miss."""
+    tp = TopicPartition(topic, 0)
+    groups = [env[f"TOOLTRAIL_{g}_GROUP"] for g in ("METRICS", "MEMORY", "ENRICH")]
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [
+            (await committed_offsets({"bootstrap_servers": bootstrap}, g, [tp]))[tp] for g in groups
+        ]
+        if got == [end] * len(groups):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"committed {dict(zip(groups, got, strict=True))}, not {end}")
+        await asyncio.sleep(0.2)
 
 
 def _done(w: Any, env: dict[str, str], total: int) -> bool:
