@@ -8,12 +8,24 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.structs import ConsumerRecord
 
 from tooltrail.schemas.kafka import memory
 from tooltrail.schemas.kafka.clients import kafka_consumer
+
+
+def _reader(bootstrap: str, *topics: str) -> AIOKafkaConsumer:
+    """A group-less consumer from the beginning, subscribed to ``topics`` if any."""
+    return kafka_consumer(
+        {"bootstrap_servers": bootstrap},
+        *topics,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
 
 
 async def read_topic(
@@ -25,14 +37,7 @@ async def read_topic(
     settle: float = 0.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read ``topic`` until ``until(records)`` holds or ``timeout``; then read ``settle`` more."""
-    consumer = kafka_consumer(
-        {"bootstrap_servers": bootstrap},
-        topic,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
+    consumer = _reader(bootstrap, topic)
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
         await consumer.start()
@@ -56,13 +61,7 @@ async def read_all(
     the start ([] if the topic does not exist). For topics whose producers have finished
     (closed, exited): nothing can arrive later, so no time is spent waiting for stragglers.
     Fails naming the partitions if the end is not reached within ``timeout``."""
-    consumer = kafka_consumer(
-        {"bootstrap_servers": bootstrap},
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
+    consumer = _reader(bootstrap)
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
         await consumer.start()

@@ -281,11 +281,10 @@ def test_within_keeps_a_prefix_per_partition_and_says_where_to_read_again() -> N
     assert within(huge, 300) == (huge, {})  # one record always goes through
 
 
-async def test_a_turn_that_fails_unexpectedly_reads_its_batch_again(
-    memory_kafka: MemoryBroker, settings: WorkerSettings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _fail_decoding_once(monkeypatch: pytest.MonkeyPatch) -> list[Exception]:
+    """Make the runner's next decoding raise; the list empties once it has."""
     real = runner_module.decode_records
-    failures = [RuntimeError("a bug in decoding")]
+    failures: list[Exception] = [RuntimeError("a bug in decoding")]
 
     def decode_once_wrong(records: list[Any], *limits: Any) -> Any:
         if failures:
@@ -293,6 +292,13 @@ async def test_a_turn_that_fails_unexpectedly_reads_its_batch_again(
         return real(records, *limits)
 
     monkeypatch.setattr(runner_module, "decode_records", decode_once_wrong)
+    return failures
+
+
+async def test_a_turn_that_fails_unexpectedly_reads_its_batch_again(
+    memory_kafka: MemoryBroker, settings: WorkerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = _fail_decoding_once(monkeypatch)
     sink = InMemorySink()
     runner = GroupRunner(settings, GROUP, sink)
     first, second = [make_event() for _ in range(5)], [make_event() for _ in range(5)]
@@ -346,15 +352,7 @@ async def test_records_handed_over_while_paused_after_a_rebalance_are_read_again
     meanwhile and gives the partition back unpaused, so the wait's poll is handed the
     batch again (from the commit). It must be read again, not dropped: the position would
     be past it, the next commit past a poison record whose letter was never sent."""
-    real = runner_module.decode_records
-    failures = [RuntimeError("a bug in decoding")]
-
-    def decode_once_wrong(records: list[Any], *limits: Any) -> Any:
-        if failures:
-            raise failures.pop()
-        return real(records, *limits)
-
-    monkeypatch.setattr(runner_module, "decode_records", decode_once_wrong)
+    failures = _fail_decoding_once(monkeypatch)
     waits = settings.model_copy(update={"retry_backoff_max_s": 1.0})  # the wait after a failure
     sink = InMemorySink()
     runner = GroupRunner(waits, GROUP, sink)
