@@ -232,6 +232,17 @@ def test_urls_connection_strings_and_headers(text: str, expected: str) -> None:
     ("text", "expected"),
     [
         ("password hunter2", f"password {R}"),
+        # a bracket glued to the word is not part of it (found by the property test)
+        (" password 0000000000(", f" password {R}("),
+        (" password 0000000000(0", f" password {R}"),
+        ("password f(123456)", f"password {R})"),
+        ("password check(", "password check("),
+        # a key word whose next word is no secret: that word may be the program
+        ("Pat mysql -uroot -p0000000000 ", f"Pat mysql -uroot -p{R} "),
+        ("token mysql -pS3cret99", f"token mysql -p{R}"),
+        # what an auth scheme precedes is a credential, even when it looks like a path
+        ("Authorization: Bearer /000000000A/", f"Authorization: Bearer {R}"),
+        ("Authorization: Bearer ${TOKEN}", "Authorization: Bearer ${TOKEN}"),
         ("API key: abc123", f"API key: {R}"),
         ("the password is hunter", f"the password is {R}"),
         ("Client secret: abcd", f"Client secret: {R}"),

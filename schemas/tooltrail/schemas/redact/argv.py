@@ -164,7 +164,10 @@ def redact_argv(items: list[str], tool: str | None = None) -> list[str]:
         if pending is not None and not _FLAGLIKE.match(item):
             out[i] = _redact_value(item, pending)
             pending = None
-            continue
+            if out[i] != item:
+                continue
+            # kept (no secret): a word like any other, maybe the program ("Pat mysql -pX": a
+            # key word, then the tool whose -p takes the password)
         # a flag is never the value a pending key word promised ("0(sshpass -p X": the
         # program word looks like a key term; its -p still takes the next word)
         tool = _program(item, tool)

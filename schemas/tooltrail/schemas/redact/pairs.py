@@ -252,6 +252,7 @@ def _value(
         return None
     c = text[at]
     end, repl = at, REDACTED
+    scheme_value = False  # what an auth scheme precedes is a credential, never a path
     if c == '"':
         end, repl = _DQ.match(text, at).end(), f'"{REDACTED}"'  # type: ignore[union-attr]
     elif c == "'":
@@ -269,6 +270,7 @@ def _value(
         rest = (_TO_EOL if whole else _BARE).match(text, scheme.end())
         at = scheme.end()
         end = at + len(text[at : rest.end()].rstrip()) if rest else at
+        scheme_value = True
     else:
         pattern = _TO_SEMI if conn else _BARE if inline else _TO_EOL
         found = pattern.match(text, at)
@@ -276,8 +278,10 @@ def _value(
     value = text[at:end]
     if end == at:
         return None
-    if keep_value(value) or (cls == WEAK and not looks_secret(value)):
+    if keep_value(value) and not (scheme_value and value[:1] in "/~"):
         return at, end, value  # judged and kept: no term inside it is read again
+    if cls == WEAK and not scheme_value and not looks_secret(value):
+        return at, end, value
     return at, end, repl
 
 

@@ -45,6 +45,9 @@ _PROSE = anchored(
     r"(?:[ \t]{0,8}+(?P<sep>[:=])[ \t]{1,8}+|[ \t]{1,8}+)"
     r"(?:(?P<q>[\"'])(?P<qval>[^\"'\n]{1,512}+)(?P=q)|(?P<val>[^\s\"'<>`]{1,512}+))"
 )
+#: Punctuation after a bare word that is not part of it: a sentence's, or a bracket that
+#: opens or closes right after it ("password 0000000000(" is the word 0000000000)
+_TRAILING = ".,;:!?)]}([{"
 _SQL_USER = scanner(r"\b(?:user|role|login|connect)\b")
 _QUALIFIER = scanner(
     r"(?:api|access|secret|private|client|auth|license|master|account|refresh|bot|session|app"
@@ -66,7 +69,7 @@ def redact_prose(text: str, lower: str) -> str:
         if m.group("q") is not None:
             spans.append((m.start("qval"), m.end("qval"), REDACTED))
         else:
-            value = m.group("val").rstrip(".,;:!?)]}")
+            value = m.group("val").rstrip(_TRAILING)
             spans.append((m.start("val"), m.start("val") + len(value), REDACTED))
         done = m.end()
     return apply_spans(text, spans)
@@ -81,7 +84,7 @@ def _kept(text: str, m: re.Match[str], i: int) -> bool:
         if m.group("q")
         else text[m.start("val") : m.end("val")]
     )
-    if keep_value(raw) or keep_value(raw.rstrip(".,;:!?)]}")) or starts_with_reference(raw):
+    if keep_value(raw) or keep_value(raw.rstrip(_TRAILING)) or starts_with_reference(raw):
         return True
     start = max(text.rfind(c, max(0, i - 256), i) for c in " \t\n\"'=") + 1
     end = m.start("val") if m.group("val") is not None else m.start("q")
@@ -97,7 +100,7 @@ def _prose_secret(m: re.Match[str], lower: str, i: int) -> bool:
     quoted = m.group("q") is not None
     kw = m.group("kw").rstrip("s")
     raw = m.group("qval") if quoted else m.group("val")
-    value = raw if quoted else raw.rstrip(".,;:!?)]}")
+    value = raw if quoted else raw.rstrip(_TRAILING)
     if not value or value in STOP_WORDS:
         return False
     sep, filler = m.group("sep") is not None, bool(m.group("filler"))

@@ -236,18 +236,32 @@ def keep_value(value: str) -> bool:
     return is_reference(bare)
 
 
-_TRAILING = ".,;:!?)]}'\""
+_TRAILING = ".,;:!?)]}([{'\""
+_BRACKETS = "()[]{}"
 
 
 def credential_like(word: str) -> bool:
     """True if a word after "password", "Bearer", "token" … in prose reads as a credential.
 
     ``hunter2``, ``S3cr3t!``, ``dXNlcjpwYXNz``, ``123456`` do; ``expired``, ``tokens``,
-    ``reset.`` don't.
+    ``reset.`` don't. A bracket glued to the word (``123456(x``, ``f(123456)``) is not part of
+    it: the pieces between brackets are judged too.
     """
     w = word.rstrip(_TRAILING)
     if len(w) < 6 or w.startswith(REDACTED):
         return False
+    if _credential_shape(w):
+        return True
+    if not any(c in _BRACKETS for c in w):
+        return False
+    pieces = w.translate(_TO_SPACE).split()
+    return any(len(p) >= 6 and _credential_shape(p) for p in pieces)
+
+
+_TO_SPACE = str.maketrans(dict.fromkeys(_BRACKETS, " "))
+
+
+def _credential_shape(w: str) -> bool:
     if w.isdigit():
         return True
     has_digit = any(c.isdigit() for c in w)
