@@ -404,16 +404,9 @@ async def test_a_turn_that_fails_before_decoding_reads_its_fetch_again(
     sink = InMemorySink()
     runner = GroupRunner(waits, GROUP, sink)
     events = [make_event() for _ in range(5)]
-    producer = kafka_producer(settings.kafka_kwargs())
     async with running(runner):
         await started(memory_kafka, runner)
-        await producer.start()
-        try:
-            for e in events:
-                await producer.send(EV, e.model_dump_json(by_alias=True).encode(), key=b"k")
-            await producer.flush()
-        finally:
-            await producer.stop()
+        await produce(settings, events)
         await wait_for(lambda: not failures, 5, "the failing turn")
         await wait_for(lambda: committed(memory_kafka) == 5, 5, "everything committed")
     assert sorted(sink.written) == sorted(e.event_id for e in events)
