@@ -7,9 +7,11 @@ call dropped (the OpenTelemetry batch processor's policy). The capacity is a sof
 threads racing on the last free slot may overshoot it by one item each.
 
 The sender drains it every ``TOOLTRAIL_LINGER_MS`` while calls flow and sleeps when they
-stop; only a ``put`` into a sleeping sender pays for a wake-up (a write to the sender loop's
-self-pipe, a few microseconds; the sender then waits one linger before draining), so steady
-traffic costs no system call per call.
+stop. Two puts pay for a wake-up (a write to the sender loop's self-pipe, a few
+microseconds): one into a sleeping sender (the sender then waits one linger before
+draining, so that others gather behind it), and the one that brings ``wake_at`` records
+(``TOOLTRAIL_BATCH_SIZE``: a full batch waits, however long the linger) once per drain.
+Steady traffic costs no system call per call.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Accumulator(Generic[T]):
         self.capacity = capacity
         self.closed = False
         self.asleep = False  # set by the sender before it waits for a wake-up
+        self.wake_at = capacity + 1  # this many waiting records wake the sender (once per drain)
+        self.nudged = False  # that wake-up was given since the sender last drained
         self.waker: Callable[[], None] | None = None
         self._items: deque[T] = deque()
 
@@ -37,8 +41,9 @@ class Accumulator(Generic[T]):
         if self.closed or len(items) >= self.capacity:
             return False
         items.append(item)
-        if self.asleep:
+        if self.asleep or (len(items) >= self.wake_at and not self.nudged):
             self.asleep = False
+            self.nudged = True
             waker = self.waker
             if waker is not None:
                 waker()

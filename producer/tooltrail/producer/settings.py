@@ -77,11 +77,13 @@ class ProducerSettings(KafkaSettings):
     """Finished records held in memory for the sender; past it a call is dropped and counted
     (`queue_full`)."""
     batch_size: int = Field(500, ge=1, le=100_000)
-    """Most records the sender takes and sends at once."""
-    linger_ms: int = Field(50, ge=0, le=60_000)
+    """Most records the sender takes and sends at once; this many waiting records wake it before
+    the linger ends."""
+    linger_ms: int = Field(200, ge=0, le=60_000)
     """How often the sender takes the records that arrived while calls flow (a call after a quiet
-    spell wakes it, and it takes the records one linger later). Each wake-up costs a busy tool
-    server CPU (README): smaller is fresher, larger is cheaper."""
+    spell wakes it, and it takes the records one linger later; a full batch of waiting records
+    wake it at once). Each wake-up costs a busy tool server CPU (README): smaller is fresher,
+    larger is cheaper."""
     sender_slice_us: int = Field(500, ge=0, le=1_000_000)
     """Longest stretch the sender works through a resend batch (outbox records, parsed for their
     headers) without pausing, so that a busy tool-server thread waiting for the GIL gets it within

@@ -22,6 +22,19 @@ from tooltrail.schemas.kafka.clients import kafka_producer
 from tooltrail.schemas.kafka.meta import topic_ids
 
 _BACKOFF_START_S = 0.2
+#: Kafka's default ``message.max.bytes`` (1,048,588) bounds one record batch on the broker.
+_BATCH_BYTES_CAP = 1_000_000
+
+
+def batch_bytes(max_request_size: int) -> int:
+    """Bytes of records per batch: a whole take (``TOOLTRAIL_BATCH_SIZE`` records) fits one.
+
+    Every batch of a partition is one more produce request, and each request takes the
+    sender several turns of its loop, each turn the GIL taken back from a busy tool server:
+    in 64 KB batches a take of 500 typical events went out as eight requests, one after the
+    other (README, issue #29). The request's own framing stays under the request limit.
+    """
+    return max(min(max_request_size - 4096, _BATCH_BYTES_CAP), 1024)
 
 
 class KafkaLink(OutboxSpill):
@@ -130,7 +143,7 @@ class KafkaLink(OutboxSpill):
             enable_idempotence=s.enable_idempotence,
             compression_type=None if s.compression == "none" else s.compression,
             linger_ms=0,  # the pump already batches every TOOLTRAIL_LINGER_MS
-            max_batch_size=65_536,
+            max_batch_size=batch_bytes(s.max_request_size),
             request_timeout_ms=s.request_timeout_ms,
             max_request_size=s.max_request_size,
             metadata_max_age_ms=30_000,

@@ -142,6 +142,7 @@ class Sender(Resend):
     async def _pump(self) -> None:
         s, acc = self.settings, self.acc
         linger = max(s.linger_ms / 1000, 0.001)
+        acc.wake_at = s.batch_size  # a full batch does not wait for the linger
         last_items = time.monotonic()
         while True:
             if self._wait_for_room():  # Kafka is answering: wait for a flight to end
@@ -149,6 +150,8 @@ class Sender(Resend):
                 await first_of(self._room.wait(), self._stop.wait(), timeout=linger)
                 continue
             limit = self._take_limit()
+            self._wake.clear()  # a stop that set it also set _stop, checked below
+            acc.nudged = False
             recs = acc.drain(limit)
             if recs:
                 self.taken += len(recs)
@@ -163,7 +166,7 @@ class Sender(Resend):
                     return
                 continue
             if time.monotonic() - last_items < _IDLE_AFTER_S:
-                await asyncio.sleep(linger)  # calls flow: take them every linger
+                await self._nap(linger)  # calls flow: take them every linger, or a full batch
                 continue
             acc.asleep = True  # calls stopped: sleep until the next put (or stop) wakes us
             if len(acc):
@@ -171,8 +174,20 @@ class Sender(Resend):
                 continue
             await self._wake.wait()
             self._wake.clear()
+            acc.nudged = False
             if not self._stop.is_set():  # let the call that woke us finish first, and others
-                await first_of(self._stop.wait(), timeout=linger)  # gather behind it
+                await self._nap(linger)  # gather behind it (up to a full batch)
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; a wake-up (a full batch waiting, stop) ends it early.
+
+        No task is created for it: every extra step of the sender's loop is one more time its
+        thread must take the GIL back from a busy tool server (README)."""
+        if self._wake.is_set() or len(self.acc) >= self.acc.wake_at:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def _finish(self) -> None:
         """At stop: wait for flights until the deadline, then keep the rest in the outbox."""
