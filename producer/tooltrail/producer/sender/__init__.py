@@ -7,14 +7,19 @@ enrichment topic. Each of those runs as a supervised task of the one loop: a tas
 crashes is logged, counted (``restarts``) and started again. It wakes rarely: a record put
 into a sleeping sender wakes it, and it then waits ``TOOLTRAIL_LINGER_MS`` before taking
 what has gathered, so its work lands after the call's response, once per batch; while calls
-flow it takes them every ``TOOLTRAIL_LINGER_MS``. Work on a resend batch (outbox records,
-parsed for their headers) is paced (``Pacer``): after each ``TOOLTRAIL_SENDER_SLICE_US`` of it
-the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that a busy tool-server thread is not kept
-waiting for the GIL; live batches of finished records are short and not paced.
+flow it takes them every ``TOOLTRAIL_LINGER_MS``, or as soon as ``TOOLTRAIL_BATCH_SIZE`` are
+waiting. Each turn of its loop takes the GIL back from a busy tool server (a thread waiting
+for the GIL is woken at every release and loses the race until the switch interval forces a
+hand-over), so a take goes out as one record batch per partition, one request. Work on a
+resend batch (outbox records, parsed for their headers) is paced (``Pacer``): after each
+``TOOLTRAIL_SENDER_SLICE_US`` of it the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that
+a busy tool-server thread is not kept waiting for the GIL; live batches of finished records
+are short and not paced.
 
 **Where an event is at any time, and for how long.**
 
-* In the accumulator until the next drain (``TOOLTRAIL_LINGER_MS`` after the first record).
+* In the accumulator until the next drain (``TOOLTRAIL_LINGER_MS`` after the first record, or
+  sooner when a full batch is waiting).
 * Sent to Kafka (a *flight*) if Kafka is live and fewer than ``TOOLTRAIL_MAX_IN_FLIGHT``
   events are unacknowledged; else written to the outbox at once. A flight not acknowledged
   within ``TOOLTRAIL_SEND_TIMEOUT_S`` goes to the outbox and Kafka counts as down: no event

@@ -1,9 +1,10 @@
 """``Sender``: the thread and its loop, and the pump that moves records out of the accumulator.
 
 The pump takes what gathered in the accumulator every ``TOOLTRAIL_LINGER_MS`` while calls
-flow and sleeps when they stop; each batch becomes a flight or goes to the outbox. The
-link, resend and (with pre-search) enrichment tasks run beside it, each supervised: a task
-that crashes is logged, counted (``restarts``) and started again. ``stop`` flushes until its
+flow (at once when a full batch, ``TOOLTRAIL_BATCH_SIZE``, is waiting) and sleeps when they
+stop; each batch becomes a flight or goes to the outbox. The link, resend and (with
+pre-search) enrichment tasks run beside it, each supervised: a task that crashes is logged,
+counted (``restarts``) and started again. ``stop`` flushes until its
 deadline and keeps the rest in the outbox.
 """
 
