@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.outbox import Outbox
 from tooltrail.producer.stats import ProducerStats
 from tooltrail.schemas import ToolExecutionEvent, decode
-from tooltrail.schemas.kafka import memory
 from tooltrail.schemas.kafka.memory import MemoryBroker
 
 TOPIC = "events"
@@ -46,15 +44,10 @@ class SmallDisk:
 
 
 @pytest.fixture
-def broker() -> Iterator[MemoryBroker]:
-    name = f"full-{os.getpid()}-{time.monotonic_ns()}"
-    found = memory.broker(name)
-    found.create_topic(TOPIC, 1)
-    try:
-        yield found
-    finally:
-        found.faults.heal()
-        memory.reset(name)
+def broker(memory_kafka: MemoryBroker) -> MemoryBroker:
+    """The test's in-memory broker with the events topic (one partition)."""
+    memory_kafka.create_topic(TOPIC, 1)
+    return memory_kafka
 
 
 def _producer(broker: MemoryBroker, outbox: Path) -> TrailProducer:

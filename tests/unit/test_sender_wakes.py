@@ -9,9 +9,7 @@ Kafka here is the in-memory stand-in (``memory://``).
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,21 +20,16 @@ from tooltrail.producer.calls import ToolCall
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.sender.link import batch_bytes
 from tooltrail.schemas.events import Outcome
-from tooltrail.schemas.kafka import memory
 from tooltrail.schemas.kafka.memory import MemoryBroker
 
 TOPIC = "events"
 
 
 @pytest.fixture
-def broker() -> Iterator[MemoryBroker]:
-    name = f"wakes-{os.getpid()}-{time.monotonic_ns()}"
-    found = memory.broker(name)
-    found.create_topic(TOPIC, 1)
-    try:
-        yield found
-    finally:
-        memory.reset(name)
+def broker(memory_kafka: MemoryBroker) -> MemoryBroker:
+    """The test's in-memory broker with the events topic (one partition)."""
+    memory_kafka.create_topic(TOPIC, 1)
+    return memory_kafka
 
 
 def _call(i: int) -> ToolCall:
