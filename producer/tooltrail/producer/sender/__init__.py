@@ -8,9 +8,10 @@ crashes is logged, counted (``restarts``) and started again. It wakes rarely: a 
 into a sleeping sender wakes it, and it then waits ``TOOLTRAIL_LINGER_MS`` before taking
 what has gathered, so its work lands after the call's response, once per batch; while calls
 flow it takes them every ``TOOLTRAIL_LINGER_MS``, or as soon as ``TOOLTRAIL_BATCH_SIZE`` are
-waiting. Each turn of its loop takes the GIL back from a busy tool server (a thread waiting
-for the GIL is woken at every release and loses the race until the switch interval forces a
-hand-over), so a take goes out as one record batch per partition, one request. Work on a
+waiting. Each time it takes the GIL back from a busy tool server costs both threads (a thread
+waiting for the GIL is woken at every release and usually loses the race, and each wake
+restarts its switch interval), so a take goes out as one record batch per partition, one
+request. Work on a
 resend batch (outbox records, parsed for their headers) is paced (``Pacer``): after each
 ``TOOLTRAIL_SENDER_SLICE_US`` of it the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that
 a busy tool-server thread is not kept waiting for the GIL; live batches of finished records
