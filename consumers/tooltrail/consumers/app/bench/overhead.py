@@ -296,4 +296,9 @@ def lines(sdk: str, r: dict[str, Any]) -> list[str]:
             f"  {name:<15} p50 {f['p50_us']} us  p99 {f['p99_us']} us  p99.9 "
             f"{f['p999_us']} us  max {f['max_us']} us  CPU {f['cpu_us_per_call']} us/call" + extra
         )
+        if (events := f.get("events")) is not None:  # where the round's events went
+            out.append(
+                f"  {'':<15} events: {events['emitted']} emitted, {events['sent']} sent,"
+                f" {events['spilled']} spilled, {events['dropped']} dropped"
+            )
     return out
