@@ -11,11 +11,10 @@ flow it takes them every ``TOOLTRAIL_LINGER_MS``, or as soon as ``TOOLTRAIL_BATC
 waiting. Each time it takes the GIL back from a busy tool server costs both threads (a thread
 waiting for the GIL is woken at every release and usually loses the race, and each wake
 restarts its switch interval), so a take goes out as one record batch per partition, one
-request. Work on a
-resend batch (outbox records, parsed for their headers) is paced (``Pacer``): after each
-``TOOLTRAIL_SENDER_SLICE_US`` of it the thread sleeps ``TOOLTRAIL_SENDER_PAUSE_US`` so that
-a busy tool-server thread is not kept waiting for the GIL; live batches of finished records
-are short and not paced.
+request. Work on a resend batch (outbox records, parsed for their headers) is paced
+(``Pacer``): after each ``TOOLTRAIL_SENDER_SLICE_US`` of it the thread sleeps
+``TOOLTRAIL_SENDER_PAUSE_US`` so that a busy tool-server thread is not kept waiting for the
+GIL; live batches of finished records are short and not paced.
 
 **Where an event is at any time, and for how long.**
 

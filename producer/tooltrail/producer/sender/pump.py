@@ -4,8 +4,8 @@ The pump takes what gathered in the accumulator every ``TOOLTRAIL_LINGER_MS`` wh
 flow (at once when a full batch, ``TOOLTRAIL_BATCH_SIZE``, is waiting) and sleeps when they
 stop; each batch becomes a flight or goes to the outbox. The link, resend and (with
 pre-search) enrichment tasks run beside it, each supervised: a task that crashes is logged,
-counted (``restarts``) and started again. ``stop`` flushes until its
-deadline and keeps the rest in the outbox.
+counted (``restarts``) and started again. ``stop`` flushes until its deadline and keeps the
+rest in the outbox.
 """
 
 from __future__ import annotations
