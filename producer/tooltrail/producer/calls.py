@@ -34,6 +34,7 @@ from tooltrail.schemas.events import (
     Tags,
     ToolExecutionEvent,
 )
+from tooltrail.schemas.headers import event_header_prefix
 from tooltrail.schemas.ids import new_event_id
 from tooltrail.schemas.keys import Scope, event_scope
 from tooltrail.schemas.redact import RedactionLimits, redact, redact_text
@@ -161,7 +162,9 @@ def summarize_result(result: Any, limits: RedactionLimits) -> str | None:
         return None
     try:
         texts = _content_texts(result)
-        if texts:
+        if len(texts) == 1:  # the usual result: one text item
+            raw = redact_text(texts[0], limits)
+        elif texts:
             parts: list[str] = []
             for text in texts:
                 parts.append(redact_text(text, limits))
@@ -184,8 +187,12 @@ def _content_texts(result: Any) -> list[str]:
     if not isinstance(content, list):
         return texts
     for item in content[:_MAX_CONTENT_ITEMS]:
-        for holder in (item, _field(item, "resource")):
-            text = _field(holder, "text")
+        text = _field(item, "text")
+        if isinstance(text, str):
+            texts.append(text)
+        resource = _field(item, "resource")
+        if resource is not None:
+            text = _field(resource, "text")
             if isinstance(text, str):
                 texts.append(text)
     return texts
@@ -240,9 +247,14 @@ def redact_call(call: ToolCall, settings: ProducerSettings) -> Redacted:
     error = call.error
     error = first_line(redact_text(error, limits), MAX_ERROR_SUMMARY_CHARS) if error else None
     own = (call.presearch,) if call.presearch else ()
-    anchors = own + tuple(
-        redact_text(str(a), limits)[:MAX_ANCHOR_CHARS]
-        for a in call.anchors[: MAX_ANCHORS - len(own)]
+    anchors = (
+        own
+        + tuple(
+            redact_text(str(a), limits)[:MAX_ANCHOR_CHARS]
+            for a in call.anchors[: MAX_ANCHORS - len(own)]
+        )
+        if call.anchors
+        else own
     )
     incident = redact_text(call.incident_id, limits)[:200] if call.incident_id else None
     return Redacted(
@@ -368,6 +380,8 @@ class StaticParts:
             for o, t in self.tags.items()
         }
         self.wire_flags = orjson.Fragment(orjson.dumps(self.flags))
+        #: the record headers every event shares (fixed ones and ``ce_source``)
+        self.header_prefix = event_header_prefix(self.server_name)
 
 
 _statics: dict[int, tuple[ProducerSettings, StaticParts]] = {}

@@ -31,7 +31,7 @@ from tooltrail.producer.settings import ProducerSettings
 from tooltrail.schemas.base import iso_ms_z
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.events import EVENT_SCHEMA_VERSION, ToolExecutionEvent
-from tooltrail.schemas.headers import event_header_prefix, event_headers, traceparent
+from tooltrail.schemas.headers import event_headers, traceparent
 from tooltrail.schemas.ids import new_event_id
 
 
@@ -68,7 +68,7 @@ def build_record(call: ToolCall, settings: ProducerSettings, seq: int) -> Record
         "producerSeq": seq,
     }
     headers = [
-        *event_header_prefix(static.server_name),
+        *static.header_prefix,
         ("ce_id", event_id.encode()),
         ("ce_time", iso_ms_z(ended).encode()),
         ("ce_subject", tool.encode()),

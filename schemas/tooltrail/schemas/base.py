@@ -41,6 +41,8 @@ def clip_utf8(text: str, limit: int) -> str:
 
     A cut text ends with ``…`` (which counts towards the limit).
     """
+    if len(text) <= limit and (text.isascii() or len(text) * 4 <= limit):
+        return text  # fits whatever its characters encode to (no copy made to find out)
     data = text.encode()
     if len(data) <= limit:
         return text
@@ -62,7 +64,9 @@ def _clip_summary(value: Any) -> Any:
 def iso_ms_z(value: datetime) -> str:
     """Format an aware datetime as ISO 8601 in UTC with milliseconds and a ``Z``."""
     # isoformat of a UTC datetime always ends in "+00:00"; about twice as fast as strftime
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    if value.tzinfo is not UTC:  # the producer's own datetimes already are (no new object)
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 #: Error text: first line only, at most 240 characters.

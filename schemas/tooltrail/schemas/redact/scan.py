@@ -76,6 +76,22 @@ _GATE_TERMS = tuple(
 _INPUT_ECHO = scanner(r"input_value=(?:[^\n]{0,4096}?(?=, input_type=)|[^\n]{0,4096}+)")
 _GATE = words_scanner(_GATE_TERMS)
 _GATE_LITERALS = ("://", ":\\/\\/", *(p for fmt in ANYWHERE_FORMATS for p in fmt.prefixes))
+#: Characters most text lacks: a gate literal holding one is looked for only in text that
+#: holds that character (one ``in`` per character instead of one per literal).
+_RARE_CHARS = "{$~:/@%"
+
+
+def _literal_groups(literals: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``literals`` grouped under the first rare character each holds; a literal holding none
+    is its own group (its key is the literal itself)."""
+    groups: dict[str, list[str]] = {}
+    for literal in literals:
+        key = next((c for c in _RARE_CHARS if c in literal), literal)
+        groups.setdefault(key, []).append(literal)
+    return tuple((key, tuple(members)) for key, members in groups.items())
+
+
+_LITERAL_GROUPS = _literal_groups(_GATE_LITERALS)
 _MAX_RESCAN_DEPTH = 2
 _IAC = (*IAC_GATES, *IAC_GATES_2)
 
@@ -103,8 +119,8 @@ def needs_scan(text: str, lower: str) -> bool:
     """Cheap test: could ``text`` hold anything a pass redacts?"""
     if _GATE.search(lower) is not None:  # one pass for sixty words (a trie)
         return True
-    for literal in _GATE_LITERALS:
-        if literal in text:
+    for key, members in _LITERAL_GROUPS:
+        if key in text and any(literal in text for literal in members):
             return True
     if text.count(":") >= 4 or ("@" in text and ":" in text) or ("%" in text and "-u" in lower):
         return True  # .pgpass lines, SASL password maps, Samba's -U user%password

@@ -276,7 +276,13 @@ ANYWHERE_FORMATS: tuple[TokenFormat, ...] = (
     ),
 )
 
-_RUN = scanner(r"[A-Za-z0-9_~.+\-]{15,}+")
+_RUN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_~.+-"
+_RUN_MIN = 15
+_RUN = scanner(rf"[A-Za-z0-9_~.+\-]{{{_RUN_MIN},}}+")
+#: Every byte of a run character to ``a``, every other byte (UTF-8 lead and continuation
+#: bytes included: no run character is outside ASCII) to a space.
+_RUN_BYTES = bytes(0x61 if chr(b) in _RUN_CHARS else 0x20 for b in range(256))
+_RUN_NEEDLE = b"a" * _RUN_MIN
 _BY_HEAD: dict[str, tuple[TokenFormat, ...]] = {}
 for _fmt in RUN_FORMATS:
     _CACHE[_fmt.pattern] = anchored(_fmt.pattern)
@@ -294,9 +300,22 @@ class Runs:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        if not may_hold_run(text):  # most text: no run at all, found without the regex
+            self.spans: list[tuple[int, int]] = []
+            self.bare: list[tuple[int, int]] = []
+            return
         self.spans = [r.span() for r in _RUN.finditer(text)]
         #: 20+ letters and digits with no ``-`` or ``.``: base64, a bare generated key.
         self.bare = [(a, b) for a, b in self.spans if b - a >= 20 and _bare_key(text[a:b])]
+
+
+def may_hold_run(text: str) -> bool:
+    """True if ``text`` has 15 run characters in a row (exactly when ``_RUN`` finds a run).
+
+    One translation of the UTF-8 bytes and one substring test, in C: several times cheaper
+    than the regex's search, which tries a match at every run character.
+    """
+    return _RUN_NEEDLE in text.encode("utf-8", "surrogatepass").translate(_RUN_BYTES)
 
 
 _LAST_RUNS: list[Runs] = []

@@ -1,0 +1,130 @@
+"""The cheap tests in front of the redaction rules give exactly the answers of the slow ones.
+
+Each prefilter here skips work for text that holds nothing to redact; a prefilter that says
+"clean" where its reference says otherwise would let a secret through, so each is held to
+its reference on generated text: the run finder against the run regex, the grouped literal
+test against one ``in`` per literal, the UTF-8 clip against its encoding, the timestamp
+format against the ``astimezone`` path, the result texts against every text item.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
+from tooltrail.producer.calls import summarize_result
+from tooltrail.schemas.base import clip_utf8, iso_ms_z
+from tooltrail.schemas.redact import redact_text
+from tooltrail.schemas.redact.limits import DEFAULT_LIMITS
+from tooltrail.schemas.redact.scan import (
+    _GATE_LITERALS,
+    _LITERAL_GROUPS,
+    lowercase,
+    needs_scan,
+)
+from tooltrail.schemas.redact.vendors import _RUN, Runs, has_run_prefix, may_hold_run
+
+#: Run characters, separators, the characters the literal groups key on, non-ASCII letters
+#: (UTF-8 continuation bytes must not count as run characters) and a lone surrogate.
+_CHARS = st.sampled_from(
+    list("abcXYZ019_~.+-") + list(" \t\n=:/\"',;{}$@%") + ["é", "ß", "\u0131", "İ", "漢", "\ud800"]
+)
+_TEXT = st.lists(st.one_of(_CHARS, st.sampled_from(_GATE_LITERALS)), max_size=80).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TEXT, st.integers(min_value=0, max_value=40))
+def test_run_finder_agrees_with_the_run_regex(text: str, stretch: int) -> None:
+    text = text + "k" * stretch  # some texts with a run at the end
+    assert may_hold_run(text) == (_RUN.search(text) is not None)
+    assert Runs(text).spans == [m.span() for m in _RUN.finditer(text)]
+
+
+@pytest.mark.parametrize("length", [14, 15, 16, 40])
+def test_run_finder_at_the_length_bound(length: int) -> None:
+    for char in "aZ9_~.+-":
+        text = f"x: {char * length} é"
+        assert may_hold_run(text) == (length >= 15)
+    assert not may_hold_run("é" * 40)  # 80 bytes >= 0x80: no run character among them
+
+
+def test_a_vendor_token_behind_non_ascii_text_is_still_found() -> None:
+    text = "Übersicht ✓ token ghp_" + "A1b2" * 9
+    assert has_run_prefix(text)
+    assert "ghp_" not in redact_text(text)
+
+
+def test_every_gate_literal_sits_in_one_group() -> None:
+    grouped = [literal for _, members in _LITERAL_GROUPS for literal in members]
+    assert sorted(grouped) == sorted(_GATE_LITERALS)
+    for key, members in _LITERAL_GROUPS:
+        assert all(key in literal for literal in members)  # the key test never hides one
+
+
+@pytest.mark.parametrize("literal", _GATE_LITERALS)
+def test_each_gate_literal_opens_the_scan(literal: str) -> None:
+    text = f"NAME    STATUS\nplain row {literal} more words\n"
+    assert needs_scan(text, lowercase(text))
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TEXT)
+def test_grouped_literals_agree_with_one_test_per_literal(text: str) -> None:
+    grouped = any(
+        key in text and any(literal in text for literal in members)
+        for key, members in _LITERAL_GROUPS
+    )
+    assert grouped == any(literal in text for literal in _GATE_LITERALS)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(max_size=700), st.integers(min_value=3, max_value=1600))
+def test_clip_utf8_agrees_with_its_encoding(text: str, limit: int) -> None:
+    clipped = clip_utf8(text, limit)
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        assert clipped == text
+    else:
+        assert len(clipped.encode("utf-8", "surrogatepass")) <= limit
+        assert clipped.endswith("…")
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30))],
+)
+def test_iso_ms_z_is_the_utc_time_in_every_zone(zone: timezone) -> None:
+    moment = datetime(2026, 12, 6, 22, 59, 59, 999_999, tzinfo=UTC)
+    local = moment.astimezone(zone)
+    assert iso_ms_z(local) == "2026-12-06T22:59:59.999Z"
+
+
+def test_iso_ms_z_of_a_parsed_utc_time() -> None:
+    parsed = TypeAdapter(datetime).validate_python("2026-12-06T22:59:59.999999Z")
+    assert parsed.tzinfo is not UTC  # pydantic's own UTC object: the astimezone path
+    assert iso_ms_z(parsed) == "2026-12-06T22:59:59.999Z"
+
+
+def test_summary_reads_text_and_resource_items_of_dicts_and_objects() -> None:
+    wire = {
+        "content": [
+            {"type": "text", "text": "first"},
+            {"type": "resource", "resource": {"uri": "file:///x", "text": "second"}},
+            {"type": "image", "data": "AAAA"},
+        ]
+    }
+    assert summarize_result(wire, DEFAULT_LIMITS) == "first\nsecond"
+    objects = SimpleNamespace(
+        content=[
+            SimpleNamespace(text="one"),
+            SimpleNamespace(text=None, resource=SimpleNamespace(text="two")),
+        ]
+    )
+    assert summarize_result(objects, DEFAULT_LIMITS) == "one\ntwo"
+    single = {"content": [{"type": "text", "text": "token=abc123verysecretvalue"}]}
+    assert "abc123verysecretvalue" not in (summarize_result(single, DEFAULT_LIMITS) or "")
