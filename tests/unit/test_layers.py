@@ -125,7 +125,17 @@ def test_the_producer_builds_on_schemas_only() -> None:
 
 
 #: The sender's parts, each importing only the parts before it (``sender/__init__.py``).
-SENDER_PARTS = ("pacing", "clock", "state", "spill", "link", "flights", "resend", "pump")
+SENDER_PARTS = (
+    "handover",
+    "pacing",
+    "clock",
+    "state",
+    "spill",
+    "link",
+    "flights",
+    "resend",
+    "pump",
+)
 
 
 @pytest.mark.parametrize("part", SENDER_PARTS)

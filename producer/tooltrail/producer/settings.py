@@ -89,6 +89,11 @@ class ProducerSettings(KafkaSettings):
     headers) without pausing, so that a busy tool-server thread waiting for the GIL gets it within
     about this long instead of CPython's 5 ms switch interval (README). Live batches of finished
     records are not paced. 0 = never pause. No pause while the queue is over a quarter full."""
+    sender_gil_wait_us: int = Field(100, ge=0, le=5_000)
+    """While the sender waits (for a linger, a broker's answer, a write), the process's switch
+    interval is this many microseconds instead of the application's own, so that the sender
+    takes the GIL back after that long instead of being woken at every release of a busy tool
+    server's thread (README). Restored as soon as the sender runs. 0 = leave it alone."""
     sender_pause_us: int = Field(300, ge=1, le=100_000)
     """How long the sender sleeps after each `TOOLTRAIL_SENDER_SLICE_US` of work."""
     max_in_flight: int = Field(20_000, ge=1, le=1_000_000)

@@ -43,8 +43,10 @@ GIL; live batches of finished records are short and not paced.
 
 **Its parts**, each built on the one before it (a part only calls parts below it):
 
-* ``pacing`` and ``clock``: pure timing: the resend's pace, and the flights' clock that does
-  not count time the loop could not run (another thread held the GIL).
+* ``handover``, ``pacing`` and ``clock``: pure timing: the loop's selector that takes the GIL
+  back promptly after a wait (a short switch interval while it waits), the resend's pace, and
+  the flights' clock that does not count time the loop could not run (another thread held the
+  GIL).
 * ``state``: what every part shares (settings, counters, the events that wake tasks);
   each part below sets its own fields, and can touch only those of the parts below it.
 * ``spill``: the outbox side: append, fsync, count what it refuses, warn about drops.

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from tooltrail.producer.accumulator import Accumulator
 from tooltrail.producer.outbox import AnyOutbox
 from tooltrail.producer.record import Record
+from tooltrail.producer.sender.handover import PromptSelector
 from tooltrail.producer.sender.resend import Resend
 from tooltrail.producer.sender.state import LOGGER_NAME, first_of
 from tooltrail.producer.settings import ProducerSettings
@@ -89,8 +90,12 @@ class Sender(Resend):
 
     # --- thread body -------------------------------------------------------------------------
     def _main(self) -> None:
+        wait_us = self.settings.sender_gil_wait_us
         try:
-            asyncio.run(self._run())
+            with asyncio.Runner(
+                loop_factory=lambda: asyncio.SelectorEventLoop(PromptSelector(wait_us))
+            ) as runner:
+                runner.run(self._run())
         except Exception:
             self.counters.add("restarts")
             log.exception("tooltrail sender stopped on an error")
