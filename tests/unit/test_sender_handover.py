@@ -115,6 +115,18 @@ def test_a_producers_sender_waits_with_the_setting_and_restores_at_close(
     assert interval_us() == APP_US
 
 
+def test_an_interval_the_app_sets_during_the_wait_is_kept() -> None:
+    selector = PromptSelector(100)
+    try:
+        thread = _waiting(selector, 0.4)
+        assert _seen(lambda: interval_us() == 100, 1)
+        set_interval_us(3_000)  # the application's own decision, while the sender sleeps
+        thread.join()
+        assert interval_us() == 3_000
+    finally:
+        selector.close()
+
+
 def test_a_thousand_waits_leave_the_apps_interval_exactly_as_it_was() -> None:
     selector = PromptSelector(100)
     try:

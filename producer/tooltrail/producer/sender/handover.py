@@ -14,8 +14,8 @@ instead of the application's own, so that the sender asks for the GIL after that
 of spinning through wake-ups; the application's value is restored as soon as the sender has
 the GIL again. While the sender runs, the application's value is in force. Other threads that
 wait for the GIL while the sender sleeps also ask for it sooner (their wait, not their work,
-is shortened); ``0`` turns this off. An application that changes the switch interval while a
-sender waits has its change undone when the wait ends.
+is shortened); ``0`` turns this off. An interval the application sets while a sender waits
+is kept (the sender restores only the value it set itself).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 _lock = threading.Lock()
 _waiting = 0  # sender selectors inside select()
 _app_us = 0  # the interval the first of them found (the application's own), in µs
+_set_us = 0  # the interval they set (0: none set)
 
 
 def interval_us() -> int:
@@ -43,21 +44,23 @@ def set_interval_us(us: int) -> None:
 
 def _enter(wait_us: int) -> None:
     """One more waiter: the first records the application's interval; the shortest wins."""
-    global _waiting, _app_us
+    global _waiting, _app_us, _set_us
     with _lock:
         if _waiting == 0:
-            _app_us = interval_us()
+            _app_us, _set_us = interval_us(), 0
         _waiting += 1
         if wait_us < interval_us():
             set_interval_us(wait_us)
+            _set_us = wait_us
 
 
 def _leave() -> None:
-    """One waiter fewer: the last one puts the application's interval back."""
+    """One waiter fewer: the last one puts the application's interval back, unless the
+    application set one of its own meanwhile (then that one stays)."""
     global _waiting
     with _lock:
         _waiting -= 1
-        if _waiting == 0 and interval_us() != _app_us:
+        if _waiting == 0 and _set_us and interval_us() == _set_us:
             set_interval_us(_app_us)
 
 
