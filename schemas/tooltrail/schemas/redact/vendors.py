@@ -345,8 +345,6 @@ def _run_spans(text: str) -> list[tuple[int, int]]:
 def has_run_prefix(text: str) -> bool:
     """True if some run of ``text`` starts with the first two characters of a known prefix,
     or is a bare run (``Runs.bare``: base64, a bare generated key)."""
-    if not may_hold_run(text):
-        return False
     runs = runs_of(text)
     return bool(runs.bare) or any(text[a : a + 2] in _BY_HEAD for a, _ in runs.spans)
 
