@@ -12,10 +12,10 @@ that ended, a broker's answer, a write) is such a wait for the GIL.
 waits, the process's switch interval is ``TOOLTRAIL_SENDER_GIL_WAIT_US`` (100 µs by default)
 instead of the application's own, so that the sender asks for the GIL after that long instead
 of spinning through wake-ups; the application's value is restored as soon as the sender has
-the GIL again. While the sender runs, the application's value is in force. Other threads that
-wait for the GIL while the sender sleeps also ask for it sooner (their wait, not their work,
-is shortened); ``0`` turns this off. An interval the application sets while a sender waits
-is kept (the sender restores only the value it set itself).
+the GIL again. While the sender runs, the application's value is in force. While the sender
+sleeps, two other threads contending for the GIL hand it over after that long too (fairer to
+the waiting one, more switches for the working one); ``0`` turns this off. An interval the
+application sets while a sender waits is kept (the sender restores only the value it set).
 """
 
 from __future__ import annotations
