@@ -8,6 +8,7 @@ lowering (the shortest wins) and the last one out restores. A producer's sender 
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -123,6 +124,24 @@ def test_an_interval_the_app_sets_during_the_wait_is_kept() -> None:
         set_interval_us(3_000)  # the application's own decision, while the sender sleeps
         thread.join()
         assert interval_us() == 3_000
+    finally:
+        selector.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_child_forked_while_the_sender_waits_gets_the_apps_interval_back() -> None:
+    selector = PromptSelector(100)
+    try:
+        thread = _waiting(selector, 0.5)
+        assert _seen(lambda: interval_us() == 100, 1)
+        pid = os.fork()
+        if pid == 0:  # the child: no sender thread waits here
+            os._exit(0 if interval_us() == APP_US else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert interval_us() == 100  # the parent's sender still waits
+        thread.join()
+        assert interval_us() == APP_US
     finally:
         selector.close()
 

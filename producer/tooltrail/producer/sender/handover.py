@@ -20,6 +20,7 @@ application sets while a sender waits is kept (the sender restores only the valu
 
 from __future__ import annotations
 
+import os
 import selectors
 import sys
 import threading
@@ -62,6 +63,20 @@ def _leave() -> None:
         _waiting -= 1
         if _waiting == 0 and _set_us and interval_us() == _set_us:
             set_interval_us(_app_us)
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while a sender waited has no sender: its waits are over."""
+    global _waiting, _lock
+    _lock = threading.Lock()
+    if _waiting:
+        _waiting = 0
+        if _set_us and interval_us() == _set_us:
+            set_interval_us(_app_us)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class PromptSelector(selectors.DefaultSelector):
