@@ -55,14 +55,20 @@ def _enter(wait_us: int) -> None:
             _set_us = wait_us
 
 
+def _restore() -> None:
+    """Put the application's interval back, unless it set one of its own meanwhile (then that
+    one stays): only the value the waiters set is undone."""
+    if _set_us and interval_us() == _set_us:
+        set_interval_us(_app_us)
+
+
 def _leave() -> None:
-    """One waiter fewer: the last one puts the application's interval back, unless the
-    application set one of its own meanwhile (then that one stays)."""
+    """One waiter fewer: the last one restores the application's interval."""
     global _waiting
     with _lock:
         _waiting -= 1
-        if _waiting == 0 and _set_us and interval_us() == _set_us:
-            set_interval_us(_app_us)
+        if _waiting == 0:
+            _restore()
 
 
 def _after_fork_in_child() -> None:
@@ -71,8 +77,7 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()
     if _waiting:
         _waiting = 0
-        if _set_us and interval_us() == _set_us:
-            set_interval_us(_app_us)
+        _restore()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows
