@@ -27,7 +27,14 @@ from tooltrail.schemas.redact.scan import (
     lowercase,
     needs_scan,
 )
-from tooltrail.schemas.redact.vendors import _RUN, Runs, has_run_prefix, may_hold_run
+from tooltrail.schemas.redact.vendors import (
+    _BY_HEAD,
+    _RUN,
+    Runs,
+    has_run_prefix,
+    may_hold_run,
+    runs_of,
+)
 
 #: Run characters, separators, the characters the literal groups key on, non-ASCII letters
 #: (UTF-8 continuation bytes must not count as run characters) and a lone surrogate.
@@ -43,6 +50,18 @@ def test_run_finder_agrees_with_the_run_regex(text: str, stretch: int) -> None:
     text = text + "k" * stretch  # some texts with a run at the end
     assert may_hold_run(text) == (_RUN.search(text) is not None)
     assert Runs(text).spans == [m.span() for m in _RUN.finditer(text)]
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TEXT, st.sampled_from(["", "ghp_", "AKIA", "xoxb-", "sk_live_"]), st.booleans())
+def test_run_prefix_test_agrees_with_the_runs_whatever_the_cache_holds(
+    text: str, head: str, cached: bool
+) -> None:
+    text = text + (head + "A1b2" * 5 if head else "")
+    runs = Runs(text)
+    expected = bool(runs.bare) or any(text[a : a + 2] in _BY_HEAD for a, _ in runs.spans)
+    runs_of(text if cached else text + " other")  # the one-slot cache: this text, or another
+    assert has_run_prefix(text) == expected
 
 
 @pytest.mark.parametrize("length", [14, 15, 16, 40])

@@ -150,6 +150,12 @@ def _redact_window(text: str, ctx: _Ctx) -> str:
     return scan_text(text, lower, ctx.scan)
 
 
+def known_clean(text: str) -> bool:
+    """True if ``text`` is a short string redaction already found clean: ``redact_text``
+    would give it back unchanged (names and labels repeat on every call)."""
+    return text in _CLEAN
+
+
 def _remember_clean(text: str) -> None:
     """Remember a short string that holds nothing to redact (argument names and values
     repeat on every call); bounded, oldest out first. Secrets are never remembered."""

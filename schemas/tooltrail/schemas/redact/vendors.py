@@ -298,9 +298,9 @@ class Runs:
 
     __slots__ = ("bare", "spans", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, may_hold: bool | None = None) -> None:
         self.text = text
-        if not may_hold_run(text):  # most text: no run at all, found without the regex
+        if not (may_hold_run(text) if may_hold is None else may_hold):  # most text: no run
             self.spans: list[tuple[int, int]] = []
             self.bare: list[tuple[int, int]] = []
             return
@@ -321,12 +321,13 @@ def may_hold_run(text: str) -> bool:
 _LAST_RUNS: list[Runs] = []
 
 
-def runs_of(text: str) -> Runs:
-    """The ``Runs`` of ``text`` (computed once for the same string object)."""
+def runs_of(text: str, may_hold: bool | None = None) -> Runs:
+    """The ``Runs`` of ``text`` (computed once for the same string object); ``may_hold``:
+    what ``may_hold_run(text)`` gave, if the caller already asked."""
     last = _LAST_RUNS[0] if _LAST_RUNS else None
     if last is not None and last.text is text:
         return last
-    found = Runs(text)
+    found = Runs(text, may_hold)
     _LAST_RUNS[:] = [found]
     return found
 
@@ -344,8 +345,17 @@ def _run_spans(text: str) -> list[tuple[int, int]]:
 
 def has_run_prefix(text: str) -> bool:
     """True if some run of ``text`` starts with the first two characters of a known prefix,
-    or is a bare run (``Runs.bare``: base64, a bare generated key)."""
-    runs = runs_of(text)
+    or is a bare run (``Runs.bare``: base64, a bare generated key).
+
+    Text without a run (most text) is answered without building its ``Runs``: this is the
+    last test of the redaction gate, on every clean text."""
+    last = _LAST_RUNS[0] if _LAST_RUNS else None
+    if last is not None and last.text is text:
+        runs = last
+    elif may_hold_run(text):
+        runs = runs_of(text, may_hold=True)
+    else:
+        return False
     return bool(runs.bare) or any(text[a : a + 2] in _BY_HEAD for a, _ in runs.spans)
 
 
