@@ -11,7 +11,8 @@ the two paths together. A value orjson cannot encode falls back to the model pat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+import time
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from tooltrail.producer.calls import (
     ToolCall,
     build_event,
     classify_op,
+    clean_parts,
     redact_call,
     session_label,
     static_parts,
@@ -28,7 +30,6 @@ from tooltrail.producer.calls import (
 )
 from tooltrail.producer.record import Record
 from tooltrail.producer.settings import ProducerSettings
-from tooltrail.schemas.base import iso_ms_z
 from tooltrail.schemas.codec import encode
 from tooltrail.schemas.events import EVENT_SCHEMA_VERSION, ToolExecutionEvent
 from tooltrail.schemas.headers import event_headers, traceparent
@@ -37,11 +38,13 @@ from tooltrail.schemas.ids import new_event_id
 
 def build_record(call: ToolCall, settings: ProducerSettings, seq: int) -> Record:
     """The record of one finished call (any thread). Raises on a call no event can describe."""
-    parts = redact_call(call, settings)
     static = static_parts(settings)
+    parts = clean_parts(call, static.limits)
+    if parts is None:
+        parts = redact_call(call, settings)
     wall = call.started_wall
-    started = datetime.fromtimestamp(wall, tz=UTC)
-    ended = datetime.fromtimestamp(wall + call.elapsed_ms / 1000, tz=UTC)
+    started, _, _ = wire_time(wall)
+    ended, ended_ms, ce_time = wire_time(wall + call.elapsed_ms / 1000)
     event_id = new_event_id(int(wall * 1000))
     tool, session = tool_label(call), session_label(call)
     doc: dict[str, Any] = {
@@ -70,7 +73,7 @@ def build_record(call: ToolCall, settings: ProducerSettings, seq: int) -> Record
     headers = [
         *static.header_prefix,
         ("ce_id", event_id.encode()),
-        ("ce_time", iso_ms_z(ended).encode()),
+        ("ce_time", ce_time),
         ("ce_subject", tool.encode()),
     ]
     trace = trace_ids(call.trace)
@@ -82,7 +85,37 @@ def build_record(call: ToolCall, settings: ProducerSettings, seq: int) -> Record
         value = orjson.dumps(doc, option=orjson.OPT_UTC_Z)
     except TypeError:  # a value only pydantic can serialize (an int past 64 bits)
         return record_of(build_event(call, settings, seq))
-    return Record(session.encode(), value, ts=int(ended.timestamp() * 1000), headers=headers)
+    return Record(session.encode(), value, ts=ended_ms, headers=headers)
+
+
+#: The last second formatted (``YYYY-MM-DDTHH:MM:SS``): calls of one second share it. One
+#: tuple, replaced whole, so a thread never reads a second with another second's text.
+_last_second: tuple[int, str] = (-1, "")
+
+
+def wire_time(t: float) -> tuple[str, int, bytes]:
+    """POSIX time ``t`` (seconds, >= 0) as the wire writes it, without a ``datetime``.
+
+    Returns the JSON text of ``datetime.fromtimestamp(t, UTC)`` (what ``orjson`` writes:
+    microseconds when not zero, a ``Z``), its ``timestamp()`` in whole milliseconds, and its
+    ``iso_ms_z`` (the ``ce_time`` header). The microseconds are rounded exactly as
+    ``datetime.fromtimestamp`` rounds them (the fraction times 10⁶, half to even): a property
+    test holds the three to the ``datetime`` path for generated times.
+    """
+    global _last_second
+    frac, whole = math.modf(t)
+    us = round(frac * 1e6)
+    second = int(whole)
+    if us >= 1_000_000:
+        us -= 1_000_000
+        second += 1
+    cached, text = _last_second
+    if cached != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _last_second = (second, text)
+    ms = int((second * 1_000_000 + us) / 1_000_000 * 1000)  # datetime.timestamp(), then ms
+    iso = f"{text}.{us:06d}Z" if us else f"{text}Z"
+    return iso, ms, f"{text}.{us // 1000:03d}Z".encode()
 
 
 def record_of(event: ToolExecutionEvent) -> Record:
