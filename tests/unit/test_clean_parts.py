@@ -49,6 +49,8 @@ CLEAN_LINES = [
     "é",
     "漢字" * 300,  # 600 characters, 1,800 bytes: the summary is cut to 1.5 KB
     "a lone \ud800 surrogate",  # not UTF-8: replaced
+    "x" * 1500,  # long results: cut to the summary's 1.5 KB, or past a tight window
+    POD_LIST * 60,  # 10 KB: past the default window (9,216 characters)
 ]
 SECRET_LINES = [
     "password=hunter2-very-secret",
@@ -162,7 +164,7 @@ def test_a_build_of_the_typical_call_uses_the_shortcut(monkeypatch: pytest.Monke
         {"incident_id": "INC-1"},
         {"started_wall": -1.0},
         {"elapsed_ms": math.inf},
-        {"result": {"content": [{"type": "text", "text": "x" * 1024}]}},
+        {"result": {"content": [{"type": "text", "text": "x" * 9217}]}},
         {"result": {"content": [{"type": "text", "text": "NAME é"}]}},
         {"result": {"content": "not a list"}},
         {"args": {"nested": {"namespace": "payments"}}},
@@ -176,6 +178,38 @@ def test_other_calls_are_left_to_the_general_path(change: dict[str, Any]) -> Non
     for name, value in change.items():
         setattr(call, name, value)
     assert clean_parts(call, static_parts(DEFAULT).limits) is None
+
+
+def test_a_long_clean_result_is_cut_as_the_summary_cuts_it() -> None:
+    text = ("NAME  READY  STATUS  RESTARTS  AGE\n" + "web-1  1/1  Running  0  3d\n" * 200)[:8000]
+    call = _call({"namespace": "payments"}, {"content": [{"type": "text", "text": text}]})
+    general = redact_call(call, DEFAULT)
+    fast = clean_parts(call, static_parts(DEFAULT).limits)
+    assert fast is not None
+    assert fast == general
+    assert fast.summary is not None
+    assert len(fast.summary.encode()) <= 1536
+    assert fast.summary.endswith("…")
+
+
+def test_a_budget_without_cpu_time_leaves_long_results_to_the_rules() -> None:
+    text = "web-1  1/1  Running  0  3d\n" * 60  # 1,620 characters: the CPU clock starts
+    call = _call({"namespace": "payments"}, text)
+    no_time = calls.RedactionLimits(max_cpu_ms=1e-7)  # rounds to 0 ns: out at the first look
+    redact_call(call, DEFAULT)
+    assert clean_parts(call, static_parts(DEFAULT).limits) is not None
+    assert clean_parts(call, no_time) is None
+    short = _call({"namespace": "payments"}, text[:1000])
+    assert clean_parts(short, no_time) is not None  # under 1,024 characters no clock runs
+
+
+def test_a_result_past_the_scan_budget_is_left_to_the_rules() -> None:
+    call = _call({"namespace": "payments"}, "x" * 1500)  # TIGHT scans 1,024 characters at most
+    general = redact_call(call, TIGHT)
+    assert general.summary is not None
+    assert general.summary.endswith("over budget)")
+    assert clean_parts(call, static_parts(TIGHT).limits) is None
+    assert clean_parts(call, static_parts(DEFAULT).limits) == redact_call(call, DEFAULT)
 
 
 def test_a_result_past_the_window_is_left_to_the_rules() -> None:

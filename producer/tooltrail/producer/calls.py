@@ -46,9 +46,8 @@ _CLEAN_ARGS: dict[tuple[Any, ...], None] = {}
 _CLEAN_ARGS_MAX = 4096
 _CLEAN_ARGS_WIDTH = 16  # keys
 _CLEAN_ARGS_CHARS = 256  # per value
-#: ``clean_parts``: a result text this long or longer goes through the rules (from 1,024
-#: characters a scan starts the budget's CPU clock, and a summary may be cut).
-_CLEAN_TEXT_CHARS = 1024
+#: From this many characters a scan starts the redaction budget's CPU clock (``budget.take``).
+_CLOCK_CHARS = 1024
 #: Calls outside the wire's years (1970 to 2199) cannot be events; the clock is wrong.
 _MAX_WALL = 7_258_118_400.0
 
@@ -277,10 +276,10 @@ def clean_parts(call: ToolCall, limits: RedactionLimits) -> Redacted | None:
 
     The most common call: no error, anchors or incident id; arguments that are a small flat
     mapping of short strings redaction already found clean (``redact_args``' prefilter), or
-    none; a result that is one ASCII text (an MCP result with one text item, or a string) of
-    fewer than 1,024 characters, within the scan window and budget of ``limits``, that the
-    redaction gate finds nothing in (``needs_scan``). Such a call's redaction changes
-    nothing, so its parts are the call's own; the property test in
+    none; a result that is one ASCII text (an MCP result with one text item, or a string)
+    within the scan window and budget of ``limits`` that the redaction gate finds nothing in
+    (``needs_scan``). Such a call's redaction changes nothing, so its parts are the call's own
+    (the result cut to the summary's 1.5 KB, as ``summarize_result`` cuts it); the property test in
     ``tests/unit/test_clean_parts.py`` holds this to ``redact_call`` for generated calls.
     One function instead of the dozen the general path runs: inside a busy server each of
     them is a cold piece of code (README, "The call pays for its own event").
@@ -307,12 +306,17 @@ def clean_parts(call: ToolCall, limits: RedactionLimits) -> Redacted | None:
         if len(texts) != 1:
             return None
         text = texts[0]
-    if text is not None and not (
-        len(text) < min(_CLEAN_TEXT_CHARS, limits.scan_window + 1, limits.max_scan_chars + 1)
-        and text.isascii()
-        and (len(text) < 4 or known_clean(text) or not needs_scan(text, lowercase(text)))
-    ):
-        return None
+    if text is not None:
+        size = len(text)
+        if not (
+            size <= limits.scan_window
+            and size <= limits.max_scan_chars
+            and (size < _CLOCK_CHARS or int(limits.max_cpu_ms * 1_000_000) > 0)
+            and text.isascii()
+            and (size < 4 or known_clean(text) or not needs_scan(text, lowercase(text)))
+        ):
+            return None
+        text = clip_utf8(text, MAX_SUMMARY_BYTES)
     own = (call.presearch,) if call.presearch else ()
     return Redacted(dict(args) if args is not None else {}, None, own, None, text)
 
