@@ -38,6 +38,7 @@ from tooltrail.schemas.headers import event_header_prefix
 from tooltrail.schemas.ids import new_event_id
 from tooltrail.schemas.keys import Scope, event_scope
 from tooltrail.schemas.redact import RedactionLimits, redact, redact_text
+from tooltrail.schemas.redact.budget import CLOCKED_CHARS, cpu_ns_of
 from tooltrail.schemas.redact.engine import known_clean
 from tooltrail.schemas.redact.scan import lowercase, needs_scan
 from tooltrail.schemas.wire import MAX_ELAPSED_MS
@@ -46,8 +47,6 @@ _CLEAN_ARGS: dict[tuple[Any, ...], None] = {}
 _CLEAN_ARGS_MAX = 4096
 _CLEAN_ARGS_WIDTH = 16  # keys
 _CLEAN_ARGS_CHARS = 256  # per value
-#: From this many characters a scan starts the redaction budget's CPU clock (``budget.take``).
-_CLOCK_CHARS = 1024
 #: Calls outside the wire's years (1970 to 2199) cannot be events; the clock is wrong.
 _MAX_WALL = 7_258_118_400.0
 
@@ -224,7 +223,7 @@ def _json(value: Any, limits: RedactionLimits) -> str:
 @lru_cache(maxsize=1024)
 def _label(text: str, limit: int) -> str:
     """A name that leaves the process (tool, session, server, tags): redacted, then cut."""
-    return text[:limit] if known_clean(text) else redact_text(text)[:limit]
+    return redact_text(text)[:limit]
 
 
 class Redacted(NamedTuple):
@@ -311,7 +310,7 @@ def clean_parts(call: ToolCall, limits: RedactionLimits) -> Redacted | None:
         if not (
             size <= limits.scan_window
             and size <= limits.max_scan_chars
-            and (size < _CLOCK_CHARS or int(limits.max_cpu_ms * 1_000_000) > 0)
+            and (size < CLOCKED_CHARS or cpu_ns_of(limits.max_cpu_ms) > 0)
             and text.isascii()
             and (size < 4 or known_clean(text) or not needs_scan(text, lowercase(text)))
         ):

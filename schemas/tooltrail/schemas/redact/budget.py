@@ -14,6 +14,13 @@ import threading
 import time
 
 OVER_BUDGET = "<redacted: over budget>"
+#: A scan of this many characters or more starts the CPU clock (and checks it).
+CLOCKED_CHARS = 1024
+
+
+def cpu_ns_of(max_cpu_ms: float) -> int:
+    """The CPU time a budget of ``max_cpu_ms`` grants, in whole nanoseconds (0: none)."""
+    return int(max_cpu_ms * 1_000_000)
 
 
 class RedactionBudget:
@@ -27,7 +34,7 @@ class RedactionBudget:
 
     def __init__(self, max_chars: int, max_cpu_ms: float) -> None:
         self.chars_left = max_chars
-        self.cpu_ns = int(max_cpu_ms * 1_000_000)
+        self.cpu_ns = cpu_ns_of(max_cpu_ms)
         self.deadline_ns = 0
         self.exhausted = False
         self.counted = False
@@ -40,7 +47,7 @@ class RedactionBudget:
         """
         if self.exhausted:
             return 0
-        if wanted <= self.chars_left and (wanted < 1024 or not self._late()):
+        if wanted <= self.chars_left and (wanted < CLOCKED_CHARS or not self._late()):
             self.chars_left -= wanted
             return wanted
         if self.chars_left == 0 or self._late():

@@ -321,11 +321,16 @@ def may_hold_run(text: str) -> bool:
 _LAST_RUNS: list[Runs] = []
 
 
+def _cached_runs(text: str) -> Runs | None:
+    """The ``Runs`` computed last, if they are those of this very string object."""
+    last = _LAST_RUNS[0] if _LAST_RUNS else None
+    return last if last is not None and last.text is text else None
+
+
 def runs_of(text: str, may_hold: bool | None = None) -> Runs:
     """The ``Runs`` of ``text`` (computed once for the same string object); ``may_hold``:
     what ``may_hold_run(text)`` gave, if the caller already asked."""
-    last = _LAST_RUNS[0] if _LAST_RUNS else None
-    if last is not None and last.text is text:
+    if (last := _cached_runs(text)) is not None:
         return last
     found = Runs(text, may_hold)
     _LAST_RUNS[:] = [found]
@@ -349,13 +354,11 @@ def has_run_prefix(text: str) -> bool:
 
     Text without a run (most text) is answered without building its ``Runs``: this is the
     last test of the redaction gate, on every clean text."""
-    last = _LAST_RUNS[0] if _LAST_RUNS else None
-    if last is not None and last.text is text:
-        runs = last
-    elif may_hold_run(text):
+    runs = _cached_runs(text)
+    if runs is None:
+        if not may_hold_run(text):
+            return False
         runs = runs_of(text, may_hold=True)
-    else:
-        return False
     return bool(runs.bare) or any(text[a : a + 2] in _BY_HEAD for a, _ in runs.spans)
 
 
