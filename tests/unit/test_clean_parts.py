@@ -28,6 +28,7 @@ from tooltrail.producer.event_bytes import build_record, wire_time
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.schemas.base import iso_ms_z
 from tooltrail.schemas.events import Outcome
+from tooltrail.schemas.redact import scan
 
 DEFAULT = ProducerSettings(redact_max_cpu_ms=10_000)
 #: A window shorter than a long result, and the smallest scan budget the settings allow.
@@ -154,6 +155,29 @@ def test_a_build_of_the_typical_call_uses_the_shortcut(monkeypatch: pytest.Monke
     monkeypatch.setattr(event_bytes, "redact_call", refuse)
     second = build_record(call, DEFAULT, 1)
     assert orjson.loads(second.value)["resultSummary"] == orjson.loads(first.value)["resultSummary"]
+
+
+def test_a_text_that_opens_the_gate_is_gated_once_per_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def result() -> dict[str, Any]:  # a new string object each time, the same text
+        text = "\n".join([POD_LIST, "api_key: sk_live_51HxYzAbCdEfGhIjKlMnOpQr"])
+        return {"content": [{"type": "text", "text": text}]}
+
+    build_record(_call({"namespace": "payments"}, result()), DEFAULT, 1)  # teaches the args
+    call = _call({"namespace": "payments"}, result())
+    text = call.result["content"][0]["text"]
+    asked: list[str] = []
+    real = scan.gate_opens
+
+    def counting(t: str, lower: str) -> bool:
+        asked.append(t)
+        return real(t, lower)
+
+    monkeypatch.setattr(scan, "gate_opens", counting)
+    record = build_record(call, DEFAULT, 1)
+    assert "sk_live_51HxYzAbCdEfGhIjKlMnOpQr" not in record.value.decode()
+    assert [t is text for t in asked] == [True]  # the shortcut asked; the rules took its answer
 
 
 @pytest.mark.parametrize(

@@ -115,8 +115,26 @@ def cut_window(text: str, window: int) -> tuple[str, int]:
     return cut[:keep], len(text) - keep
 
 
+#: The last verdict of the gate, for one string object: the producer's shortcut for the common
+#: call (``calls.clean_parts``) asks first, and for a text that opens the gate the rules ask
+#: again about the same object (one tuple, replaced whole: safe between threads).
+_last_gate: tuple[str | None, bool] = (None, False)
+
+
 def needs_scan(text: str, lower: str) -> bool:
-    """Cheap test: could ``text`` hold anything a pass redacts?"""
+    """Cheap test: could ``text`` hold anything a pass redacts? (``lower``: ``lowercase(text)``;
+    asked twice in a row about the same string object, it answers from the last verdict.)"""
+    global _last_gate
+    last, verdict = _last_gate
+    if last is text:
+        return verdict
+    verdict = gate_opens(text, lower)
+    _last_gate = (text, verdict)
+    return verdict
+
+
+def gate_opens(text: str, lower: str) -> bool:
+    """The gate's tests themselves (``needs_scan`` without its memo)."""
     if _GATE.search(lower) is not None:  # one pass for sixty words (a trie)
         return True
     for key, members in _LITERAL_GROUPS:
