@@ -39,8 +39,7 @@ from tooltrail.schemas.ids import new_event_id
 from tooltrail.schemas.keys import Scope, event_scope
 from tooltrail.schemas.redact import RedactionLimits, redact, redact_text
 from tooltrail.schemas.redact.budget import CLOCKED_CHARS, cpu_ns_of
-from tooltrail.schemas.redact.engine import known_clean
-from tooltrail.schemas.redact.scan import lowercase, needs_scan
+from tooltrail.schemas.redact.engine import window_unchanged
 from tooltrail.schemas.wire import MAX_ELAPSED_MS
 
 _CLEAN_ARGS: dict[tuple[Any, ...], None] = {}
@@ -276,9 +275,10 @@ def clean_parts(call: ToolCall, limits: RedactionLimits) -> Redacted | None:
     The most common call: no error, anchors or incident id; arguments that are a small flat
     mapping of short strings redaction already found clean (``redact_args``' prefilter), or
     none; a result that is one ASCII text (an MCP result with one text item, or a string)
-    within the scan window and budget of ``limits`` that the redaction gate finds nothing in
-    (``needs_scan``). Such a call's redaction changes nothing, so its parts are the call's own
-    (the result cut to the summary's 1.5 KB, as ``summarize_result`` cuts it); the property test in
+    within the scan window and budget of ``limits`` that the passes would leave as it is
+    (``engine.window_unchanged``: the redaction gate finds nothing in it). Such a call's
+    redaction changes nothing, so its parts are the call's own (the result cut to the
+    summary's 1.5 KB, as ``summarize_result`` cuts it); the property test in
     ``tests/unit/test_clean_parts.py`` holds this to ``redact_call`` for generated calls.
     One function instead of the dozen the general path runs: inside a busy server each of
     them is a cold piece of code (README, "The call pays for its own event").
@@ -312,7 +312,7 @@ def clean_parts(call: ToolCall, limits: RedactionLimits) -> Redacted | None:
             and size <= limits.max_scan_chars
             and (size < CLOCKED_CHARS or cpu_ns_of(limits.max_cpu_ms) > 0)
             and text.isascii()
-            and (size < 4 or known_clean(text) or not needs_scan(text, lowercase(text)))
+            and window_unchanged(text)
         ):
             return None
         text = clip_utf8(text, MAX_SUMMARY_BYTES)

@@ -137,23 +137,33 @@ def _utf8(text: str) -> str:
 
 
 def _redact_window(text: str, ctx: _Ctx) -> str:
-    short = len(text) <= _CLEAN_MAX_CHARS
-    if len(text) < 4 or (short and text in _CLEAN):
-        return text
-    lower = lowercase(text)
-    if not needs_scan(text, lower):
-        if short:
-            _remember_clean(text)
+    lower = _gate_open(text)
+    if lower is None:
         return text
     if text.lstrip()[:1] in ("{", "[") and (parsed := _json_text(text, ctx)) is not None:
         return parsed
     return scan_text(text, lower, ctx.scan)
 
 
-def known_clean(text: str) -> bool:
-    """True if ``text`` is a short string redaction already found clean: ``redact_text``
-    would give it back unchanged (names and labels repeat on every call)."""
-    return text in _CLEAN
+def window_unchanged(text: str) -> bool:
+    """True if the passes leave ``text`` (one window: already cut, within the budget) as it
+    is without running: too short to hold anything, remembered clean, or the gate finds
+    nothing in it. The producer's shortcut for the common call asks this first."""
+    return _gate_open(text) is None
+
+
+def _gate_open(text: str) -> str | None:
+    """None if the passes leave ``text`` unchanged (see ``window_unchanged``; a short text the
+    gate finds clean is remembered), else its lower-case form, which the passes read."""
+    short = len(text) <= _CLEAN_MAX_CHARS
+    if len(text) < 4 or (short and text in _CLEAN):
+        return None
+    lower = lowercase(text)
+    if needs_scan(text, lower):
+        return lower
+    if short:
+        _remember_clean(text)
+    return None
 
 
 def _remember_clean(text: str) -> None:
