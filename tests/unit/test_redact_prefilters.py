@@ -4,11 +4,13 @@ Each prefilter here skips work for text that holds nothing to redact; a prefilte
 "clean" where its reference says otherwise would let a secret through, so each is held to
 its reference on generated text: the run finder against the run regex, the grouped literal
 test against one ``in`` per literal, the UTF-8 clip against its encoding, the timestamp
-format against the ``astimezone`` path, the result texts against every text item.
+format against the ``astimezone`` path, the result texts against every text item, the
+anchored word scanners against one ``in`` per word.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -21,8 +23,12 @@ from tooltrail.producer.calls import summarize_result
 from tooltrail.schemas.base import clip_utf8, iso_ms_z
 from tooltrail.schemas.redact import redact_text
 from tooltrail.schemas.redact.limits import DEFAULT_LIMITS
+from tooltrail.schemas.redact.outputs import _FAMILIES, _HINTS
+from tooltrail.schemas.redact.patterns import word_anchors, words_scanner
 from tooltrail.schemas.redact.scan import (
+    _GATE,
     _GATE_LITERALS,
+    _GATE_TERMS,
     _LITERAL_GROUPS,
     lowercase,
     needs_scan,
@@ -99,6 +105,56 @@ def test_grouped_literals_agree_with_one_test_per_literal(text: str) -> None:
         for key, members in _LITERAL_GROUPS
     )
     assert grouped == any(literal in text for literal in _GATE_LITERALS)
+
+
+_HINT_WORDS = tuple(hint for hint, _ in _FAMILIES)
+
+
+def _word_text(words: tuple[str, ...]) -> st.SearchStrategy[str]:
+    """Text of the words' own characters, whole words and cut words (a word's head or tail
+    alone must not open the scan), anywhere, the start and end of the text included."""
+    chars = sorted({c for w in words for c in w} | set(" \n"))
+    pieces = st.one_of(
+        st.sampled_from(chars),
+        st.sampled_from(words),
+        st.sampled_from(words).flatmap(
+            lambda w: st.integers(0, len(w)).map(lambda k, w=w: w[:k] if k % 2 else w[k:])
+        ),
+    )
+    return st.lists(pieces, max_size=30).map("".join)
+
+
+@pytest.mark.parametrize(("scanner", "words"), [(_GATE, _GATE_TERMS), (_HINTS, _HINT_WORDS)])
+@settings(max_examples=800, deadline=None)
+@given(data=st.data())
+def test_word_scanners_agree_with_one_test_per_word(
+    scanner: re.Pattern[str], words: tuple[str, ...], data: st.DataObject
+) -> None:
+    text = data.draw(_word_text(words))
+    assert (scanner.search(text) is not None) == any(w in text for w in words), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abkq-_ (", min_size=1, max_size=6), min_size=1, max_size=8),
+    st.text(alphabet="abkq-_ (", max_size=40),
+)
+def test_any_word_list_scans_like_one_test_per_word(words: list[str], text: str) -> None:
+    scanner = words_scanner(tuple(dict.fromkeys(words)))
+    assert (scanner.search(text) is not None) == any(w in text for w in words)
+
+
+def test_the_gate_words_are_anchored_on_rare_characters() -> None:
+    """The scan tries a match only at anchor characters: none of them may be one of the
+    letters most text is made of (a trie tries at every first letter: ``t`` of ``token``)."""
+    anchors = {w[i] for w, i in word_anchors(_GATE_TERMS).items()}
+    assert anchors.isdisjoint(set("etaoinsrhl")), anchors
+    assert all(w[i] in anchors for w, i in word_anchors(_GATE_TERMS).items())
+
+
+def test_a_word_list_without_words_is_refused() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        words_scanner(("key", ""))
 
 
 @settings(max_examples=600, deadline=None)

@@ -19,7 +19,6 @@ at two sizes, and checks that every pattern of the package is registered.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 #: How each registered pattern is used: ``"scan"`` or ``"anchored"``.
 REGISTRY: dict[re.Pattern[str], str] = {}
@@ -32,24 +31,79 @@ def scanner(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return compiled
 
 
+#: Roughly how often a character turns up in tool output, per mille: English letter
+#: frequencies for letters, rough counts from pod listings, JSON and logs for the rest
+#: (anything unlisted counts 10). Only the order matters much: ``words_scanner`` anchors its
+#: words on rare characters.
+_LETTERS = "etaoinshrdlcumwfgypbvkjxqz"
+_LETTER_WEIGHTS = (127, 91, 82, 75, 70, 67, 63, 61, 60, 43, 40, 28, 28)
+_LETTER_WEIGHTS_2 = (24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1)
+_CHAR_WEIGHT: dict[str, int] = {
+    **dict(zip(_LETTERS, _LETTER_WEIGHTS + _LETTER_WEIGHTS_2, strict=True)),
+    **dict.fromkeys("0123456789", 30),
+    " ": 150,
+    "-": 30,
+    "_": 15,
+    '"': 25,
+    ":": 20,
+    "=": 15,
+    "/": 20,
+    ".": 25,
+    ",": 15,
+    "\n": 20,
+    "(": 5,
+    ")": 5,
+    "[": 4,
+    "]": 4,
+    "%": 2,
+    "@": 2,
+    "\x1b": 1,
+}
+
+
+def _weight(char: str) -> int:
+    return _CHAR_WEIGHT.get(char, 10)
+
+
+def word_anchors(words: tuple[str, ...]) -> dict[str, int]:
+    """For each word, the index of the character a scan for it starts at: one of a small set
+    of rare characters that every word holds one of (a greedy weighted cover)."""
+    left, chosen = set(words), set()
+    while left:
+        # the character that hits the most words still uncovered per unit of weight
+        best = min(
+            {c for w in left for c in w},
+            key=lambda c: (_weight(c) / sum(c in w for w in left), c),
+        )
+        chosen.add(best)
+        left = {w for w in left if best not in w}
+    return {
+        w: min((i for i, c in enumerate(w) if c in chosen), key=lambda i: (_weight(w[i]), i))
+        for w in words
+    }
+
+
 def words_scanner(words: tuple[str, ...]) -> re.Pattern[str]:
-    """A scanner finding any of ``words``, written as a trie (``pa(?:ss|t)``): one pass over
-    the text, each position tried against the words sharing its first characters only."""
-    trie: dict[str, dict[str, Any]] = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-    return scanner(_trie_pattern(trie))
+    """A scanner finding whether any of ``words`` occurs (``search(...) is None`` or not; the
+    match's span is the word's part from its anchor on, not the whole word).
 
-
-def _trie_pattern(node: dict[str, dict[str, Any]]) -> str:
-    branches = [re.escape(c) + _trie_pattern(sub) for c, sub in sorted(node.items()) if c]
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return f"(?:{body})?" if "" in node else body
+    Each word is matched from its anchor (``word_anchors``), a rare character, and the part
+    before the anchor is checked by a look-behind: ``k(?:ey|en(?<=token))``. The regex
+    engine skips, in C, every character that is no anchor and tries a match only at the
+    few that are; a trie of the words (``to(?:ken|…)``) would be tried at every character
+    that starts a word, which in lower-case text is most of them.
+    """
+    if not words or not all(words):
+        raise ValueError("words_scanner needs non-empty words")
+    groups: dict[str, list[str]] = {}
+    for word, i in word_anchors(words).items():
+        rest = re.escape(word[i + 1 :]) + (f"(?<={re.escape(word)})" if i else "")
+        groups.setdefault(word[i], []).append(rest)
+    branches = [
+        re.escape(anchor) + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")")
+        for anchor, rests in sorted(groups.items())
+    ]
+    return scanner("(?:" + "|".join(branches) + ")")
 
 
 def anchored(pattern: str, flags: int = 0) -> re.Pattern[str]:
