@@ -192,3 +192,12 @@ def test_a_named_command_parses_as_with_every_command_loaded() -> None:
         k: v for k, v in vars(named).items() if k != "handler"
     }
     assert full.handler.__qualname__ == named.handler.__qualname__
+
+
+@pytest.mark.parametrize(("value", "reason"), [("0", "must be greater than 0"), ("x", "whole")])
+def test_bench_emit_refuses_a_bad_number_of_rounds(value: str, reason: str) -> None:
+    out = _run("bench", "emit", "--rounds", value)
+    assert out.returncode == 2
+    [line] = out.stderr.splitlines()
+    assert "--rounds" in line
+    assert reason in line

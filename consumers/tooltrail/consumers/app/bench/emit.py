@@ -171,9 +171,16 @@ async def _throughput(root: Path, bootstrap: str, n: int) -> dict[str, Any]:
     }
 
 
-async def _sdk_overhead(root: Path, bootstrap: str, quick: bool) -> dict[str, Any]:
+#: Interleaved rounds of the SDK comparison (``--rounds`` overrides) and calls per round.
+ROUNDS, QUICK_ROUNDS, CALLS, QUICK_CALLS = 7, 2, 2000, 300
+
+
+async def _sdk_overhead(
+    root: Path, bootstrap: str, quick: bool, rounds: int | None = None
+) -> dict[str, Any]:
     """Both SDKs against OpenTelemetry with an OTLP/gRPC exporter to a loopback receiver."""
-    rounds, calls = (2, 300) if quick else (7, 2000)
+    calls = QUICK_CALLS if quick else CALLS
+    rounds = rounds or (QUICK_ROUNDS if quick else ROUNDS)
     out: dict[str, Any] = {}
     with overhead.otlp_receiver() as (port, received):
         for sdk in ("mcp", "fastmcp"):
@@ -236,8 +243,8 @@ def _burst(root: Path, queue_size: int) -> dict[str, Any]:
     }
 
 
-async def run(*, quick: bool) -> dict[str, Any]:
-    """Run every measurement and return the figures."""
+async def run(*, quick: bool, rounds: int | None = None) -> dict[str, Any]:
+    """Run every measurement and return the figures (``rounds``: of the SDK comparison)."""
     n_emit, n_inline, n_tp = (2000, 50, 5000) if quick else (20_000, 300, 50_000)
     redaction = redaction_cost(quick=quick)  # CPU only: before the broker and its threads start
     with workdir() as root, kafka_for_bench(root) as bootstrap:
@@ -260,7 +267,7 @@ async def run(*, quick: bool) -> dict[str, Any]:
             "emit_us": {"broker_up": summary(emit_up), "broker_down": summary(emit_down)},
             "inline_baseline_us": summary(inline),
             "overflow_us": _overflow(n_emit),
-            "sdk_overhead": (sdks := await _sdk_overhead(root, bootstrap, quick)),
+            "sdk_overhead": (sdks := await _sdk_overhead(root, bootstrap, quick, rounds)),
             "otlp_spans_received": sdks.pop("otlp_spans_received"),
             "throughput": await _throughput(root, bootstrap, n_tp),
             "burst_10x": _burst(root, 1000),
@@ -273,9 +280,9 @@ async def run(*, quick: bool) -> dict[str, Any]:
     return result
 
 
-def main(*, as_json: bool, quick: bool) -> int:
-    """Entry point of ``tooltrail bench emit``."""
-    r = asyncio.run(run(quick=quick))
+def main(*, as_json: bool, quick: bool, rounds: int | None = None) -> int:
+    """Entry point of ``tooltrail bench emit`` (``rounds``: of the SDK comparison)."""
+    r = asyncio.run(run(quick=quick, rounds=rounds))
     up, down, inline = (
         r["emit_us"]["broker_up"],
         r["emit_us"]["broker_down"],

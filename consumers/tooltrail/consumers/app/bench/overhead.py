@@ -19,6 +19,12 @@ background work is done (events sent or spilled, spans exported). Reported: medi
 rounds of each figure and of its difference to ``plain`` in the same round, plus p99.9 and
 max over all calls of a variant. The in-memory client's own spans (kind CLIENT) are created
 in every variant alike and exported in none: they belong to the harness, not the server.
+
+**Against OpenTelemetry directly** (``versus``): each tooltrail variant's figure minus
+``otel_otlp``'s in the same round (the plain server cancels out), as the median over rounds,
+the number of rounds in which tooltrail's was not higher, and a 90 % bootstrap interval of
+that median (resampled rounds, fixed seed). A goal read from two medians of noisy rounds can
+flip between runs of the same code; the interval says how far one run can be trusted.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import random
 import socket
 import subprocess
 import sys
@@ -42,6 +49,9 @@ from tooltrail.producer.emitter import TrailProducer
 
 VARIANTS = ("plain", "otel_otlp", "otel_noop", "tooltrail_up", "tooltrail_down")
 OTEL = ("otel_otlp", "otel_noop")
+OURS = ("tooltrail_up", "tooltrail_down")
+PEER = "otel_otlp"
+_RESAMPLES = 2000
 _switch: Any = None
 
 
@@ -262,6 +272,10 @@ def _figures(
                 }
             ),
         }
+    out["versus"] = {
+        v: {k: paired(per_round[v][k], per_round[PEER][k]) for k in ("p50", "p99", "cpu")}
+        for v in OURS
+    }
     for v, p in producers.items():
         s = p.stats()
         out["variants"][v]["events"] = {
@@ -270,6 +284,39 @@ def _figures(
             "spilled": s.spilled,
             "dropped": s.dropped_total,
         }
+    return out
+
+
+def paired(ours: list[float], peer: list[float]) -> dict[str, Any]:
+    """``ours`` minus ``peer`` round by round: the median difference, in how many rounds
+    ours was not higher, and a 90 % bootstrap interval of the median (see module doc)."""
+    diffs = [a - b for a, b in zip(ours, peer, strict=True)]
+    rng = random.Random(29)  # noqa: S311 - resampling, not security
+    medians = sorted(median(rng.choices(diffs, k=len(diffs))) for _ in range(_RESAMPLES))
+    return {
+        "median_diff": round(median(diffs), 1),
+        "not_higher": sum(d <= 0 for d in diffs),
+        "rounds": len(diffs),
+        "interval_90": (
+            round(medians[int(0.05 * _RESAMPLES)], 1),
+            round(medians[int(0.95 * _RESAMPLES) - 1], 1),
+        ),
+    }
+
+
+def versus_lines(r: dict[str, Any]) -> list[str]:
+    """One line per tooltrail variant: its figures minus OpenTelemetry + OTLP's, per round."""
+    out = []
+    for name, figures in r.get("versus", {}).items():
+        parts = []
+        for key, label in (("p50", "p50"), ("p99", "p99"), ("cpu", "CPU")):
+            f = figures[key]
+            low, high = f["interval_90"]
+            parts.append(
+                f"{label} {f['median_diff']:+} us (90% {low:+}..{high:+},"
+                f" not higher in {f['not_higher']}/{f['rounds']})"
+            )
+        out.append(f"  {name:<15} minus {PEER}: " + "; ".join(parts))
     return out
 
 
@@ -301,4 +348,4 @@ def lines(sdk: str, r: dict[str, Any]) -> list[str]:
                 f"  {'':<15} events: {events['emitted']} emitted, {events['sent']} sent,"
                 f" {events['spilled']} spilled, {events['dropped']} dropped"
             )
-    return out
+    return out + versus_lines(r)

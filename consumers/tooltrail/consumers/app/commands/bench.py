@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tooltrail.consumers.app.commands import add, subcommands
+from tooltrail.consumers.app.commands import add, positive_int, subcommands
 
 TARGETS = {
     "emit": "producer cost per call against the old inline write; throughput against raw aiokafka",
@@ -37,10 +37,18 @@ def register(commands: Any) -> None:
         p = add(bench, target, summary)
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         p.add_argument("--quick", action="store_true", help="smaller samples (a smoke run)")
+        if target == "emit":
+            p.add_argument(
+                "--rounds",
+                type=positive_int,
+                default=None,
+                help="interleaved rounds of the SDK comparison (default 7, 2 with --quick)",
+            )
         p.set_defaults(handler=lambda a, t=target: _run(t, a))
 
 
 def _run(target: str, args: Any) -> int:
     module = importlib.import_module(f"tooltrail.consumers.app.bench.{MODULES.get(target, target)}")
-    result: int = module.main(as_json=args.json, quick=args.quick)
+    extra = {"rounds": args.rounds} if target == "emit" else {}
+    result: int = module.main(as_json=args.json, quick=args.quick, **extra)
     return result
