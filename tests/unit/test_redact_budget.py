@@ -3,8 +3,10 @@ trusted; the MCP SDKs' loggers are redacted once a producer starts."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from tooltrail.producer.calls import ToolCall, build_event
 from tooltrail.producer.emitter import TrailProducer
 from tooltrail.producer.settings import ProducerSettings
 from tooltrail.schemas.events import Outcome
+from tooltrail.schemas.keys import cache_key
 from tooltrail.schemas.redact import (
     OVER_BUDGET,
     REDACTED,
@@ -25,8 +28,11 @@ from tooltrail.schemas.redact import (
     redact,
     redact_text,
 )
+from tooltrail.schemas.redact.budget import RedactionBudget
+from tooltrail.schemas.redact.limits import DEFAULT_LIMITS
 from tooltrail.schemas.redact.logfilter import SDK_LOGGERS, RedactingFilter, redact_loggers
 
+budget_module = importlib.import_module("tooltrail.schemas.redact.budget")
 TOKEN = "ghp_" + "Qw3rTy9UiOp2AsDfGh4JkLzX7cVbNm1PoIuY"
 HOSTILE = [v for _, _, v in hostile_values(9 * 1024, extra=20)]
 
@@ -219,3 +225,63 @@ def test_a_producer_s_stats_and_prometheus_show_the_budget_running_out(tmp_path:
         assert line in text
     finally:
         producer.close()
+
+
+class _PausingClock:
+    """A thread clock that jumps 50 ms at every reading: a garbage collection (which the
+    thread that triggers it pays for) landing between any two checks of a budget."""
+
+    def __init__(self) -> None:
+        self.now = 0
+
+    def __call__(self) -> int:
+        self.now += 50_000_000
+        return self.now
+
+
+_KEY_ARGS = {
+    "ssh_key": "D¿X÷",
+    "namespace": "payments",
+    "selector": "app=web",
+    "note": "mysql -uroot -pZUWGX1KN8D5BE8TMR9XBDQA1XYVTR0WG9HCGX db",
+    "conn": -3.17e-91,
+    "query": False,
+}
+
+
+def test_a_cache_key_does_not_depend_on_the_cpu_time_spent_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tool server and the enrich group compute a key apart: a pause during one must not
+    make it a key the other never computes (it did: the 10 ms budget ran out mid-way)."""
+    calm = cache_key("oc_read_get_pods", _KEY_ARGS)
+    redacted = redact(_KEY_ARGS)  # as the event carries them to the enrich group
+    before = budget_stats()
+    monkeypatch.setattr(budget_module.time, "thread_time_ns", _PausingClock())
+    assert cache_key("oc_read_get_pods", _KEY_ARGS) == calm
+    assert cache_key("oc_read_get_pods", redacted) == calm
+    assert set(_moved(before).values()) == {0}
+
+
+def test_the_pausing_clock_does_run_an_event_budget_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock above is one that events notice (else the key test would prove nothing)."""
+    monkeypatch.setattr(budget_module.time, "thread_time_ns", _PausingClock())
+    limits = DEFAULT_LIMITS.with_budget()
+    out = redact({"a": _KEY_ARGS["note"], "b": "token=" + "x" * 2000}, limits)
+    assert OVER_BUDGET in orjson.dumps(out).decode()
+
+
+def test_a_budget_without_a_clock_never_reads_it_and_still_counts_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_clock() -> int:
+        raise AssertionError("the clock was read")
+
+    monkeypatch.setattr(budget_module.time, "thread_time_ns", no_clock)
+    budget = RedactionBudget(3000, math.inf)
+    assert budget.take(2048) == 2048
+    assert not budget.expired()
+    assert budget.take(2048) == 952  # the characters still bound it
+    assert budget.take(1) == 0
+    assert budget.expired()
+    assert RedactionBudget(10, 0.0).cpu_ns == 0  # 0 ms still grants nothing

@@ -310,7 +310,7 @@ def clean_parts(call: ToolCall, limits: RedactionLimits) -> Redacted | None:
         if not (
             size <= limits.scan_window
             and size <= limits.max_scan_chars
-            and (size < CLOCKED_CHARS or cpu_ns_of(limits.max_cpu_ms) > 0)
+            and (size < CLOCKED_CHARS or cpu_ns_of(limits.max_cpu_ms) != 0)
             and text.isascii()
             and window_unchanged(text)
         ):

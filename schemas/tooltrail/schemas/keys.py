@@ -20,6 +20,7 @@ crossing character 256, say): a cache miss, never a secret in a key.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -28,7 +29,10 @@ from tooltrail.schemas.redact import REDACTED, RedactionLimits, is_sensitive_key
 
 MAX_VALUE_CHARS = 200
 #: Top level only (containers are not part of the key); strings scanned over 256 characters.
-_KEY_LIMITS = RedactionLimits(max_depth=1, max_string=256, scan_margin=0)
+#: No CPU clock: the tool server and the enrich group compute a key apart, so it must not
+#: depend on when (a garbage collection during one call would spend a 10 ms budget and
+#: change the key); the sizes bound the work (at most ``max_items`` strings of 256).
+_KEY_LIMITS = RedactionLimits(max_depth=1, max_string=256, scan_margin=0, max_cpu_ms=math.inf)
 _CONTAINER = "<nested too deep>"
 _CUT_MARK = re.compile(r"…\(\+\d+ chars\)\Z")
 

@@ -5,11 +5,15 @@ either bound the engine fails closed, never slow: the rest of the value being re
 masked wholesale (``OVER_BUDGET``, or a cut marked ``…(+N chars over budget)``), every later
 string of the event too, and the process-wide counters (``budget_stats``) move, so an
 operator sees it in the producer's stats. The CPU clock is the calling thread's
-(``time.thread_time_ns``): time spent waiting for the GIL or the CPU is not charged.
+(``time.thread_time_ns``): time spent waiting for the GIL or the CPU is not charged, but a
+garbage collection the thread runs is. A result that must not depend on when it is computed
+(a cache key, computed apart by the tool server and the enrich group) takes ``math.inf``:
+no CPU clock, its sizes alone bound the work.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -18,9 +22,14 @@ OVER_BUDGET = "<redacted: over budget>"
 CLOCKED_CHARS = 1024
 
 
+#: ``cpu_ns`` of a budget without a CPU clock (``max_cpu_ms`` = ``math.inf``).
+UNCLOCKED = -1
+
+
 def cpu_ns_of(max_cpu_ms: float) -> int:
-    """The CPU time a budget of ``max_cpu_ms`` grants, in whole nanoseconds (0: none)."""
-    return int(max_cpu_ms * 1_000_000)
+    """The CPU time a budget of ``max_cpu_ms`` grants, in whole nanoseconds (0: none;
+    ``UNCLOCKED`` for ``math.inf``: the clock is never read)."""
+    return UNCLOCKED if max_cpu_ms == math.inf else int(max_cpu_ms * 1_000_000)
 
 
 class RedactionBudget:
@@ -69,6 +78,8 @@ class RedactionBudget:
         return OVER_BUDGET
 
     def _late(self) -> bool:
+        if self.cpu_ns == UNCLOCKED:
+            return False
         now = time.thread_time_ns()
         if not self.deadline_ns:
             self.deadline_ns = now + self.cpu_ns
