@@ -216,10 +216,11 @@ def test_a_long_clean_result_is_cut_as_the_summary_cuts_it() -> None:
     assert fast.summary.endswith("…")
 
 
-def test_a_budget_without_cpu_time_leaves_long_results_to_the_rules() -> None:
+@pytest.mark.parametrize("cpu_ms", [1e-7, 0.0, -1e-6, -1.0])  # 1e-7 rounds to 0 ns
+def test_a_budget_without_cpu_time_leaves_long_results_to_the_rules(cpu_ms: float) -> None:
     text = "web-1  1/1  Running  0  3d\n" * 60  # 1,620 characters: the CPU clock starts
     call = _call({"namespace": "payments"}, text)
-    no_time = calls.RedactionLimits(max_cpu_ms=1e-7)  # rounds to 0 ns: out at the first look
+    no_time = calls.RedactionLimits(max_cpu_ms=cpu_ms)  # out at the first look at the clock
     redact_call(call, DEFAULT)
     assert clean_parts(call, static_parts(DEFAULT).limits) is not None
     assert clean_parts(call, no_time) is None

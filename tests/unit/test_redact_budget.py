@@ -285,3 +285,13 @@ def test_a_budget_without_a_clock_never_reads_it_and_still_counts_characters(
     assert budget.take(1) == 0
     assert budget.expired()
     assert RedactionBudget(10, 0.0).cpu_ns == 0  # 0 ms still grants nothing
+
+
+@pytest.mark.parametrize("cpu_ms", [0.0, -1e-6, -1.0, -math.inf])
+def test_no_cpu_time_is_never_read_as_an_unclocked_budget(cpu_ms: float) -> None:
+    """Only ``math.inf`` removes the clock: a negative grant (``int(-1e-6 * 1e6)`` is the
+    sentinel's -1) grants nothing, the budget runs out at its first look at the clock."""
+    budget = RedactionBudget(3000, cpu_ms)
+    assert budget.cpu_ns == 0
+    assert budget.take(2048) == 0
+    assert budget.expired()

@@ -27,9 +27,11 @@ UNCLOCKED = -1
 
 
 def cpu_ns_of(max_cpu_ms: float) -> int:
-    """The CPU time a budget of ``max_cpu_ms`` grants, in whole nanoseconds (0: none;
-    ``UNCLOCKED`` for ``math.inf``: the clock is never read)."""
-    return UNCLOCKED if max_cpu_ms == math.inf else int(max_cpu_ms * 1_000_000)
+    """The CPU time a budget of ``max_cpu_ms`` grants, in whole nanoseconds (0: none, also for
+    a negative value; ``UNCLOCKED`` for ``math.inf`` only: the clock is never read)."""
+    if max_cpu_ms == math.inf:
+        return UNCLOCKED
+    return 0 if max_cpu_ms <= 0 else int(max_cpu_ms * 1_000_000)
 
 
 class RedactionBudget:
