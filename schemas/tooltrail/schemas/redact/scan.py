@@ -135,7 +135,7 @@ def needs_scan(text: str, lower: str) -> bool:
 
 def gate_opens(text: str, lower: str) -> bool:
     """The gate's tests themselves (``needs_scan`` without its memo)."""
-    if _GATE.search(lower) is not None:  # one pass for sixty words (a trie)
+    if _GATE.search(lower) is not None:  # one pass for sixty words, from rare anchors
         return True
     for key, members in _LITERAL_GROUPS:
         if key in text and any(literal in text for literal in members):

@@ -292,15 +292,12 @@ def paired(ours: list[float], peer: list[float]) -> dict[str, Any]:
     ours was not higher, and a 90 % bootstrap interval of the median (see module doc)."""
     diffs = [a - b for a, b in zip(ours, peer, strict=True)]
     rng = random.Random(29)  # noqa: S311 - resampling, not security
-    medians = sorted(median(rng.choices(diffs, k=len(diffs))) for _ in range(_RESAMPLES))
+    medians = [median(rng.choices(diffs, k=len(diffs))) for _ in range(_RESAMPLES)]
     return {
         "median_diff": round(median(diffs), 1),
         "not_higher": sum(d <= 0 for d in diffs),
         "rounds": len(diffs),
-        "interval_90": (
-            round(medians[int(0.05 * _RESAMPLES)], 1),
-            round(medians[int(0.95 * _RESAMPLES) - 1], 1),
-        ),
+        "interval_90": (round(pct(medians, 0.05), 1), round(pct(medians, 0.95), 1)),
     }
 
 
